@@ -1,0 +1,64 @@
+"""The `ferbench` command line: one small Typer module per command group, joined here.
+
+Every module exposes `register(app)`. A FerbenchError raised anywhere below becomes one line on
+stderr and exit code 2 (the top-level group catches it), so commands never print tracebacks for
+bad input. Heavy imports (TensorFlow, MLflow, Optuna) live inside the commands.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from ferbench.errors import FerbenchError
+
+COMMAND_MODULES = ("datasets", "runs", "tune", "leaderboard", "analyze", "ui")
+
+
+class _FerbenchGroup(TyperGroup):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except FerbenchError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise click.exceptions.Exit(exc.exit_code) from None
+
+
+def _quiet_environment() -> None:
+    # Offline and private by default; set before MLflow / TensorFlow are imported by a command.
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+def build_app() -> typer.Typer:
+    _quiet_environment()
+    app = typer.Typer(
+        cls=_FerbenchGroup,
+        help="Benchmark facial expression recognition model families against published numbers.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=True,
+    )
+    @app.command()
+    def version() -> None:
+        """Print the ferbench version."""
+        from ferbench import __version__
+
+        typer.echo(__version__)
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(f"ferbench.cli.{module}").register(app)
+    return app
+
+
+app = build_app()
+
+
+def main() -> None:
+    app(prog_name="ferbench")

@@ -1,0 +1,134 @@
+"""Hyperparameter declarations: one spec gives the default, validates `--set`, and defines the tuning space.
+
+A family declares `params = {"dropout": Float(0.25, 0.0, 0.8), ...}`. The same object
+- parses and range-checks a `--set dropout=0.3` string (`parse`),
+- checks a value given in code (`validate`),
+- becomes an Optuna distribution when `tune=True` (`suggest`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from ferbench.errors import FerbenchError
+
+
+@dataclass(frozen=True)
+class Param:
+    default: Any
+    help: str = ""
+    tune: bool = True
+
+    def parse(self, name: str, text: str) -> Any:
+        raise NotImplementedError
+
+    def validate(self, name: str, value: Any) -> Any:
+        return self.parse(name, str(value)) if isinstance(value, str) else value
+
+    def suggest(self, trial, name: str) -> Any:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Float(Param):
+    low: float = -math.inf
+    high: float = math.inf
+    log: bool = False
+
+    def parse(self, name, text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise FerbenchError(f"parameter {name}: {text!r} is not a number") from None
+        return self.validate(name, value)
+
+    def validate(self, name, value):
+        if isinstance(value, str):
+            return self.parse(name, value)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise FerbenchError(f"parameter {name}: {value!r} is not a number")
+        if not (self.low <= value <= self.high):
+            raise FerbenchError(f"parameter {name}: {value} is outside [{self.low}, {self.high}]")
+        return float(value)
+
+    def suggest(self, trial, name):
+        return trial.suggest_float(name, self.low, self.high, log=self.log)
+
+
+@dataclass(frozen=True)
+class Int(Param):
+    low: int = 0
+    high: int = 2**31
+    log: bool = False
+    step: int = 1
+
+    def parse(self, name, text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise FerbenchError(f"parameter {name}: {text!r} is not an integer") from None
+        return self.validate(name, value)
+
+    def validate(self, name, value):
+        if isinstance(value, str):
+            return self.parse(name, value)
+        if isinstance(value, bool) or not isinstance(value, int) and not (
+            isinstance(value, float) and value.is_integer()
+        ):
+            raise FerbenchError(f"parameter {name}: {value!r} is not an integer")
+        value = int(value)
+        if not (self.low <= value <= self.high):
+            raise FerbenchError(f"parameter {name}: {value} is outside [{self.low}, {self.high}]")
+        return value
+
+    def suggest(self, trial, name):
+        return trial.suggest_int(name, self.low, self.high, log=self.log, step=self.step)
+
+
+@dataclass(frozen=True)
+class Choice(Param):
+    choices: tuple = field(default_factory=tuple)
+
+    def parse(self, name, text):
+        for choice in self.choices:
+            if str(choice).lower() == text.strip().lower():
+                return choice
+        raise FerbenchError(f"parameter {name}: {text!r} is not one of {', '.join(map(str, self.choices))}")
+
+    def validate(self, name, value):
+        if value in self.choices and type(value) is type(self.default):
+            return value
+        return self.parse(name, str(value))
+
+    def suggest(self, trial, name):
+        return trial.suggest_categorical(name, list(self.choices))
+
+
+def Bool(default: bool, help: str = "", tune: bool = False) -> Choice:  # noqa: N802 - reads like a type
+    return Choice(default, help, tune, choices=(False, True))
+
+
+def resolve(specs: dict[str, Param], given: dict[str, Any], owner: str) -> dict[str, Any]:
+    """Defaults overlaid with `given`, every key known and every value checked."""
+    unknown = sorted(set(given) - set(specs))
+    if unknown:
+        raise FerbenchError(
+            f"{owner} has no parameter {', '.join(unknown)}; known: {', '.join(sorted(specs))}"
+        )
+    out = {name: spec.default for name, spec in specs.items()}
+    for name, value in given.items():
+        out[name] = specs[name].validate(name, value)
+    return out
+
+
+def parse_assignments(items: list[str] | None) -> dict[str, str]:
+    """`["dropout=0.3", "l2=1e-4"]` -> {"dropout": "0.3", "l2": "1e-4"}; values stay text for `resolve`."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise FerbenchError(f"--set {item!r}: expected key=value")
+        out[key.strip()] = value.strip()
+    return out

@@ -1,0 +1,61 @@
+"""Where ferbench keeps its state: one directory under the working directory by default.
+
+    ferbench-store/
+      mlflow.db       MLflow backend (SQLite)
+      artifacts/      MLflow artifact root
+      optuna.db       Optuna studies (SQLite)
+      cache/          data set and feature caches
+
+FERBENCH_HOME moves the whole directory; MLFLOW_TRACKING_URI / --tracking-uri point MLflow at any
+server, and --storage points Optuna at any SQLAlchemy URL.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ferbench.errors import FerbenchError
+
+DEFAULT_DIRNAME = "ferbench-store"
+
+
+def home() -> Path:
+    return Path(os.environ.get("FERBENCH_HOME") or Path.cwd() / DEFAULT_DIRNAME).absolute()
+
+
+def ensure_home() -> Path:
+    """Create the store directory, with a clear error when it cannot be written."""
+    root = home()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise FerbenchError(f"store {root} is not writable: {exc.strerror or exc}") from None
+    return root
+
+
+def cache_dir(kind: str) -> Path:
+    path = ensure_home() / "cache" / kind
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def mlflow_tracking_uri(explicit: str | None = None) -> str:
+    uri = explicit or os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    return f"sqlite:///{ensure_home() / 'mlflow.db'}"
+
+
+def mlflow_artifact_root() -> str:
+    return (ensure_home() / "artifacts").as_uri()
+
+
+def optuna_storage_url(explicit: str | None = None) -> str:
+    url = explicit or os.environ.get("FERBENCH_OPTUNA_STORAGE")
+    if url:
+        return url
+    return f"sqlite:///{ensure_home() / 'optuna.db'}"
