@@ -1,0 +1,203 @@
+"""Analyses of logged runs: confusion and per-class recall, occlusion (Nishime), cross-data set.
+
+Shared plumbing lives here: find a run, rebuild the data set and test part it was scored on (and
+check the fingerprint), load its logged model, write files atomically and log them as artifacts
+under `analysis/` of that run.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from ferbench.data.dataset import FaceDataset, Part
+from ferbench.errors import FerbenchError
+
+ARTIFACT_DIR = "analysis"
+
+
+@dataclass
+class RunTarget:
+    """A logged run made ready for analysis: its model and the test part it was scored on."""
+
+    run_id: str
+    tags: dict[str, str]
+    params: dict[str, str]
+    dataset: FaceDataset
+    test: Part
+    fold: str
+    model: Any                    # has predict_proba(uint8 images) -> (N, n_classes)
+    tracking_uri: str
+
+    @property
+    def protocol(self) -> str:
+        return self.tags.get("ferbench.protocol") or self.params.get("protocol", "")
+
+    def predict(self, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        return predict_in_batches(self.model, images, batch_size)
+
+
+def client(tracking_uri: str | None = None):
+    from mlflow.tracking import MlflowClient
+
+    from ferbench.store import mlflow_tracking_uri
+
+    uri = mlflow_tracking_uri(tracking_uri)
+    return MlflowClient(tracking_uri=uri), uri
+
+
+def get_run(run_id: str, tracking_uri: str | None = None):
+    from mlflow.exceptions import MlflowException
+
+    mlflow_client, uri = client(tracking_uri)
+    try:
+        return mlflow_client.get_run(run_id), uri
+    except MlflowException:
+        raise FerbenchError(f"unknown run id {run_id!r} in the MLflow store {uri}") from None
+
+
+def load_run_model(run_id: str, tracking_uri: str):
+    from ferbench import record
+
+    record.setup(tracking_uri)
+    try:
+        return record.load_model(run_id)
+    except FerbenchError:
+        raise
+    except Exception as exc:  # MLflow raises several types when a run holds no model
+        raise FerbenchError(f"run {run_id} has no loadable logged model "
+                            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+
+
+def dataset_for_run(tags: dict, params: dict, dataset: str | None = None,
+                    path: str | None = None) -> FaceDataset:
+    """Rebuild the run's data set from its tags, or from --dataset/--path overrides."""
+    from ferbench.data.readers import load_dataset
+
+    name = dataset or tags.get("ferbench.dataset")
+    if not name:
+        raise FerbenchError("the run has no ferbench.dataset tag; pass --dataset and --path")
+    data_path = path or tags.get("ferbench.data_path") or params.get("data_path") or None
+    options = {}
+    if tags.get("ferbench.contempt"):
+        options["contempt"] = tags["ferbench.contempt"]
+    return load_dataset(name, data_path, **options)
+
+
+def test_part_for_run(dataset: FaceDataset, tags: dict, params: dict) -> tuple[Part, str]:
+    """The test part the run was scored on: the protocol's fold named by the run's fold tag, or
+    the only fold. A multi-fold parent run has no single test part, so it is refused."""
+    from ferbench.protocols import parse_protocol
+
+    text = tags.get("ferbench.protocol") or params.get("protocol")
+    protocol = parse_protocol(text) if text else None
+    if protocol is None:
+        from ferbench.protocols import default_protocol
+
+        protocol = default_protocol(dataset)
+    seed = int(tags.get("ferbench.seed") or params.get("seed") or 0)
+    folds = protocol.folds(dataset, seed=seed)
+    wanted = tags.get("ferbench.fold")
+    if wanted is not None:
+        chosen = [f for f in folds if str(f.name) == wanted]
+        if not chosen:
+            raise FerbenchError(f"fold {wanted!r} of the run is not produced by protocol {protocol.name}")
+        fold = chosen[0]
+    elif len(folds) == 1:
+        fold = folds[0]
+    else:
+        raise FerbenchError(f"protocol {protocol.name} has {len(folds)} folds; analyse one fold run "
+                            "(kind=fold) instead of the parent run")
+    return dataset.part(fold.test), str(fold.name)
+
+
+def open_run(run_id: str, *, tracking_uri: str | None = None, dataset: str | None = None,
+             path: str | None = None) -> RunTarget:
+    run, uri = get_run(run_id, tracking_uri)
+    tags, params = dict(run.data.tags), dict(run.data.params)
+    model = load_run_model(run_id, uri)
+    data = dataset_for_run(tags, params, dataset, path)
+    expected = tags.get("ferbench.fingerprint")
+    if expected and expected != data.fingerprint:
+        raise FerbenchError(f"data set {data.name} ({path or tags.get('ferbench.data_path', 'default path')}) "
+                            f"has fingerprint {data.fingerprint}, run {run_id} was trained on {expected}; "
+                            "pass --dataset/--path for the run's data")
+    test, fold = test_part_for_run(data, tags, params)
+    return RunTarget(run_id, tags, params, data, test, fold, model, uri)
+
+
+def predict_in_batches(model, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    parts = [np.asarray(model.predict_proba(images[i:i + batch_size]))
+             for i in range(0, len(images), batch_size)]
+    return np.concatenate(parts) if parts else np.zeros((0, 0))
+
+
+# --- files ----------------------------------------------------------------------------------------
+def write_csv(path: Path, header: Iterable[str], rows: Iterable[Iterable[Any]]) -> Path:
+    """Write to a temporary name then rename, so a failure leaves no half-written file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(list(header))
+        for row in rows:
+            writer.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in row])
+    os.replace(tmp, path)
+    return path
+
+
+def save_figure(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def use_agg() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
+class Workspace:
+    """A temporary folder for one analysis; `publish` logs it under analysis/<name>/ of the run
+    and, when `out` is given, also copies it there."""
+
+    def __init__(self, name: str, out: str | Path | None = None):
+        self.name = name
+        self.out = Path(out) if out else None
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"ferbench-{name}-")
+        self.dir = Path(self._tmp.name)
+
+    def __enter__(self):
+        use_agg()
+        return self
+
+    def __exit__(self, *exc):
+        self._tmp.cleanup()
+
+    def file(self, filename: str) -> Path:
+        return self.dir / filename
+
+    def publish(self, run_id: str, tracking_uri: str) -> list[str]:
+        import shutil
+
+        mlflow_client, _ = client(tracking_uri)
+        artifact_path = f"{ARTIFACT_DIR}/{self.name}"
+        mlflow_client.log_artifacts(run_id, str(self.dir), artifact_path)
+        if self.out:
+            target = self.out / self.name
+            target.mkdir(parents=True, exist_ok=True)
+            for item in sorted(self.dir.iterdir()):
+                shutil.copy2(item, target / item.name)
+        return [f"{artifact_path}/{p.name}" for p in sorted(self.dir.iterdir())]

@@ -1,0 +1,168 @@
+"""Normalised confusion matrix and per-class recall of a logged run, beside Nishime's Table 2.
+
+Rows are the true class and each row sums to 1 (so the diagonal is the per-class recall). The
+paper's table labels its rows "predicted", but its rows sum to 100 % and its diagonal matches the
+per-class scores quoted in its text, so its rows are the true class too; the published entry
+(ferbench/baselines/published.yaml) records the row/column order we compare in.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ferbench.errors import FerbenchError
+from ferbench.labels import EMOTIONS, canonical
+
+NISHIME_PAPER = "nishime"
+
+
+def confusion_rates(y_true, y_pred, class_names) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(counts, row-normalised rates, per-class recall) over all classes of the label space."""
+    from ferbench.evaluate import confusion
+
+    n = len(class_names)
+    counts = confusion(y_true, y_pred, n)
+    rates = confusion(y_true, y_pred, n, normalize="true")
+    return counts, rates, np.diag(rates).copy()
+
+
+def matrix_rows(names, matrix, extra: dict[str, np.ndarray] | None = None):
+    """CSV rows: true class, one column per predicted class, then any extra per-row columns."""
+    for i, name in enumerate(names):
+        row = [name] + [float(v) for v in matrix[i]]
+        for values in (extra or {}).values():
+            row.append(values[i] if isinstance(values[i], (int, np.integer)) else float(values[i]))
+        yield row
+
+
+def write_matrix_csv(path, names, matrix, extra: dict[str, np.ndarray] | None = None):
+    from ferbench.analysis import write_csv
+
+    header = ["true\\pred", *names, *(extra or {})]
+    return write_csv(path, header, matrix_rows(names, matrix, extra))
+
+
+def plot_matrix(ax, matrix, names, title: str) -> None:
+    ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=7)
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    for i in range(len(names)):
+        for j in range(len(names)):
+            ax.text(j, i, f"{100 * matrix[i, j]:.0f}", ha="center", va="center", fontsize=6,
+                    color="white" if matrix[i, j] > 0.5 else "black")
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+
+
+def confusion_figure(matrix, names, title: str, other=None, other_title: str = ""):
+    """One matrix, or two side by side (ours, published) on the same colour scale."""
+    import matplotlib.pyplot as plt
+
+    panels = 1 if other is None else 2
+    fig, axes = plt.subplots(1, panels, figsize=(4.8 * panels, 4.6), squeeze=False)
+    plot_matrix(axes[0, 0], matrix, names, title)
+    if other is not None:
+        plot_matrix(axes[0, 1], other, names, other_title)
+    fig.tight_layout()
+    return fig
+
+
+def recall_figure(recall, names, title: str, other=None):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    x = np.arange(len(names))
+    width = 0.4 if other is not None else 0.7
+    ax.bar(x - (width / 2 if other is not None else 0), recall, width, label="this run")
+    if other is not None:
+        ax.bar(x + width / 2, other, width, label="Nishime (published)")
+        ax.legend(fontsize=7)
+    ax.set_xticks(x, names, rotation=30, ha="right")
+    ax.set(ylim=(0, 1), ylabel="recall", title=title)
+    fig.tight_layout()
+    return fig
+
+
+# --- the published matrix ------------------------------------------------------------------------
+def nishime_published() -> tuple[np.ndarray, str] | None:
+    """Nishime's Table 2 as rates in canonical order (rows = true class), and its source, or None
+    when the baselines file holds no such matrix."""
+    from ferbench import baselines
+
+    for entry in baselines.load_all():
+        if NISHIME_PAPER not in str(entry.get("paper", "")).lower():
+            continue
+        block = entry.get("confusion") or entry.get("confusion_matrix")
+        if block:
+            return _canonical_matrix(block), str(entry.get("source", entry.get("table", "")))
+    return None
+
+
+def _canonical_matrix(block: dict) -> np.ndarray:
+    """Reorder a published matrix {rows, columns, values (percent or fraction), rows_are} into the
+    canonical order with rows = true class."""
+    rows = [canonical(str(n)) for n in block.get("rows") or block.get("order") or []]
+    cols = [canonical(str(n)) for n in block.get("columns") or block.get("order") or rows]
+    values = np.asarray(block.get("values") or block.get("matrix"), dtype=np.float64)
+    if values.shape != (len(rows), len(cols)) or None in rows + cols:
+        raise FerbenchError("published.yaml: Nishime confusion matrix does not match its row/column names")
+    if str(block.get("rows_are", "true")).lower().startswith("pred"):
+        values, rows, cols = values.T, cols, rows
+    if values.max() > 1.0:
+        values = values / 100.0
+    out = np.zeros((len(EMOTIONS), len(EMOTIONS)))
+    for i, r in enumerate(rows):
+        for j, c in enumerate(cols):
+            out[EMOTIONS.index(r), EMOTIONS.index(c)] = values[i, j]
+    return out
+
+
+def nishime_comparable(tags: dict, class_names) -> str | None:
+    """None when the run's protocol matches the paper's (FER-2013, official split, the seven
+    canonical classes); otherwise why the side-by-side is not shown."""
+    dataset, protocol = tags.get("ferbench.dataset"), tags.get("ferbench.protocol")
+    if dataset != "fer2013":
+        return f"Nishime's matrix is on FER-2013; this run is on {dataset}"
+    if protocol != "official":
+        return f"Nishime's matrix uses the official FER-2013 split; this run used protocol {protocol}"
+    if tuple(class_names) != EMOTIONS:
+        return "this run's label space differs from the seven FER-2013 classes"
+    return None
+
+
+def analyze_confusion(target, out=None) -> dict:
+    """Compute, write and log the analysis for an opened run (ferbench.analysis.RunTarget)."""
+    from ferbench.analysis import Workspace, save_figure
+
+    names = list(target.dataset.class_names)
+    proba = target.predict(target.test.images)
+    y_true = target.test.labels
+    counts, rates, recall = confusion_rates(y_true, proba.argmax(axis=1), names)
+    support = counts.sum(axis=1)
+    why_not = nishime_comparable(target.tags, names)
+    published = None
+    if why_not is None:
+        found = nishime_published()
+        if found is None:
+            why_not = "the baselines file holds no Nishime confusion matrix"
+        else:
+            published = found[0]
+    title = f"{target.tags.get('ferbench.family', '?')} on {target.dataset.name} ({target.fold})"
+    with Workspace("confusion", out) as ws:
+        write_matrix_csv(ws.file("confusion_normalized.csv"), names, rates,
+                         {"recall": recall, "support": support})
+        save_figure(confusion_figure(rates, names, title), ws.file("confusion_normalized.png"))
+        save_figure(recall_figure(recall, names, title), ws.file("per_class_recall.png"))
+        if published is not None:
+            write_matrix_csv(ws.file("nishime_published.csv"), names, published,
+                             {"recall_delta": recall - np.diag(published)})
+            save_figure(confusion_figure(rates, names, f"this run: {title}", published,
+                                         "Nishime et al. (published, Table 2)"),
+                        ws.file("vs_nishime.png"))
+            save_figure(recall_figure(recall, names, "per-class recall vs Nishime", np.diag(published)),
+                        ws.file("per_class_recall_vs_nishime.png"))
+        else:
+            ws.file("vs_nishime.txt").write_text(f"No side-by-side with Nishime: {why_not}.\n")
+        artifacts = ws.publish(target.run_id, target.tracking_uri)
+    return {"accuracy": float(np.mean(proba.argmax(axis=1) == y_true)), "n_images": int(len(y_true)),
+            "recall": dict(zip(names, map(float, recall))), "rates": rates,
+            "nishime": published is not None, "why_not": why_not, "artifacts": artifacts}
