@@ -1,0 +1,103 @@
+"""Content-keyed cache of decoded data sets, so re-reading unchanged data takes well under a second.
+
+The key is a hash of the reader, its options and a stat walk of the source (relative path, size
+and modification time of every file): cheap to compute, and any added, removed or touched file
+changes it. Entries are uncompressed .npz files in `store.cache_dir("datasets")` plus a small JSON
+sidecar, written to temporary names and renamed into place so a killed read leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ferbench import store
+from ferbench.data.dataset import FaceDataset
+from ferbench.errors import FerbenchError
+
+CACHE_VERSION = 1
+
+
+def stat_key(reader: str, source: Path, options: dict) -> str:
+    """Hash of reader name, options and (relative path, size, mtime) of every file under `source`."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(json.dumps([CACHE_VERSION, reader, options], sort_keys=True, default=str).encode())
+    if source.is_file():
+        st = source.stat()
+        digest.update(f"{source.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        return digest.hexdigest()
+    stack = [(source, "")]
+    while stack:
+        folder, rel = stack.pop()
+        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+            name = f"{rel}{entry.name}"
+            if entry.is_dir():
+                stack.append((Path(entry.path), name + "/"))
+            elif entry.is_file():
+                st = entry.stat()
+                digest.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def _paths(key: str) -> tuple[Path, Path]:
+    folder = store.cache_dir("datasets")
+    return folder / f"{key}.npz", folder / f"{key}.json"
+
+
+def load(key: str) -> FaceDataset | None:
+    """The cached data set for `key`, or None when absent or unreadable (then it is simply re-read)."""
+    arrays_path, meta_path = _paths(key)
+    if not (arrays_path.exists() and meta_path.exists()):
+        return None
+    try:
+        meta = json.loads(meta_path.read_text())
+        with np.load(arrays_path, allow_pickle=False) as arrays:
+            data = {name: arrays[name] for name in arrays.files}
+    except (OSError, ValueError, KeyError):
+        return None
+    dataset = FaceDataset(
+        images=data["images"],
+        labels=data["labels"],
+        class_names=tuple(meta["class_names"]),
+        subjects=data.get("subjects"),
+        splits=data.get("splits"),
+        name=meta["name"],
+        variant=meta["variant"],
+        source=meta["source"],
+        options=meta["options"],
+        warnings=meta["warnings"],
+    )
+    # The fingerprint hashes every pixel; it was computed once when the entry was written.
+    dataset.__dict__["fingerprint"] = meta["fingerprint"]
+    return dataset
+
+
+def save(key: str, dataset: FaceDataset) -> None:
+    """Write the entry atomically: temporary files first, then rename (arrays before metadata)."""
+    arrays_path, meta_path = _paths(key)
+    arrays = {"images": dataset.images, "labels": dataset.labels}
+    for extra in ("subjects", "splits"):
+        if getattr(dataset, extra) is not None:
+            arrays[extra] = getattr(dataset, extra)
+    meta = {
+        "class_names": list(dataset.class_names), "name": dataset.name, "variant": dataset.variant,
+        "source": dataset.source, "options": dataset.options, "warnings": dataset.warnings,
+        "fingerprint": dataset.fingerprint,
+    }
+    tmp_arrays = arrays_path.with_name(f".{arrays_path.stem}.{os.getpid()}.tmp.npz")
+    tmp_meta = meta_path.with_name(f".{meta_path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp_arrays, "wb") as handle:
+            np.savez(handle, **arrays)
+        tmp_meta.write_text(json.dumps(meta))
+        os.replace(tmp_arrays, arrays_path)
+        os.replace(tmp_meta, meta_path)
+    except OSError as exc:
+        raise FerbenchError(f"cannot write the data set cache {arrays_path}: {exc.strerror or exc}") from None
+    finally:
+        for tmp in (tmp_arrays, tmp_meta):
+            tmp.unlink(missing_ok=True)
