@@ -1,0 +1,100 @@
+"""Metrics and reports: the numbers every run, leaderboard and analysis agree on.
+
+All figures are fractions in [0, 1]. Metrics are computed over *all* classes of the label space
+(a class absent from a test fold counts with zero recall / F1 instead of silently vanishing).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ferbench.errors import FerbenchError
+
+
+def _check(y_true: np.ndarray, proba: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    y_true = np.asarray(y_true, dtype=np.int64)
+    proba = np.asarray(proba, dtype=np.float64)
+    if proba.ndim != 2 or len(proba) != len(y_true):
+        raise FerbenchError(f"probabilities of shape {proba.shape} do not match {len(y_true)} labels")
+    if proba.shape[1] != n_classes:
+        raise FerbenchError(f"probabilities have {proba.shape[1]} columns for {n_classes} classes")
+    if len(y_true) == 0:
+        raise FerbenchError("cannot evaluate on an empty part")
+    return y_true, proba
+
+
+def classification_metrics(
+    y_true: np.ndarray, proba: np.ndarray, class_names, prefix: str = "test_"
+) -> dict[str, float]:
+    """accuracy, macro_f1 and recall_<class> for every class, each prefixed (e.g. test_accuracy)."""
+    from sklearn.metrics import f1_score, recall_score
+
+    class_names = list(class_names)
+    y_true, proba = _check(y_true, proba, len(class_names))
+    y_pred = proba.argmax(axis=1)
+    labels = list(range(len(class_names)))
+    out = {
+        f"{prefix}accuracy": float(np.mean(y_pred == y_true)),
+        f"{prefix}macro_f1": float(
+            f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+        ),
+    }
+    recalls = recall_score(y_true, y_pred, labels=labels, average=None, zero_division=0)
+    for name, value in zip(class_names, recalls):
+        out[f"{prefix}recall_{name}"] = float(value)
+    return out
+
+
+def confusion(
+    y_true: np.ndarray, y_pred: np.ndarray, n_classes: int, normalize: str | None = None
+) -> np.ndarray:
+    """(n_classes, n_classes) matrix, rows = true class. normalize: None | "true" | "pred" | "all"."""
+    if normalize not in (None, "true", "pred", "all"):
+        raise FerbenchError(f"normalize {normalize!r} is not one of none, true, pred, all")
+    y_true = np.asarray(y_true, dtype=np.int64)
+    y_pred = np.asarray(y_pred, dtype=np.int64)
+    if y_true.shape != y_pred.shape:
+        raise FerbenchError("true and predicted labels differ in length")
+    matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(matrix, (y_true, y_pred), 1)
+    if normalize is None:
+        return matrix
+    axis = {"true": 1, "pred": 0, "all": None}[normalize]
+    totals = matrix.sum(axis=axis, keepdims=axis is not None)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(totals > 0, matrix / np.maximum(totals, 1), 0.0)
+    return out.astype(np.float64)
+
+
+def report_text(y_true: np.ndarray, proba: np.ndarray, class_names) -> str:
+    """sklearn's classification report over all classes (for the run's artifacts)."""
+    from sklearn.metrics import classification_report
+
+    class_names = list(class_names)
+    y_true, proba = _check(y_true, proba, len(class_names))
+    return classification_report(
+        y_true,
+        proba.argmax(axis=1),
+        labels=list(range(len(class_names))),
+        target_names=class_names,
+        digits=4,
+        zero_division=0,
+    )
+
+
+def aggregate(fold_metrics: list[dict[str, float]]) -> dict[str, float]:
+    """Mean of each metric over folds plus `<name>_std` (population std; 0 for one fold).
+
+    A metric missing from some folds is averaged over the folds that have it.
+    """
+    if not fold_metrics:
+        return {}
+    names: list[str] = []
+    for metrics in fold_metrics:
+        names.extend(name for name in metrics if name not in names)
+    out: dict[str, float] = {}
+    for name in names:
+        values = np.array([m[name] for m in fold_metrics if name in m], dtype=np.float64)
+        out[name] = float(values.mean())
+        out[f"{name}_std"] = float(values.std())
+    return out

@@ -1,0 +1,239 @@
+"""Train and evaluate one family under one protocol, recorded as one MLflow run.
+
+Everything that can be wrong with the request (family, params, protocol and its folds, epochs,
+input size, store) is checked in `prepare` before any MLflow run exists, so bad input leaves
+nothing behind. Multi-fold protocols train once per fold: k-fold with k <= 20 gets one child run
+per fold (ferbench.kind=fold); larger k and leave-one-out log per-fold values as steps only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ferbench.errors import FerbenchError
+
+MAX_CHILD_RUNS = 20
+# Names of family history_ keys -> MLflow per-epoch curve names.
+CURVES = {"loss": "epoch_loss", "accuracy": "epoch_accuracy",
+          "val_loss": "epoch_val_loss", "val_accuracy": "epoch_val_accuracy"}
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    family: str
+    dataset: str
+    protocol: str
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    fold_metrics: list[dict[str, float]] = field(default_factory=list)
+    wall_time_s: float = 0.0
+    logging_time_s: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        keys = ("run_id", "family", "dataset", "protocol", "params", "metrics")
+        return {key: asdict(self)[key] for key in keys}
+
+
+@dataclass
+class Plan:
+    family_cls: type
+    dataset: Any
+    protocol: Any
+    folds: list
+    params: dict[str, Any]
+    epochs: int | None
+    seed: int
+    experiment_id: str
+
+
+def check_input(family_cls, params: dict[str, Any], dataset) -> None:
+    """Can the data serve the family's input? A family may define `check_input(image_shape,
+    params)` itself; the default needs a matching size unless the family resizes, and matching
+    channels unless it converts grey to RGB."""
+    own = getattr(family_cls, "check_input", None)
+    if callable(own):
+        own(dataset.image_shape, params)
+        return
+    height, width, channels = family_cls.input_shape
+    shape = dataset.image_shape
+    have_c = 1 if len(shape) == 2 else shape[2]
+    steps = set(family_cls.preprocessing)
+    if tuple(shape[:2]) != (height, width) and "resize" not in steps:
+        raise FerbenchError(
+            f"family {family_cls.name} needs {height}x{width} images; data set {dataset.name!r} "
+            f"has {shape[0]}x{shape[1]} and the family does not resize"
+        )
+    if have_c != channels and not (have_c == 1 and channels == 3 and "grey_to_rgb" in steps):
+        raise FerbenchError(
+            f"family {family_cls.name} needs {channels}-channel images; data set "
+            f"{dataset.name!r} has {have_c}"
+        )
+
+
+def resolve_protocol(family_cls, dataset, protocol: str | None, seed: int):
+    """(Protocol, folds). Without an explicit text: the family's paper protocol when it applies
+    to this data set, else the data set's default."""
+    from ferbench.protocols import default_protocol, parse_protocol
+
+    if protocol is not None:
+        parsed = parse_protocol(protocol)
+        return parsed, parsed.folds(dataset, seed=seed)
+    if family_cls.default_protocol:
+        parsed = parse_protocol(family_cls.default_protocol)
+        try:
+            return parsed, parsed.folds(dataset, seed=seed)
+        except FerbenchError:
+            pass  # the paper's protocol does not fit this data set: use the data set's own
+    parsed = parse_protocol(default_protocol(dataset))
+    return parsed, parsed.folds(dataset, seed=seed)
+
+
+def prepare(family_name, dataset, *, protocol=None, params=None, epochs=None, seed=0,
+            tracking_uri=None) -> Plan:
+    from ferbench import record
+    from ferbench.families import registry
+
+    family_cls = registry.get(family_name)
+    reason = family_cls.unavailable_reason()
+    if reason:
+        raise FerbenchError(f"family {family_name} cannot run here: {reason}")
+    resolved = family_cls(**(params or {})).params
+    if epochs is not None:
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+            raise FerbenchError(f"--epochs {epochs!r}: must be an integer >= 1")
+    if family_cls.default_epochs is None:
+        epochs = None  # the family does not train by epochs
+    elif epochs is None:
+        epochs = family_cls.default_epochs
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise FerbenchError(f"--seed {seed!r}: must be an integer >= 0")
+    check_input(family_cls, resolved, dataset)
+    parsed, folds = resolve_protocol(family_cls, dataset, protocol, seed)
+    for fold in folds:
+        if len(fold.train) == 0 or len(fold.test) == 0:
+            raise FerbenchError(f"protocol {parsed.name}: fold {fold.name} has an empty part")
+    record.setup(tracking_uri)
+    experiment_id = record.experiment_for(dataset.name)
+    return Plan(family_cls, dataset, parsed, folds, resolved, epochs, int(seed), experiment_id)
+
+
+def run(family_name, dataset, *, protocol=None, params=None, epochs=None, seed=0,
+        tracking_uri=None, quiet=False, extra_tags=None, log_model=True,
+        parent_run_id=None) -> RunResult:
+    """Validate, then train and evaluate `family_name` on `dataset` under `protocol`."""
+    start = time.perf_counter()
+    plan = prepare(family_name, dataset, protocol=protocol, params=params, epochs=epochs,
+                   seed=seed, tracking_uri=tracking_uri)
+    return execute(plan, quiet=quiet, extra_tags=extra_tags, log_model=log_model,
+                   parent_run_id=parent_run_id, start=start)
+
+
+class _Timer:
+    """Sums the time spent talking to MLflow, to check the logging share of a run."""
+
+    def __init__(self):
+        self.total = 0.0
+
+    def __call__(self, fn, *args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.total += time.perf_counter() - t0
+
+
+def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_run_id=None,
+            start=None) -> RunResult:
+    from ferbench import record
+    from ferbench.evaluate import aggregate
+    from ferbench.progress import progress
+
+    start = time.perf_counter() if start is None else start
+    timed = _Timer()
+    dataset, family_cls = plan.dataset, plan.family_cls
+    tags = record.common_tags(family_cls, dataset, plan.protocol, plan.seed, plan.params)
+    tags.update({k: str(v) for k, v in (extra_tags or {}).items()})
+    run_params = {**plan.params, "protocol": plan.protocol.name, "seed": plan.seed,
+                  "epochs": plan.epochs if plan.epochs is not None else "n/a"}
+    multi = len(plan.folds) > 1
+    children = multi and plan.protocol.kind != "loo" and len(plan.folds) <= MAX_CHILD_RUNS
+    name = f"{family_cls.name}-{plan.protocol.name}-s{plan.seed}"
+    with record.tracked_run(plan.experiment_id, name, tags, parent_run_id) as run_id, \
+            progress(quiet) as bars:
+        timed(record.log, run_id, params=run_params)
+        fold_metrics, pooled_true, pooled_proba = [], [], []
+        folds_task = bars.add(f"{family_cls.name}: folds", len(plan.folds)) if multi else None
+        for number, fold in enumerate(plan.folds):
+            family, metrics, proba, curves = _train_fold(plan, fold, bars)
+            fold_metrics.append(metrics)
+            pooled_true.append(dataset.labels[fold.test])
+            pooled_proba.append(proba)
+            if children:
+                child_tags = {**tags, "ferbench.kind": "fold", "ferbench.fold": fold.name}
+                with record.tracked_run(plan.experiment_id, f"{name}-{fold.name}", child_tags,
+                                        run_id) as child_id:
+                    timed(record.log, child_id, params=run_params, metrics=metrics, curves=curves)
+            elif not multi:
+                timed(record.log, run_id, metrics=metrics, curves=curves)
+            if log_model and number == 0:
+                timed(record.log_family_model, run_id, family, dataset.images[fold.test[:2]],
+                      dataset.class_names)
+                if multi:
+                    timed(record.log, run_id, tags={"ferbench.model_fold": fold.name})
+            bars.advance(folds_task)
+        bars.done(folds_task)
+        summary = aggregate(fold_metrics) if multi else dict(fold_metrics[0])
+        if multi:
+            steps = {f"fold_{k}": [m.get(k, np.nan) for m in fold_metrics] for k in fold_metrics[0]}
+            timed(record.log, run_id, metrics=summary, curves=steps)
+        timed(record.log_evaluation_artifacts, run_id, np.concatenate(pooled_true),
+              np.concatenate(pooled_proba), dataset.class_names)
+        wall = time.perf_counter() - start
+        summary["wall_time_s"] = wall
+        record.log(run_id, metrics={"wall_time_s": wall, "logging_time_s": timed.total})
+    return RunResult(run_id, family_cls.name, dataset.name, plan.protocol.name, dict(plan.params),
+                     summary, fold_metrics, wall, timed.total)
+
+
+def _train_fold(plan: Plan, fold, bars):
+    """Fit one family on the fold's training part; metrics on test (+ val, train)."""
+    from ferbench.evaluate import classification_metrics
+
+    dataset, family_cls = plan.dataset, plan.family_cls
+    train = dataset.part(fold.train)
+    val = dataset.part(fold.val) if len(fold.val) else None
+    family = family_cls(**plan.params)
+    label = f"{family_cls.name} {fold.name}" if len(plan.folds) > 1 else family_cls.name
+    task = bars.add(f"{label}: train", plan.epochs, images_per_step=len(train))
+
+    def on_epoch(epoch: int, logs: dict[str, float]) -> None:
+        shown = " ".join(f"{k}={v:.3f}" for k, v in logs.items() if k in CURVES)
+        bars.advance(task, note=f"{label}: epoch {epoch + 1} {shown}")
+
+    t0 = time.perf_counter()
+    family.fit(train, val, epochs=plan.epochs, seed=plan.seed, callbacks=[on_epoch], verbose=False)
+    fit_time = time.perf_counter() - t0
+    bars.done(task)
+    history = getattr(family, "history_", None) or {}
+    curves = {CURVES[k]: list(v) for k, v in history.items() if k in CURVES}
+    n_epochs = len(history.get("loss", [])) or (plan.epochs or 1)
+    metrics = {"fit_time_s": fit_time, "train_images_per_s": len(train) * n_epochs / fit_time}
+    if n_epochs and history.get("loss"):
+        metrics["epochs_run"] = float(n_epochs)
+    proba = family.predict_proba(dataset.part(fold.test))
+    metrics.update(classification_metrics(dataset.labels[fold.test], proba, dataset.class_names))
+    if val is not None:
+        val_proba = family.predict_proba(val)
+        metrics.update(classification_metrics(val.labels, val_proba, dataset.class_names, "val_"))
+    # Training accuracy: the last epoch's running figure when the family reports one (a second
+    # pass over a large training part would cost minutes); else one prediction pass.
+    if history.get("accuracy"):
+        metrics["train_accuracy"] = float(history["accuracy"][-1])
+    else:
+        metrics["train_accuracy"] = float(np.mean(family.predict(train) == train.labels))
+    return family, metrics, proba, curves
