@@ -1,5 +1,158 @@
-"""Published baselines: ferbench/baselines/published.yaml and its loader (filled in by issue 6)."""
+"""Published baselines: ferbench/baselines/published.yaml and its loader.
+
+The file groups entries that share fields (`common`); `load_all()` flattens the groups, validates
+every entry against the schema below and returns plain dicts (fresh copies, so callers may edit).
+`for_family(name)` is what `Family.baselines()` and the leaderboard use.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from ferbench.errors import FerbenchError
+
+PUBLISHED = Path(__file__).with_name("published.yaml")
+
+DATASETS = ("fer2013", "jaffe", "ckplus", "sfew")
+SELECTED_ON = ("val", "test", "unknown", "none")
+FIXED_SPLITS = ("train", "val", "test", "val_or_test", "mean")
+REQUIRED = (
+    "id", "family", "paper", "dataset", "variant", "protocol", "subject_independent", "split",
+    "selected_on", "tta", "extra_data", "metric", "source",
+)
+OPTIONAL = (
+    "value", "fingerprint", "reference_only", "config", "method", "notes",
+    "matrix", "labels", "rows", "normalize",
+)
+_ID = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
+_PROTOCOL = re.compile(r"^(official|unknown|loo|loso|holdout(:0?\.\d+)?|(subject-)?kfold(:\d+)?)$")
+_METRIC = re.compile(r"^(train|val|test)_[a-z0-9_]+$")
+_FOLD = re.compile(r"^fold_\d+$")
 
 
-def for_family(name: str) -> list[dict]:
-    return []
+def _check(entry: dict, papers: dict, where: str) -> None:
+    def bad(message: str) -> FerbenchError:
+        return FerbenchError(f"{where}: {message}")
+
+    missing = [key for key in REQUIRED if key not in entry]
+    if missing:
+        raise bad(f"missing field(s) {', '.join(missing)}")
+    unknown = sorted(set(entry) - set(REQUIRED) - set(OPTIONAL))
+    if unknown:
+        raise bad(f"unknown field(s) {', '.join(unknown)}")
+    if not isinstance(entry["id"], str) or not _ID.match(entry["id"]):
+        raise bad(f"id {entry['id']!r} must be lower case [a-z0-9_.-]")
+    family = entry["family"]
+    reference = family.startswith("ref:") if isinstance(family, str) else False
+    if not isinstance(family, str) or (reference and len(family) < 5):
+        raise bad(f"family {family!r} must be a ferbench family name or 'ref:<name>'")
+    if bool(entry.get("reference_only", False)) != reference:
+        raise bad("reference_only must be true exactly when family starts with 'ref:'")
+    if entry["paper"] not in papers:
+        raise bad(f"paper {entry['paper']!r} is not listed under papers:")
+    if entry["dataset"] not in DATASETS:
+        raise bad(f"dataset {entry['dataset']!r} not one of {', '.join(DATASETS)}")
+    if not _PROTOCOL.match(str(entry["protocol"])):
+        raise bad(f"protocol {entry['protocol']!r} is not a ferbench protocol text or 'unknown'")
+    split = str(entry["split"])
+    if split not in FIXED_SPLITS and not _FOLD.match(split):
+        raise bad(f"split {split!r} not one of {', '.join(FIXED_SPLITS)}, fold_<k>")
+    if entry["selected_on"] not in SELECTED_ON:
+        raise bad(f"selected_on {entry['selected_on']!r} not one of {', '.join(SELECTED_ON)}")
+    for flag in ("subject_independent", "tta", "extra_data"):
+        if entry[flag] not in (True, False, None):
+            raise bad(f"{flag} must be true, false or null (unknown)")
+    fingerprint = entry.get("fingerprint")
+    if fingerprint is not None and not isinstance(fingerprint, str):
+        raise bad("fingerprint must be a string or null")
+    if entry["metric"] == "confusion":
+        _check_confusion(entry, bad)
+    else:
+        if not _METRIC.match(str(entry["metric"])):
+            raise bad(f"metric {entry['metric']!r} must be an MLflow name like test_accuracy")
+        value = entry.get("value")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            raise bad(f"value {value!r} must be a fraction in [0, 1] (percent / 100)")
+
+
+def _check_confusion(entry: dict, bad) -> None:
+    labels, matrix = entry.get("labels"), entry.get("matrix")
+    if "value" in entry:
+        raise bad("a confusion entry has a matrix, not a value")
+    if not isinstance(labels, list) or not labels:
+        raise bad("a confusion entry needs labels (the row and column order)")
+    n = len(labels)
+    if (not isinstance(matrix, list) or len(matrix) != n
+            or any(not isinstance(row, list) or len(row) != n for row in matrix)):
+        raise bad(f"matrix must be {n} rows of {n} values (the order of labels)")
+    for row in matrix:
+        if any(isinstance(x, bool) or not isinstance(x, (int, float)) or not 0 <= x <= 1 for x in row):
+            raise bad("matrix values must be fractions in [0, 1]")
+        if entry.get("normalize") == "rows" and abs(sum(row) - 1.0) > 0.01:
+            raise bad(f"a row-normalised matrix row sums to {sum(row):.4f}, not 1")
+    if entry.get("rows") is not True:
+        raise bad("rows: true (rows are the true class) must be stated")
+
+
+@lru_cache(maxsize=4)
+def _load(path: str) -> tuple[dict, tuple[dict, ...], dict]:
+    import yaml
+
+    try:
+        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise FerbenchError(f"cannot read baselines file {path}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise FerbenchError(f"baselines file {path} is not valid YAML: {exc}") from None
+    if not isinstance(document, dict) or document.get("schema") != 1:
+        raise FerbenchError(f"baselines file {path}: expected a mapping with schema: 1")
+    papers = document.get("papers") or {}
+    none = document.get("no_published_numbers") or {}
+    entries, seen = [], set()
+    for g, group in enumerate(document.get("groups") or []):
+        common = group.get("common") or {}
+        for e, own in enumerate(group.get("entries") or []):
+            entry = {**common, **own}
+            where = f"{Path(path).name} group {g + 1} entry {e + 1} ({own.get('id', '?')})"
+            _check(entry, papers, where)
+            if entry["id"] in seen:
+                raise FerbenchError(f"{where}: duplicate id {entry['id']!r}")
+            seen.add(entry["id"])
+            entries.append(entry)
+    overlap = sorted(set(none) & {entry["family"] for entry in entries})
+    if overlap:
+        raise FerbenchError(f"{path}: {', '.join(overlap)} listed under no_published_numbers but has entries")
+    return papers, tuple(entries), none
+
+
+def load_all(path: str | Path | None = None) -> list[dict]:
+    """Every published entry, validated, in file order."""
+    return copy.deepcopy(list(_load(str(path or PUBLISHED))[1]))
+
+
+def papers(path: str | Path | None = None) -> dict[str, dict]:
+    return copy.deepcopy(_load(str(path or PUBLISHED))[0])
+
+
+def without_numbers(path: str | Path | None = None) -> dict[str, str]:
+    """Families declared to have no published number -> why."""
+    return dict(_load(str(path or PUBLISHED))[2])
+
+
+def for_family(name: str, path: str | Path | None = None) -> list[dict]:
+    return [entry for entry in load_all(path) if entry["family"] == name]
+
+
+def get(entry_id: str, path: str | Path | None = None) -> dict:
+    for entry in load_all(path):
+        if entry["id"] == entry_id:
+            return entry
+    raise FerbenchError(f"no published baseline with id {entry_id!r}")
+
+
+def select(path: str | Path | None = None, **fields) -> list[dict]:
+    """Entries whose fields equal every given value, e.g. select(dataset="fer2013", split="test")."""
+    return [e for e in load_all(path) if all(e.get(k) == v for k, v in fields.items())]
