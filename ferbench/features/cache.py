@@ -1,0 +1,127 @@
+"""The on-disk feature cache: ferbench.store.cache_dir("features")/<key>/<layer>.npy (+ .gram.npy).
+
+The key hashes the backbone, the weights identity (file name and size, or the random-init seed),
+whether the top layers were built, the input size, the preprocessing version and the data set
+fingerprint. Files are written under a temporary name and renamed, so a crash never leaves a
+half-written entry. A cache hit never builds the backbone: re-runs, other PCA sizes, other C
+values, folds and tuning trials cost only reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ferbench import store
+from ferbench.features import extract as _extract
+from ferbench.weights import backbone, check_input_size, resolve
+
+PREPROCESS_VERSION = "v1:grey-rgb,cv2-resize,keras-preprocess_input"
+GRAM_BLOCK_BYTES = 64 * 2**20  # float32 bytes per streamed column block
+_GRAMS: dict[tuple[str, str], np.ndarray] = {}
+
+
+class FeatureSet:
+    """All cached layers of one backbone over one data set."""
+
+    def __init__(self, dataset, backbone_name: str, weights: str, input_size: int | None = None,
+                 top: bool = False):
+        self.dataset = dataset
+        self.spec = backbone(backbone_name)
+        self.weights = str(weights)
+        self.input_size = check_input_size(self.spec, input_size or self.spec.default_size)
+        self.top = top
+        _, self.weights_id = resolve(self.spec.name, self.weights, top)
+        key = json.dumps([self.spec.name, self.weights_id, top, self.input_size, PREPROCESS_VERSION,
+                          dataset.fingerprint])
+        self.key = hashlib.blake2b(key.encode(), digest_size=10).hexdigest()
+        self.directory = store.cache_dir("features") / f"{self.spec.name}-{self.key}"
+
+    def path(self, layer: str) -> Path:
+        return self.directory / f"{layer}.npy"
+
+    def ensure(self, layers: list[str], batch_size: int = 16) -> None:
+        """Extract, in one backbone pass, every requested layer not yet cached."""
+        missing = [layer for layer in dict.fromkeys(layers) if not self.path(layer).is_file()]
+        if not missing:
+            return
+        from ferbench.weights import build
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        model = build(self.spec.name, self.weights, self.input_size, include_top=self.top)
+        widths = _extract.extract(model, self.spec, missing, self.dataset.images, self.input_size,
+                                  {layer: self.path(layer) for layer in missing}, batch_size)
+        meta = {"backbone": self.spec.name, "weights": self.weights_id, "top": self.top,
+                "input_size": self.input_size, "preprocess": PREPROCESS_VERSION,
+                "fingerprint": self.dataset.fingerprint, "n": len(self.dataset), "widths": widths}
+        _atomic_write_text(self.directory / f"meta-{'-'.join(missing)[:80]}.json", json.dumps(meta))
+
+    def features(self, layer: str) -> np.ndarray:
+        """(n, d) float16, memory-mapped read-only."""
+        self.ensure([layer])
+        return np.load(self.path(layer), mmap_mode="r")
+
+    def width(self, layer: str) -> int:
+        return int(self.features(layer).shape[1])
+
+    def gram(self, layer: str) -> np.ndarray:
+        """X X^T over all rows (float64, n x n), computed once per layer and cached on disk."""
+        memo = (str(self.directory), layer)
+        if memo in _GRAMS:
+            return _GRAMS[memo]
+        target = self.directory / f"{layer}.gram.npy"
+        if target.is_file():
+            gram = np.load(target)
+        else:
+            self.ensure([layer])
+            gram = streamed_gram(self.path(layer))
+            _atomic_save(target, gram)
+        _GRAMS[memo] = gram
+        return gram
+
+
+def feature_set(dataset, backbone_name: str, weights: str, input_size: int | None, layers: list[str]) -> FeatureSet:
+    """The FeatureSet that can serve `layers` (top layers need the full network)."""
+    spec = backbone(backbone_name)
+    return FeatureSet(dataset, backbone_name, weights, input_size, top=any(l in spec.top_layers for l in layers))
+
+
+def column_blocks(path: Path, rows: np.ndarray | None = None):
+    """Yield (start, float32 block of columns) of a cached (n, d) file, re-mapping per block so the
+    resident pages are released between blocks (peak RSS stays one block, not the whole file)."""
+    head = np.load(path, mmap_mode="r")
+    n, d = head.shape
+    del head
+    count = n if rows is None else len(rows)
+    step = max(1, GRAM_BLOCK_BYTES // (4 * max(count, 1)))
+    for start in range(0, d, step):
+        mapped = np.load(path, mmap_mode="r")
+        block = mapped[:, start:start + step] if rows is None else mapped[rows, start:start + step]
+        block = np.asarray(block, dtype=np.float32)
+        del mapped
+        yield start, block
+
+
+def streamed_gram(path: Path) -> np.ndarray:
+    gram = None
+    for _, block in column_blocks(path):
+        product = (block @ block.T).astype(np.float64)
+        gram = product if gram is None else gram + product
+    return gram
+
+
+def _atomic_save(target: Path, array: np.ndarray) -> None:
+    temp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    with open(temp, "wb") as handle:
+        np.save(handle, array)
+    os.replace(temp, target)
+
+
+def _atomic_write_text(target: Path, text: str) -> None:
+    temp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    temp.write_text(text)
+    os.replace(temp, target)

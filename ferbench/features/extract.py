@@ -1,0 +1,95 @@
+"""One pass of a backbone over a data set, writing every requested layer to float16 .npy files.
+
+The network sees grey images repeated to RGB, resized to the backbone's input size and passed
+through the backbone's own keras `preprocess_input` (the mini-Xception: grey 64x64 scaled to
+[-1, 1], as Arriaga et al. trained it). Outputs go straight to memory-mapped files batch by batch,
+so block1_pool (802,816 values per image) never sits in RAM for the whole data set.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ferbench.errors import FerbenchError
+from ferbench.weights import MINI_XCEPTION, Backbone
+
+FLOAT16_MAX = float(np.finfo(np.float16).max)
+_PASSES = [0]  # number of backbone passes in this process (tests prove cache hits with it)
+
+
+def backbone_passes() -> int:
+    return _PASSES[0]
+
+
+def prepare(spec: Backbone, images: np.ndarray, size: int) -> np.ndarray:
+    """uint8 (B,H,W[,3]) -> float32 network input (B,size,size,C) for this backbone."""
+    import cv2
+
+    images = np.asarray(images)
+    out = np.empty((len(images), size, size, spec.channels), np.float32)
+    for i, image in enumerate(images):
+        if image.ndim == 3 and spec.channels == 1:
+            image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        if image.shape[:2] != (size, size):
+            shrink = image.shape[0] > size
+            image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        if spec.channels == 3 and image.ndim == 2:
+            image = np.repeat(image[:, :, None], 3, axis=2)
+        out[i] = image.reshape(size, size, spec.channels)
+    if spec.name == MINI_XCEPTION:
+        return out / 127.5 - 1.0
+    import keras
+
+    module = getattr(keras.applications, spec.module)
+    return np.asarray(module.preprocess_input(out))
+
+
+def layer_outputs(model, layers: list[str]):
+    """A multi-output keras.Model giving every requested layer at once."""
+    import keras
+
+    names = [layer.name for layer in model.layers]
+    missing = [name for name in layers if name not in names]
+    if missing:
+        shown = ", ".join(names[-12:] if len(names) > 12 else names)
+        raise FerbenchError(
+            f"backbone {model.name} has no layer {', '.join(missing)}; its layers include: {shown}"
+        )
+    return keras.Model(model.inputs, [model.get_layer(name).output for name in layers])
+
+
+def extract(model, spec: Backbone, layers: list[str], images: np.ndarray, size: int,
+            targets: dict[str, Path], batch_size: int = 16) -> dict[str, int]:
+    """Write each layer's flattened float16 features to targets[layer] (atomically).
+
+    Returns layer -> feature width. Values beyond the float16 range are clipped."""
+    multi = layer_outputs(model, layers)
+    widths = {name: int(np.prod(out.shape[1:])) for name, out in zip(layers, multi.outputs)}
+    n = len(images)
+    temps = {name: targets[name].with_name(f"{targets[name].name}.tmp-{os.getpid()}") for name in layers}
+    arrays = {
+        name: np.lib.format.open_memmap(temps[name], mode="w+", dtype=np.float16, shape=(n, widths[name]))
+        for name in layers
+    }
+    try:
+        _PASSES[0] += 1
+        for start in range(0, n, batch_size):
+            batch = prepare(spec, images[start:start + batch_size], size)
+            outputs = multi.predict_on_batch(batch)
+            if len(layers) == 1:
+                outputs = [outputs]
+            for name, value in zip(layers, outputs):
+                value = np.asarray(value, np.float32).reshape(len(batch), -1)
+                arrays[name][start:start + len(batch)] = np.clip(value, -FLOAT16_MAX, FLOAT16_MAX)
+        for name in layers:
+            arrays[name].flush()
+            del arrays[name]
+            os.replace(temps[name], targets[name])
+    finally:
+        for temp in temps.values():
+            if temp.exists():
+                temp.unlink()
+    return widths

@@ -1,0 +1,112 @@
+"""PCA of any fold's training rows from the n x n Gram matrix G = X X^T of the whole data set.
+
+With n << d (213 images, 802,816 features) the centred training Gram K = H G_TT H (H the
+centring matrix of the m training rows) has the same non-zero spectrum as the covariance, so
+    train scores  = U sqrt(L),     test scores = K_ST U / sqrt(L),
+where K = U L U^T and K_ST is the test-train block of G centred with the *training* means.
+That is exactly sklearn's PCA fitted on the training rows (up to each component's sign), and it
+costs one m x m eigendecomposition per fold instead of a pass over the d-wide features. Signs
+follow one rule: the largest-magnitude training score of each component is positive.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+from scipy.linalg import eigh
+
+from ferbench.errors import FerbenchError
+
+MAX_COMPONENTS = 512      # eigenpairs kept per fold (the largest n_components a family offers)
+FOLD_MEMO = 1024          # folds remembered per Gram matrix (a LOO grid revisits each fold per PCA size)
+
+
+class GramPCA:
+    def __init__(self, gram: np.ndarray):
+        self.gram = np.asarray(gram, dtype=np.float64)
+        self._folds: OrderedDict[bytes, FoldPCA] = OrderedDict()
+
+    def fold(self, train_index: np.ndarray, n_components: int) -> FoldPCA:
+        """The PCA of these training rows (memoised: the grid asks again for each PCA size)."""
+        train_index = np.asarray(train_index, dtype=np.int64)
+        key = train_index.tobytes()
+        found = self._folds.get(key)
+        if found is not None and found.available >= min(n_components, found.limit):
+            self._folds.move_to_end(key)
+            found.check(n_components)
+            return found
+        fold = FoldPCA(self.gram, train_index, n_components)
+        self._folds[key] = fold
+        while len(self._folds) > FOLD_MEMO:
+            self._folds.popitem(last=False)
+        return fold
+
+
+class FoldPCA:
+    def __init__(self, gram: np.ndarray, train_index: np.ndarray, n_components: int):
+        self.train_index = train_index
+        m = len(train_index)
+        # centred data has rank <= m - 1: the m-th component is pure rounding noise
+        self.limit = max(m - 1, 0)
+        self.check(n_components)
+        g_tt = gram[np.ix_(train_index, train_index)]
+        self._col_mean = g_tt.mean(axis=0)            # mean_i x_i . x_j over training i
+        self._all_mean = float(self._col_mean.mean())
+        centred = g_tt - self._col_mean[:, None] - self._col_mean[None, :] + self._all_mean
+        keep = min(self.limit, max(n_components, min(MAX_COMPONENTS, self.limit)))
+        values, vectors = eigh(centred, subset_by_index=[m - keep, m - 1])
+        values, vectors = values[::-1], vectors[:, ::-1]
+        floor = max(values[0], 0.0) * 1e-12
+        if values[min(n_components, len(values)) - 1] <= floor:
+            raise FerbenchError(
+                f"n_components {n_components}: the training part ({m} rows) spans only "
+                f"{int((values > floor).sum())} non-degenerate directions"
+            )
+        values = np.maximum(values, floor if floor > 0 else np.finfo(float).tiny)
+        scores = vectors * np.sqrt(values)
+        signs = np.sign(scores[np.abs(scores).argmax(axis=0), np.arange(scores.shape[1])])
+        signs[signs == 0] = 1.0
+        self.values = values
+        self.vectors = vectors * signs
+        self.available = len(values)
+        self.n_train = m
+
+    def check(self, n_components: int) -> None:
+        if n_components < 1 or n_components > self.limit:
+            raise FerbenchError(
+                f"n_components {n_components} is larger than the training part allows: "
+                f"{len(self.train_index)} training rows give at most {self.limit} components"
+            )
+
+    def _scale(self, k: int, whiten: bool) -> np.ndarray:
+        # sklearn whitening divides by sqrt(explained_variance_) = sqrt(L / (m - 1))
+        if whiten:
+            return np.sqrt(max(self.n_train - 1, 1) / self.values[:k])
+        return np.ones(k)
+
+    def train_scores(self, k: int, whiten: bool = False) -> np.ndarray:
+        self.check(k)
+        return self.vectors[:, :k] * np.sqrt(self.values[:k]) * self._scale(k, whiten)
+
+    def scores(self, gram: np.ndarray, index: np.ndarray, k: int, whiten: bool = False) -> np.ndarray:
+        """Projection of other rows of the same data set (their Gram rows against the training rows)."""
+        self.check(k)
+        g_st = gram[np.ix_(np.asarray(index, dtype=np.int64), self.train_index)]
+        centred = g_st - g_st.mean(axis=1, keepdims=True) - self._col_mean[None, :] + self._all_mean
+        return centred @ self.vectors[:, :k] / np.sqrt(self.values[:k]) * self._scale(k, whiten)
+
+    def components(self, features_path: Path, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Explicit (mean (d,), components (k, d)) in feature space, streamed over column blocks;
+        needed only to project images outside the cached data set (saved models)."""
+        from ferbench.features.cache import column_blocks
+
+        self.check(k)
+        weights = self.vectors[:, :k] / np.sqrt(self.values[:k])
+        means, parts = [], []
+        for _, block in column_blocks(features_path, self.train_index):
+            mean = block.mean(axis=0)
+            means.append(mean)
+            parts.append(((block - mean).T @ weights).T.astype(np.float32))
+        return np.concatenate(means).astype(np.float32), np.concatenate(parts, axis=1)
