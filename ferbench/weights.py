@@ -227,3 +227,24 @@ def mini_xception_architecture():
     x = layers.GlobalAveragePooling2D(name="global_average_pooling2d_1")(x)
     outputs = layers.Activation("softmax", name="predictions")(x)
     return keras.Model(inputs, outputs, name="mini_xception")
+
+
+def weights_param(default: str = "imagenet", help: str = ""):
+    """A free-text parameter for `weights` (imagenet | none | PATH); never tuned."""
+    from ferbench.params import Param
+
+    class Text(Param):
+        def parse(self, name, text):
+            text = str(text).strip()
+            if not text:
+                raise FerbenchError(f"parameter {name}: empty value (use imagenet, none or a path)")
+            return text
+
+        def validate(self, name, value):
+            return self.parse(name, value)
+
+        def suggest(self, trial, name):
+            return self.default
+
+    return Text(default, help or "imagenet | none (random init, never compared) | PATH to a weights file",
+                tune=False)

@@ -16,6 +16,7 @@ import numpy as np
 from ferbench.errors import FerbenchError
 from ferbench.weights import MINI_XCEPTION, Backbone
 
+POOLED = "@gap"
 FLOAT16_MAX = float(np.finfo(np.float16).max)
 _PASSES = [0]  # number of backbone passes in this process (tests prove cache hits with it)
 
@@ -52,13 +53,19 @@ def layer_outputs(model, layers: list[str]):
     import keras
 
     names = [layer.name for layer in model.layers]
-    missing = [name for name in layers if name not in names]
+    missing = [name for name in layers if name.split(POOLED)[0] not in names]
     if missing:
         shown = ", ".join(names[-12:] if len(names) > 12 else names)
         raise FerbenchError(
             f"backbone {model.name} has no layer {', '.join(missing)}; its layers include: {shown}"
         )
-    return keras.Model(model.inputs, [model.get_layer(name).output for name in layers])
+    outputs = []
+    for name in layers:
+        out = model.get_layer(name.split(POOLED)[0]).output
+        if name.endswith(POOLED):  # "<layer>@gap": global average pooling of a 4-D output
+            out = keras.layers.GlobalAveragePooling2D()(out)
+        outputs.append(out)
+    return keras.Model(model.inputs, outputs)
 
 
 def extract(model, spec: Backbone, layers: list[str], images: np.ndarray, size: int,

