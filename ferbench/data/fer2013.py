@@ -93,7 +93,8 @@ def read_csv(path: Path) -> FaceDataset:
         raise FerbenchError(f"{path}: malformed CSV ({exc})") from None
     if n == 0:
         raise FerbenchError(f"{path}: CSV holds no rows")
-    return FaceDataset(images=images[:n],  # a view: no copy labels=labels[:n],
+    # Slices are views: the preallocated array is not copied.
+    return FaceDataset(images=images[:n], labels=labels[:n],
                        splits=splits[:n], name="fer2013", variant="csv", source=str(path))
 
 
