@@ -1,0 +1,239 @@
+"""Optuna studies for ferbench: search space, leakage-free objective, pruning, resumable loop.
+
+- Space: every parameter a family declares with `tune=True` (ferbench.params), minus `--set`
+  fixed ones, with `--space key=low:high` (or `key=a,b` for choices) narrowing a range.
+- Objective: validation accuracy, never the test part. Single-split protocols (official,
+  holdout) use the fold's val part. Multi-fold protocols (small data sets) tune on the training
+  part of outer fold 0 only (train + val), scored by inner k-fold CV; the final test figure then
+  comes from that same fold's test part, so nothing the search looked at is tested on.
+- Cost: a low-fidelity rung first (a fraction of the training images and of the epochs, step 0),
+  then the full fit reporting val accuracy every epoch (steps 1..E); median or Hyperband pruning
+  stops poor trials at any step. `compute` (trial-epochs x images) is kept per trial.
+- Resumption: trials are added until COMPLETE + PRUNED reaches the requested total; racing
+  workers never overshoot (a trial that finds `total` live trials ahead of it ends FAIL, tagged
+  surplus, before any work). See tuning_storage for storage and crash safety, tuning_mlflow for runs.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ferbench import params as P
+from ferbench.errors import FerbenchError
+from ferbench.tuning_objective import LOW_FIDELITY, WORKER_ID, Objective, Splits, Surplus, make_splits
+
+
+def parse_space(spec: dict[str, P.Param], items: list[str] | None, fixed: dict) -> dict[str, P.Param]:
+    """The tuning space: tune=True params not fixed, with `key=low:high` / `key=a,b` overrides."""
+    space = {k: s for k, s in spec.items() if s.tune and k not in fixed}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        key, text = key.strip(), text.strip()
+        if not sep or key not in spec:
+            raise FerbenchError(f"--space {item!r}: expected key=low:high with key one of {', '.join(sorted(spec))}")
+        if key in fixed:
+            raise FerbenchError(f"--space {key}: also fixed by --set; give one of them")
+        base = spec[key]
+        if isinstance(base, P.Choice):
+            chosen = tuple(base.parse(key, t) for t in text.split(",") if t.strip())
+            if not chosen:
+                raise FerbenchError(f"--space {item!r}: expected a comma-separated subset of {base.choices}")
+            space[key] = P.Choice(chosen[0], base.help, True, choices=chosen)
+            continue
+        low_text, colon, high_text = text.partition(":")
+        if not colon:
+            raise FerbenchError(f"--space {item!r}: expected key=low:high")
+        low, high = base.parse(key, low_text), base.parse(key, high_text)
+        if not low < high:
+            raise FerbenchError(f"--space {item!r}: low {low} must be below high {high}")
+        if getattr(base, "log", False) and low <= 0:
+            raise FerbenchError(f"--space {item!r}: {key} is searched on a log scale; low must be > 0")
+        kw = {"log": base.log} | ({"step": base.step} if isinstance(base, P.Int) else {})
+        space[key] = type(base)(low, base.help, True, low=low, high=high, **kw)
+    if not space:
+        raise FerbenchError("nothing to tune: every tunable parameter is fixed by --set")
+    return space
+
+
+def make_sampler(kind: str, seed: int):
+    import optuna
+
+    if kind == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5, multivariate=True)
+    if kind == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    raise FerbenchError(f"--sampler {kind!r}: expected tpe or random")
+
+
+def make_pruner(kind: str, n_steps: int):
+    import optuna
+
+    if kind == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
+    if kind == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(n_steps, 2), reduction_factor=3)
+    if kind == "none":
+        return optuna.pruners.NopPruner()
+    raise FerbenchError(f"--pruner {kind!r}: expected median, hyperband or none")
+
+
+@dataclass
+class LoopResult:
+    ran: list[int] = field(default_factory=list)
+    finished: bool = False
+
+
+def run_until(study, objective: Objective, total: int, *, sampler: str, seed: int,
+              timeout: float | None = None, poll_s: float | None = None, on_trial=None, tracker=None) -> LoopResult:
+    """Add trials until COMPLETE + PRUNED reaches `total` (or the timeout passes)."""
+    from optuna.storages import fail_stale_trials
+
+    poll_s = poll_s or max(1.0, (study._storage.get_heartbeat_interval() or 10) / 2)
+    start, out = time.time(), LoopResult()
+    while True:
+        fail_stale_trials(study)
+        trials = study.get_trials(deepcopy=False)
+        if tracker:
+            tracker.close_orphans(trials)
+        states = [t.state.name for t in trials]
+        done = sum(s in ("COMPLETE", "PRUNED") for s in states)
+        live = sum(s in ("RUNNING", "WAITING") for s in states)
+        if done >= total:
+            out.finished = True
+            return out
+        if timeout is not None and time.time() - start >= timeout:
+            return out
+        if done + live >= total and "WAITING" not in states:
+            time.sleep(poll_s)  # the rest is running elsewhere (or in a dead worker, until stale)
+            continue
+        # distinct suggestions per worker, reproducible for one worker
+        extra = [os.getpid()] if "RUNNING" in states else []
+        study.sampler = make_sampler(sampler, int(np.random.SeedSequence([seed, len(trials), *extra]).generate_state(1)[0]))
+        def record(study, frozen):
+            if frozen.user_attrs.get("ferbench.worker") == WORKER_ID:
+                out.ran.append(frozen.number)
+                if on_trial:
+                    on_trial(frozen)
+
+        study.optimize(objective, n_trials=1, catch=(Surplus,), callbacks=[record], gc_after_trial=True)
+
+
+@dataclass
+class TuneResult:
+    study: str
+    storage: str
+    total: int
+    counts: dict
+    ran: list[int]
+    finished: bool
+    best: dict | None
+    final: dict | None
+    parent_run_id: str | None
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def tune(family_name: str, dataset, *, trials: int, protocol: str | None = None, timeout: float | None = None,
+         study_name: str | None = None, storage: str | None = None, sampler: str = "tpe", pruner: str = "median",
+         seed: int = 0, fixed: dict | None = None, space: list[str] | None = None, epochs: int | None = None,
+         tracking_uri: str | None = None, final: bool = True, low_fidelity=LOW_FIDELITY, echo=None) -> TuneResult:
+    """Create or resume a study and run it to `trials` finished trials; then (once) retrain the
+    best configuration and test it through `ferbench.runner.run`."""
+    import optuna
+
+    from ferbench import store
+    from ferbench.families import registry
+    from ferbench.protocols import default_protocol, parse_protocol
+    from ferbench.tuning_mlflow import PARENT_ATTR, StudyTracker, best_config
+    from ferbench.tuning_storage import create_or_load, mask_url, open_storage, state_counts
+
+    echo = echo or (lambda text: None)
+    if trials <= 0:
+        raise FerbenchError(f"--trials {trials}: must be a positive number of trials")
+    if timeout is not None and timeout <= 0:
+        raise FerbenchError(f"--timeout {timeout}: must be positive seconds")
+    if epochs is not None and epochs <= 0:
+        raise FerbenchError(f"--epochs {epochs}: must be positive")
+    family_cls = registry.get(family_name)
+    reason = family_cls.unavailable_reason()
+    if reason:
+        raise FerbenchError(f"family {family_name} cannot run here: {reason}")
+    spec = family_cls.params_spec()
+    resolved = P.resolve(spec, dict(fixed or {}), f"family {family_name}")
+    fixed_values = {k: resolved[k] for k in (fixed or {})}
+    search_space = parse_space(spec, space, fixed_values)
+    proto = parse_protocol(protocol or family_cls.default_protocol or default_protocol(dataset))
+    epochs = epochs or family_cls.default_epochs
+    splits = make_splits(dataset, proto, seed)
+    n_steps = 2 + (epochs or 1)
+    url = store.optuna_storage_url(storage)
+    shown = mask_url(url)
+    name = study_name or f"{family_name}-{dataset.name}-{proto.name}".replace(":", "")
+    identity = {"family": family_name, "dataset": dataset.name, "fingerprint": dataset.fingerprint,
+                "protocol": proto.name, "direction": "maximize"}
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    rdb = open_storage(url)
+    study, created = create_or_load(rdb, name, identity, make_sampler(sampler, seed), make_pruner(pruner, n_steps))
+    tracker = StudyTracker(tracking_uri=tracking_uri, family_cls=family_cls, dataset=dataset,
+                           protocol_name=proto.name, study_name=name, storage_shown=shown, sampler=sampler,
+                           pruner=pruner, seed=seed, space=search_space, fixed=fixed_values, epochs=epochs,
+                           total=trials)
+    deadline = time.time() + 60
+    while not created and not study.user_attrs.get(PARENT_ATTR) and time.time() < deadline:
+        time.sleep(0.5)  # the creating worker opens the parent run right after the study
+    tracker.attach(study)
+    echo(f"study {name} on {shown}: {'created' if created else 'resumed'}, target {trials} trials; "
+         f"objective: {splits.description}")
+    objective = Objective(family_cls, dataset, splits, fixed_values, search_space, epochs=epochs, seed=seed,
+                          total=trials, tracker=tracker, low_fidelity=low_fidelity)
+
+    def progress(t):
+        value = "" if t.value is None else f" {'last ' if t.state.name == 'PRUNED' else ''}val_accuracy={t.value:.4f}"
+        echo(f"trial {t.number}: {t.state.name}{value} compute={t.user_attrs.get('compute', 0)}")
+
+    try:
+        loop = run_until(study, objective, trials, sampler=sampler, seed=seed, timeout=timeout,
+                         on_trial=progress, tracker=tracker)
+    except KeyboardInterrupt:
+        tracker.close_orphans(study.get_trials(deepcopy=False))
+        tracker.end("KILLED")
+        raise
+    except BaseException:
+        tracker.end("FAILED")
+        raise
+    all_trials = study.get_trials(deepcopy=False)
+    best = best_config(study, family_name, dataset, proto.name, epochs, seed)
+    final_info = None
+    if loop.finished and best and final and _should_finalize(study, all_trials, loop, best):
+        final_info = _final_run(family_name, dataset, splits, best, epochs, seed, tracking_uri, tracker, echo)
+        study.set_user_attr("ferbench.final", {"trial": best["trial"], **final_info})
+    tracker.summarize(study, best, final_info)
+    tracker.end("FINISHED")
+    return TuneResult(name, shown, trials, state_counts(all_trials), loop.ran, loop.finished, best,
+                      final_info or study.user_attrs.get("ferbench.final"), tracker.parent_id)
+
+
+def _should_finalize(study, trials, loop: LoopResult, best: dict) -> bool:
+    """Exactly one worker retrains: the one that finished the last trial (or, when this call ran
+    none, whoever finds the stored final run out of date)."""
+    done = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED") and t.datetime_complete]
+    if loop.ran and done:
+        return max(done, key=lambda t: t.datetime_complete).user_attrs.get("ferbench.worker") == WORKER_ID
+    previous = study.user_attrs.get("ferbench.final") or {}
+    return previous.get("trial") != best["trial"]
+
+
+def _final_run(family_name, dataset, splits: Splits, best: dict, epochs, seed, tracking_uri, tracker, echo) -> dict:
+    from ferbench.runner import run
+
+    echo(f"retraining trial {best['trial']} on the training part, testing once on {splits.final_protocol.name}")
+    result = run(family_name, dataset, protocol=splits.final_protocol, params=best["params"], epochs=epochs,
+                 seed=seed, tracking_uri=tracking_uri, quiet=True, parent_run_id=tracker.parent_id,
+                 extra_tags={"ferbench.tuned": "true", "ferbench.study": best["study"],
+                             "ferbench.kind": "run", "ferbench.selected_on": "val"})
+    return {"run_id": result.run_id, "metrics": {k: float(v) for k, v in result.metrics.items()}}
