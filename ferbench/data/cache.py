@@ -30,16 +30,19 @@ def stat_key(reader: str, source: Path, options: dict) -> str:
         st = source.stat()
         digest.update(f"{source.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
         return digest.hexdigest()
+    lines: list[str] = []
     stack = [(source, "")]
     while stack:
         folder, rel = stack.pop()
-        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-            name = f"{rel}{entry.name}"
-            if entry.is_dir():
-                stack.append((Path(entry.path), name + "/"))
-            elif entry.is_file():
-                st = entry.stat()
-                digest.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir():
+                    stack.append((Path(entry.path), f"{rel}{entry.name}/"))
+                elif entry.is_file():
+                    st = entry.stat()
+                    lines.append(f"{rel}{entry.name}\0{st.st_size}\0{st.st_mtime_ns}")
+    lines.sort()  # directory order is not guaranteed; the key must not depend on it
+    digest.update("\n".join(lines).encode())
     return digest.hexdigest()
 
 

@@ -1,12 +1,13 @@
 """Image files shared by every reader: listing class trees and decoding into one uint8 array.
 
-Decoding fills a preallocated array from a small thread pool (Pillow releases the GIL while it
-decodes), so reading 35,887 JPEGs never builds a list of per-image arrays.
+Decoding fills a preallocated array from a small thread pool (OpenCV and Pillow release the GIL
+while they decode), so reading 35,887 JPEGs never builds a list of per-image arrays.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -139,9 +140,21 @@ def decode_many(
     kept[:start] = False
     resized = np.zeros(len(paths), dtype=bool)
 
+    import cv2  # here, not at module level: the cached path never decodes
+
+    flag = cv2.IMREAD_COLOR if colour else cv2.IMREAD_GRAYSCALE
+
     def work(i: int) -> str | None:
         try:
-            with Image.open(paths[i]) as image:
+            data = paths[i].read_bytes()
+            # Fast path: OpenCV decodes small JPEGs ~4x faster than Pillow. Only for complete JPEGs
+            # (end-of-image marker present): libjpeg would fill a truncated file with grey silently.
+            if data[:2] == b"\xff\xd8" and data[-2:] == b"\xff\xd9":
+                array = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+                if array is not None and array.shape[:2] == (height, width):
+                    out[i] = array[..., ::-1] if colour else array  # OpenCV gives BGR
+                    return None
+            with Image.open(io.BytesIO(data)) as image:
                 if image.size != size:
                     resized[i] = True
                     image.draft("RGB" if colour else "L", size)

@@ -79,9 +79,14 @@ def test_bad_csv_is_one_line_naming_the_file(tmp_path, text, problem):
     assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
 
 
-def test_corrupt_image_stops_and_skip_corrupt_reports_it(fer_folder):
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_corrupt_image_stops_and_skip_corrupt_reports_it(fer_folder, damage):
     bad = fer_folder / "train" / "happy" / "Training_99999999.jpg"
-    bad.write_bytes(b"\xff\xd8 not really a jpeg")
+    if damage == "garbage":
+        bad.write_bytes(b"\xff\xd8 not really a jpeg")
+    else:  # a real JPEG cut in half: a decoder must not fill the rest with grey silently
+        whole = next(fer_folder.rglob("*.jpg")).read_bytes()
+        bad.write_bytes(whole[: len(whole) // 2])
     result = describe("fer2013", "--path", str(fer_folder))
     assert result.exit_code == 2 and str(bad) in result.output and "corrupt" in result.output
     result = describe("fer2013", "--path", str(fer_folder), "--skip-corrupt", "--json")
