@@ -65,7 +65,7 @@ class FeatureFamily(Family):
     # --- features ----------------------------------------------------------------------------
     def feature_set(self, dataset):
         p = self.params
-        return feature_set(dataset, self.backbone_name, p["weights"], p["input_size"], [p["layer"]])
+        return feature_set(dataset, self.backbone_name, p["weights"], p["input_size"])
 
     def _pca(self, fs) -> GramPCA:
         key = (str(fs.directory), self.params["layer"])

@@ -1,7 +1,7 @@
 """The on-disk feature cache: ferbench.store.cache_dir("features")/<key>/<layer>.npy (+ .gram.npy).
 
 The key hashes the backbone, the weights identity (file name and size, or the random-init seed),
-whether the top layers were built, the input size, the preprocessing version and the data set
+the input size, the preprocessing version and the data set
 fingerprint. Files are written under a temporary name and renamed, so a crash never leaves a
 half-written entry. A cache hit never builds the backbone: re-runs, other PCA sizes, other C
 values, folds and tuning trials cost only reads.
@@ -22,21 +22,23 @@ from ferbench.weights import backbone, check_input_size, resolve
 
 PREPROCESS_VERSION = "v1:grey-rgb,cv2-resize,keras-preprocess_input"
 GRAM_BLOCK_BYTES = 64 * 2**20  # float32 bytes per streamed column block
+_SETS: dict[tuple, FeatureSet] = {}
 _GRAMS: dict[tuple[str, str], np.ndarray] = {}
 
 
 class FeatureSet:
     """All cached layers of one backbone over one data set."""
 
-    def __init__(self, dataset, backbone_name: str, weights: str, input_size: int | None = None,
-                 top: bool = False):
+    def __init__(self, dataset, backbone_name: str, weights: str, input_size: int | None = None):
         self.dataset = dataset
         self.spec = backbone(backbone_name)
         self.weights = str(weights)
         self.input_size = check_input_size(self.spec, input_size or self.spec.default_size)
-        self.top = top
-        _, self.weights_id = resolve(self.spec.name, self.weights, top)
-        key = json.dumps([self.spec.name, self.weights_id, top, self.input_size, PREPROCESS_VERSION,
+        _, self.weights_id = resolve(self.spec.name, self.weights)
+        if self.weights.lower() == "imagenet" and self.spec.name != "mini_xception":
+            # the top and notop files carry the same convolution weights: one cache for both
+            self.weights_id = "imagenet:keras"
+        key = json.dumps([self.spec.name, self.weights_id, self.input_size, PREPROCESS_VERSION,
                           dataset.fingerprint])
         self.key = hashlib.blake2b(key.encode(), digest_size=10).hexdigest()
         self.directory = store.cache_dir("features") / f"{self.spec.name}-{self.key}"
@@ -52,10 +54,11 @@ class FeatureSet:
         from ferbench.weights import build
 
         self.directory.mkdir(parents=True, exist_ok=True)
-        model = build(self.spec.name, self.weights, self.input_size, include_top=self.top)
+        top = any(layer.split("@")[0] in self.spec.top_layers for layer in missing)
+        model = build(self.spec.name, self.weights, self.input_size, include_top=top)
         widths = _extract.extract(model, self.spec, missing, self.dataset.images, self.input_size,
                                   {layer: self.path(layer) for layer in missing}, batch_size)
-        meta = {"backbone": self.spec.name, "weights": self.weights_id, "top": self.top,
+        meta = {"backbone": self.spec.name, "weights": self.weights_id, "top": top,
                 "input_size": self.input_size, "preprocess": PREPROCESS_VERSION,
                 "fingerprint": self.dataset.fingerprint, "n": len(self.dataset), "widths": widths}
         _atomic_write_text(self.directory / f"meta-{'-'.join(missing)[:80]}.json", json.dumps(meta))
@@ -84,10 +87,14 @@ class FeatureSet:
         return gram
 
 
-def feature_set(dataset, backbone_name: str, weights: str, input_size: int | None, layers: list[str]) -> FeatureSet:
-    """The FeatureSet that can serve `layers` (top layers need the full network)."""
+def feature_set(dataset, backbone_name: str, weights: str, input_size: int | None) -> FeatureSet:
+    """One FeatureSet per (data set, backbone, weights, input size) in this process."""
     spec = backbone(backbone_name)
-    return FeatureSet(dataset, backbone_name, weights, input_size, top=any(l in spec.top_layers for l in layers))
+    size = input_size or spec.default_size
+    key = (dataset.fingerprint, spec.name, str(weights), size)
+    if key not in _SETS:
+        _SETS[key] = FeatureSet(dataset, spec.name, weights, size)
+    return _SETS[key]
 
 
 def column_blocks(path: Path, rows: np.ndarray | None = None):
