@@ -9,6 +9,7 @@ import pytest
 from ferbench.analysis import occlusion as occ
 from ferbench.errors import FerbenchError
 from ferbench.labels import EMOTIONS
+from tiny_family import tiny_family  # noqa: F401  (fixture)
 
 
 def region_model(region: int, grid: int = 4):
@@ -95,3 +96,97 @@ def test_nishime_matrix_is_reordered_to_canonical_rows_true():
     assert "kfold" in nishime_comparable({"ferbench.dataset": "fer2013", "ferbench.protocol": "kfold:10"},
                                          EMOTIONS)
     assert "jaffe" in nishime_comparable({"ferbench.dataset": "jaffe"}, EMOTIONS)
+
+
+# --- the real path: runner -> logged model -> analysis -------------------------------------------
+def _synthetic_run(family: str, n_images: int = 140, **run_kwargs):
+    import json
+
+    from ferbench import runner
+    from ferbench.data.readers import load_dataset
+
+    data = load_dataset("synthetic", n_images=n_images, n_subjects=10)
+    tags = {"ferbench.data_options": json.dumps(data.options)}
+    result = runner.run(family, data, protocol=run_kwargs.pop("protocol", "holdout:0.3"), quiet=True,
+                        extra_tags=tags, **run_kwargs)
+    return data, result
+
+
+def _artifacts(run_id: str, folder: str) -> set[str]:
+    from mlflow.tracking import MlflowClient
+
+    from ferbench.store import mlflow_tracking_uri
+
+    client = MlflowClient(mlflow_tracking_uri())
+    return {a.path.rsplit("/", 1)[-1] for a in client.list_artifacts(run_id, folder)}
+
+
+def test_confusion_and_occlusion_of_a_logged_run(tiny_family):
+    from ferbench.analysis import open_run
+    from ferbench.analysis.confusion import analyze_confusion
+    from ferbench.analysis.occlusion import analyze_occlusion
+
+    data, result = _synthetic_run(tiny_family.name, epochs=2)
+    target = open_run(result.run_id)
+    assert target.dataset.fingerprint == data.fingerprint and len(target.test) == 42
+    summary = analyze_confusion(target)
+    assert summary["accuracy"] == pytest.approx(result.metrics["test_accuracy"])
+    assert summary["recall"]["happy"] == pytest.approx(result.metrics["test_recall_happy"])
+    assert np.allclose(summary["rates"].sum(axis=1), 1.0)
+    assert not summary["nishime"] and "synthetic" in summary["why_not"]
+    assert {"confusion_normalized.csv", "confusion_normalized.png", "per_class_recall.png",
+            "vs_nishime.txt"} <= _artifacts(result.run_id, "analysis/confusion")
+
+    occ_summary = analyze_occlusion(target, grid=4, values=(0.0, 1.0), keeps=((10, 11),),
+                                    max_images=12, batch_size=100)
+    assert occ_summary["n_used"] == min(12, occ_summary["n_correct"]) > 0
+    files = _artifacts(result.run_id, "analysis/occlusion")
+    assert {"occlusion.csv", "keep_10_11_confusion.csv", "keep_10_11_confusion.png", "README.txt"} <= files
+    assert {"lines_per_class.png", "heatmaps_per_class.png"} <= files
+    # the scan's unmasked baseline is the model's own output on those images
+    res = occ_summary["result"]
+    assert res.mean_output.shape == (7, 2, 16, 7)
+    assert np.all(res.baseline[res.counts > 0].argmax(axis=1) == np.flatnonzero(res.counts > 0))
+
+    # bad input on the same store: changed data, a run without a model, an unknown id
+    from mlflow.tracking import MlflowClient
+
+    from ferbench.store import mlflow_tracking_uri
+
+    client = MlflowClient(mlflow_tracking_uri())
+    client.set_tag(result.run_id, "ferbench.fingerprint", "0" * 16)
+    with pytest.raises(FerbenchError, match="fingerprint"):
+        open_run(result.run_id)
+    bare = client.create_run(client.get_run(result.run_id).info.experiment_id).info.run_id
+    with pytest.raises(FerbenchError, match="no loadable"):
+        open_run(bare)
+    with pytest.raises(FerbenchError, match="unknown run id"):
+        open_run("0123456789abcdef0123456789abcdef")
+
+
+def test_cross_dataset_label_mapping_and_scores():
+    from ferbench.analysis.cross_dataset import cross_scores, eval_part, label_map
+    from ferbench.data.dataset import FaceDataset
+
+    images = np.zeros((4, 8, 8), np.uint8)
+    seven = FaceDataset(images, [0, 3, 3, 6], name="seven")
+    reordered = FaceDataset(images, [0, 1, 1, 2], class_names=("neutral", "happiness", "angry"), name="ro")
+    assert list(label_map(EMOTIONS, reordered, "seven")) == [6, 3, 0]
+    with_contempt = FaceDataset(images, [7, 0, 1, 2], class_names=EMOTIONS + ("contempt",), name="ck")
+    with pytest.raises(FerbenchError, match="contempt.*no output"):
+        label_map(EMOTIONS, with_contempt, "fer2013")
+    odd = FaceDataset(images, [0, 0, 0, 0], class_names=("smirk",), name="folder")
+    with pytest.raises(FerbenchError, match="smirk.*canonical"):
+        label_map(EMOTIONS, odd, "fer2013")
+    assert len(label_map(EMOTIONS + ("contempt",), seven, "ck")) == 7   # 8-class model on 7 classes
+
+    proba = np.eye(7)[[0, 3, 5, 6]]                # predicts angry, happy, surprise, neutral
+    score = cross_scores(seven.labels, proba, list(EMOTIONS))
+    assert score["accuracy"] == pytest.approx(0.75)
+    # present classes: angry 1/1, happy 1/2, neutral 1/1 -> macro recall over 3 classes, not 7
+    assert score["macro_recall"] == pytest.approx((1 + 0.5 + 1) / 3)
+    assert score["absent"] == ["disgust", "fear", "sad", "surprise"]
+    split = FaceDataset(images, [0, 1, 2, 3], splits=["train", "train", "test", "test"], name="s")
+    part, where = eval_part(split)
+    assert list(part.index) == [2, 3] and where == "test split"
+    assert len(eval_part(seven)[0]) == 4

@@ -77,15 +77,24 @@ def load_run_model(run_id: str, tracking_uri: str):
 
 def dataset_for_run(tags: dict, params: dict, dataset: str | None = None,
                     path: str | None = None) -> FaceDataset:
-    """Rebuild the run's data set from its tags, or from --dataset/--path overrides."""
+    """Rebuild the run's data set from its tags (ferbench.dataset, ferbench.data_path,
+    ferbench.data_options as JSON), or from --dataset/--path overrides."""
+    import json
+
     from ferbench.data.readers import load_dataset
 
     name = dataset or tags.get("ferbench.dataset")
     if not name:
         raise FerbenchError("the run has no ferbench.dataset tag; pass --dataset and --path")
-    data_path = path or tags.get("ferbench.data_path") or params.get("data_path") or None
-    options = {}
-    if tags.get("ferbench.contempt"):
+    same = name == tags.get("ferbench.dataset")
+    data_path = path or (tags.get("ferbench.data_path") if same else None) or None
+    options: dict = {}
+    if same and tags.get("ferbench.data_options"):
+        try:
+            options = dict(json.loads(tags["ferbench.data_options"]))
+        except (ValueError, TypeError):
+            raise FerbenchError(f"tag ferbench.data_options {tags['ferbench.data_options']!r} is not a JSON object") from None
+    elif same and tags.get("ferbench.contempt"):
         options["contempt"] = tags["ferbench.contempt"]
     return load_dataset(name, data_path, **options)
 
@@ -103,7 +112,8 @@ def test_part_for_run(dataset: FaceDataset, tags: dict, params: dict) -> tuple[P
         protocol = default_protocol(dataset)
     seed = int(tags.get("ferbench.seed") or params.get("seed") or 0)
     folds = protocol.folds(dataset, seed=seed)
-    wanted = tags.get("ferbench.fold")
+    # A multi-fold parent logs the model of one fold and names it; a fold run names its own fold.
+    wanted = tags.get("ferbench.model_fold") or tags.get("ferbench.fold")
     if wanted is not None:
         chosen = [f for f in folds if str(f.name) == wanted]
         if not chosen:
@@ -112,8 +122,8 @@ def test_part_for_run(dataset: FaceDataset, tags: dict, params: dict) -> tuple[P
     elif len(folds) == 1:
         fold = folds[0]
     else:
-        raise FerbenchError(f"protocol {protocol.name} has {len(folds)} folds; analyse one fold run "
-                            "(kind=fold) instead of the parent run")
+        raise FerbenchError(f"protocol {protocol.name} has {len(folds)} folds and the run does not "
+                            "name the fold of its model (tag ferbench.model_fold)")
     return dataset.part(fold.test), str(fold.name)
 
 
@@ -157,7 +167,7 @@ def save_figure(fig, path: Path) -> Path:
 
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    fig.savefig(tmp, dpi=100)
     plt.close(fig)
     os.replace(tmp, path)
     return path

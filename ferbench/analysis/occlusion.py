@@ -164,40 +164,57 @@ def occlusion_scan(predict: Predict, images: np.ndarray, labels: np.ndarray, cla
 
 
 # --- figures ------------------------------------------------------------------------------------
-def plot_lines(result: OcclusionResult, class_index: int):
-    """One class: x = region, one line per mask value, y = mean output of that class."""
+# One figure with a panel per class (instead of a file per class): saving a PNG is the slow part.
+def plot_lines(result: OcclusionResult):
+    """A panel per class: x = masked region, one line per mask value, y = mean output of that
+    class over its correctly classified images (dashed: unmasked)."""
     import matplotlib.pyplot as plt
 
-    g = class_index
-    fig, ax = plt.subplots(figsize=(7, 3.6))
+    n = len(result.class_names)
+    cols = min(n, 4)
+    fig, axes = plt.subplots(-(-n // cols), cols, figsize=(4.2 * cols, 3.0 * -(-n // cols)),
+                             squeeze=False, constrained_layout=True)
     regions = np.arange(1, result.grid ** 2 + 1)
-    for v, value in enumerate(result.values):
-        ax.plot(regions, result.mean_output[g, v, :, g], marker="o", ms=3, label=f"mask {value:g}")
-    ax.axhline(result.baseline[g, g], color="k", ls="--", lw=1, label="unmasked")
-    ax.set(xlabel="masked region (row-major)", ylabel=f"mean output '{result.class_names[g]}'",
-           title=f"{result.class_names[g]}: {result.counts[g]} correctly classified images",
-           xticks=regions)
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
+    for g, ax in enumerate(axes.flat):
+        if g >= n:
+            ax.axis("off")
+            continue
+        ax.set(title=f"{result.class_names[g]} (n={result.counts[g]})", xlabel="masked region",
+               ylabel="mean output")
+        if not result.counts[g]:
+            ax.text(0.5, 0.5, "no correctly classified image", ha="center", transform=ax.transAxes)
+            continue
+        for v, value in enumerate(result.values):
+            ax.plot(regions, result.mean_output[g, v, :, g], marker="o", ms=2, lw=1, label=f"{value:g}")
+        ax.axhline(result.baseline[g, g], color="k", ls="--", lw=1, label="none")
+        ax.set_xticks(regions[::max(1, len(regions) // 8)])
+    axes.flat[0].legend(title="mask", fontsize=6, title_fontsize=6, ncol=2)
     return fig
 
 
-def plot_heatmaps(result: OcclusionResult, class_index: int):
-    """One class: a grid-shaped heatmap of the change of its own output, one panel per value."""
+def plot_heatmaps(result: OcclusionResult):
+    """A row per class, a column per mask value: the change of the class's own output laid out
+    on the face grid (blue = the output drops when that region is masked)."""
     import matplotlib.pyplot as plt
 
-    g, n = class_index, result.grid
-    change = result.mean_change[g, :, :, g]
-    limit = float(np.abs(change).max()) or 1.0
-    fig, axes = plt.subplots(1, len(result.values), figsize=(2.2 * len(result.values) + 1, 2.6),
-                             squeeze=False)
-    for v, (ax, value) in enumerate(zip(axes[0], result.values)):
-        image = ax.imshow(change[v].reshape(n, n), cmap="RdBu_r", vmin=-limit, vmax=limit)
-        for r in range(n * n):
-            ax.text(r % n, r // n, str(r + 1), ha="center", va="center", fontsize=6, color="0.3")
-        ax.set(title=f"mask {value:g}", xticks=[], yticks=[])
-    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="mean change")
-    fig.suptitle(f"{result.class_names[g]}: change of its output per masked region", fontsize=9)
+    n, k = result.grid, len(result.values)
+    shown = [g for g in range(len(result.class_names)) if result.counts[g]]
+    change = result.own_class("change")
+    limit = float(np.abs(change[shown]).max()) if shown else 1.0
+    fig, axes = plt.subplots(max(1, len(shown)), k, figsize=(1.5 * k + 1.2, 1.55 * max(1, len(shown))),
+                             squeeze=False, constrained_layout=True)
+    image = None
+    for row, g in enumerate(shown):
+        for v, value in enumerate(result.values):
+            ax = axes[row, v]
+            image = ax.imshow(change[g, v].reshape(n, n), cmap="RdBu_r", vmin=-limit or -1, vmax=limit or 1)
+            ax.set(xticks=[], yticks=[])
+            if row == 0:
+                ax.set_title(f"mask {value:g}", fontsize=8)
+            if v == 0:
+                ax.set_ylabel(result.class_names[g], fontsize=8)
+    if image is not None:
+        fig.colorbar(image, ax=axes, shrink=0.6, label="mean change of own output")
     return fig
 
 
@@ -228,10 +245,8 @@ def analyze_occlusion(target, *, grid: int = 4, values=PAPER_VALUES, keeps=PAPER
                "used_per_class": dict(zip(names, map(int, result.counts))), "keep": {}}
     with Workspace("occlusion", out) as ws:
         write_csv(ws.file("occlusion.csv"), OcclusionResult.CSV_HEADER, result.rows())
-        for g, name in enumerate(names):
-            if result.counts[g]:
-                save_figure(plot_lines(result, g), ws.file(f"lines_{name}.png"))
-                save_figure(plot_heatmaps(result, g), ws.file(f"heatmap_{name}.png"))
+        save_figure(plot_lines(result), ws.file("lines_per_class.png"))
+        save_figure(plot_heatmaps(result), ws.file("heatmaps_per_class.png"))
         for keep in keeps:
             label = "_".join(map(str, keep))
             masked = keep_only(images, boxes, keep, keep_value)
