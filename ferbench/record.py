@@ -390,7 +390,9 @@ def load_model(run_id: str, tracking_uri: str | None = None) -> LoadedModel:
     except MlflowException:
         raise FerbenchError(f"run {run_id!r} not found in {_state['uri']}") from None
     try:
-        model = mlflow.pyfunc.load_model(f"runs:/{run_id}/{MODEL_NAME}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the type-hint nag, again on load
+            model = mlflow.pyfunc.load_model(f"runs:/{run_id}/{MODEL_NAME}")
     except (MlflowException, OSError) as exc:
         raise FerbenchError(f"run {run_id} has no loadable model: {_first_line(exc)}") from None
     return LoadedModel(run_id, model)

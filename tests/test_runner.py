@@ -1,0 +1,108 @@
+import numpy as np
+import pytest
+from tiny_family import _mlflow_db_template, fast_store, tiny_dataset, tiny_family  # noqa: F401
+
+from ferbench import record, runner
+from ferbench.errors import FerbenchError
+
+pytestmark = pytest.mark.usefixtures("fast_store", "tiny_family")
+FAMILY = "tiny_test_family"
+
+
+def _runs(experiment="ferbench-tinyset"):
+    client = record.client()
+    exp = client.get_experiment_by_name(experiment)
+    return [] if exp is None else client.search_runs([exp.experiment_id])
+
+
+def test_single_run_logs_params_tags_metrics_curves_and_model():
+    data = tiny_dataset()
+    result = runner.run(FAMILY, data, protocol="holdout", params={"learning_rate": "0.3"},
+                        epochs=2, seed=1, quiet=True)
+    run = record.client().get_run(result.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.params["learning_rate"] == "0.3" and run.data.params["epochs"] == "2"
+    assert run.data.params["protocol"] == "holdout:0.2" and run.data.params["seed"] == "1"
+    assert run.data.tags["ferbench.family"] == FAMILY
+    assert run.data.tags["ferbench.fingerprint"] == data.fingerprint
+    for name in ("test_accuracy", "test_macro_f1", "test_recall_neutral", "val_accuracy",
+                 "train_accuracy", "wall_time_s"):
+        assert name in run.data.metrics
+    assert result.metrics["test_accuracy"] == run.data.metrics["test_accuracy"]
+    curve = record.client().get_metric_history(result.run_id, "epoch_val_accuracy")
+    assert sorted(m.step for m in curve) == [0, 1]
+    assert result.to_json().keys() == {"run_id", "family", "dataset", "protocol", "params", "metrics"}
+    # the logged model reproduces the test-part metric
+    model = record.load_model(result.run_id)
+    assert model.predict_proba(data.images[:5]).shape == (5, 7)
+
+
+def test_kfold_makes_child_runs_and_mean_std():
+    result = runner.run(FAMILY, tiny_dataset(), protocol="kfold:3", epochs=1, quiet=True)
+    assert len(result.fold_metrics) == 3
+    accs = [m["test_accuracy"] for m in result.fold_metrics]
+    assert result.metrics["test_accuracy"] == pytest.approx(np.mean(accs))
+    assert result.metrics["test_accuracy_std"] == pytest.approx(np.std(accs))
+    runs = _runs()
+    children = [r for r in runs if r.data.tags.get("ferbench.kind") == "fold"]
+    assert len(children) == 3
+    assert {r.data.tags["mlflow.parentRunId"] for r in children} == {result.run_id}
+    steps = record.client().get_metric_history(result.run_id, "fold_test_accuracy")
+    assert sorted(m.step for m in steps) == [0, 1, 2]
+    assert all(r.info.status == "FINISHED" for r in runs)
+
+
+def test_loo_logs_fold_steps_without_child_runs():
+    result = runner.run(FAMILY, tiny_dataset(n=21), protocol="loo", epochs=1, quiet=True,
+                        log_model=False)
+    assert len(result.fold_metrics) == 21
+    assert len(_runs()) == 1
+    steps = record.client().get_metric_history(result.run_id, "fold_test_accuracy")
+    assert len(steps) == 21
+
+
+def test_official_protocol_on_split_data():
+    data = tiny_dataset(splits=True)
+    result = runner.run(FAMILY, data, epochs=1, quiet=True, log_model=False)
+    assert result.protocol == "official"
+    assert result.metrics["test_accuracy"] > 0.5
+
+
+def test_failure_mid_training_ends_failed():
+    with pytest.raises(RuntimeError, match="on purpose"):
+        runner.run(FAMILY, tiny_dataset(), protocol="holdout", params={"fail_at": 1}, quiet=True)
+    (run,) = _runs()
+    assert run.info.status == "FAILED"
+
+
+def test_interrupt_ends_killed_also_for_fold_children():
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(FAMILY, tiny_dataset(), protocol="kfold:2", params={"interrupt_at": 0},
+                   quiet=True)
+    runs = _runs()
+    assert runs and all(r.info.status == "KILLED" for r in runs)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"family_name": "no_such_family"}, "unknown family"),
+    ({"params": {"nope": 1}}, "no parameter nope"),
+    ({"params": {"learning_rate": "fast"}}, "not a number"),
+    ({"params": {"learning_rate": 99}}, "outside"),
+    ({"protocol": "kfold:1"}, "at least 2"),
+    ({"protocol": "bogus"}, "unknown protocol"),
+    ({"protocol": "loso"}, "subject"),
+    ({"epochs": 0}, "epochs"),
+])
+def test_bad_input_leaves_no_run(kwargs, message):
+    args = {"family_name": FAMILY, **kwargs}
+    with pytest.raises(FerbenchError, match=message):
+        runner.run(args.pop("family_name"), tiny_dataset(), quiet=True, **args)
+    record.setup()
+    assert _runs() == []
+
+
+def test_input_size_the_data_cannot_serve():
+    with pytest.raises(FerbenchError, match="48x48"):
+        runner.run(FAMILY, tiny_dataset(size=32), quiet=True)
+    record.setup()
+    assert _runs() == []
