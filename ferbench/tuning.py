@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -95,7 +96,9 @@ def run_until(study, objective: Objective, total: int, *, sampler: str, seed: in
     poll_s = poll_s or max(1.0, (study._storage.get_heartbeat_interval() or 10) / 2)
     start, out = time.time(), LoopResult()
     while True:
-        fail_stale_trials(study)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # fail_stale_trials is "experimental"
+            fail_stale_trials(study)
         trials = study.get_trials(deepcopy=False)
         if tracker:
             tracker.close_orphans(trials)
@@ -229,11 +232,20 @@ def _should_finalize(study, trials, loop: LoopResult, best: dict) -> bool:
 
 
 def _final_run(family_name, dataset, splits: Splits, best: dict, epochs, seed, tracking_uri, tracker, echo) -> dict:
-    from ferbench.runner import run
+    """Retrain the best configuration on the training part and test once, as a normal run
+    (tagged tuned=true and with the study), nested under the study's parent run."""
+    from dataclasses import replace
 
-    echo(f"retraining trial {best['trial']} on the training part, testing once on {splits.final_protocol.name}")
-    result = run(family_name, dataset, protocol=splits.final_protocol, params=best["params"], epochs=epochs,
-                 seed=seed, tracking_uri=tracking_uri, quiet=True, parent_run_id=tracker.parent_id,
-                 extra_tags={"ferbench.tuned": "true", "ferbench.study": best["study"],
-                             "ferbench.kind": "run", "ferbench.selected_on": "val"})
+    from ferbench.runner import execute, prepare
+
+    outer = splits.final_protocol
+    echo(f"retraining trial {best['trial']} on the training part, testing once on {outer.name}")
+    base = getattr(outer, "base", outer)
+    plan = prepare(family_name, dataset, protocol=base.name, params=best["params"], epochs=epochs,
+                   seed=seed, tracking_uri=tracking_uri)
+    if outer is not base:  # multi-fold protocol: only the fold whose training part was tuned on
+        plan = replace(plan, protocol=outer, folds=outer.folds(dataset, seed=seed))
+    tags = {"ferbench.tuned": "true", "ferbench.study": best["study"], "ferbench.selected_on": "val",
+            "ferbench.protocol": outer.name}
+    result = execute(plan, quiet=True, extra_tags=tags, parent_run_id=tracker.parent_id)
     return {"run_id": result.run_id, "metrics": {k: float(v) for k, v in result.metrics.items()}}

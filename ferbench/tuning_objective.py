@@ -50,6 +50,10 @@ class OuterFold:
         return f"{self.base.name}#fold{self.index}"
 
     @property
+    def kind(self) -> str:
+        return self.base.kind
+
+    @property
     def uses_subjects(self) -> bool:
         return self.base.uses_subjects
 

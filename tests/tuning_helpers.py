@@ -78,9 +78,29 @@ def tiny_dataset(n_per_class: int = 30, seed: int = 0, name: str = "tinyset", sp
     rng = np.random.default_rng(seed)
     labels = np.repeat(np.arange(7), n_per_class)
     base = rng.random((7, 8, 8)) > 0.5
-    images = (base[labels] * 120 + rng.integers(0, 135, (len(labels), 8, 8))).astype(np.uint8)
+    images = (base[labels] * 60 + rng.integers(0, 195, (len(labels), 8, 8))).astype(np.uint8)
     split = None
     if splits:
         split = np.array(["train", "train", "train", "val", "test"] * (len(labels) // 5 + 1))[: len(labels)]
         split = split[rng.permutation(len(labels))]
     return FaceDataset(images, labels, splits=split, name=name, subjects=None)
+
+
+def worker_main(argv: list[str]) -> None:
+    """`python tests/tuning_helpers.py '{"trials": 4, ...}'`: one tuning worker in its own process."""
+    import json
+
+    from ferbench.tuning import tune
+
+    args = json.loads(argv[0])
+    dataset = tiny_dataset(**args.pop("data", {}))
+    result = tune("tiny_sgd_test", dataset, echo=lambda text: print(text, flush=True), **args)
+    print("RESULT " + json.dumps(result.as_dict(), default=str), flush=True)
+
+
+if __name__ == "__main__":
+    import sys
+    import warnings
+
+    warnings.simplefilter("ignore")
+    worker_main(sys.argv[1:])

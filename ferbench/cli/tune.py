@@ -1,7 +1,126 @@
-"""Placeholder: filled in by the issue that owns this command group."""
+"""`ferbench tune` (create or resume an Optuna study) and `ferbench studies` (what a storage holds)."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
 
 import typer
 
 
+def _load(dataset: str, path: Optional[str], options: list[str] | None):
+    from ferbench.cli.datasets import _option_value
+    from ferbench.data.readers import load_dataset
+    from ferbench.params import parse_assignments
+
+    extra = {k: _option_value(v) for k, v in parse_assignments(options).items()}
+    return load_dataset(dataset, path, **extra)
+
+
+def _storage(url: Optional[str]):
+    from ferbench import store
+    from ferbench.tuning_storage import open_storage
+
+    return open_storage(store.optuna_storage_url(url))
+
+
 def register(app: typer.Typer) -> None:
-    return None
+    @app.command()
+    def tune(
+        family: str = typer.Argument(..., help="registered family name (see `ferbench models`)"),
+        dataset: str = typer.Option(..., "--dataset", help="data set reader name, e.g. fer2013, synthetic"),
+        path: Optional[str] = typer.Option(None, "--path", help="where the data set lives"),
+        data_option: Optional[list[str]] = typer.Option(None, "--data-option", help="reader option key=value"),
+        protocol: Optional[str] = typer.Option(None, "--protocol", help="e.g. official, holdout:0.2, kfold:5"),
+        trials: int = typer.Option(..., "--trials", help="TOTAL finished trials wanted (a resume adds up to it)"),
+        timeout: Optional[float] = typer.Option(None, "--timeout", help="stop starting trials after S seconds"),
+        study: Optional[str] = typer.Option(None, "--study", help="study name (default family-dataset-protocol)"),
+        storage: Optional[str] = typer.Option(None, "--storage", help="SQLAlchemy URL (default ferbench-store/optuna.db)"),
+        sampler: str = typer.Option("tpe", "--sampler", help="tpe or random"),
+        pruner: str = typer.Option("median", "--pruner", help="median, hyperband or none"),
+        seed: int = typer.Option(0, "--seed"),
+        set_: Optional[list[str]] = typer.Option(None, "--set", help="fixed parameter key=value (not tuned)"),
+        space: Optional[list[str]] = typer.Option(None, "--space", help="range override key=low:high or key=a,b"),
+        epochs: Optional[int] = typer.Option(None, "--epochs", help="epochs of a full trial"),
+        tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
+        final: bool = typer.Option(True, "--final/--no-final", help="retrain the best config and test it once"),
+        as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+    ) -> None:
+        """Tune FAMILY on the validation part: create or resume a study up to --trials trials."""
+        from ferbench.errors import FerbenchError
+        from ferbench.params import parse_assignments
+        from ferbench.tuning import tune as run_tune
+
+        if trials <= 0:  # before loading any data
+            raise FerbenchError(f"--trials {trials}: must be a positive number of trials")
+        fixed = parse_assignments(set_)
+        data = _load(dataset, path, data_option)
+        echo = (lambda text: None) if as_json else typer.echo
+        try:
+            result = run_tune(family, data, trials=trials, protocol=protocol, timeout=timeout, study_name=study,
+                              storage=storage, sampler=sampler, pruner=pruner, seed=seed, fixed=fixed,
+                              space=space, epochs=epochs, tracking_uri=tracking_uri, final=final, echo=echo)
+        except KeyboardInterrupt:
+            typer.echo("interrupted: the study is intact; run the same command to resume", err=True)
+            raise typer.Exit(130) from None
+        if as_json:
+            typer.echo(json.dumps(result.as_dict(), default=str, indent=2))
+            return
+        counts = ", ".join(f"{n} {s.lower()}" for s, n in result.counts.items() if n)
+        typer.echo(f"study {result.study}: {counts}")
+        if result.best:
+            typer.echo(f"best trial {result.best['trial']}: val_accuracy={result.best['val_accuracy']:.4f} "
+                       f"params={json.dumps(result.best['params'], default=str)}")
+        if result.final:
+            test = {k: round(v, 4) for k, v in result.final["metrics"].items() if k in ("test_accuracy", "test_macro_f1")}
+            typer.echo(f"tested once (run {result.final['run_id']}): {test}")
+        if not result.finished:
+            typer.echo("timeout reached before the target; run the same command to continue")
+
+    studies_app = typer.Typer(help="Optuna studies in a storage: trial counts, states, best values.")
+
+    @studies_app.callback(invoke_without_command=True)
+    def studies(
+        ctx: typer.Context,
+        storage: Optional[str] = typer.Option(None, "--storage", help="SQLAlchemy URL (default ferbench-store/optuna.db)"),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """List the studies with trial counts per state and best value."""
+        ctx.obj = {"storage": storage, "json": as_json}
+        if ctx.invoked_subcommand is not None:
+            return
+        from ferbench.tuning_storage import summaries
+
+        rows = summaries(_storage(storage))
+        if as_json:
+            typer.echo(json.dumps(rows, indent=2, default=str))
+            return
+        if not rows:
+            typer.echo("no studies")
+        for r in rows:
+            best = "-" if r["best_value"] is None else f"{r['best_value']:.4f} (trial {r['best_trial']})"
+            typer.echo(f"{r['study']}  {r['family']} on {r['dataset']} [{r['protocol']}]  trials={r['trials']} "
+                       f"complete={r['complete']} pruned={r['pruned']} fail={r['fail']} running={r['running']} "
+                       f"waiting={r['waiting']}  best={best}")
+
+    @studies_app.command("show")
+    def show(
+        ctx: typer.Context,
+        name: str = typer.Argument(..., help="study name"),
+        storage: Optional[str] = typer.Option(None, "--storage"),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """The trials of study NAME: state, value, params."""
+        from ferbench.tuning_storage import trial_rows
+
+        parent = ctx.obj or {}
+        rows = trial_rows(_storage(storage or parent.get("storage")), name)
+        if as_json or parent.get("json"):
+            typer.echo(json.dumps(rows, indent=2, default=str))
+            return
+        for r in rows:
+            value = "-" if r["value"] is None else f"{r['value']:.4f}"
+            retry = "" if r["retry_of"] is None else f" (retry of {r['retry_of']})"
+            typer.echo(f"{r['number']:>4} {r['state']:<8} {value:>7}  {json.dumps(r['params'], default=str)}{retry}")
+
+    app.add_typer(studies_app, name="studies")
