@@ -8,6 +8,7 @@ PublicTest_ and PrivateTest_ carry the original Usage; without them the folder g
 from __future__ import annotations
 
 import csv
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,17 @@ def _count_lines(path: Path) -> int:
     return count + 1
 
 
+def _parse_pixels(text: str) -> np.ndarray | None:
+    """Space-separated integers, or None when one is not a number (fast C parser, strict)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy only warns when it stops at unparsable text
+        try:
+            pixels = np.fromstring(text, dtype=np.int64, sep=" ")
+        except (ValueError, DeprecationWarning):
+            return None
+    return pixels
+
+
 def read_csv(path: Path) -> FaceDataset:
     capacity = _count_lines(path)
     images = np.empty((capacity, SIDE, SIDE), dtype=np.uint8)
@@ -79,9 +91,13 @@ def read_csv(path: Path) -> FaceDataset:
                 usage = USAGE.get(row[col["usage"]].strip().lower())
                 if usage is None:
                     raise FerbenchError(f"{where}: unknown Usage {row[col['usage']]!r} (Training, PublicTest, PrivateTest)")
-                pixels = np.fromstring(row[col["pixels"]], dtype=np.int64, sep=" ")
-                if pixels.size != SIDE * SIDE or len(row[col["pixels"]].split()) != SIDE * SIDE:
-                    raise FerbenchError(f"{where}: pixel string has {len(row[col['pixels']].split())} values, expected {SIDE * SIDE}")
+                text = row[col["pixels"]]
+                pixels = _parse_pixels(text)
+                count = len(text.split()) if pixels is None else pixels.size  # split only on errors
+                if count != SIDE * SIDE:
+                    raise FerbenchError(f"{where}: pixel string has {count} values, expected {SIDE * SIDE}")
+                if pixels is None:
+                    raise FerbenchError(f"{where}: pixel string holds a value that is not a whole number")
                 if pixels.min() < 0 or pixels.max() > 255:
                     raise FerbenchError(f"{where}: pixel values must lie in 0..255")
                 images[n] = pixels.reshape(SIDE, SIDE)

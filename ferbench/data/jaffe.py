@@ -25,6 +25,7 @@ def read(root: Path, *, skip_corrupt: bool = False, image_size: int | None = Non
     if not root.is_dir():
         raise FerbenchError(f"{root}: JAFFE needs a folder of files named like KA.AN1.39.tiff")
     files, others = list_images(root)
+    others += [f for f in files if f.suffix.lower() not in (".tif", ".tiff")]
     files = [f for f in files if f.suffix.lower() in (".tif", ".tiff")]
     if not files:
         raise FerbenchError(f"{root}: matches no JAFFE layout; expected .tiff files named like KA.AN1.39.tiff")

@@ -18,7 +18,7 @@ runner = CliRunner()
 def test_second_read_comes_from_the_cache_and_matches(fer_folder, monkeypatch, isolated_store):
     first = load_dataset("fer2013", fer_folder)
     entries = list((isolated_store / "cache" / "datasets").iterdir())
-    assert sorted(p.suffix for p in entries) == [".json", ".npz"]  # no temporary files left
+    assert sorted(p.name.split(".", 1)[1] for p in entries) == ["images.npy", "json", "npz"]  # no temps left
 
     def not_called(*args, **kwargs):
         raise AssertionError("reader ran although the data is unchanged")

@@ -68,6 +68,7 @@ def _bad_csv(tmp_path, text):
 @pytest.mark.parametrize("text, problem", [
     ("emotion,image,Usage\n0,1 2,Training\n", "expected columns emotion,pixels,Usage"),
     ("emotion,pixels,Usage\n0," + " ".join(["7"] * 2303) + ",Training\n", "2303 values, expected 2304"),
+    ("emotion,pixels,Usage\n0," + " ".join(["7"] * 2303) + " x,Training\n", "not a whole number"),
     ("emotion,pixels,Usage\n9," + " ".join(["7"] * 2304) + ",Training\n", "unknown emotion code '9'"),
     ("emotion,pixels,Usage\n1," + " ".join(["7"] * 2304) + ",Somewhere\n", "unknown Usage"),
 ])
