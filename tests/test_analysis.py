@@ -81,16 +81,22 @@ def test_keep_only_masks_everything_else_and_select_is_deterministic():
 
 
 def test_nishime_matrix_is_reordered_to_canonical_rows_true():
-    from ferbench.analysis.confusion import _canonical_matrix, nishime_comparable
+    from ferbench.analysis.confusion import _canonical_matrix, nishime_comparable, nishime_published
 
     order = ["ne", "ha", "an", "di", "fe", "sa", "su"]
     values = np.eye(7) * 50 + 5
     values[0, 1] = 33                              # true neutral predicted happy
-    matrix = _canonical_matrix({"rows": order, "columns": order, "values": values.tolist()})
+    matrix = _canonical_matrix({"labels": order, "rows": True, "matrix": values.tolist()})
     assert matrix[EMOTIONS.index("neutral"), EMOTIONS.index("happy")] == pytest.approx(0.33)
-    transposed = _canonical_matrix({"rows": order, "columns": order, "values": values.T.tolist(),
-                                    "rows_are": "predicted"})
+    transposed = _canonical_matrix({"labels": order, "matrix": values.T.tolist(), "rows": "predicted"})
     assert np.allclose(matrix, transposed)
+    with pytest.raises(FerbenchError, match="labels"):
+        _canonical_matrix({"labels": order[:3], "matrix": values.tolist()})
+    # the baselines file: Table 2 (rows sum to ~1, happy recall 76.2 %) and the keep-only Table 3
+    table2, table3 = nishime_published(), nishime_published((11, 10))
+    assert np.allclose(table2["matrix"].sum(axis=1), 1.0, atol=0.01)
+    assert table2["matrix"][3, 3] == pytest.approx(0.762)
+    assert table3["matrix"][3, 3] == pytest.approx(0.5977) and nishime_published((1, 2)) is None
     assert nishime_comparable({"ferbench.dataset": "fer2013", "ferbench.protocol": "official"},
                               EMOTIONS) is None
     assert "kfold" in nishime_comparable({"ferbench.dataset": "fer2013", "ferbench.protocol": "kfold:10"},
@@ -99,16 +105,24 @@ def test_nishime_matrix_is_reordered_to_canonical_rows_true():
 
 
 # --- the real path: runner -> logged model -> analysis -------------------------------------------
-def _synthetic_run(family: str, n_images: int = 140, **run_kwargs):
-    import json
+def _tiny_fer2013_run(family: str, tmp_path, **run_kwargs):
+    """A 210-row fer2013.csv (blobs per class, official Training/PublicTest/PrivateTest usage),
+    trained under the official protocol, the data path recorded on the run."""
+    from tiny_family import tiny_dataset
 
     from ferbench import runner
     from ferbench.data.readers import load_dataset
 
-    data = load_dataset("synthetic", n_images=n_images, n_subjects=10)
-    tags = {"ferbench.data_options": json.dumps(data.options)}
-    result = runner.run(family, data, protocol=run_kwargs.pop("protocol", "holdout:0.3"), quiet=True,
-                        extra_tags=tags, **run_kwargs)
+    blobs = tiny_dataset(210, splits=True)
+    usage = {"train": "Training", "val": "PublicTest", "test": "PrivateTest"}
+    lines = ["emotion,pixels,Usage"] + [
+        f"{label},{' '.join(map(str, image.ravel()))},{usage[split]}"
+        for image, label, split in zip(blobs.images, blobs.labels, blobs.splits)]
+    path = tmp_path / "fer2013.csv"
+    path.write_text("\n".join(lines) + "\n")
+    data = load_dataset("fer2013", path)
+    result = runner.run(family, data, protocol="official", quiet=True,
+                        extra_tags={"ferbench.data_path": str(path)}, **run_kwargs)
     return data, result
 
 
@@ -121,27 +135,32 @@ def _artifacts(run_id: str, folder: str) -> set[str]:
     return {a.path.rsplit("/", 1)[-1] for a in client.list_artifacts(run_id, folder)}
 
 
-def test_confusion_and_occlusion_of_a_logged_run(tiny_family):
+def test_confusion_and_occlusion_of_a_logged_run(tiny_family, tmp_path):
     from ferbench.analysis import open_run
     from ferbench.analysis.confusion import analyze_confusion
     from ferbench.analysis.occlusion import analyze_occlusion
 
-    data, result = _synthetic_run(tiny_family.name, epochs=2)
+    data, result = _tiny_fer2013_run(tiny_family.name, tmp_path, epochs=2)
     target = open_run(result.run_id)
-    assert target.dataset.fingerprint == data.fingerprint and len(target.test) == 42
+    assert target.dataset.fingerprint == data.fingerprint
+    assert len(target.test) == 42 and len(target.val) == 21    # PrivateTest, PublicTest
     summary = analyze_confusion(target)
     assert summary["accuracy"] == pytest.approx(result.metrics["test_accuracy"])
     assert summary["recall"]["happy"] == pytest.approx(result.metrics["test_recall_happy"])
     assert np.allclose(summary["rates"].sum(axis=1), 1.0)
-    assert not summary["nishime"] and "synthetic" in summary["why_not"]
+    # FER-2013 + official: beside Nishime's Table 2, on PublicTest (the paper's split, our val)
+    assert summary["nishime"], summary["why_not"]
     assert {"confusion_normalized.csv", "confusion_normalized.png", "per_class_recall.png",
-            "vs_nishime.txt"} <= _artifacts(result.run_id, "analysis/confusion")
+            "vs_nishime.csv", "vs_nishime.png"} <= _artifacts(result.run_id, "analysis/confusion")
 
-    occ_summary = analyze_occlusion(target, grid=4, values=(0.0, 1.0), keeps=((10, 11),),
+    occ_summary = analyze_occlusion(target, grid=4, values=(0.0, 1.0), keeps=((10, 11), (2, 3)),
                                     max_images=12, batch_size=100)
     assert occ_summary["n_used"] == min(12, occ_summary["n_correct"]) > 0
     files = _artifacts(result.run_id, "analysis/occlusion")
-    assert {"occlusion.csv", "keep_10_11_confusion.csv", "keep_10_11_confusion.png", "README.txt"} <= files
+    assert {"occlusion.csv", "keep_10_11_confusion.csv", "keep_10_11_confusion.png", "README.txt",
+            "keep_10_11_vs_nishime.png", "keep_2_3_confusion.csv"} <= files
+    assert "keep_2_3_vs_nishime.png" not in files            # the paper has no such table
+    assert occ_summary["keep"]["10_11"]["nishime"] == "Table 3"
     assert {"lines_per_class.png", "heatmaps_per_class.png"} <= files
     # the scan's unmasked baseline is the model's own output on those images
     res = occ_summary["result"]

@@ -31,6 +31,7 @@ class RunTarget:
     params: dict[str, str]
     dataset: FaceDataset
     test: Part
+    val: Part | None              # the fold's validation part (FER-2013 official: PublicTest)
     fold: str
     model: Any                    # has predict_proba(uint8 images) -> (N, n_classes)
     tracking_uri: str
@@ -99,7 +100,7 @@ def dataset_for_run(tags: dict, params: dict, dataset: str | None = None,
     return load_dataset(name, data_path, **options)
 
 
-def test_part_for_run(dataset: FaceDataset, tags: dict, params: dict) -> tuple[Part, str]:
+def fold_for_run(dataset: FaceDataset, tags: dict, params: dict):
     """The test part the run was scored on: the protocol's fold named by the run's fold tag, or
     the only fold. A multi-fold parent run has no single test part, so it is refused."""
     from ferbench.protocols import parse_protocol
@@ -124,7 +125,7 @@ def test_part_for_run(dataset: FaceDataset, tags: dict, params: dict) -> tuple[P
     else:
         raise FerbenchError(f"protocol {protocol.name} has {len(folds)} folds and the run does not "
                             "name the fold of its model (tag ferbench.model_fold)")
-    return dataset.part(fold.test), str(fold.name)
+    return fold
 
 
 def open_run(run_id: str, *, tracking_uri: str | None = None, dataset: str | None = None,
@@ -138,8 +139,9 @@ def open_run(run_id: str, *, tracking_uri: str | None = None, dataset: str | Non
         raise FerbenchError(f"data set {data.name} ({path or tags.get('ferbench.data_path', 'default path')}) "
                             f"has fingerprint {data.fingerprint}, run {run_id} was trained on {expected}; "
                             "pass --dataset/--path for the run's data")
-    test, fold = test_part_for_run(data, tags, params)
-    return RunTarget(run_id, tags, params, data, test, fold, model, uri)
+    fold = fold_for_run(data, tags, params)
+    val = data.part(fold.val) if len(fold.val) else None
+    return RunTarget(run_id, tags, params, data, data.part(fold.test), val, str(fold.name), model, uri)
 
 
 def predict_in_batches(model, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:

@@ -74,7 +74,7 @@ def recall_figure(recall, names, title: str, other=None):
     width = 0.4 if other is not None else 0.7
     ax.bar(x - (width / 2 if other is not None else 0), recall, width, label="this run")
     if other is not None:
-        ax.bar(x + width / 2, other, width, label="Nishime (published)")
+        ax.bar(x + width / 2, other, width, label="published")
         ax.legend(fontsize=7)
     ax.set_xticks(x, names, rotation=30, ha="right")
     ax.set(ylim=(0, 1), ylabel="recall", title=title)
@@ -82,38 +82,68 @@ def recall_figure(recall, names, title: str, other=None):
     return fig
 
 
-# --- the published matrix ------------------------------------------------------------------------
-def nishime_published() -> tuple[np.ndarray, str] | None:
-    """Nishime's Table 2 as rates in canonical order (rows = true class), and its source, or None
-    when the baselines file holds no such matrix."""
+# --- the published matrices ----------------------------------------------------------------------
+def nishime_published(keep=None) -> dict | None:
+    """Nishime's confusion matrix from the baselines file (Table 2, or with `keep` the keep-only
+    Tables 3/4) as rates in canonical order, rows = true class; None when the file has none.
+    Returns {"matrix", "split" (the split the paper scored on), "source", "id"}."""
     from ferbench import baselines
 
+    wanted = tuple(sorted(keep)) if keep else None
     for entry in baselines.load_all():
-        if NISHIME_PAPER not in str(entry.get("paper", "")).lower():
+        if entry.get("metric") != "confusion" or not str(entry.get("paper", "")).startswith(NISHIME_PAPER):
             continue
-        block = entry.get("confusion") or entry.get("confusion_matrix")
-        if block:
-            return _canonical_matrix(block), str(entry.get("source", entry.get("table", "")))
+        regions = (entry.get("config") or {}).get("keep_regions")
+        if (tuple(sorted(regions)) if regions else None) != wanted:
+            continue
+        return {"matrix": _canonical_matrix(entry), "split": str(entry.get("split", "test")),
+                "source": str(entry.get("source", "")), "id": str(entry.get("id", ""))}
     return None
 
 
-def _canonical_matrix(block: dict) -> np.ndarray:
-    """Reorder a published matrix {rows, columns, values (percent or fraction), rows_are} into the
-    canonical order with rows = true class."""
-    rows = [canonical(str(n)) for n in block.get("rows") or block.get("order") or []]
-    cols = [canonical(str(n)) for n in block.get("columns") or block.get("order") or rows]
-    values = np.asarray(block.get("values") or block.get("matrix"), dtype=np.float64)
-    if values.shape != (len(rows), len(cols)) or None in rows + cols:
-        raise FerbenchError("published.yaml: Nishime confusion matrix does not match its row/column names")
-    if str(block.get("rows_are", "true")).lower().startswith("pred"):
-        values, rows, cols = values.T, cols, rows
+def _canonical_matrix(entry: dict) -> np.ndarray:
+    """Reorder a published matrix {labels, matrix (fractions or percent), rows: true|predicted}
+    into the canonical order with rows = true class."""
+    labels = [canonical(str(n)) for n in entry.get("labels") or []]
+    values = np.asarray(entry.get("matrix"), dtype=np.float64)
+    if values.shape != (len(labels), len(labels)) or None in labels:
+        raise FerbenchError(f"published.yaml {entry.get('id', '')}: confusion matrix does not match its labels")
+    if str(entry.get("rows", True)).lower().startswith("pred"):
+        values = values.T
     if values.max() > 1.0:
         values = values / 100.0
+    order = [labels.index(name) if name in labels else None for name in EMOTIONS]
     out = np.zeros((len(EMOTIONS), len(EMOTIONS)))
-    for i, r in enumerate(rows):
-        for j, c in enumerate(cols):
-            out[EMOTIONS.index(r), EMOTIONS.index(c)] = values[i, j]
+    for i, a in enumerate(order):
+        for j, b in enumerate(order):
+            if a is not None and b is not None:
+                out[i, j] = values[a, b]
     return out
+
+
+def part_for_split(target, split: str):
+    """The run's part that matches a published split: "val" (FER-2013 PublicTest under the
+    official protocol) or "test"; None when the run has no such part."""
+    if split == "val":
+        return target.val if target.val is not None and len(target.val) else None
+    return target.test if split == "test" else None
+
+
+def side_by_side(ws, published: dict, y_pred, part, stem: str) -> None:
+    """Write ours-vs-published CSV and PNG for one published matrix."""
+    from ferbench.analysis import save_figure
+
+    names = list(EMOTIONS)
+    _, rates, recall = confusion_rates(part.labels, y_pred, names)
+    theirs = published["matrix"]
+    write_matrix_csv(ws.file(f"{stem}.csv"), names, rates,
+                     {"recall": recall, "published_recall": np.diag(theirs),
+                      "recall_delta": recall - np.diag(theirs)})
+    save_figure(confusion_figure(rates, names, f"this run, {published['split']} part (n={len(part)})",
+                                 theirs, f"Nishime et al. {published['source']} ({published['split']})"),
+                ws.file(f"{stem}.png"))
+    save_figure(recall_figure(recall, names, f"per-class recall vs Nishime {published['source']}",
+                              np.diag(theirs)), ws.file(f"{stem}_recall.png"))
 
 
 def nishime_comparable(tags: dict, class_names) -> str | None:
@@ -137,29 +167,26 @@ def analyze_confusion(target, out=None) -> dict:
     proba = target.predict(target.test.images)
     y_true = target.test.labels
     counts, rates, recall = confusion_rates(y_true, proba.argmax(axis=1), names)
-    support = counts.sum(axis=1)
     why_not = nishime_comparable(target.tags, names)
     published = None
     if why_not is None:
-        found = nishime_published()
-        if found is None:
+        published = nishime_published()
+        if published is None:
             why_not = "the baselines file holds no Nishime confusion matrix"
-        else:
-            published = found[0]
-    title = f"{target.tags.get('ferbench.family', '?')} on {target.dataset.name} ({target.fold})"
+        elif part_for_split(target, published["split"]) is None:
+            why_not = f"the run has no {published['split']} part to match the paper's split"
+            published = None
+    title = f"{target.tags.get('ferbench.family', '?')} on {target.dataset.name} ({target.fold}, test)"
     with Workspace("confusion", out) as ws:
         write_matrix_csv(ws.file("confusion_normalized.csv"), names, rates,
-                         {"recall": recall, "support": support})
+                         {"recall": recall, "support": counts.sum(axis=1)})
         save_figure(confusion_figure(rates, names, title), ws.file("confusion_normalized.png"))
         save_figure(recall_figure(recall, names, title), ws.file("per_class_recall.png"))
         if published is not None:
-            write_matrix_csv(ws.file("nishime_published.csv"), names, published,
-                             {"recall_delta": recall - np.diag(published)})
-            save_figure(confusion_figure(rates, names, f"this run: {title}", published,
-                                         "Nishime et al. (published, Table 2)"),
-                        ws.file("vs_nishime.png"))
-            save_figure(recall_figure(recall, names, "per-class recall vs Nishime", np.diag(published)),
-                        ws.file("per_class_recall_vs_nishime.png"))
+            # Compare on the split the paper scored on (its Table 2 is on PublicTest = our val).
+            part = part_for_split(target, published["split"])
+            y_pred = target.predict(part.images).argmax(axis=1)
+            side_by_side(ws, published, y_pred, part, "vs_nishime")
         else:
             ws.file("vs_nishime.txt").write_text(f"No side-by-side with Nishime: {why_not}.\n")
         artifacts = ws.publish(target.run_id, target.tracking_uri)

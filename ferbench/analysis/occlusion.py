@@ -225,7 +225,9 @@ def analyze_occlusion(target, *, grid: int = 4, values=PAPER_VALUES, keeps=PAPER
     """Occlusion scan over (at most `max_images`) correctly classified test images, then the
     keep-only confusion matrices over the whole test part; files logged under analysis/occlusion/."""
     from ferbench.analysis import Workspace, save_figure, write_csv
-    from ferbench.analysis.confusion import confusion_figure, confusion_rates, write_matrix_csv
+    from ferbench.analysis.confusion import (confusion_figure, confusion_rates, nishime_comparable,
+                                             nishime_published, part_for_split, side_by_side,
+                                             write_matrix_csv)
 
     names = list(target.dataset.class_names)
     images, labels = target.test.images, target.test.labels
@@ -259,6 +261,15 @@ def analyze_occlusion(target, *, grid: int = 4, values=PAPER_VALUES, keeps=PAPER
             save_figure(confusion_figure(rates, names, f"keep only {','.join(map(str, keep))} "
                                          f"(mask {keep_value:g}): acc {accuracy:.3f}"),
                         ws.file(f"keep_{label}_confusion.png"))
+            # Nishime's Tables 3/4, on the split the paper scored on, when the protocol matches.
+            comparable = grid == 4 and nishime_comparable(target.tags, names) is None
+            published = nishime_published(keep) if comparable else None
+            part = part_for_split(target, published["split"]) if published else None
+            if part is not None:
+                masked_part = keep_only(part.images, boxes, keep, keep_value)
+                y_part = target.predict(masked_part, batch_size).argmax(axis=1)
+                side_by_side(ws, published, y_part, part, f"keep_{label}_vs_nishime")
+                summary["keep"][label]["nishime"] = published["source"]
         ws.file("README.txt").write_text(
             f"Occlusion analysis of run {target.run_id} ({target.fold}).\n"
             f"grid {grid}x{grid}, regions 1..{grid * grid} row-major; mask values {list(values)} "
