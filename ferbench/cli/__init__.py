@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import os
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -20,12 +19,13 @@ COMMAND_MODULES = ("datasets", "runs", "tune", "leaderboard", "analyze", "ui")
 
 
 class _FerbenchGroup(TyperGroup):
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except FerbenchError as exc:
             typer.echo(f"error: {exc}", err=True)
-            raise click.exceptions.Exit(exc.exit_code) from None
+            # typer 0.29 ships its own click: only typer.Exit is understood here.
+            raise typer.Exit(exc.exit_code) from None
 
 
 def _quiet_environment() -> None:
