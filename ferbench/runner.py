@@ -94,12 +94,15 @@ def resolve_protocol(family_cls, dataset, protocol: str | None, seed: int):
 
 
 def prepare(family_name, dataset, *, protocol=None, params=None, epochs=None, seed=0,
-            tracking_uri=None) -> Plan:
+            tracking_uri=None, check_available=True) -> Plan:
+    """Check the whole request and open the store; no MLflow run is created here.
+    check_available=False skips `unavailable_reason()` (which judges the family's *defaults*)
+    for callers whose params make it runnable, e.g. bench with a family's `bench_params`."""
     from ferbench import record
     from ferbench.families import registry
 
     family_cls = registry.get(family_name)
-    reason = family_cls.unavailable_reason()
+    reason = family_cls.unavailable_reason() if check_available else None
     if reason:
         raise FerbenchError(f"family {family_name} cannot run here: {reason}")
     resolved = family_cls(**(params or {})).params

@@ -1,7 +1,154 @@
-"""Placeholder: filled in by the issue that owns this command group."""
+"""`ferbench run`, `ferbench models`, `ferbench bench`: training runs, the registry, the main job."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from typing import List, Optional
 
 import typer
 
+from ferbench.errors import FerbenchError
+
+
+def _family_params(family_cls, assignments: list[str] | None, weights: str | None) -> dict:
+    """--set and --weights as checked family params (errors before any data is read)."""
+    from ferbench.params import parse_assignments, resolve
+
+    given = parse_assignments(assignments)
+    if weights is not None:
+        if "weights" not in family_cls.params_spec():
+            raise FerbenchError(f"--weights: family {family_cls.name} has no pretrained weights")
+        given["weights"] = weights
+    resolve(family_cls.params_spec(), given, f"family {family_cls.name}")
+    return given
+
+
+def _load(dataset: str, path: str | None):
+    from ferbench.data.readers import READERS, load_dataset
+
+    if dataset not in READERS:
+        raise FerbenchError(f"unknown data set {dataset!r}; known: {', '.join(READERS)}")
+    return load_dataset(dataset, path)
+
+
+def _baseline_line(entry: dict) -> str:
+    value = entry.get("value")
+    shown = "confusion matrix" if value is None else f"{value:.3f}"
+    return (f"{entry['dataset']} ({entry.get('variant', '')}) {entry['protocol']} "
+            f"{entry['metric']} = {shown}  [{entry.get('source', '')}]")
+
 
 def register(app: typer.Typer) -> None:
-    return None
+    @app.command("run")
+    def run_command(
+        family: str = typer.Argument(..., help="registered family name (see `ferbench models`)"),
+        dataset: str = typer.Option(..., "--dataset", help="data set name (see `ferbench datasets`)"),
+        path: Optional[str] = typer.Option(None, "--path", help="where the data set is on disk"),
+        protocol: Optional[str] = typer.Option(None, "--protocol", help="official, holdout[:f], kfold[:k], loo, subject-kfold[:k], loso"),
+        assignments: Optional[List[str]] = typer.Option(None, "--set", help="hyperparameter key=value (repeatable)"),
+        epochs: Optional[int] = typer.Option(None, "--epochs", help="training epochs (default: the family's)"),
+        seed: int = typer.Option(0, "--seed", help="random seed, recorded with the run"),
+        weights: Optional[str] = typer.Option(None, "--weights", help="imagenet | none | path (pretrained families only)"),
+        tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: ./ferbench-store)"),
+        as_json: bool = typer.Option(False, "--json", help="print one JSON object, no progress"),
+    ) -> None:
+        """Train and evaluate one family under a protocol, recorded as an MLflow run."""
+        from ferbench import runner
+        from ferbench.families import registry
+
+        family_cls = registry.get(family)
+        params = _family_params(family_cls, assignments, weights)
+        if epochs is not None and epochs < 1:
+            raise FerbenchError(f"--epochs {epochs}: must be at least 1")
+        data = _load(dataset, path)
+        # Under --json, stray prints from libraries must not corrupt the one JSON object.
+        sink = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
+        with sink:
+            result = runner.run(family, data, protocol=protocol, params=params, epochs=epochs,
+                                seed=seed, tracking_uri=tracking_uri, quiet=as_json)
+        if as_json:
+            typer.echo(json.dumps(result.to_json()))
+            return
+        m = result.metrics
+        std = f" ± {m['test_accuracy_std']:.3f}" if "test_accuracy_std" in m else ""
+        typer.echo(f"run {result.run_id}  {family} on {data.name} ({result.protocol})")
+        typer.echo(f"test accuracy {m['test_accuracy']:.3f}{std}  macro-F1 {m['test_macro_f1']:.3f}"
+                   f"  wall time {result.wall_time_s:.1f} s")
+        if result.fold_metrics and len(result.fold_metrics) > 1:
+            accs = " ".join(f"{f['test_accuracy']:.3f}" for f in result.fold_metrics[:20])
+            more = " ..." if len(result.fold_metrics) > 20 else ""
+            typer.echo(f"per fold: {accs}{more}")
+
+    @app.command("models")
+    def models_command(as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
+        """List the registered model families, their papers and published numbers."""
+        from ferbench.families import registry
+
+        out = []
+        for name, cls in registry.load_all().items():
+            out.append({
+                "name": name, "paper": cls.paper, "title": cls.title,
+                "input_shape": list(cls.input_shape), "default_protocol": cls.default_protocol,
+                "default_epochs": cls.default_epochs, "quick_epochs": cls.quick_epochs,
+                "params": {k: p.default for k, p in cls.params_spec().items()},
+                "unavailable": cls.unavailable_reason(), "notes": cls.notes,
+                "published": cls.baselines(),
+            })
+        if as_json:
+            typer.echo(json.dumps(out, default=str))
+            return
+        for info in out:
+            shape = "x".join(map(str, info["input_shape"]))
+            typer.echo(f"{info['name']}  [{info['paper']}]  {info['title']}")
+            typer.echo(f"    input {shape}, protocol {info['default_protocol'] or '-'}, "
+                       f"epochs {info['default_epochs'] or '-'} (quick {info['quick_epochs'] or '-'})")
+            if info["unavailable"]:
+                typer.echo(f"    unavailable here: {info['unavailable']}")
+            if info["notes"]:
+                typer.echo(f"    notes: {info['notes']}")
+            for entry in info["published"]:
+                typer.echo(f"    published: {_baseline_line(entry)}")
+            if not info["published"]:
+                typer.echo("    published: none")
+
+    @app.command("bench")
+    def bench_command(
+        dataset: str = typer.Option("synthetic", "--dataset", help="data set name (default: the embedded synthetic set)"),
+        path: Optional[str] = typer.Option(None, "--path", help="where the data set is on disk"),
+        families: Optional[str] = typer.Option(None, "--families", help="comma-separated family names (default: all)"),
+        budget: str = typer.Option("quick", "--budget", help="quick (the families' quick epochs) | paper"),
+        seed: int = typer.Option(0, "--seed", help="random seed, recorded with every run"),
+        tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
+        as_json: bool = typer.Option(False, "--json", help="print the table as JSON, no progress"),
+    ) -> None:
+        """Run every family that can run here on one data set and print a leaderboard."""
+        from rich.console import Console
+
+        from ferbench import bench, record
+
+        chosen = bench.select_families(families)
+        if budget not in bench.BUDGETS:
+            raise FerbenchError(f"--budget {budget!r} is not one of {', '.join(bench.BUDGETS)}")
+        record.setup(tracking_uri)  # an unusable store fails before any data is read
+        data = _load(dataset, path)
+        plans, skipped = bench.plan_all(chosen, data, budget=budget, seed=seed,
+                                        tracking_uri=tracking_uri)
+        # Piped output keeps whole rows (rich would wrap at 80 columns off a terminal).
+        console = Console(stderr=as_json, width=None if sys.stdout.isatty() else 200)
+        if not as_json:
+            for row in skipped:
+                console.print(f"skip {row.family}: {row.reason}", highlight=False)
+        tags = {"ferbench.bench_budget": budget}
+        sink = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
+        with sink:
+            rows = bench.run_all(plans, data, quiet=as_json, tags=tags)
+        rows += skipped
+        if as_json:
+            typer.echo(json.dumps([row.to_json() for row in rows]))
+        else:
+            title = f"ferbench bench: {data.name} ({data.variant}), budget {budget}, seed {seed}"
+            console.print(bench.table(rows, title))
+        if any(row.status == "failed" for row in rows):
+            raise typer.Exit(1)

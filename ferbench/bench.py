@@ -1,0 +1,137 @@
+"""The main job: run every registered family that can run here on one data set, then a table.
+
+Each family is planned first (`runner.prepare`: params, protocol, input size), so a family that
+cannot run is listed with its reason before any training starts, and a bad request leaves no
+run behind. A family whose defaults need something missing here (say, ImageNet weights) runs
+only when its class attribute `bench_params` says how to run it offline; else it is skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ferbench.errors import FerbenchError
+
+BUDGETS = ("quick", "paper")
+
+
+@dataclass
+class Row:
+    family: str
+    status: str                      # "ok" | "skipped" | "failed"
+    reason: str = ""
+    protocol: str = ""
+    accuracy: float | None = None
+    accuracy_std: float | None = None
+    wall_time_s: float | None = None
+    run_id: str | None = None
+    published: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "params" or v}
+
+
+def select_families(names: str | None) -> dict[str, type]:
+    from ferbench.families import registry
+
+    families = registry.load_all()
+    if not names:
+        return families
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in wanted if n not in families]
+    if unknown or not wanted:
+        raise FerbenchError(f"--families: unknown family {', '.join(unknown) or repr(names)}; "
+                            f"known: {', '.join(families)}")
+    return {n: families[n] for n in wanted}
+
+
+def epochs_for(family_cls, budget: str) -> int | None:
+    if budget not in BUDGETS:
+        raise FerbenchError(f"--budget {budget!r} is not one of {', '.join(BUDGETS)}")
+    if family_cls.default_epochs is None:
+        return None
+    if budget == "quick":
+        return family_cls.quick_epochs or family_cls.default_epochs
+    return family_cls.default_epochs
+
+
+def plan_all(families, dataset, *, budget="quick", seed=0, tracking_uri=None):
+    """(plans as (name, Plan), skipped Rows), nothing trained and no run created."""
+    from ferbench import runner
+
+    plans, skipped = [], []
+    for name, cls in families.items():
+        offline = getattr(cls, "bench_params", None)
+        reason = cls.unavailable_reason()
+        if reason and not offline:
+            skipped.append(Row(name, "skipped", reason=reason))
+            continue
+        params = dict(offline or {}) if reason else {}
+        try:
+            plan = runner.prepare(name, dataset, params=params, epochs=epochs_for(cls, budget),
+                                  seed=seed, tracking_uri=tracking_uri,
+                                  check_available=not reason)
+        except FerbenchError as exc:
+            if "store" in str(exc) or "MLflow" in str(exc):
+                raise  # the store is everyone's problem, not this family's
+            skipped.append(Row(name, "skipped", reason=str(exc)))
+            continue
+        plans.append((name, plan))
+    return plans, skipped
+
+
+def published_for(family_cls, dataset, protocol: str) -> str:
+    """Published test accuracy for this family on this data set and protocol, if any."""
+    if dataset.is_synthetic:
+        return "n/a (synthetic)"
+    values = [
+        entry["value"] for entry in family_cls.baselines()
+        if entry.get("dataset") == dataset.name and entry.get("protocol") == protocol
+        and entry.get("metric") == "test_accuracy" and entry.get("value") is not None
+    ]
+    return ", ".join(f"{v:.3f}" for v in values) if values else "-"
+
+
+def run_all(plans, dataset, *, quiet=False, tags=None, on_row=None) -> list[Row]:
+    """Execute each plan; one family failing is recorded (its run ends FAILED) and the rest go on."""
+    from ferbench import runner
+
+    rows = []
+    for name, plan in plans:
+        try:
+            result = runner.execute(plan, quiet=quiet, extra_tags=tags)
+        except Exception as exc:  # noqa: BLE001 - reported in the table and the exit code
+            row = Row(name, "failed", reason=f"{type(exc).__name__}: {exc}".splitlines()[0][:200],
+                      protocol=plan.protocol.name)
+        else:
+            m = result.metrics
+            row = Row(name, "ok", protocol=result.protocol, accuracy=m.get("test_accuracy"),
+                      accuracy_std=m.get("test_accuracy_std"), wall_time_s=result.wall_time_s,
+                      run_id=result.run_id, params=result.params)
+        row.published = published_for(plan.family_cls, dataset, row.protocol)
+        rows.append(row)
+        if on_row:
+            on_row(row)
+    return rows
+
+
+def table(rows: list[Row], title: str):
+    """A rich Table: family, protocol, accuracy +- std, wall time, published."""
+    from rich.table import Table
+
+    out = Table(title=title)
+    for column, justify in (("family", "left"), ("protocol", "left"), ("test accuracy", "right"),
+                            ("wall time", "right"), ("published", "right"), ("note", "left")):
+        out.add_column(column, justify=justify)
+    for row in rows:
+        if row.status == "ok":
+            acc = f"{row.accuracy:.3f}" + (f" ± {row.accuracy_std:.3f}"
+                                           if row.accuracy_std is not None else "")
+            out.add_row(row.family, row.protocol, acc, f"{row.wall_time_s:.0f} s", row.published,
+                        f"run {row.run_id[:8]}")
+        else:
+            out.add_row(row.family, row.protocol or "-", "-", "-", row.published or "-",
+                        f"{row.status}: {row.reason}")
+    return out
