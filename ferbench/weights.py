@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ferbench.errors import FerbenchError
+from ferbench.params import Param
 
 KERAS_URL = "https://storage.googleapis.com/tensorflow/keras-applications"
 MINI_XCEPTION = "mini_xception"
@@ -205,46 +206,59 @@ def _build_mini_xception(source: str | None):
 
 
 def mini_xception_architecture():
-    """Arriaga et al.'s mini-Xception (64x64x1, 4 separable residual modules, 7 classes), random init."""
+    """Arriaga et al.'s mini-Xception (64x64x1, 4 separable residual modules, 7 classes), random
+    init; every layer named as in the `fer` file, so layer names mean the same under both."""
     import keras
     from keras import layers
 
+    count: dict[str, int] = {}
+
+    def named(kind: str) -> str:
+        count[kind] = count.get(kind, 0) + 1
+        return f"{kind}_{count[kind]}"
+
     reg = keras.regularizers.l2(0.01)
-    inputs = keras.Input((64, 64, 1))
+    inputs = keras.Input((64, 64, 1), name="input_1")
     x = inputs
     for _ in range(2):
-        x = layers.Conv2D(8, 3, use_bias=False, kernel_regularizer=reg)(x)
-        x = layers.BatchNormalization()(x)
-        x = layers.Activation("relu")(x)
+        x = layers.Conv2D(8, 3, use_bias=False, kernel_regularizer=reg, name=named("conv2d"))(x)
+        x = layers.BatchNormalization(name=named("batch_normalization"))(x)
+        x = layers.Activation("relu", name=named("activation"))(x)
     for k, filters in enumerate((16, 32, 64, 128), start=1):
-        residual = layers.BatchNormalization()(layers.Conv2D(filters, 1, strides=2, padding="same", use_bias=False)(x))
-        x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False)(x)
-        x = layers.Activation("relu")(layers.BatchNormalization()(x))
-        x = layers.BatchNormalization()(layers.SeparableConv2D(filters, 3, padding="same", use_bias=False)(x))
-        x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
-        x = layers.add([x, residual], name=f"add_{k}")  # names as in the fer file: feature layers
-    x = layers.Conv2D(7, 3, padding="same", name="conv2d_7")(x)
-    x = layers.GlobalAveragePooling2D(name="global_average_pooling2d_1")(x)
+        residual = layers.Conv2D(filters, 1, strides=2, padding="same", use_bias=False, name=named("conv2d"))(x)
+        residual = layers.BatchNormalization(name=named("batch_normalization"))(residual)
+        x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False, name=named("separable_conv2d"))(x)
+        x = layers.BatchNormalization(name=named("batch_normalization"))(x)
+        x = layers.Activation("relu", name=named("activation"))(x)
+        x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False, name=named("separable_conv2d"))(x)
+        x = layers.BatchNormalization(name=named("batch_normalization"))(x)
+        x = layers.MaxPooling2D(3, strides=2, padding="same", name=named("max_pooling2d"))(x)
+        x = layers.add([x, residual], name=named("add"))
+    x = layers.Conv2D(7, 3, padding="same", name=named("conv2d"))(x)
+    x = layers.GlobalAveragePooling2D(name=named("global_average_pooling2d"))(x)
     outputs = layers.Activation("softmax", name="predictions")(x)
     return keras.Model(inputs, outputs, name="mini_xception")
 
 
-def weights_param(default: str = "imagenet", help: str = ""):
-    """A free-text parameter for `weights` (imagenet | none | PATH); never tuned."""
-    from ferbench.params import Param
+@dataclass(frozen=True)
+class Text(Param):
+    """A free-text parameter (weights path, layer name); never tuned."""
 
-    class Text(Param):
-        def parse(self, name, text):
-            text = str(text).strip()
-            if not text:
-                raise FerbenchError(f"parameter {name}: empty value (use imagenet, none or a path)")
-            return text
+    allow_empty: bool = False
 
-        def validate(self, name, value):
-            return self.parse(name, value)
+    def parse(self, name, text):
+        text = str(text).strip()
+        if not text and not self.allow_empty:
+            raise FerbenchError(f"parameter {name}: empty value")
+        return text
 
-        def suggest(self, trial, name):
-            return self.default
+    def validate(self, name, value):
+        return self.parse(name, value)
 
+    def suggest(self, trial, name):
+        return self.default
+
+
+def weights_param(default: str = "imagenet", help: str = "") -> Text:
     return Text(default, help or "imagenet | none (random init, never compared) | PATH to a weights file",
                 tune=False)

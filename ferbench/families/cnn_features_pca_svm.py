@@ -9,7 +9,7 @@ from ferbench.errors import FerbenchError
 from ferbench.families.feature_base import FeatureFamily, feature_params
 from ferbench.families.registry import register
 from ferbench.params import Choice
-from ferbench.weights import BACKBONES, backbone, missing_imagenet_message, weights_param
+from ferbench.weights import BACKBONES, backbone, check_input_size, missing_imagenet_message, Text
 
 DEFAULT_LAYERS = {"vgg16": "block4_pool", "vgg19": "block4_pool", "resnet50": "conv5_block3_out@gap",
                   "xception": "block14_sepconv2_act@gap", "inception_v3": "mixed10@gap",
@@ -23,12 +23,12 @@ class CnnFeaturesPcaSvm(FeatureFamily):
     title = "Any Keras backbone's layer features + PCA + linear SVM"
     input_shape = (224, 224, 3)
     params = {
-        **feature_params(weights_param("block4_pool", "layer name; append @gap for global average pooling"), 224),
+        **feature_params(Text("", "layer name (empty: the backbone's default); <layer>@gap pools",
+                              tune=False, allow_empty=True), 224),
         "backbone": Choice("vgg19", "backbone network", tune=False, choices=tuple(BACKBONES)),
     }
     params["input_size"] = type(params["input_size"])(0, "input side (0: the backbone's default)",
                                                      tune=False, low=0, high=2048)
-    params["layer"] = type(params["layer"])("", "layer name (empty: backbone default); @gap pools", tune=False)
     test_params = {"backbone": "mini_xception", "weights": "none", "layer": "add_3", "n_components": 5}
     notes = ("Backbones: " + ", ".join(BACKBONES) + ". Layer names are Keras layer names; '<layer>@gap' "
              "global-average-pools a feature map. mini_xception weights 'imagenet'/'fer' mean the "
@@ -36,22 +36,25 @@ class CnnFeaturesPcaSvm(FeatureFamily):
 
     def __init__(self, **params: Any):
         from ferbench.families.base import Family
-        from ferbench.weights import check_input_size
 
         Family.__init__(self, **params)
         spec = backbone(self.params["backbone"])
         self.backbone_name = spec.name
-        self.params["layer"] = self.params["layer"] or DEFAULT_LAYERS[spec.name]
-        self.params["input_size"] = self.params["input_size"] or spec.default_size
-        check_input_size(spec, self.params["input_size"])
-        if self.params["layer"] in spec.top_layers and spec.name not in ("vgg16", "vgg19"):
-            raise FerbenchError(f"layer {self.params['layer']}: use a convolutional layer with @gap instead")
+        check_input_size(spec, self.input_size)
+        if self.layer in spec.top_layers and spec.name not in ("vgg16", "vgg19"):
+            raise FerbenchError(f"layer {self.layer}: use a convolutional layer with @gap instead")
+
+    @property
+    def layer(self) -> str:
+        return self.params["layer"] or DEFAULT_LAYERS[self.backbone_name]
+
+    @property
+    def input_size(self) -> int:
+        return self.params["input_size"] or backbone(self.backbone_name).default_size
 
     @classmethod
     def check_input(cls, image_shape, params) -> None:
         spec = backbone(str(params.get("backbone") or "vgg19"))
-        from ferbench.weights import check_input_size
-
         check_input_size(spec, int(params.get("input_size") or spec.default_size))
 
     @classmethod

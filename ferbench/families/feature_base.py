@@ -47,7 +47,15 @@ class FeatureFamily(Family):
 
     def __init__(self, **params: Any):
         super().__init__(**params)
-        check_input_size(backbone(self.backbone_name), self.params["input_size"])
+        check_input_size(backbone(self.backbone_name), self.input_size)
+
+    @property
+    def layer(self) -> str:
+        return self.params["layer"]
+
+    @property
+    def input_size(self) -> int:
+        return self.params["input_size"]
 
     @classmethod
     def check_input(cls, image_shape, params) -> None:  # the runner's hook: any size is resized
@@ -64,13 +72,12 @@ class FeatureFamily(Family):
 
     # --- features ----------------------------------------------------------------------------
     def feature_set(self, dataset):
-        p = self.params
-        return feature_set(dataset, self.backbone_name, p["weights"], p["input_size"])
+        return feature_set(dataset, self.backbone_name, self.params["weights"], self.input_size)
 
     def _pca(self, fs) -> GramPCA:
-        key = (str(fs.directory), self.params["layer"])
+        key = (str(fs.directory), self.layer)
         if key not in _PCAS:
-            _PCAS[key] = GramPCA(fs.gram(self.params["layer"]))
+            _PCAS[key] = GramPCA(fs.gram(self.layer))
         return _PCAS[key]
 
     def _scale(self, fold, k):
@@ -118,7 +125,7 @@ class FeatureFamily(Family):
 
     def _jackknife(self, pca, fs, train: Part, k, seed) -> float:
         """Ravi's A_JK: leave each training row out, refit PCA + SVM on the rest, predict it."""
-        gram = fs.gram(self.params["layer"])
+        gram = fs.gram(self.layer)
         hits = 0
         for i in range(len(train)):
             rest = np.delete(train.index, i)
@@ -142,7 +149,7 @@ class FeatureFamily(Family):
         k = self.params["n_components"]
         if self._fold is not None and (part.dataset is self._dataset
                                        or part.dataset.fingerprint == self._dataset.fingerprint):
-            z = self._fold.scores(self._fs.gram(self.params["layer"]), part.index, k, self.params["whiten"])
+            z = self._fold.scores(self._fs.gram(self.layer), part.index, k, self.params["whiten"])
             if self.scale_ is not None:
                 z = z / self.scale_
         else:
@@ -153,18 +160,18 @@ class FeatureFamily(Family):
     def _ensure_components(self):
         if self.components_ is None:
             k = self.params["n_components"]
-            self.mean_, self.components_ = self._fold.components(self._fs.path(self.params["layer"]), k)
+            self.mean_, self.components_ = self._fold.components(self._fs.path(self.layer), k)
             scale = np.sqrt(max(self._fold.n_train - 1, 1) / self._fold.values[:k]) if self.params["whiten"] \
                 else np.full(k, 1.0 / self.scale_)
-            self.components_ = (self.components_ * scale[:, None]).astype(np.float32)
+            self.components_ = self.components_ * scale[:, None]
 
     def _project_explicit(self, part: Part) -> np.ndarray:
         self._ensure_components()
         fs = self.feature_set(part.dataset)
-        path = fs.path(self.params["layer"])
-        fs.ensure([self.params["layer"]])
+        path = fs.path(self.layer)
+        fs.ensure([self.layer])
         z = np.zeros((len(part), self.components_.shape[0]))
-        for start, block in column_blocks(path, part.index):
+        for start, block in column_blocks(path, part.index, dtype=np.float64):
             width = block.shape[1]
             z += (block - self.mean_[start:start + width]) @ self.components_[:, start:start + width].T
         return z
@@ -173,7 +180,7 @@ class FeatureFamily(Family):
         self._ensure_components()
         directory = Path(directory)
         np.save(directory / "pca_mean.npy", self.mean_)
-        np.save(directory / "pca_components.npy", self.components_)
+        np.save(directory / "pca_components.npy", self.components_.astype(np.float32))
         np.savez(directory / "svc.npz", coef=self.svc_.coef_, intercept=self.svc_.intercept_,
                  classes=self.svc_.classes_)
         (directory / "family.json").write_text(json.dumps(
@@ -192,7 +199,7 @@ class FeatureFamily(Family):
         family.svc_, family.n_classes_ = svc, meta["n_classes"]
         family.classes_ = np.arange(family.n_classes_)
         family.mean_ = np.load(directory / "pca_mean.npy")
-        family.components_ = np.load(directory / "pca_components.npy")
+        family.components_ = np.load(directory / "pca_components.npy").astype(np.float64)
         family._fold = family._fs = family._dataset = None
         family.scale_ = None
         family.metrics_ = {}
