@@ -46,14 +46,20 @@ class StudyTracker:
                 self.client.get_run(run_id)
             except MlflowException:  # another tracking store: start a new parent there
                 run_id = None
+        logged: dict = {}
         if run_id:
             self.client.update_run(run_id, status="RUNNING")
+            logged = self.client.get_run(run_id).data.params
         else:
             tags = {**self.base_tags, "ferbench.kind": "study"}
             run = self.client.create_run(self.experiment_id, run_name=f"study {self.study_name}", tags=tags)
             run_id = run.info.run_id
             study.set_user_attr(PARENT_ATTR, run_id)
-        record.log(run_id, params={k: v for k, v in self.info.items() if k != "trials_requested"},
+        # MLflow params are write-once: a resume with other settings records them as tags
+        settings = {k: v for k, v in self.info.items() if k != "trials_requested"}
+        changed = {f"ferbench.resumed.{k}": json.dumps(v, default=str) for k, v in settings.items()
+                   if k in logged and logged[k] != _as_param(v)}
+        record.log(run_id, params={k: v for k, v in settings.items() if k not in logged}, tags=changed,
                    metrics={"trials_requested": self.info["trials_requested"]})
         self.parent_id = run_id
         return run_id
@@ -133,6 +139,11 @@ class StudyTracker:
             if notes:
                 (out / "plots_skipped.txt").write_text("\n".join(notes) + "\n")
             self.client.log_artifacts(self.parent_id, str(out), artifact_path="study")
+
+
+def _as_param(value) -> str:
+    """How record.log writes a param value (text as is, anything else as JSON), for comparison."""
+    return (value if isinstance(value, str) else json.dumps(value, default=str))[:6000]
 
 
 def write_best_config(config: dict, out: Path) -> None:

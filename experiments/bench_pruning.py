@@ -1,0 +1,147 @@
+"""Pruning benchmark: random search without pruning against TPE with pruning + multi-fidelity.
+
+On a real FER-2013 subset (N_TRAIN training images, N_VAL validation images carved from the
+official training split; the test split is never touched), with a small CNN (nishime_cnn with
+tiny filters). Compute = trial-epochs x training images, counted by the objective itself.
+
+Figure: the fraction of random search's total compute at which TPE + pruning first reaches random
+search's best validation accuracy (target <= 0.35). Printed and written to
+experiments/results/bench_pruning.txt.
+
+    python experiments/bench_pruning.py [--seeds 0 1] [--trials 16] [--epochs 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("FERBENCH_FER2013", ROOT.parent / "shared" / "data" / "fer2013"))
+FAMILY = "nishime_cnn"
+SPACE = ["filters1=2:16", "filters2=4:32", "hidden=16:256"]
+FIXED = {"batch_size": "64"}
+
+
+def subset(n_train: int, n_val: int, seed: int):
+    from ferbench.data.dataset import FaceDataset
+    from ferbench.data.readers import load_dataset
+    from ferbench.protocols import stratified_mask
+
+    full = load_dataset("fer2013", DATA)
+    pool = np.flatnonzero(full.splits == "train")
+    rng = np.random.default_rng(seed)
+    pool = pool[stratified_mask(full.labels[pool], (n_train + n_val) / len(pool), rng)]
+    val_mask = stratified_mask(full.labels[pool], n_val / len(pool), rng)
+    index = np.concatenate([pool[~val_mask], pool[val_mask]])
+    splits = np.array(["train"] * int((~val_mask).sum()) + ["val"] * int(val_mask.sum()))
+    # one placeholder test image keeps the official protocol valid; it is never scored on
+    index = np.append(index, np.flatnonzero(full.splits == "test")[:1])
+    splits = np.append(splits, "test")
+    return FaceDataset(full.images[index], full.labels[index], full.class_names, splits=splits,
+                       name="fer2013-subset", variant=full.variant)
+
+
+def search(dataset, *, sampler: str, pruner: str, low_fidelity, trials: int, epochs: int, seed: int,
+           stop_at: float | None = None, max_compute: float | None = None):
+    """Run an in-memory study; returns [(cumulative compute, value or None, state)] per trial."""
+    import optuna
+
+    from ferbench.families import registry
+    from ferbench.params import resolve
+    from ferbench.protocols import parse_protocol
+    from ferbench.tuning import make_pruner, make_sampler, parse_space
+    from ferbench.tuning_objective import Objective, make_splits
+
+    family = registry.get(FAMILY)
+    fixed = resolve(family.params_spec(), {**FIXED, "patience": str(epochs)}, FAMILY)
+    fixed = {k: fixed[k] for k in (*FIXED, "patience")}
+    space = parse_space(family.params_spec(), SPACE, fixed)
+    splits = make_splits(dataset, parse_protocol("official"), seed)
+    study = optuna.create_study(direction="maximize", sampler=make_sampler(sampler, seed),
+                                pruner=make_pruner(pruner, epochs + 2))
+    objective = Objective(family, dataset, splits, fixed, space, epochs=epochs, seed=seed, total=10**6,
+                          low_fidelity=low_fidelity)
+    history, spent = [], 0.0
+    for _ in range(trials):
+        study.optimize(objective, n_trials=1)
+        t = study.trials[-1]
+        spent += t.user_attrs.get("compute", 0)
+        history.append((spent, t.value if t.state.name == "COMPLETE" else None, t.state.name))
+        print(f"  {sampler}/{pruner} trial {t.number}: {t.state.name:<8} value={t.value} "
+              f"compute={spent:.0f}", flush=True)
+        if stop_at is not None and history[-1][1] is not None and history[-1][1] >= stop_at:
+            break
+        if max_compute is not None and spent >= max_compute:
+            break
+    return history
+
+
+def main(argv=None) -> int:
+    import optuna
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--trials", type=int, default=16, help="random-search trials")
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--n-train", type=int, default=2000)
+    parser.add_argument("--n-val", type=int, default=500)
+    args = parser.parse_args(argv)
+    if not (DATA / "train").is_dir():
+        print(f"FER-2013 not found at {DATA}; set FERBENCH_FER2013", file=sys.stderr)
+        return 2
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    start = time.time()
+    lines = [f"pruning benchmark: {FAMILY} on FER-2013 subset ({args.n_train} train / {args.n_val} val), "
+             f"{args.epochs} epochs per full trial, random search {args.trials} trials, space {SPACE}"]
+    fractions = []
+    for seed in args.seeds:
+        data = subset(args.n_train, args.n_val, seed)
+        t0 = time.time()
+        rand = search(data, sampler="random", pruner="none", low_fidelity=(0, 0), trials=args.trials,
+                      epochs=args.epochs, seed=seed)
+        rand_time = time.time() - t0
+        best = max(v for _, v, _ in rand if v is not None)
+        total = rand[-1][0]
+        t0 = time.time()
+        tpe = search(data, sampler="tpe", pruner="median", low_fidelity=(0.25, 1 / 3), trials=4 * args.trials,
+                     epochs=args.epochs, seed=seed, stop_at=best, max_compute=total)
+        tpe_time = time.time() - t0
+        reached = next((c for c, v, _ in tpe if v is not None and v >= best), None)
+        fraction = None if reached is None else reached / total
+        fractions.append(fraction)
+        states = [s for _, _, s in tpe]
+        lines.append(
+            f"seed {seed}: random best val_accuracy {best:.4f} at total compute {total:.0f} image-epochs "
+            f"({rand_time:.0f} s); TPE+median pruning: "
+            + (f"reached it at {reached:.0f} image-epochs = {fraction:.1%} of random's compute"
+               if reached is not None else f"did not reach it within random's compute (best {max((v for _, v, _ in tpe if v is not None), default=float('nan')):.4f})")
+            + f" after {len(tpe)} trials ({states.count('PRUNED')} pruned, {tpe_time:.0f} s)"
+        )
+        print(lines[-1], flush=True)
+    reached = [f for f in fractions if f is not None]
+    lines.append(
+        f"summary: fraction of random-search compute needed by TPE+pruning per seed: "
+        + ", ".join("not reached" if f is None else f"{f:.1%}" for f in fractions)
+        + (f"; median {np.median(reached):.1%}" if reached else "")
+        + f"; target <= 35%; wall time {time.time() - start:.0f} s"
+    )
+    print(lines[-1])
+    out = ROOT / "experiments" / "results" / "bench_pruning.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.replace(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    raise SystemExit(main())
