@@ -42,11 +42,14 @@ CHUNK = 512  # images rendered at once: bounds memory to a few tens of MB
 
 
 def generate(n_images: int = 2000, seed: int = 0, n_subjects: int = 40, image_size: int = 48) -> FaceDataset:
-    """`n_images` balanced-class synthetic faces of `n_subjects` subjects, (N, S, S) uint8."""
+    """`n_images` balanced-class synthetic faces of `n_subjects` subjects, (N, S, S) uint8.
+
+    With fewer images than subjects, every image gets its own subject (n_subjects = n_images)."""
     if n_images < 1:
         raise FerbenchError(f"synthetic: n_images must be at least 1, got {n_images}")
-    if not 1 <= n_subjects <= n_images:
-        raise FerbenchError(f"synthetic: n_subjects must be in [1, n_images={n_images}], got {n_subjects}")
+    if n_subjects < 1:
+        raise FerbenchError(f"synthetic: n_subjects must be at least 1, got {n_subjects}")
+    n_subjects = min(n_subjects, n_images)  # tiny sets: one image per subject
     if not 16 <= image_size <= 512:
         raise FerbenchError(f"synthetic: image_size must be in [16, 512], got {image_size}")
     rng = np.random.default_rng(seed)
