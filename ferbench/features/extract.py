@@ -85,11 +85,15 @@ def extract(model, spec: Backbone, layers: list[str], images: np.ndarray, size: 
         _PASSES[0] += 1
         for start in range(0, n, batch_size):
             batch = prepare(spec, images[start:start + batch_size], size)
-            outputs = multi.predict_on_batch(batch)
+            # always a full batch: the same kernels run for every image, so an image's features
+            # do not depend on how many others share its batch (predict_images == cached rows)
+            padded = np.zeros((batch_size, *batch.shape[1:]), np.float32)
+            padded[:len(batch)] = batch
+            outputs = multi.predict_on_batch(padded)
             if len(layers) == 1:
                 outputs = [outputs]
             for name, value in zip(layers, outputs):
-                value = np.asarray(value, np.float32).reshape(len(batch), -1)
+                value = np.asarray(value, np.float32)[:len(batch)].reshape(len(batch), -1)
                 arrays[name][start:start + len(batch)] = np.clip(value, -FLOAT16_MAX, FLOAT16_MAX)
         for name in layers:
             arrays[name].flush()
