@@ -1,4 +1,4 @@
-"""`ferbench analyze` through the CLI: a real Keras CNN run (synthetic data, 1 epoch, the family's
+"""`ferbench analyze` through the CLI: a real Keras CNN run (baseline_cnn: synthetic data, 1 epoch, its
 test_params) for confusion and occlusion, the tiny numpy family for the cross-data set matrix."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def test_confusion_and_occlusion_on_a_cnn_run(tmp_path):
     from ferbench.data.readers import load_dataset
     from ferbench.families import registry
 
-    family = registry.get("nishime_cnn")
+    family = registry.get("baseline_cnn")
     data = load_dataset("synthetic", n_images=210, n_subjects=10)
     result = ferbench_runner.run(family.name, data, params=family.test_params, epochs=1, quiet=True,
                                  extra_tags={"ferbench.data_options": json.dumps(data.options)})
