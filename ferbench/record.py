@@ -10,6 +10,7 @@ the same way: `load_model(run_id).predict_proba(uint8_images)`.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -45,6 +46,8 @@ def setup(tracking_uri: str | None = None):
     from ferbench import store
 
     uri = store.mlflow_tracking_uri(tracking_uri)
+    # MLflow's INFO lines ("Creating initial MLflow database tables...") are noise here.
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
     if uri.startswith("sqlite:///"):
         db = Path(uri[len("sqlite:///"):])
         parent = db.parent
@@ -273,31 +276,31 @@ def _pyfunc_base():
     return mlflow.pyfunc.PythonModel
 
 
-# MLflow warns at class creation that predict has no type hints; numpy tensors need none.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
+class FamilyModel(_pyfunc_base()):
+    """Generic pyfunc model: raw uint8 images in, class probabilities out, for any family.
 
-    class FamilyModel(_pyfunc_base()):
-        """Generic pyfunc model: raw uint8 images in, class probabilities out, for any family.
+    The artifacts are the family's own `save()` directory and a small JSON naming the family;
+    loading goes back through the registry, so Keras and non-Keras families reload alike.
+    """
 
-        The artifacts are the family's own `save()` directory and a small JSON naming the family;
-        loading goes back through the registry, so Keras and non-Keras families reload alike.
-        """
+    # numpy tensors need no type-hint validation (the signature checks dtype and shape); this
+    # also stops MLflow's "add type hints" warning, which it forces to show despite filters.
+    _skip_type_hint_validation = True
 
-        def load_context(self, context):
-            from ferbench.families import registry
+    def load_context(self, context):
+        from ferbench.families import registry
 
-            info = json.loads(Path(context.artifacts["family_info"]).read_text())
-            self.family = registry.get(info["family"]).load(Path(context.artifacts["family_dir"]))
-            self.class_names = info.get("class_names")
+        info = json.loads(Path(context.artifacts["family_info"]).read_text())
+        self.family = registry.get(info["family"]).load(Path(context.artifacts["family_dir"]))
+        self.class_names = info.get("class_names")
 
-        def predict(self, context, model_input, params=None):
-            if isinstance(model_input, dict):  # named-tensor input from some MLflow clients
-                model_input = next(iter(model_input.values()))
-            images = np.asarray(model_input)
-            if images.dtype != np.uint8:
-                images = images.astype(np.uint8)
-            return np.asarray(self.family.predict_images(images), dtype=np.float32)
+    def predict(self, context, model_input, params=None):
+        if isinstance(model_input, dict):  # named-tensor input from some MLflow clients
+            model_input = next(iter(model_input.values()))
+        images = np.asarray(model_input)
+        if images.dtype != np.uint8:
+            images = images.astype(np.uint8)
+        return np.asarray(self.family.predict_images(images), dtype=np.float32)
 
 
 def _requirements() -> list[str]:
@@ -316,8 +319,6 @@ def _requirements() -> list[str]:
 def log_family_model(run_id: str, family, sample_images: np.ndarray, class_names=None) -> None:
     """Log the fitted family into run `run_id` as an MLflow pyfunc model named "model", with a
     signature uint8 images (-1, H, W[, C]) -> float32 probabilities (-1, n_classes)."""
-    import logging
-
     import mlflow
     from mlflow.models import ModelSignature
     from mlflow.types.schema import Schema, TensorSpec
