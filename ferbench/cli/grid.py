@@ -1,0 +1,114 @@
+"""`ferbench grid`: a feature family over layers x PCA sizes (x protocols) as one parent MLflow run
+(ferbench.kind=grid) with one child run per cell (ferbench.kind=grid_cell).
+
+All layers are extracted in one backbone pass before the first cell; every cell, fold and PCA
+size then reuses the cached features and Gram matrices (ferbench.features).
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+
+from ferbench.errors import FerbenchError
+
+
+def _ints(text: str, option: str) -> list[int]:
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise FerbenchError(f"{option} {text!r}: expected comma-separated integers") from None
+    if not values:
+        raise FerbenchError(f"{option}: no values given")
+    return values
+
+
+def ravi_selection(cells: list[dict]) -> dict | None:
+    """Ravi's two-step rule: of the two cells with the highest A_JK, the one whose A_JK is closest
+    to its test accuracy. It looks at test rows, so the choice is test-selected."""
+    scored = [c for c in cells if c.get("train_ajk_accuracy") is not None]
+    if not scored:
+        return None
+    best_two = sorted(scored, key=lambda c: -c["train_ajk_accuracy"])[:2]
+    return min(best_two, key=lambda c: abs(c["train_ajk_accuracy"] - c["test_accuracy"]))
+
+
+def run_grid(family_name: str, dataset, *, layers: list[str], pca: list[int], protocols: list[str],
+             params: dict, seed: int = 0, tracking_uri: str | None = None, select: str = "none",
+             quiet: bool = True) -> tuple[str, list[dict], dict | None]:
+    from ferbench import record, runner
+    from ferbench.families import registry
+    from ferbench.protocols import parse_protocol
+
+    family_cls = registry.get(family_name)
+    spec = family_cls.params_spec()
+    if "layer" not in spec or "n_components" not in spec:
+        raise FerbenchError(f"family {family_name} has no layer / n_components grid (a feature family is needed)")
+    for layer in layers:
+        family_cls(**{**params, "layer": layer})  # checks layer names and sizes before any work
+    parsed = [parse_protocol(p) for p in protocols]
+    probe = family_cls(**{**params, "layer": layers[0]})
+    probe.feature_set(dataset).ensure([family_cls(**{**params, "layer": l}).layer for l in layers])
+    record.setup(tracking_uri)
+    experiment = record.experiment_for(dataset.name)
+    tags = record.common_tags(family_cls, dataset, ",".join(p.name for p in parsed), seed, params)
+    tags["ferbench.kind"] = "grid"
+    cells: list[dict] = []
+    with record.tracked_run(experiment, f"grid {family_name}", tags) as parent:
+        record.log(parent, params={"layers": ",".join(layers), "pca": ",".join(map(str, pca)),
+                                   "protocols": ",".join(p.name for p in parsed), "seed": seed, **params})
+        for layer in layers:
+            for k in pca:
+                for protocol in parsed:
+                    cell_params = {**params, "layer": layer, "n_components": k,
+                                   "ajk": protocol.name.startswith("holdout") or params.get("ajk", False)}
+                    result = runner.run(family_name, dataset, protocol=protocol.name, params=cell_params,
+                                        seed=seed, tracking_uri=tracking_uri, quiet=quiet, log_model=False,
+                                        parent_run_id=parent, extra_tags={"ferbench.kind": "grid_cell"})
+                    cells.append({"run_id": result.run_id, "layer": layer, "n_components": k,
+                                  "protocol": protocol.name, "test_accuracy": result.metrics.get("test_accuracy"),
+                                  "train_ajk_accuracy": result.metrics.get("train_ajk_accuracy")})
+        chosen = ravi_selection(cells) if select == "ravi" else None
+        if chosen is not None:
+            record.log(parent, tags={"ferbench.selected_on": "test", "ferbench.grid_selected": chosen["run_id"]},
+                       metrics={"selected_test_accuracy": chosen["test_accuracy"],
+                                "selected_train_ajk_accuracy": chosen["train_ajk_accuracy"]})
+    return parent, cells, chosen
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("grid")
+    def grid_command(
+        family: str = typer.Argument(..., help="a feature family, e.g. vgg19_pca_svm"),
+        dataset: str = typer.Option(..., "--dataset", help="data set name"),
+        path: Optional[str] = typer.Option(None, "--path", help="where the data set is on disk"),
+        layers: str = typer.Option("block1_pool,block2_pool,block3_pool,block4_pool,block5_pool,fc1", "--layers"),
+        pca: str = typer.Option("50,100,150,200", "--pca", help="PCA sizes"),
+        protocol: List[str] = typer.Option(["holdout:0.2"], "--protocol", help="repeatable"),
+        assignments: Optional[List[str]] = typer.Option(None, "--set", help="other params key=value"),
+        weights: Optional[str] = typer.Option(None, "--weights", help="imagenet | none | PATH"),
+        select: str = typer.Option("none", "--select", help="none | ravi (two-step rule; looks at test rows)"),
+        seed: int = typer.Option(0, "--seed"),
+        tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri"),
+    ) -> None:
+        """Run a feature family over layers x PCA sizes: one parent run, one child per cell."""
+        from ferbench.cli.runs import _family_params, _load
+        from ferbench.families import registry
+
+        if select not in ("none", "ravi"):
+            raise FerbenchError(f"--select {select!r}: use none or ravi")
+        family_cls = registry.get(family)
+        params = _family_params(family_cls, assignments, weights)
+        layer_list = [x.strip() for x in layers.split(",") if x.strip()]
+        data = _load(dataset, path)
+        parent, cells, chosen = run_grid(family, data, layers=layer_list, pca=_ints(pca, "--pca"),
+                                         protocols=list(protocol), params=params, seed=seed,
+                                         tracking_uri=tracking_uri, select=select)
+        for c in cells:
+            ajk = c["train_ajk_accuracy"]
+            typer.echo(f"{c['layer']:14s} PCA {c['n_components']:4d} {c['protocol']:12s} "
+                       f"test {c['test_accuracy']:.3f}" + (f"  A_JK {ajk:.3f}" if ajk is not None else ""))
+        if chosen is not None:
+            typer.echo(f"Ravi's rule (test-selected): {chosen['layer']} PCA {chosen['n_components']}")
+        typer.echo(f"grid run {parent}")

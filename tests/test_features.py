@@ -1,0 +1,82 @@
+"""Feature cache (one backbone pass, reused), streamed Gram matrix and fold-exact Gram PCA."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+
+from ferbench.data.synthetic import generate
+from ferbench.errors import FerbenchError
+from ferbench.features import backbone_passes, feature_set
+from ferbench.features import cache
+from ferbench.features.gram_pca import GramPCA
+
+
+def test_gram_pca_equals_sklearn_on_each_fold(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(50, 900)) * np.linspace(4, 0.1, 900) + rng.normal(size=900)).astype(np.float16)
+    np.save(tmp_path / "x.npy", x)
+    monkeypatch.setattr(cache, "GRAM_BLOCK_BYTES", 50 * 8 * 128)  # several column blocks
+    gram = cache.streamed_gram(tmp_path / "x.npy")
+    xf = x.astype(np.float64)
+    np.testing.assert_allclose(gram, xf @ xf.T, rtol=1e-10)
+    pca = GramPCA(gram)
+    for seed in range(3):
+        order = np.random.default_rng(seed).permutation(50)
+        train, test = np.sort(order[:38]), order[38:]
+        for whiten in (False, True):
+            ref = PCA(12, whiten=whiten, svd_solver="full").fit(xf[train])
+            fold = pca.fold(train, 12)
+            ours_train, ref_train = fold.train_scores(12, whiten), ref.transform(xf[train])
+            signs = np.sign((ours_train * ref_train).sum(axis=0))
+            assert set(signs) == {1.0} or set(signs) <= {-1.0, 1.0}
+            np.testing.assert_allclose(ours_train, ref_train * signs, atol=1e-6 * np.abs(ref_train).max())
+            ref_test = ref.transform(xf[test]) * signs
+            np.testing.assert_allclose(fold.scores(gram, test, 12, whiten), ref_test,
+                                       atol=1e-6 * np.abs(ref_test).max())
+        mean, components = fold.components(tmp_path / "x.npy", 12)
+        np.testing.assert_allclose(mean, ref.mean_, atol=1e-9)
+        np.testing.assert_allclose(components, ref.components_ * signs[:, None], atol=1e-6)
+
+
+def test_pca_size_beyond_training_rows_is_one_line_error():
+    gram = np.eye(10) + 1.0
+    with pytest.raises(FerbenchError, match=r"n_components 9 .* 9 training rows give at most 8"):
+        GramPCA(gram).fold(np.arange(9), 9)
+
+
+def test_second_run_does_no_backbone_pass():
+    from ferbench.families.registry import get
+
+    dataset = generate(n_images=21, seed=0, n_subjects=3, image_size=24)
+    cls = get("vgg19_pca_svm")
+    params = dict(weights="none", input_size=32, layer="block5_pool", n_components=4)
+    before = backbone_passes()
+    cls(**params).fit(dataset.part(np.arange(14)))
+    assert backbone_passes() == before + 1
+    cache._SETS.clear(), cache._GRAMS.clear()  # a new process: only the disk cache remains
+    family = cls(**{**params, "layer": "block5_pool", "n_components": 3, "C": 0.1}).fit(dataset.part(np.arange(7, 21)))
+    family.predict_proba(dataset.part(np.arange(7)))
+    assert backbone_passes() == before + 1
+
+
+def test_all_layers_in_one_pass_float16_on_disk():
+    dataset = generate(n_images=10, seed=1, n_subjects=2, image_size=24)
+    fs = feature_set(dataset, "vgg19", "none", 32)
+    before = backbone_passes()
+    fs.ensure(["block1_pool", "block3_pool", "fc1"])
+    assert backbone_passes() == before + 1
+    features = fs.features("block1_pool")
+    assert features.dtype == np.float16 and features.shape == (10, 16 * 16 * 64)
+    assert isinstance(features, np.memmap)
+    assert fs.features("fc1").shape == (10, 4096)
+    assert not list(fs.directory.glob("*.tmp-*"))
+
+
+def test_unknown_layer_is_one_line_error():
+    dataset = generate(n_images=7, seed=1, n_subjects=1, image_size=24)
+    fs = feature_set(dataset, "mini_xception", "none", 64)
+    with pytest.raises(FerbenchError, match="has no layer block9_pool"):
+        fs.ensure(["block9_pool"])
+    assert not list(fs.directory.glob("*.npy*"))
