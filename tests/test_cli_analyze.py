@@ -106,3 +106,15 @@ def test_cross_dataset_matrix(tiny_family, tmp_path):
 
     bad = _invoke("cross-dataset", tiny_family.name, "--train", "nosuch", "--eval", "synthetic")
     assert "unknown data set 'nosuch'" in _error_line(bad)
+    # a folder data set that keeps contempt cannot be scored by a 7-class model: refused before
+    # any training, and no analysis run is left behind
+    from PIL import Image
+
+    for name in ("angry", "contempt"):
+        (tmp_path / "ck" / name).mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray(np.full((48, 48), 40 * i, np.uint8)).save(tmp_path / "ck" / name / f"{i}.png")
+    bad = _invoke("cross-dataset", tiny_family.name, "--train", f"jaffe:{jaffe}",
+                  "--eval", f"folder:{tmp_path / 'ck'}")
+    assert "class 'contempt' has no output in the model trained on jaffe" in _error_line(bad)
+    assert len(mlflow.search_runs(experiment_names=["ferbench-cross-dataset"])) == 1
