@@ -209,3 +209,11 @@ def test_cross_dataset_label_mapping_and_scores():
     part, where = eval_part(split)
     assert list(part.index) == [2, 3] and where == "test split"
     assert len(eval_part(seven)[0]) == 4
+    from ferbench.analysis.cross_dataset import conform
+
+    colour = np.zeros((2, 96, 64, 3), np.uint8)
+    colour[..., 1] = 200
+    grey = conform(colour, (48, 48))
+    assert grey.shape == (2, 48, 48) and grey.dtype == np.uint8 and 100 < grey.mean() < 150
+    assert conform(grey, (24, 24, 3)).shape == (2, 24, 24, 3)
+    assert conform(grey, (48, 48)) is grey

@@ -8,7 +8,9 @@ canonical class and is scored against the model's output for that class. Rules:
   listed under `absent` (accuracy is over the target's images, so it needs no such rule);
 - the target part is its official "test" split when it has one (e.g. FER-2013 PrivateTest), else
   every image (the model never saw any of them);
-- the diagonal is the in-domain test accuracy of the training run itself.
+- target images are resized / converted to the training data's shape before the model sees them;
+- the diagonal is the in-domain test accuracy of the training run itself (the mean over folds
+  for a multi-fold protocol, whose logged model, used off the diagonal, is the first fold's).
 The matrix (rows = train, columns = eval) is logged as a run with ferbench.kind=analysis.
 """
 
@@ -59,6 +61,26 @@ def label_map(model_classes, target, model_from: str) -> np.ndarray:
                                 f"trained on {model_from} (classes: {', '.join(model_classes)})")
         out.append(model_index[known])
     return np.asarray(out, dtype=np.int64)
+
+
+def conform(images: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Target images in the training data's shape (size and grey/colour), because the logged
+    model takes images shaped like its training data (its own preprocessing resizes from there)."""
+    import cv2
+
+    if tuple(images.shape[1:]) == tuple(shape):
+        return images
+    height, width = shape[:2]
+    out = []
+    for image in images:
+        if image.shape[:2] != (height, width):
+            image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+        if len(shape) == 2 and image.ndim == 3:
+            image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        elif len(shape) == 3 and image.ndim == 2:
+            image = np.repeat(image[..., None], 3, axis=2)
+        out.append(image)
+    return np.stack(out).astype(np.uint8)
 
 
 def eval_part(dataset):
@@ -146,7 +168,8 @@ def cross_dataset(family: str, train: list[DataSpec], evaluate: list[DataSpec], 
                 else:
                     part, where = eval_part(loaded[target])
                     codes = label_map(data.class_names, loaded[target], source.name)[part.labels]
-                    score = cross_scores(codes, predict_in_batches(model, part.images), list(data.class_names))
+                    images = conform(part.images, data.image_shape)
+                    score = cross_scores(codes, predict_in_batches(model, images), list(data.class_names))
                     score["where"] = where
                 matrix[i, j] = score["accuracy"]
                 cells.append({"train": source.name, "eval": target.name, "run_id": result.run_id, **score})
