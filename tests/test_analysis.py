@@ -183,6 +183,18 @@ def test_confusion_and_occlusion_of_a_logged_run(tiny_family, tmp_path):
         open_run("0123456789abcdef0123456789abcdef")
 
 
+def test_run_without_data_path_asks_for_path():
+    from ferbench.analysis import dataset_for_run
+
+    with pytest.raises(FerbenchError, match="ferbench.data_path.*--path"):
+        dataset_for_run({"ferbench.dataset": "fer2013"}, {})
+    with pytest.raises(FerbenchError, match="--dataset"):
+        dataset_for_run({}, {})
+    rebuilt = dataset_for_run({"ferbench.dataset": "synthetic",
+                               "ferbench.data_options": '{"n_images": 30, "n_subjects": 3}'}, {})
+    assert len(rebuilt) == 30
+
+
 def test_cross_dataset_label_mapping_and_scores():
     from ferbench.analysis.cross_dataset import cross_scores, eval_part, label_map
     from ferbench.data.dataset import FaceDataset

@@ -82,7 +82,7 @@ def dataset_for_run(tags: dict, params: dict, dataset: str | None = None,
     ferbench.data_options as JSON), or from --dataset/--path overrides."""
     import json
 
-    from ferbench.data.readers import load_dataset
+    from ferbench.data.readers import READERS, load_dataset
 
     name = dataset or tags.get("ferbench.dataset")
     if not name:
@@ -97,12 +97,16 @@ def dataset_for_run(tags: dict, params: dict, dataset: str | None = None,
             raise FerbenchError(f"tag ferbench.data_options {tags['ferbench.data_options']!r} is not a JSON object") from None
     elif same and tags.get("ferbench.contempt"):
         options["contempt"] = tags["ferbench.contempt"]
+    info = READERS.get(name)
+    if data_path is None and info is not None and info.needs_path:
+        raise FerbenchError(f"the run does not record where its {name} data is (tag ferbench.data_path); "
+                            "pass --path")
     return load_dataset(name, data_path, **options)
 
 
 def fold_for_run(dataset: FaceDataset, tags: dict, params: dict):
-    """The test part the run was scored on: the protocol's fold named by the run's fold tag, or
-    the only fold. A multi-fold parent run has no single test part, so it is refused."""
+    """The fold whose model the run logged: the one named by ferbench.model_fold (multi-fold
+    parent) or ferbench.fold, else the only fold; several unnamed folds are refused."""
     from ferbench.protocols import parse_protocol
 
     text = tags.get("ferbench.protocol") or params.get("protocol")
