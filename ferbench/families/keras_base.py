@@ -1,0 +1,231 @@
+"""KerasFamily: the shared machinery of every family that trains a Keras network by epochs.
+
+The saved model is self-contained: its input is the raw image as float (H, W, C of the data set),
+followed by the training-only augmentation layers, the family's fitted preprocessing steps
+(`ferbench.preprocess`, fit on the training part only) and the family's network. So a loaded
+`model.keras` takes raw images and nothing outside it must be remembered.
+
+Images stay uint8 until they are batched: a tf.data pipeline slices the uint8 arrays, shuffles,
+batches and only then casts each batch to float32, so no float copy of the data set exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from abc import abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ferbench.data.dataset import Part
+from ferbench.errors import FerbenchError
+from ferbench.families.base import EpochCallback, Family
+from ferbench.params import Bool, Float, Int, Param
+
+MODEL_FILE = "model.keras"
+INFO_FILE = "family.json"
+PREDICT_BATCH = 256
+
+
+def common_params(*, augment: bool = True, batch_size: int = 128, learning_rate: float = 1e-3) -> dict[str, Param]:
+    """The parameters every Keras family has; families choose the paper's defaults."""
+    return {
+        "learning_rate": Float(learning_rate, "optimizer step size", low=1e-5, high=1e-1, log=True),
+        "batch_size": Int(batch_size, "images per training step", tune=False, low=1, high=4096),
+        "augment": Bool(augment, "random shifts and horizontal flips while training"),
+        "patience": Int(3, "epochs without validation gain before early stopping", tune=False, low=1, high=1000),
+    }
+
+
+class KerasFamily(Family):
+    params: ClassVar[dict[str, Param]] = common_params()
+    default_protocol: ClassVar[str | None] = "official"
+    # Augmentation of the papers: random horizontal/vertical shifts and horizontal flips.
+    augment_shift: ClassVar[float] = 0.1
+    augment_rotation: ClassVar[float] = 0.0
+
+    # --- what a family defines -------------------------------------------------------------
+    @abstractmethod
+    def network(self, x, n_classes: int):
+        """Keras functional graph from the preprocessed tensor `x` (self.input_shape) to softmax."""
+
+    def optimizer(self):
+        import keras
+
+        return keras.optimizers.Adam(learning_rate=self.params["learning_rate"])
+
+    def regularizer(self):
+        """L2 weight penalty from the `l2` parameter when the family has one (None at 0)."""
+        import keras
+
+        l2 = self.params.get("l2", 0.0)
+        return keras.regularizers.L2(l2) if l2 else None
+
+    # --- building ----------------------------------------------------------------------------
+    @staticmethod
+    def _raw_shape(images: np.ndarray) -> tuple[int, int, int]:
+        if images.ndim == 3:
+            return (*images.shape[1:], 1)
+        if images.ndim == 4 and images.shape[-1] in (1, 3):
+            return tuple(images.shape[1:])
+        raise FerbenchError(f"images of shape {images.shape[1:]} are neither grey (H, W) nor colour (H, W, 3)")
+
+    def build_model(self, train_images: np.ndarray, n_classes: int):
+        """The whole model: raw float image -> augmentation -> fitted preprocessing -> network."""
+        import keras
+
+        from ferbench import preprocess
+
+        raw_shape = self._raw_shape(train_images)
+        inputs = keras.Input(shape=raw_shape, name="image")
+        x = inputs
+        if self.params.get("augment"):
+            for layer in preprocess.augmentation(
+                shift=self.augment_shift, flip=True, rotation=self.augment_rotation
+            ):
+                x = layer(x)
+        for layer in preprocess.build_steps(list(self.preprocessing), train_images, self.input_shape):
+            x = layer(x)
+        if tuple(x.shape[1:]) != tuple(self.input_shape):
+            raise FerbenchError(
+                f"family {self.name}: preprocessing gives {tuple(x.shape[1:])}, the network needs "
+                f"{tuple(self.input_shape)} (images {raw_shape})"
+            )
+        outputs = self.network(x, n_classes)
+        model = keras.Model(inputs, outputs, name=self.name)
+        model.compile(
+            optimizer=self.optimizer(), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+        )
+        return model
+
+    # --- data --------------------------------------------------------------------------------
+    def _batches(self, part: Part, batch_size: int, *, labels: bool, shuffle_seed: int | None = None):
+        import tensorflow as tf
+
+        images = part.images  # uint8 rows of this part only
+        if images.ndim == 3:
+            images = images[..., None]
+        items = (images, part.labels) if labels else images
+        ds = tf.data.Dataset.from_tensor_slices(items)
+        if shuffle_seed is not None:
+            ds = ds.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
+        ds = ds.batch(batch_size)
+        cast = (lambda x, y: (tf.cast(x, tf.float32), y)) if labels else (lambda x: tf.cast(x, tf.float32))
+        return ds.map(cast, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+    # --- learning ----------------------------------------------------------------------------
+    def fit(
+        self,
+        train: Part,
+        val: Part | None = None,
+        *,
+        epochs: int | None = None,
+        seed: int = 0,
+        callbacks: list[EpochCallback] | None = None,
+        verbose: bool = False,
+    ) -> KerasFamily:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import keras
+
+        epochs = self.default_epochs if epochs is None else epochs
+        if epochs is None or int(epochs) <= 0:
+            raise FerbenchError(f"epochs must be a positive integer, got {epochs}")
+        if len(train) == 0:
+            raise FerbenchError(f"family {self.name}: the training part is empty")
+        keras.utils.set_random_seed(seed)
+        n_classes = train.dataset.n_classes
+        self.classes_ = np.arange(n_classes)
+        self.class_names_ = tuple(train.dataset.class_names)
+        self.model_ = self.build_model(train.images, n_classes)
+
+        batch = self.params["batch_size"]
+        keras_callbacks = []
+        val_data = None
+        if val is not None and len(val) > 0:
+            val_data = self._batches(val, PREDICT_BATCH, labels=True)
+            keras_callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor="val_accuracy", mode="max", patience=self.params["patience"],
+                    restore_best_weights=True,
+                )
+            )
+        if callbacks:
+            keras_callbacks.append(_EpochCallbacks(callbacks))
+        history = self.model_.fit(
+            self._batches(train, batch, labels=True, shuffle_seed=seed),
+            validation_data=val_data,
+            epochs=int(epochs),
+            callbacks=keras_callbacks,
+            shuffle=False,  # the pipeline shuffles, with the seed
+            verbose=2 if verbose else 0,
+        )
+        self.history_ = {k: [float(v) for v in values] for k, values in history.history.items()}
+        return self
+
+    def predict_proba(self, part: Part) -> np.ndarray:
+        if not hasattr(self, "model_"):
+            raise FerbenchError(f"family {self.name} is not fitted yet")
+        if len(part) == 0:
+            return np.zeros((0, len(self.classes_)), dtype=np.float32)
+        proba = self.model_.predict(self._batches(part, PREDICT_BATCH, labels=False), verbose=0)
+        return np.asarray(proba, dtype=np.float32)
+
+    # --- persistence -------------------------------------------------------------------------
+    def save(self, directory: Path) -> None:
+        directory = Path(directory)
+        self.model_.save(directory / MODEL_FILE)
+        info = {
+            "family": self.name,
+            "params": self.params,
+            "classes": self.classes_.tolist(),
+            "class_names": list(self.class_names_),
+            "history": getattr(self, "history_", {}),
+        }
+        tmp = directory / (INFO_FILE + ".tmp")
+        tmp.write_text(json.dumps(info, indent=1))
+        tmp.replace(directory / INFO_FILE)
+
+    @classmethod
+    def load(cls, directory: Path) -> KerasFamily:
+        import keras
+
+        import ferbench.layers  # noqa: F401 - registers the custom layers for deserialisation
+        import ferbench.preprocess  # noqa: F401
+
+        directory = Path(directory)
+        try:
+            info = json.loads((directory / INFO_FILE).read_text())
+        except (OSError, ValueError) as exc:
+            raise FerbenchError(f"{directory / INFO_FILE}: cannot read saved family ({exc})") from None
+        if info.get("family") != cls.name:
+            raise FerbenchError(f"{directory} holds family {info.get('family')!r}, not {cls.name!r}")
+        family = cls(**info["params"])
+        family.model_ = keras.models.load_model(directory / MODEL_FILE)
+        family.classes_ = np.asarray(info["classes"])
+        family.class_names_ = tuple(info["class_names"])
+        family.history_ = info.get("history", {})
+        return family
+
+
+def _epoch_callback_class():
+    import keras
+
+    class EpochCallbacks(keras.callbacks.Callback):
+        """Forward each epoch's logs, as plain floats, to the brief's EpochCallback functions."""
+
+        def __init__(self, functions: list[EpochCallback]):
+            super().__init__()
+            self.functions = list(functions)
+
+        def on_epoch_end(self, epoch, logs=None):
+            values = {k: float(v) for k, v in (logs or {}).items()}
+            for function in self.functions:
+                function(epoch, values)
+
+    return EpochCallbacks
+
+
+def _EpochCallbacks(functions: list[EpochCallback]):  # noqa: N802 - builds the Keras callback lazily
+    return _epoch_callback_class()(functions)
