@@ -40,7 +40,10 @@ def parse_space(spec: dict[str, P.Param], items: list[str] | None, fixed: dict) 
             raise FerbenchError(f"--space {key}: also fixed by --set; give one of them")
         base = spec[key]
         if isinstance(base, P.Choice):
-            chosen = tuple(base.parse(key, t) for t in text.split(",") if t.strip())
+            try:
+                chosen = tuple(base.parse(key, t) for t in text.split(",") if t.strip())
+            except FerbenchError as exc:
+                raise FerbenchError(f"--space {item!r}: {exc}") from None
             if not chosen:
                 raise FerbenchError(f"--space {item!r}: expected a comma-separated subset of {base.choices}")
             space[key] = P.Choice(chosen[0], base.help, True, choices=chosen)
@@ -48,7 +51,10 @@ def parse_space(spec: dict[str, P.Param], items: list[str] | None, fixed: dict) 
         low_text, colon, high_text = text.partition(":")
         if not colon:
             raise FerbenchError(f"--space {item!r}: expected key=low:high")
-        low, high = base.parse(key, low_text), base.parse(key, high_text)
+        try:
+            low, high = base.parse(key, low_text), base.parse(key, high_text)
+        except FerbenchError as exc:
+            raise FerbenchError(f"--space {item!r}: {exc}") from None
         if not low < high:
             raise FerbenchError(f"--space {item!r}: low {low} must be below high {high}")
         if getattr(base, "log", False) and low <= 0:
@@ -74,7 +80,7 @@ def make_pruner(kind: str, n_steps: int):
     import optuna
 
     if kind == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
     if kind == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(n_steps, 2), reduction_factor=3)
     if kind == "none":

@@ -36,18 +36,18 @@ def test_tune_json_then_studies_and_show(tiny):
     result = invoke("tune", "tiny_sgd_test", "--dataset", "tinyset", "--trials", "3", "--study", "cli",
                     "--sampler", "random", "--pruner", "hyperband", "--epochs", "3", "--no-final", "--json")
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.output)
+    payload = json.loads(result.stdout)
     assert payload["study"] == "cli" and payload["finished"] is True
     assert payload["counts"]["COMPLETE"] + payload["counts"]["PRUNED"] == 3
     listed = invoke("studies", "--json")
     assert listed.exit_code == 0, listed.output
-    row = next(r for r in json.loads(listed.output) if r["study"] == "cli")
+    row = next(r for r in json.loads(listed.stdout) if r["study"] == "cli")
     assert row["family"] == "tiny_sgd_test" and row["complete"] + row["pruned"] == 3
     text = invoke("studies")
     assert "cli  tiny_sgd_test on tinyset" in text.output
     shown = invoke("studies", "show", "cli", "--json")
     assert shown.exit_code == 0, shown.output
-    trials = json.loads(shown.output)
+    trials = json.loads(shown.stdout)
     assert [t["number"] for t in trials] == [0, 1, 2]
     assert set(trials[0]["params"]) == {"alpha", "eta0", "loss"}
 
