@@ -21,7 +21,7 @@ from ferbench.features import extract as _extract
 from ferbench.weights import backbone, check_input_size, resolve
 
 PREPROCESS_VERSION = "v1:grey-rgb,cv2-resize,keras-preprocess_input"
-GRAM_BLOCK_BYTES = 64 * 2**20  # float32 bytes per streamed column block
+GRAM_BLOCK_BYTES = 64 * 2**20  # bytes per streamed column block
 _SETS: dict[tuple, FeatureSet] = {}
 _GRAMS: dict[tuple[str, str], np.ndarray] = {}
 
@@ -91,32 +91,33 @@ def feature_set(dataset, backbone_name: str, weights: str, input_size: int | Non
     """One FeatureSet per (data set, backbone, weights, input size) in this process."""
     spec = backbone(backbone_name)
     size = input_size or spec.default_size
-    key = (dataset.fingerprint, spec.name, str(weights), size)
+    key = (str(store.home()), dataset.fingerprint, spec.name, str(weights), size)
     if key not in _SETS:
         _SETS[key] = FeatureSet(dataset, spec.name, weights, size)
     return _SETS[key]
 
 
-def column_blocks(path: Path, rows: np.ndarray | None = None):
+def column_blocks(path: Path, rows: np.ndarray | None = None, dtype=np.float32):
     """Yield (start, float32 block of columns) of a cached (n, d) file, re-mapping per block so the
     resident pages are released between blocks (peak RSS stays one block, not the whole file)."""
     head = np.load(path, mmap_mode="r")
     n, d = head.shape
     del head
     count = n if rows is None else len(rows)
-    step = max(1, GRAM_BLOCK_BYTES // (4 * max(count, 1)))
+    step = max(1, GRAM_BLOCK_BYTES // (np.dtype(dtype).itemsize * max(count, 1)))
     for start in range(0, d, step):
         mapped = np.load(path, mmap_mode="r")
         block = mapped[:, start:start + step] if rows is None else mapped[rows, start:start + step]
-        block = np.asarray(block, dtype=np.float32)
+        block = np.asarray(block, dtype=dtype)
         del mapped
         yield start, block
 
 
 def streamed_gram(path: Path) -> np.ndarray:
+    # float64 products of float16 values: every route (Gram, explicit components) agrees to ~1e-12
     gram = None
-    for _, block in column_blocks(path):
-        product = (block @ block.T).astype(np.float64)
+    for _, block in column_blocks(path, dtype=np.float64):
+        product = block @ block.T
         gram = product if gram is None else gram + product
     return gram
 

@@ -105,8 +105,8 @@ class FoldPCA:
         self.check(k)
         weights = self.vectors[:, :k] / np.sqrt(self.values[:k])
         means, parts = [], []
-        for _, block in column_blocks(features_path, self.train_index):
+        for _, block in column_blocks(features_path, self.train_index, dtype=np.float64):
             mean = block.mean(axis=0)
             means.append(mean)
-            parts.append(((block - mean).T @ weights).T.astype(np.float32))
-        return np.concatenate(means).astype(np.float32), np.concatenate(parts, axis=1)
+            parts.append(((block - mean).T @ weights).T)
+        return np.concatenate(means), np.concatenate(parts, axis=1)
