@@ -144,6 +144,13 @@ def side_by_side(ws, published: dict, y_pred, part, stem: str) -> None:
                 ws.file(f"{stem}.png"))
     save_figure(recall_figure(recall, names, f"per-class recall vs Nishime {published['source']}",
                               np.diag(theirs)), ws.file(f"{stem}_recall.png"))
+    note = (f"This run on its {published['split']} part ({len(part)} images) beside Nishime et al. "
+            f"{published['source']} ({published['id']}), rows = true class, columns = predicted.\n")
+    if published["split"] == "val":
+        note += ("The paper's class counts match FER-2013 PublicTest, which is ferbench's val split under "
+                 "the official protocol; our runs early-stop on that part, so our figures there are "
+                 "slightly optimistic. The run's test (PrivateTest) matrix is confusion_normalized.csv.\n")
+    ws.file(f"{stem}.txt").write_text(note)
 
 
 def nishime_comparable(tags: dict, class_names) -> str | None:
