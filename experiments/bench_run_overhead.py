@@ -32,8 +32,8 @@ import numpy as np  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DEFAULT = Path(os.environ.get("FERBENCH_FER2013", HERE.parents[1] / "shared" / "data" / "fer2013"))
-N_TRAIN, N_VAL, N_TEST = 2000, 300, 300
-RSS_SECONDS = 150
+N_TRAIN, N_VAL, N_TEST = 800, 200, 200
+RSS_SECONDS = 120
 FERBENCH = Path(sys.executable).with_name("ferbench")
 
 

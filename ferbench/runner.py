@@ -102,6 +102,10 @@ def prepare(family_name, dataset, *, protocol=None, params=None, epochs=None, se
     from ferbench.families import registry
 
     family_cls = registry.get(family_name)
+    # unavailable_reason() judges the defaults (e.g. ImageNet weights missing); a caller that
+    # chooses the weights itself (--weights none / a file) is judged by the family's own checks.
+    if params and "weights" in params:
+        check_available = False
     reason = family_cls.unavailable_reason() if check_available else None
     if reason:
         raise FerbenchError(f"family {family_name} cannot run here: {reason}")

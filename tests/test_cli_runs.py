@@ -121,3 +121,34 @@ def test_bench_on_synthetic_runs_and_prints_table(fast_store):
     assert run.data.tags["ferbench.bench_budget"] == "quick"
     rows = json.loads(invoke("bench", "--families", FAMILY, "--json", "--budget", "paper").stdout)
     assert rows[0]["status"] == "ok" and rows[0]["published"] == "n/a (synthetic)"
+
+
+@pytest.fixture
+def offline_families(tiny_family):
+    """Two tiny families whose defaults cannot run here; one says how bench runs it offline."""
+    from ferbench.families import registry
+
+    def unavailable(cls):
+        return "needs a weights file (test)"
+
+    made = []
+    for name, extra in (("tiny_skipped", {}), ("tiny_offline", {"bench_params": {"learning_rate": 0.3}})):
+        cls = type(name, (tiny_family,), {"name": name, "unavailable_reason": classmethod(unavailable),
+                                          **extra})
+        registry._FAMILIES[name] = cls
+        made.append(name)
+    yield made
+    for name in made:
+        registry._FAMILIES.pop(name, None)
+
+
+def test_bench_skips_with_reason_unless_bench_params(fast_store, offline_families):
+    result = invoke("bench", "--families", "tiny_skipped,tiny_offline", "--json")
+    assert result.exit_code == 0, result.output
+    rows = {r["family"]: r for r in json.loads(result.stdout)}
+    assert rows["tiny_skipped"]["status"] == "skipped"
+    assert "weights file" in rows["tiny_skipped"]["reason"]
+    assert rows["tiny_offline"]["status"] == "ok"
+    (run,) = _all_runs(fast_store)
+    assert run.data.tags["ferbench.family"] == "tiny_offline"
+    assert run.data.params["learning_rate"] == "0.3"

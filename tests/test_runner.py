@@ -106,3 +106,37 @@ def test_input_size_the_data_cannot_serve():
         runner.run(FAMILY, tiny_dataset(size=32), quiet=True)
     record.setup()
     assert _runs() == []
+
+
+class _NeedsWeights:
+    """Mixin for a tiny family whose default weights are 'missing' on this machine."""
+
+    @classmethod
+    def unavailable_reason(cls):
+        return "weights file missing (test)"
+
+
+@pytest.fixture
+def weighted_family(tiny_family):
+    from ferbench.families import registry
+    from ferbench.params import Choice
+
+    cls = type("WeightedTiny", (_NeedsWeights, tiny_family), {
+        "name": "weighted_tiny",
+        "params": {**tiny_family.params, "weights": Choice("imagenet", choices=("imagenet", "none"))},
+    })
+    registry._FAMILIES[cls.name] = cls
+    yield cls
+    registry._FAMILIES.pop(cls.name, None)
+
+
+def test_unavailable_family_needs_explicit_weights(weighted_family):
+    with pytest.raises(FerbenchError, match="cannot run here: weights file missing"):
+        runner.run("weighted_tiny", tiny_dataset(), quiet=True)
+    record.setup()
+    assert _runs() == []
+    result = runner.run("weighted_tiny", tiny_dataset(), params={"weights": "none"}, epochs=1,
+                        quiet=True, log_model=False)
+    run = record.client().get_run(result.run_id)
+    assert run.data.tags["ferbench.weights"] == "none"
+    assert run.data.tags["ferbench.random_weights"] == "true"
