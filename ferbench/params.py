@@ -106,6 +106,25 @@ class Choice(Param):
         return trial.suggest_categorical(name, list(self.choices))
 
 
+@dataclass(frozen=True)
+class Text(Param):
+    """A free-text parameter (weights path, layer name); never tuned."""
+
+    allow_empty: bool = False
+
+    def parse(self, name, text):
+        text = str(text).strip()
+        if not text and not self.allow_empty:
+            raise FerbenchError(f"parameter {name}: empty value")
+        return text
+
+    def validate(self, name, value):
+        return self.parse(name, value)
+
+    def suggest(self, trial, name):
+        return self.default
+
+
 def Bool(default: bool, help: str = "", tune: bool = False) -> Choice:  # noqa: N802 - reads like a type
     return Choice(default, help, tune, choices=(False, True))
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ferbench.errors import FerbenchError
-from ferbench.params import Param
+from ferbench.params import Text
 
 KERAS_URL = "https://storage.googleapis.com/tensorflow/keras-applications"
 MINI_XCEPTION = "mini_xception"
@@ -238,25 +238,6 @@ def mini_xception_architecture():
     x = layers.GlobalAveragePooling2D(name=named("global_average_pooling2d"))(x)
     outputs = layers.Activation("softmax", name="predictions")(x)
     return keras.Model(inputs, outputs, name="mini_xception")
-
-
-@dataclass(frozen=True)
-class Text(Param):
-    """A free-text parameter (weights path, layer name); never tuned."""
-
-    allow_empty: bool = False
-
-    def parse(self, name, text):
-        text = str(text).strip()
-        if not text and not self.allow_empty:
-            raise FerbenchError(f"parameter {name}: empty value")
-        return text
-
-    def validate(self, name, value):
-        return self.parse(name, value)
-
-    def suggest(self, trial, name):
-        return self.default
 
 
 def weights_param(default: str = "imagenet", help: str = "") -> Text:

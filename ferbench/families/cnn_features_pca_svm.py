@@ -9,7 +9,8 @@ from ferbench.errors import FerbenchError
 from ferbench.families.feature_base import FeatureFamily, feature_params
 from ferbench.families.registry import register
 from ferbench.params import Choice
-from ferbench.weights import BACKBONES, backbone, check_input_size, missing_imagenet_message, Text
+from ferbench.params import Text
+from ferbench.weights import BACKBONES, backbone, check_input_size, missing_imagenet_message
 
 DEFAULT_LAYERS = {"vgg16": "block4_pool", "vgg19": "block4_pool", "resnet50": "conv5_block3_out@gap",
                   "xception": "block14_sepconv2_act@gap", "inception_v3": "mixed10@gap",

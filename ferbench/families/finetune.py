@@ -7,8 +7,7 @@ from __future__ import annotations
 from ferbench.errors import FerbenchError
 from ferbench.families._head_base import HeadFamily, head_params
 from ferbench.families.registry import register
-from ferbench.params import Choice
-from ferbench.weights import Text
+from ferbench.params import Choice, Text
 
 KEEP = ("block3_pool", "block4_pool", "block5_pool")
 
