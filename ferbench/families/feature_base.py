@@ -37,6 +37,8 @@ def feature_params(layer_param, default_size: int) -> dict:
         "weights": weights_param(),
         "input_size": Int(default_size, "network input side in pixels", low=1, high=2048, tune=False),
         "ajk": Bool(False, "also report A_JK: leave-one-out accuracy on the training part"),
+        "cv_folds": Int(0, "also report stratified k-fold accuracy on the training part "
+                           "(Ravi's 10-fold column); 0: off", low=0, high=100, tune=False),
     }
 
 
@@ -102,6 +104,7 @@ class FeatureFamily(Family):
         import warnings
 
         from sklearn.exceptions import ConvergenceWarning
+        from sklearn.model_selection import LeaveOneOut, StratifiedKFold
 
         k = self.params["n_components"]
         fs = self.feature_set(train.dataset)
@@ -115,7 +118,11 @@ class FeatureFamily(Family):
             self.svc_ = self._fit_svc(self._scores_train(fold, k), y, seed)
             self.metrics_ = {}
             if self.params["ajk"]:
-                self.metrics_["train_ajk_accuracy"] = self._jackknife(pca, fs, train, k, seed)
+                self.metrics_["train_ajk_accuracy"] = self._inner_accuracy(
+                    pca, fs, train, k, seed, LeaveOneOut())
+            if self.params["cv_folds"]:
+                splitter = StratifiedKFold(self._cv_folds(y), shuffle=True, random_state=seed)
+                self.metrics_["train_cv_accuracy"] = self._inner_accuracy(pca, fs, train, k, seed, splitter)
         self.classes_ = np.arange(train.dataset.n_classes)
         self.n_classes_ = train.dataset.n_classes
         self._fs, self._fold, self._dataset = fs, fold, train.dataset
@@ -123,18 +130,26 @@ class FeatureFamily(Family):
         self.scale_ = self._scale(fold, k)
         return self
 
-    def _jackknife(self, pca, fs, train: Part, k, seed) -> float:
-        """Ravi's A_JK: leave each training row out, refit PCA + SVM on the rest, predict it."""
+    def _cv_folds(self, y) -> int:
+        folds, smallest = self.params["cv_folds"], int(np.bincount(y)[np.bincount(y) > 0].min())
+        if folds < 2 or folds > smallest:
+            raise FerbenchError(f"family {self.name}: cv_folds={folds} needs 2 <= k <= {smallest} "
+                                "(the smallest class of the training part)")
+        return folds
+
+    def _inner_accuracy(self, pca, fs, train: Part, k, seed, splitter) -> float:
+        """Accuracy of PCA + SVM refit on each inner cut of the training part, predicting the
+        held-out rows: A_JK with LeaveOneOut, Ravi's 10-fold column with StratifiedKFold."""
         gram = fs.gram(self.layer)
+        labels = train.dataset.labels
         hits = 0
-        for i in range(len(train)):
-            rest = np.delete(train.index, i)
+        for rest_pos, held_pos in splitter.split(np.zeros(len(train)), train.labels):
+            rest, held = train.index[rest_pos], train.index[held_pos]
             fold = pca.fold(rest, k)
-            labels = train.dataset.labels[rest]
-            svc = self._fit_svc(self._scores_train(fold, k), labels, seed)
-            z = fold.scores(gram, train.index[i:i + 1], k, self.params["whiten"])
+            svc = self._fit_svc(self._scores_train(fold, k), labels[rest], seed)
+            z = fold.scores(gram, held, k, self.params["whiten"])
             scale = self._scale(fold, k)
-            hits += int(svc.predict(z if scale is None else z / scale)[0] == train.dataset.labels[train.index[i]])
+            hits += int(np.sum(svc.predict(z if scale is None else z / scale) == labels[held]))
         return hits / len(train)
 
     def _decision_to_proba(self, decision: np.ndarray) -> np.ndarray:
