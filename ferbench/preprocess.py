@@ -181,6 +181,7 @@ class ZCA(FittedStep):
     def begin(self):
         super().begin()
         self._shift = None  # centre on the first batch's mean for a numerically stable X^T X
+        self._rows = []  # kept while there are fewer images than pixels: see _low_rank
 
     def _moments(self, flat):
         if flat.shape[1] > ZCA_MAX_DIM:  # refuse before building a huge D x D matrix
@@ -188,14 +189,32 @@ class ZCA(FittedStep):
         if self._shift is None:
             self._shift = flat.mean(axis=0)
         centred = flat - self._shift
+        if self._rows is not None:
+            self._rows.append(centred)
+            if sum(len(r) for r in self._rows) >= flat.shape[1]:
+                self._rows = None
         return [centred.sum(axis=0), centred.T @ centred]
 
     def _statistics(self, n, total, outer):
         mean = total / n
+        if self._rows is not None:
+            return mean + self._shift, self._low_rank(np.concatenate(self._rows) - mean)
         cov = (outer - n * np.outer(mean, mean)) / max(n - 1, 1)
         values, vectors = np.linalg.eigh(cov)
         whiten = (vectors / np.sqrt(np.maximum(values, 0.0) + self.epsilon)) @ vectors.T
         return mean + self._shift, whiten
+
+    def _low_rank(self, centred):
+        """The same whitening matrix from the n x n Gram matrix when n < D: the covariance has
+        rank < n, its null space is scaled by 1/sqrt(epsilon) exactly as the full eigh would.
+        O(n^2 D + n D^2) instead of O(D^3): seconds become milliseconds on small data sets."""
+        n, dim = centred.shape
+        values, vectors = np.linalg.eigh(centred @ centred.T / max(n - 1, 1))
+        keep = values > values.max() * 1e-12
+        values, vectors = values[keep], vectors[:, keep]
+        basis = centred.T @ vectors / np.sqrt(values * max(n - 1, 1))  # D x r, orthonormal columns
+        gains = 1.0 / np.sqrt(values + self.epsilon) - 1.0 / np.sqrt(self.epsilon)
+        return (basis * gains) @ basis.T + np.eye(dim) / np.sqrt(self.epsilon)
 
     def call(self, x):
         x = _float(x)

@@ -73,6 +73,21 @@ def test_zca_whitens_training_data():
     assert np.abs(cov - (np.eye(16) - 1 / 16)).max() < 0.02
 
 
+
+def test_zca_low_rank_path_equals_full_eigendecomposition():
+    """Fewer images than pixels takes the n x n Gram route; it must give the full eigh's matrix."""
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, (40, 12, 12, 1)).astype(np.uint8)  # 40 images, 144 pixels
+    low = P.ZCA(name="zca_low").fit(images)
+    full = P.ZCA(name="zca_full")
+    full.begin()
+    full._rows = None  # force the moment-based full eigendecomposition
+    full.accumulate(images)
+    full.finish(images.shape[1:])
+    w_low, w_full = low.whiten.numpy(), full.whiten.numpy()
+    assert np.abs(w_low - w_full).max() <= 1e-4 * np.abs(w_full).max()
+    np.testing.assert_allclose(low.mean.numpy(), full.mean.numpy(), rtol=1e-6)
+
 @pytest.mark.parametrize("name", ["dataset_standardize", "feature_mean", "zca"])
 def test_statistics_come_from_training_images_only(name):
     (step,) = P.build_steps([name], TRAIN, (6, 6, 1))
