@@ -119,17 +119,23 @@ def test_bad_epochs_and_unfitted_predict_raise():
 def test_batches_stay_uint8_until_cast_per_batch(monkeypatch):
     import tensorflow as tf
 
-    sliced = []
-    original = tf.data.Dataset.from_tensor_slices
-    monkeypatch.setattr(tf.data.Dataset, "from_tensor_slices",
-                        lambda items: sliced.append(items) or original(items))
+    held = []
+    original = tf.constant
+    monkeypatch.setattr(tf, "constant", lambda value, *a, **k: held.append(value) or original(value, *a, **k))
     data = tiny(n=10)
     ds = BaselineCNN()._batches(data.part(), 4, labels=True, shuffle_seed=0)
-    assert sliced[0][0].dtype == np.uint8  # no float copy of the data set
+    assert held[0].dtype == np.uint8 and held[0].shape == (10, 20, 20, 1)  # no float copy
     shapes = [x.shape for x, _ in ds]
     assert shapes == [(4, 20, 20, 1), (4, 20, 20, 1), (2, 20, 20, 1)]
     x, y = next(iter(ds))
     assert x.dtype.name == "float32" and y.dtype.name == "int64"
+    # every image appears once per epoch, with its own label, in a seeded order
+    first = np.concatenate([x.numpy()[:, 0, 0, 0] for x, _ in ds])
+    second = np.concatenate([x.numpy()[:, 0, 0, 0] for x, _ in ds])
+    np.testing.assert_array_equal(np.sort(first), np.sort(data.images[:, 0, 0].astype(np.float32)))
+    assert not np.array_equal(first, second)  # reshuffled each epoch
+    pairs = {(float(img[0, 0, 0]), int(lab)) for x, y in ds for img, lab in zip(x.numpy(), y.numpy())}
+    assert pairs == {(float(i[0, 0]), int(l)) for i, l in zip(data.images, data.labels)}
 
 
 def test_augmentation_layers_only_when_asked():

@@ -104,16 +104,23 @@ class KerasFamily(Family):
     def _batches(self, part: Part, batch_size: int, *, labels: bool, shuffle_seed: int | None = None):
         import tensorflow as tf
 
-        images = part.images  # uint8 rows of this part only
+        images = part.images  # uint8 rows of this part only: the one copy the pipeline holds
         if images.ndim == 3:
             images = images[..., None]
-        items = (images, part.labels) if labels else images
-        ds = tf.data.Dataset.from_tensor_slices(items)
+        images = tf.constant(images)
+        targets = tf.constant(part.labels)
+        # Shuffle row numbers, not images: a shuffle buffer of image tensors would hold another
+        # copy of the whole part; gathering a batch of rows then casting keeps uint8 until here.
+        ds = tf.data.Dataset.range(len(part))
         if shuffle_seed is not None:
-            ds = ds.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
+            ds = ds.shuffle(len(part), seed=shuffle_seed, reshuffle_each_iteration=True)
         ds = ds.batch(batch_size)
-        cast = (lambda x, y: (tf.cast(x, tf.float32), y)) if labels else (lambda x: tf.cast(x, tf.float32))
-        return ds.map(cast, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+        def gather(rows):
+            batch = tf.cast(tf.gather(images, rows), tf.float32)
+            return (batch, tf.gather(targets, rows)) if labels else batch
+
+        return ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
     # --- learning ----------------------------------------------------------------------------
     def fit(
