@@ -226,9 +226,25 @@ def common_tags(family_cls, dataset, protocol, seed: int, params: dict[str, Any]
     }
     if "contempt" in dataset.options:
         tags["ferbench.contempt"] = str(dataset.options["contempt"])
+    tags.update(data_location_tags(dataset))
     commit = git_commit()
     if commit:
         tags["ferbench.git_commit"] = commit
+    return tags
+
+
+def data_location_tags(dataset) -> dict[str, str]:
+    """Where the data set was read from and with which reader options, so analyses can rebuild
+    it (its fingerprint tag then proves it is the same content)."""
+    from ferbench.data.readers import READERS
+
+    tags = {}
+    if dataset.source and Path(dataset.source).exists():
+        tags["ferbench.data_path"] = str(Path(dataset.source).absolute())
+    reader = READERS.get(dataset.name)
+    options = {k: v for k, v in dataset.options.items() if reader and k in reader.options}
+    if options:
+        tags["ferbench.data_options"] = json.dumps(options, sort_keys=True)
     return tags
 
 

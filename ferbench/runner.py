@@ -232,6 +232,7 @@ def _train_fold(plan: Plan, fold, bars):
     metrics = {"fit_time_s": fit_time, "train_images_per_s": len(train) * n_epochs / fit_time}
     if n_epochs and history.get("loss"):
         metrics["epochs_run"] = float(n_epochs)
+    metrics.update(getattr(family, "metrics_", None) or {})  # family-specific, e.g. Ravi's A_JK
     proba = family.predict_proba(dataset.part(fold.test))
     metrics.update(classification_metrics(dataset.labels[fold.test], proba, dataset.class_names))
     if val is not None:

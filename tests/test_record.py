@@ -1,3 +1,4 @@
+import json
 import os
 import signal
 
@@ -86,6 +87,20 @@ def test_common_tags_follow_conventions():
     assert tags["ferbench.synthetic"] == "false"
     assert len(tags.get("ferbench.git_commit", "0" * 40)) == 40
     assert record.common_tags(TinyFamily, tiny_dataset(), "loo", 0, {})["ferbench.weights"] == "n/a"
+    assert "ferbench.data_path" not in tags  # an in-memory data set has no location
+
+
+def test_tags_record_where_the_data_came_from(tmp_path):
+    """Analyses rebuild a run's data set from these tags; reader options outside the reader's
+    own (e.g. a face-crop note) are left out, since the reader would refuse them."""
+    from ferbench.data.dataset import FaceDataset
+
+    data = tiny_dataset()
+    located = FaceDataset(data.images, data.labels, name="ckplus", source=str(tmp_path),
+                          options={"contempt": "keep", "face_crop": {"found": 3}})
+    tags = record.common_tags(TinyFamily, located, "holdout:0.2", 0, {})
+    assert tags["ferbench.data_path"] == str(tmp_path.absolute())
+    assert json.loads(tags["ferbench.data_options"]) == {"contempt": "keep"}
 
 
 def test_evaluation_artifacts(experiment):
