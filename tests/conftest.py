@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,10 +16,24 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 REAL_FER2013 = Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013"
 
 
+@pytest.fixture(scope="session")
+def migrated_mlflow_db(tmp_path_factory) -> Path:
+    """An empty MLflow SQLite database, migrated once per session: MLflow's schema migrations
+    cost several seconds for every new store, and most tests make one."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    folder = tmp_path_factory.mktemp("mlflow-template")
+    SqlAlchemyStore(f"sqlite:///{folder / 'mlflow.db'}", (folder / "artifacts").as_uri())
+    return folder / "mlflow.db"
+
+
 @pytest.fixture(autouse=True)
-def isolated_store(tmp_path, monkeypatch) -> Path:
-    """FERBENCH_HOME in a temp dir; no inherited MLflow / Optuna locations."""
+def isolated_store(tmp_path, monkeypatch, migrated_mlflow_db) -> Path:
+    """FERBENCH_HOME in a temp dir, holding a copy of the migrated (empty) MLflow database;
+    no inherited MLflow / Optuna locations."""
     home = tmp_path / "ferbench-store"
+    home.mkdir()
+    shutil.copy(migrated_mlflow_db, home / "mlflow.db")
     monkeypatch.setenv("FERBENCH_HOME", str(home))
     for var in ("MLFLOW_TRACKING_URI", "FERBENCH_OPTUNA_STORAGE"):
         monkeypatch.delenv(var, raising=False)

@@ -9,7 +9,7 @@ import pytest
 from ferbench.analysis import occlusion as occ
 from ferbench.errors import FerbenchError
 from ferbench.labels import EMOTIONS
-from tiny_family import _mlflow_db_template, fast_store, tiny_family  # noqa: F401  (fixtures)
+from tiny_family import tiny_family  # noqa: F401  (fixtures)
 
 
 def region_model(region: int, grid: int = 4):
@@ -135,7 +135,7 @@ def _artifacts(run_id: str, folder: str) -> set[str]:
     return {a.path.rsplit("/", 1)[-1] for a in client.list_artifacts(run_id, folder)}
 
 
-def test_confusion_and_occlusion_of_a_logged_run(tiny_family, fast_store, tmp_path):
+def test_confusion_and_occlusion_of_a_logged_run(tiny_family, isolated_store, tmp_path):
     from ferbench.analysis import open_run
     from ferbench.analysis.confusion import analyze_confusion
     from ferbench.analysis.occlusion import analyze_occlusion

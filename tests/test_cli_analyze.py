@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ferbench.cli import app
-from tiny_family import _mlflow_db_template, fast_store, tiny_family  # noqa: F401  (fixtures)
+from tiny_family import tiny_family  # noqa: F401  (fixtures)
 
 runner = CliRunner()
 
@@ -35,7 +35,7 @@ def _artifacts(run_id: str, folder: str) -> set[str]:
     return {a.path.rsplit("/", 1)[-1] for a in MlflowClient(mlflow_tracking_uri()).list_artifacts(run_id, folder)}
 
 
-def test_confusion_and_occlusion_on_a_cnn_run(fast_store, tmp_path):
+def test_confusion_and_occlusion_on_a_cnn_run(isolated_store, tmp_path):
     from ferbench import runner as ferbench_runner
     from ferbench.data.readers import load_dataset
     from ferbench.families import registry
@@ -78,7 +78,7 @@ def _write_jaffe(root, per_class: int = 3, size: int = 48):
             Image.fromarray(image).save(root / f"{('KA', 'KL', 'KM')[rep % 3]}.{code}{rep + 1}.{k * 10 + rep}.tiff")
 
 
-def test_cross_dataset_matrix(tiny_family, fast_store, tmp_path):
+def test_cross_dataset_matrix(tiny_family, isolated_store, tmp_path):
     import mlflow
 
     from ferbench.store import mlflow_tracking_uri

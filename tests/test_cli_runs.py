@@ -3,12 +3,12 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
-from tiny_family import _mlflow_db_template, fast_store, tiny_family  # noqa: F401
+from tiny_family import tiny_family  # noqa: F401
 from typer.testing import CliRunner
 
 from ferbench.cli import app
 
-pytestmark = pytest.mark.usefixtures("fast_store", "tiny_family")
+pytestmark = pytest.mark.usefixtures("tiny_family")
 FAMILY = "tiny_test_family"
 
 
@@ -26,7 +26,7 @@ def _all_runs(home):
     return client.search_runs(ids) if ids else []
 
 
-def test_run_json_prints_exactly_one_object(fast_store):
+def test_run_json_prints_exactly_one_object(isolated_store):
     result = invoke("run", FAMILY, "--dataset", "synthetic", "--protocol", "holdout",
                     "--set", "learning_rate=0.2", "--epochs", "2", "--seed", "3", "--json")
     assert result.exit_code == 0, result.output
@@ -35,16 +35,16 @@ def test_run_json_prints_exactly_one_object(fast_store):
     assert out["family"] == FAMILY and out["dataset"] == "synthetic"
     assert out["protocol"] == "holdout:0.2" and out["params"]["learning_rate"] == 0.2
     assert 0.0 <= out["metrics"]["test_accuracy"] <= 1.0
-    (run,) = _all_runs(fast_store)
+    (run,) = _all_runs(isolated_store)
     assert run.info.run_id == out["run_id"] and run.info.status == "FINISHED"
     assert run.data.params["seed"] == "3" and run.data.tags["ferbench.synthetic"] == "true"
 
 
-def test_run_text_output_kfold(fast_store):
+def test_run_text_output_kfold(isolated_store):
     result = invoke("run", FAMILY, "--dataset", "synthetic", "--protocol", "kfold:2", "--epochs", "1")
     assert result.exit_code == 0, result.output
     assert "test accuracy" in result.stdout and "±" in result.stdout and "per fold" in result.stdout
-    assert len(_all_runs(fast_store)) == 3  # parent + 2 fold children
+    assert len(_all_runs(isolated_store)) == 3  # parent + 2 fold children
 
 
 def _folder_32px(tmp_path):
@@ -68,19 +68,19 @@ def _folder_32px(tmp_path):
     (["bench", "--families", "tiny_test_family,nope"], "unknown family nope"),
     (["bench", "--families", FAMILY, "--budget", "huge"], "budget"),
 ])
-def test_bad_input_one_line_exit_2_no_run(fast_store, args, message):
+def test_bad_input_one_line_exit_2_no_run(isolated_store, args, message):
     result = invoke(*args)
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
-    assert _all_runs(fast_store) == []
+    assert _all_runs(isolated_store) == []
 
 
-def test_input_size_the_data_cannot_serve(fast_store, tmp_path):
+def test_input_size_the_data_cannot_serve(isolated_store, tmp_path):
     result = invoke("run", FAMILY, "--dataset", "folder", "--path", _folder_32px(tmp_path))
     assert result.exit_code == 2, result.output
     assert "48x48" in result.stderr and len(result.stderr.strip().splitlines()) == 1
-    assert _all_runs(fast_store) == []
+    assert _all_runs(isolated_store) == []
 
 
 @pytest.mark.parametrize("make_bad", ["file", "readonly"])
@@ -112,11 +112,11 @@ def test_models_lists_registry_with_published_numbers():
     assert FAMILY in text and "published: none" in text
 
 
-def test_bench_on_synthetic_runs_and_prints_table(fast_store):
+def test_bench_on_synthetic_runs_and_prints_table(isolated_store):
     result = invoke("bench", "--families", FAMILY)
     assert result.exit_code == 0, result.output
     assert FAMILY in result.stdout and "n/a (synthetic)" in result.stdout
-    (run,) = _all_runs(fast_store)
+    (run,) = _all_runs(isolated_store)
     assert run.info.status == "FINISHED" and run.data.params["epochs"] == "2"  # quick_epochs
     assert run.data.tags["ferbench.bench_budget"] == "quick"
     rows = json.loads(invoke("bench", "--families", FAMILY, "--json", "--budget", "paper").stdout)
@@ -142,13 +142,13 @@ def offline_families(tiny_family):
         registry._FAMILIES.pop(name, None)
 
 
-def test_bench_skips_with_reason_unless_bench_params(fast_store, offline_families):
+def test_bench_skips_with_reason_unless_bench_params(isolated_store, offline_families):
     result = invoke("bench", "--families", "tiny_skipped,tiny_offline", "--json")
     assert result.exit_code == 0, result.output
     rows = {r["family"]: r for r in json.loads(result.stdout)}
     assert rows["tiny_skipped"]["status"] == "skipped"
     assert "weights file" in rows["tiny_skipped"]["reason"]
     assert rows["tiny_offline"]["status"] == "ok"
-    (run,) = _all_runs(fast_store)
+    (run,) = _all_runs(isolated_store)
     assert run.data.tags["ferbench.family"] == "tiny_offline"
     assert run.data.params["learning_rate"] == "0.3"

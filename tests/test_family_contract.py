@@ -104,14 +104,15 @@ class TestFamilyContract:
         assert loaded.params == family.params
         np.testing.assert_allclose(loaded.predict_proba(test), proba, rtol=1e-5, atol=1e-6)
 
-    def test_a_run_is_logged(self, cls, dataset, tmp_path):
-        runner = pytest.importorskip("ferbench.runner")
+    def test_a_run_is_logged(self, cls, dataset):
         from mlflow.tracking import MlflowClient
 
-        uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+        from ferbench import runner, store
+
+        uri = store.mlflow_tracking_uri()  # the test's isolated, pre-migrated store
         try:
             result = runner.run(cls.name, dataset, protocol="holdout", params=cls.test_params,
-                                epochs=1, tracking_uri=uri, quiet=True)
+                                epochs=1, quiet=True)
         except FerbenchError as exc:
             if "cannot run here" not in str(exc):
                 raise

@@ -5,14 +5,14 @@ import signal
 import mlflow.pyfunc
 import numpy as np
 import pytest
-from tiny_family import TinyFamily, _mlflow_db_template, fast_store, tiny_dataset, tiny_family  # noqa: F401
+from tiny_family import TinyFamily, tiny_dataset, tiny_family  # noqa: F401
 
 from ferbench import record
 from ferbench.errors import FerbenchError
 
 
 @pytest.fixture
-def experiment(fast_store):
+def experiment(isolated_store):
     record.setup()
     return record.experiment_for("tinyset")
 
@@ -22,7 +22,7 @@ def _status(run_id):
 
 
 def test_default_store_and_experiment_per_dataset(isolated_store, experiment):
-    # (the store's database was pre-seeded by fast_store; setup must use it in place)
+    # (the store's database was pre-seeded by isolated_store; setup must use it in place)
     assert (isolated_store / "mlflow.db").is_file()
     exp = record.client().get_experiment(experiment)
     assert exp.name == "ferbench-tinyset"

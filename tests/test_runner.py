@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
-from tiny_family import _mlflow_db_template, fast_store, tiny_dataset, tiny_family  # noqa: F401
+from tiny_family import tiny_dataset, tiny_family  # noqa: F401
 
 from ferbench import record, runner
 from ferbench.errors import FerbenchError
 
-pytestmark = pytest.mark.usefixtures("fast_store", "tiny_family")
+pytestmark = pytest.mark.usefixtures("tiny_family")
 FAMILY = "tiny_test_family"
 
 

@@ -109,24 +109,3 @@ def tiny_dataset(n: int = 140, seed: int = 0, splits: bool = False, size: int = 
     if splits:
         split = np.where(np.arange(n) % 10 < 7, "train", np.where(np.arange(n) % 10 < 8, "val", "test"))
     return FaceDataset(images, labels, splits=split, name="tinyset", variant="test")
-
-
-@pytest.fixture(scope="session")
-def _mlflow_db_template(tmp_path_factory):
-    """An empty, migrated MLflow SQLite database, made once per session: creating one costs
-    several seconds of schema migrations on this machine, for every test's fresh store."""
-    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-
-    folder = tmp_path_factory.mktemp("mlflow-template")
-    SqlAlchemyStore(f"sqlite:///{folder / 'mlflow.db'}", (folder / "artifacts").as_uri())
-    return folder / "mlflow.db"
-
-
-@pytest.fixture
-def fast_store(isolated_store, _mlflow_db_template):
-    """The test's isolated store, pre-seeded with the migrated empty database."""
-    import shutil
-
-    isolated_store.mkdir(parents=True, exist_ok=True)
-    shutil.copy(_mlflow_db_template, isolated_store / "mlflow.db")
-    return isolated_store
