@@ -20,6 +20,12 @@ from ferbench.families.registry import register
 from ferbench.params import Choice, Float, Int
 
 
+# Keras's default 0.99 lets the moving statistics lag far behind fast-changing activations on
+# short CPU budgets: measured on 4,000 FER-2013 images after 2 epochs, inference-mode accuracy on
+# the training images was 0.26 against 0.39 in training mode; with 0.9 both were 0.39.
+BN_MOMENTUM = 0.9
+
+
 def check_poolings(owner: str, size: int, pools: int, pooling: str, ratio: float) -> None:
     """FerbenchError when `pools` poolings would shrink a `size`-pixel side below one pixel."""
     left = size
@@ -56,7 +62,7 @@ def raghuvanshi_network(
             filters, kernel_size, strides=1, padding="same", use_bias=False,  # BN supplies the bias
             kernel_initializer="he_normal", kernel_regularizer=reg,
         )(x)
-        return layers.ReLU()(layers.BatchNormalization()(x))
+        return layers.ReLU()(layers.BatchNormalization(momentum=BN_MOMENTUM)(x))
 
     check_poolings(family.name, int(x.shape[1]), len(blocks), pooling, ratio)
     if stem:
@@ -74,7 +80,7 @@ def raghuvanshi_network(
     x = layers.Flatten()(x)
     for units in fc:
         x = layers.Dense(units, use_bias=False, kernel_initializer="he_normal", kernel_regularizer=reg)(x)
-        x = layers.Dropout(dropout)(layers.ReLU()(layers.BatchNormalization()(x)))
+        x = layers.Dropout(dropout)(layers.ReLU()(layers.BatchNormalization(momentum=BN_MOMENTUM)(x)))
     return layers.Dense(n_classes, activation="softmax", kernel_regularizer=reg)(x)
 
 
