@@ -13,7 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tuning_helpers import tiny_dataset  # noqa: E402
+from tuning_helpers import tiny_dataset, tiny_sgd  # noqa: E402, F401
+
+pytestmark = pytest.mark.usefixtures("tiny_sgd")
 
 from ferbench.cli import app  # noqa: E402
 

@@ -16,7 +16,9 @@ from ferbench.errors import FerbenchError
 from ferbench.params import Float, Int
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tuning_helpers import TinySGD, tiny_dataset  # noqa: E402
+from tuning_helpers import TinySGD, tiny_dataset, tiny_sgd  # noqa: E402, F401
+
+pytestmark = pytest.mark.usefixtures("tiny_sgd")
 
 HELPER = Path(__file__).parent / "tuning_helpers.py"
 

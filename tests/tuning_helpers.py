@@ -12,14 +12,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from ferbench.data.dataset import FaceDataset
 from ferbench.families.base import Family
-from ferbench.families.registry import register
+from ferbench.families import registry
 from ferbench.params import Choice, Float
 
 
-@register
 class TinySGD(Family):
     name = "tiny_sgd_test"
     title = "linear SGD on raw pixels (tests only)"
@@ -86,12 +86,21 @@ def tiny_dataset(n_per_class: int = 30, seed: int = 0, name: str = "tinyset", sp
     return FaceDataset(images, labels, splits=split, name=name, subjects=None)
 
 
+@pytest.fixture
+def tiny_sgd():
+    """TinySGD in the registry for one test only, so it never leaks into the contract tests."""
+    registry.register(TinySGD)
+    yield TinySGD
+    registry._FAMILIES.pop(TinySGD.name, None)
+
+
 def worker_main(argv: list[str]) -> None:
     """`python tests/tuning_helpers.py '{"trials": 4, ...}'`: one tuning worker in its own process."""
     import json
 
     from ferbench.tuning import tune
 
+    registry.register(TinySGD)  # a worker process is its own test: the family must be known
     args = json.loads(argv[0])
     dataset = tiny_dataset(**args.pop("data", {}))
     result = tune("tiny_sgd_test", dataset, echo=lambda text: print(text, flush=True), **args)
