@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ferbench.errors import FerbenchError
+from ferbench.errors import FerbenchError, StoreError
 
 BUDGETS = ("quick", "paper")
 
@@ -73,9 +73,9 @@ def plan_all(families, dataset, *, budget="quick", seed=0, tracking_uri=None):
             plan = runner.prepare(name, dataset, params=params, epochs=epochs_for(cls, budget),
                                   seed=seed, tracking_uri=tracking_uri,
                                   check_available=not reason)
+        except StoreError:
+            raise  # the store is everyone's problem, not this family's
         except FerbenchError as exc:
-            if "store" in str(exc) or "MLflow" in str(exc):
-                raise  # the store is everyone's problem, not this family's
             skipped.append(Row(name, "skipped", reason=str(exc)))
             continue
         plans.append((name, plan))

@@ -11,3 +11,8 @@ class FerbenchError(Exception):
 
     def __init__(self, message: str):
         super().__init__(" ".join(str(message).split()))
+
+
+class StoreError(FerbenchError):
+    """The store (ferbench home, MLflow backend) cannot be used: every command's problem, not one
+    family's, so callers that skip a failing family must let it through."""

@@ -25,7 +25,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ferbench.errors import FerbenchError
+from ferbench.errors import FerbenchError, StoreError
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 # Artifact transfer bars would garble our own progress bars and --json output.
@@ -54,7 +54,7 @@ def setup(tracking_uri: str | None = None):
         if not parent.is_dir() or not os.access(parent, os.W_OK) or (
             db.exists() and not os.access(db, os.W_OK)
         ):
-            raise FerbenchError(f"MLflow store {db} is not writable")
+            raise StoreError(f"MLflow store {db} is not writable")
     if _state.get("uri") == uri:
         return _state["client"]
     mlflow.set_tracking_uri(uri)
@@ -62,7 +62,7 @@ def setup(tracking_uri: str | None = None):
     try:
         client.search_experiments(max_results=1)
     except Exception as exc:  # any backend failure is a bad store, reported in one line
-        raise FerbenchError(f"MLflow store {uri} cannot be used: {_first_line(exc)}") from None
+        raise StoreError(f"MLflow store {uri} cannot be used: {_first_line(exc)}") from None
     _state.update(uri=uri, client=client)
     return client
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ferbench.errors import FerbenchError
+from ferbench.errors import StoreError
 
 DEFAULT_DIRNAME = "ferbench-store"
 
@@ -33,7 +33,7 @@ def ensure_home() -> Path:
         probe.write_text("ok")
         probe.unlink()
     except OSError as exc:
-        raise FerbenchError(f"store {root} is not writable: {exc.strerror or exc}") from None
+        raise StoreError(f"store {root} is not writable: {exc.strerror or exc}") from None
     return root
 
 
