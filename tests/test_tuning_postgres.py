@@ -21,6 +21,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 URL = os.environ.get("FERBENCH_TEST_POSTGRES_URL")
 HELPER = Path(__file__).parent / "tuning_helpers.py"
 
+from tuning_helpers import tiny_sgd  # noqa: E402, F401  (fixture)
+
 
 @pytest.fixture
 def pg_url():
@@ -74,7 +76,7 @@ def test_two_workers_on_one_study_finish_exactly_n_unique_trials(pg_url, isolate
     assert all(r.info.status == "FINISHED" for r in runs)
 
 
-def test_resume_on_postgres_adds_up_to_the_total(pg_url):
+def test_resume_on_postgres_adds_up_to_the_total(pg_url, tiny_sgd):
     from ferbench.tuning import tune
     from tuning_helpers import tiny_dataset
 
