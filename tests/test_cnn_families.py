@@ -144,3 +144,13 @@ def test_augmentation_layers_only_when_asked():
     off = BaselineCNN(augment=False).build_model(data.images, 7)
     random_layers = lambda m: [l for l in m.layers if type(l).__name__.startswith("Random")]  # noqa: E731
     assert random_layers(on) and not random_layers(off)
+
+
+def test_per_image_and_inference_blur_steps_follow_the_resize():
+    assert FiveLayerCNN().preprocessing_steps() == ["resize", "per_image_standardize", "feature_mean"]
+    assert FiveLayerCNN(per_image=False).preprocessing_steps() == ["resize", "feature_mean"]
+    assert DeeperCNN(test_blur_sigma=2.0).preprocessing_steps() == [
+        "resize", "inference_blur:2.0", "per_image_standardize", "feature_mean"]
+    assert NishimeCNN(test_blur_sigma=1.0).preprocessing_steps() == ["resize", "inference_blur:1.0", "gcn", "zca"]
+    model = BaselineCNN(test_blur_sigma=1.0).build_model(tiny(n=14).images, 7)
+    assert model.get_layer("inference_blur").sigma == 1.0

@@ -24,6 +24,8 @@ def _option_value(text: str):
 
 def summary(dataset) -> dict:
     """The describe report as one JSON-ready dict."""
+    from ferbench.data.shift import split_statistics
+
     splits = {}
     if dataset.splits is not None:
         counts = Counter(dataset.splits.tolist())
@@ -41,6 +43,7 @@ def summary(dataset) -> dict:
         "memory_mb": round(dataset.images.nbytes / 2**20, 1),
         "options": dataset.options,
         "fingerprint": dataset.fingerprint,
+        "split_statistics": split_statistics(dataset),
         "warnings": list(dataset.warnings),
     }
 
@@ -93,6 +96,9 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"subjects: {report['subjects'] if report['subjects'] is not None else 'none'}")
         if report["options"]:
             typer.echo("options: " + ", ".join(f"{k}={v}" for k, v in report["options"].items()))
+        for split, figures in report["split_statistics"].items():
+            typer.echo(f"{split}: contrast {figures['contrast']}, sharpness {figures['sharpness']} "
+                       f"(medians over {figures['n_sampled']} images)")
         typer.echo(f"fingerprint: {report['fingerprint']}")
         for note in report["warnings"]:
             typer.echo(f"warning: {note}")

@@ -19,7 +19,7 @@ from ferbench import store
 from ferbench.data.dataset import FaceDataset
 from ferbench.errors import FerbenchError
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: split-shift warning added to cached data sets
 
 
 def stat_key(reader: str, source: Path, options: dict) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from ferbench.data import cache
 from ferbench.data.dataset import FaceDataset
 from ferbench.data.images import duplicate_warning
+from ferbench.data.shift import shift_warning
 from ferbench.errors import FerbenchError
 from ferbench.labels import EMOTIONS_WITH_CONTEMPT, canonical
 
@@ -124,9 +125,9 @@ def load_dataset(
     if key is not None and (hit := cache.load(key)) is not None:
         return hit
     dataset = module.read(root, **chosen)
-    note = duplicate_warning(dataset.images, dataset.splits)
-    if note:
-        dataset.warnings.append(note)
+    for note in (duplicate_warning(dataset.images, dataset.splits), shift_warning(dataset)):
+        if note:
+            dataset.warnings.append(note)
     if key is not None:
         cache.save(key, dataset)
     return dataset

@@ -129,3 +129,17 @@ def test_real_fer2013_has_the_canonical_counts(real_fer2013):
     assert report["classes"] == {"angry": 4953, "disgust": 547, "fear": 5121, "happy": 8989,
                                  "sad": 6077, "surprise": 4002, "neutral": 6198}
     assert report["image_shape"] == [48, 48] and report["subjects"] is None
+
+
+def test_describe_reports_split_statistics_and_warns_on_blurred_training_images(fer_folder):
+    from PIL import Image, ImageFilter
+
+    result = describe("fer2013", "--path", str(fer_folder), "--json")
+    report = json.loads(result.output)
+    assert list(report["split_statistics"]) == ["train", "val", "test"]
+    assert not any("sharpness" in w for w in report["warnings"])
+    for path in (fer_folder / "train").rglob("*.jpg"):  # the shared copy's defect, made on purpose
+        Image.open(path).filter(ImageFilter.GaussianBlur(3)).save(path)
+    result = describe("fer2013", "--path", str(fer_folder))
+    assert result.exit_code == 0, result.output
+    assert "training images are the blurrier ones" in result.output and "--set test_blur_sigma=" in result.output

@@ -1,0 +1,100 @@
+"""Image statistics per split, and a warning when training images differ in kind from the rest.
+
+A model trained on one kind of image and tested on another measures the shift, not the model.
+The common folder copy of FER-2013 is such a case: its training JPEGs are far blurrier than its
+test JPEGs. Two cheap statistics catch it, on a sample of each split:
+  contrast   the median per-image standard deviation of the pixels;
+  sharpness  the median mean |horizontal difference| of the per-image standardised image, so
+             it does not depend on brightness or contrast.
+When training images are blurrier, the Gaussian sigma that makes held-out images as blurry is
+estimated (on the validation split when there is one, so the test split is never consulted);
+Keras families apply it at inference with `--set test_blur_sigma=S`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SAMPLE = 500  # images per split: the medians settle well before this
+SHARPNESS_RATIO = 1.5  # a split this many times sharper than train is a different kind of image
+BLANK_STD = 2.0  # near-blank images have no sharpness to speak of
+
+
+def _grey(images: np.ndarray) -> np.ndarray:
+    images = np.asarray(images, dtype=np.float64)
+    return images.mean(axis=-1) if images.ndim == 4 else images
+
+
+def image_statistics(images: np.ndarray) -> dict[str, float]:
+    """Median contrast and sharpness of grey or colour images (N, H, W[, C])."""
+    grey = _grey(images)
+    std = grey.reshape(len(grey), -1).std(axis=1)
+    keep = std > BLANK_STD
+    if not keep.any():
+        return {"contrast": float(np.median(std)) if len(std) else 0.0, "sharpness": 0.0}
+    z = (grey[keep] - grey[keep].mean(axis=(1, 2), keepdims=True)) / std[keep][:, None, None]
+    sharpness = np.abs(np.diff(z, axis=2)).mean(axis=(1, 2))
+    return {"contrast": round(float(np.median(std)), 2), "sharpness": round(float(np.median(sharpness)), 4)}
+
+
+def _sample(images: np.ndarray, rows: np.ndarray, size: int, rng) -> np.ndarray:
+    if len(rows) > size:
+        rows = np.sort(rng.choice(rows, size, replace=False))
+    return images[rows]
+
+
+def split_statistics(dataset, sample: int = SAMPLE, seed: int = 0) -> dict[str, dict[str, float]]:
+    """{split: {contrast, sharpness, n_sampled}} on at most `sample` images per split."""
+    if dataset.splits is None:
+        return {}
+    rng = np.random.default_rng(seed)
+    out = {}
+    order = ("train", "val", "test")
+    for split in sorted(set(dataset.splits.tolist()), key=lambda s: (order.index(s) if s in order else len(order), s)):
+        images = _sample(dataset.images, np.flatnonzero(dataset.splits == split), sample, rng)
+        out[split] = {**image_statistics(images), "n_sampled": len(images)}
+    return out
+
+
+def matching_blur(images: np.ndarray, target_sharpness: float, high: float = 8.0) -> float:
+    """The Gaussian sigma (pixels) that brings `images` down to `target_sharpness`, by bisection."""
+    from scipy.ndimage import gaussian_filter
+
+    grey = _grey(images)
+
+    def sharpness(sigma: float) -> float:
+        blurred = np.stack([gaussian_filter(image, sigma, mode="mirror", truncate=3.0) for image in grey])
+        return image_statistics(blurred)["sharpness"]
+
+    if sharpness(high) > target_sharpness:
+        return high
+    low = 0.0
+    for _ in range(12):  # 8 / 2**12: far finer than the statistic's own noise
+        mid = (low + high) / 2
+        low, high = (mid, high) if sharpness(mid) > target_sharpness else (low, mid)
+    return round((low + high) / 2, 2)
+
+
+def shift_warning(dataset, stats: dict | None = None, sample: int = SAMPLE, seed: int = 0) -> str | None:
+    """One warning line when another split is much sharper or blurrier than train, else None."""
+    stats = split_statistics(dataset, sample, seed) if stats is None else stats
+    train = stats.get("train")
+    if not train or not train["sharpness"]:
+        return None
+    others = {k: v for k, v in stats.items() if k != "train" and v["sharpness"]}
+    shifted = {k: v for k, v in others.items()
+               if max(v["sharpness"], train["sharpness"]) / min(v["sharpness"], train["sharpness"]) > SHARPNESS_RATIO}
+    if not shifted:
+        return None
+    names = " and ".join(shifted)
+    figures = ", ".join(f"{k} {v['sharpness']}" for k, v in shifted.items())
+    head = (f"training images differ in sharpness from {names} images (train {train['sharpness']} vs {figures}; "
+            f"contrast train {train['contrast']} vs " + ", ".join(f"{k} {v['contrast']}" for k, v in shifted.items()) + ")")
+    reference = "val" if "val" in shifted else next(iter(shifted))
+    if shifted[reference]["sharpness"] < train["sharpness"]:
+        return head + ": training images are the sharper ones; scores on the other splits measure this shift"
+    rng = np.random.default_rng(seed)
+    images = _sample(dataset.images, np.flatnonzero(dataset.splits == reference), min(sample, 200), rng)
+    sigma = matching_blur(images, train["sharpness"])
+    return (head + f": training images are the blurrier ones; blurring {reference} images with a Gaussian of "
+            f"sigma {sigma} matches them, which Keras families do at inference with --set test_blur_sigma={sigma}")
