@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("FERBENCH_FER2013", ROOT.parent / "shared" / "data" / "fer2013"))
 FAMILY = "baseline_cnn"
-SPACE = ["filters=2:16"]
+SPACE = ["filters=2:16", "learning_rate=1e-5:1e-1"]  # plus the family's other tunable params
 FIXED = {"batch_size": "64"}
 
 

@@ -2,7 +2,9 @@
 with a comparability verdict and its reasons. Rendering and charts live in leaderboard_render.
 
 Our runs are read with MlflowClient.search_runs, filtered in the query (source=ferbench,
-kind=run, FINISHED, plus the user's dataset/protocol/family), never by loading everything.
+kind=run, FINISHED), and kept in an incremental cache (ferbench.leaderboard_cache): a call asks
+MLflow only for runs finished since the last one; the dataset/protocol/family filters then apply
+to the cached records.
 No order_by on a metric: MLflow sorts through a LEFT OUTER JOIN on a latest_metrics subquery
 that SQLite 3.40 scans once per matching run (plan "SCAN anon_1 LEFT-JOIN"), 40 s of SQL at
 10,000 runs, 2 s even for one family's 250 runs; a `metrics.x > -1` filter does not remove that
@@ -21,7 +23,6 @@ Soft: the published data copy is unknown, its selection / TTA / extra data is no
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -30,7 +31,6 @@ from ferbench.errors import FerbenchError
 
 NOTHING_YET = "nothing to show yet — run `ferbench bench` or `ferbench run ...` to create runs"
 COMPARABLE, CAVEATS, NOT_COMPARABLE = "yes", "caveats", "no"
-_PAGE = 50_000  # MLflow's largest search page
 
 
 @dataclass
@@ -106,24 +106,17 @@ def experiment_ids(client, dataset: str | None) -> list[str]:
     return [e.experiment_id for e in client.search_experiments(filter_string="name LIKE 'ferbench-%'")]
 
 
-def search_our_runs(client, dataset=None, protocol=None, family=None) -> list:
-    ids = experiment_ids(client, dataset)
+def search_our_runs(client, dataset=None, protocol=None, family=None, *, refresh: bool = False) -> list:
+    """Our finished kind=run runs (RunRecords), through the incremental cache of
+    ferbench.leaderboard_cache; the user's dataset/protocol/family filters apply to the records."""
+    from ferbench.leaderboard_cache import finished_runs
+
+    ids = experiment_ids(client, None)
     if not ids:
         return []
-    query = run_filter(protocol, family, dataset)
-    runs, token = [], None
-    gc_was_on = gc.isenabled()
-    gc.disable()  # MLflow builds an ORM object per tag/param/metric; GC passes cost ~40% more
-    try:
-        while True:
-            page = client.search_runs(ids, filter_string=query, max_results=_PAGE, page_token=token)
-            runs.extend(page)
-            token = page.token
-            if not token:
-                return runs
-    finally:
-        if gc_was_on:
-            gc.enable()
+    wanted = {"ferbench.dataset": dataset, "ferbench.protocol": protocol, "ferbench.family": family}
+    runs = finished_runs(client, ids, run_filter(), refresh=refresh)
+    return [r for r in runs if all(not v or r.tags.get(k) == v for k, v in wanted.items())]
 
 
 def _flag(tags: dict, name: str) -> bool:
@@ -134,7 +127,7 @@ def pool(runs: list) -> list[Ours]:
     """Group runs by configuration and summarise each group."""
     groups: dict[str, list] = {}
     for run in runs:
-        tags, params = run.data.tags, run.data.params
+        tags, params = run.tags, run.params
         config = {k: v for k, v in params.items() if k != "seed"}
         key = json.dumps([tags.get("ferbench.family"), tags.get("ferbench.dataset"),
                           tags.get("ferbench.fingerprint"), tags.get("ferbench.protocol"),
@@ -146,27 +139,27 @@ def pool(runs: list) -> list[Ours]:
 
 def _summarise(group: list) -> Ours:
     first = group[0]
-    tags = first.data.tags
-    names = {m for run in group for m in run.data.metrics if not m.endswith("_std")}
+    tags = first.tags
+    names = {m for run in group for m in run.metrics if not m.endswith("_std")}
     metrics, stds = {}, {}
     for name in names:
-        values = [run.data.metrics[name] for run in group if name in run.data.metrics]
+        values = [run.metrics[name] for run in group if name in run.metrics]
         metrics[name] = math.fsum(values) / len(values)
         if len(group) > 1:
             stds[name] = _stdev(values)
-        elif f"{name}_std" in first.data.metrics:
-            stds[name] = first.data.metrics[f"{name}_std"]
-    best = max(group, key=lambda r: r.data.metrics.get("test_accuracy", -1.0))
+        elif f"{name}_std" in first.metrics:
+            stds[name] = first.metrics[f"{name}_std"]
+    best = max(group, key=lambda r: r.metrics.get("test_accuracy", -1.0))
     protocol = tags.get("ferbench.protocol", "?")
     return Ours(
         family=tags.get("ferbench.family", "?"), dataset=tags.get("ferbench.dataset", "?"),
         protocol=protocol, fingerprint=tags.get("ferbench.fingerprint", ""),
-        run_id=best.info.run_id, run_ids=[r.info.run_id for r in group], metrics=metrics,
+        run_id=best.run_id, run_ids=[r.run_id for r in group], metrics=metrics,
         stds=stds, n=len(group), n_folds=_folds_of(protocol),
-        tuned=any(_flag(r.data.tags, "tuned") for r in group),
+        tuned=any(_flag(r.tags, "tuned") for r in group),
         random_weights=_flag(tags, "random_weights"), synthetic=_flag(tags, "synthetic"),
         selected_on=tags.get("ferbench.selected_on", "val"),
-        params={k: v for k, v in first.data.params.items() if k != "seed"},
+        params={k: v for k, v in first.params.items() if k != "seed"},
     )
 
 
@@ -280,11 +273,11 @@ def _row(o: Ours, entry: dict | None, metric: str, verdict: str, reasons: list[s
 
 
 def leaderboard(client, dataset=None, protocol=None, family=None,
-                published: list[dict] | None = None) -> list[Row]:
+                published: list[dict] | None = None, refresh: bool = False) -> list[Row]:
     """Query the store and build the rows; [] when there is nothing of ours to show."""
     from ferbench import baselines
 
-    runs = search_our_runs(client, dataset=dataset, protocol=protocol, family=family)
+    runs = search_our_runs(client, dataset=dataset, protocol=protocol, family=family, refresh=refresh)
     if not runs:
         return []
     table = baselines.load_all() if published is None else published

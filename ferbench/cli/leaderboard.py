@@ -20,6 +20,7 @@ def leaderboard(
     tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help=TRACKING_HELP),
     log: bool = typer.Option(True, "--log/--no-log", help="Log the chart as a kind=leaderboard run."),
     out: Optional[Path] = typer.Option(None, "--out", help="Also write the chart and tables here."),
+    refresh: bool = typer.Option(False, "--refresh", help="Re-read every run instead of catching up the local cache."),
 ) -> None:
     """Our best run per family beside every published number, with comparability and delta."""
     from ferbench import record
@@ -38,7 +39,7 @@ def leaderboard(
 
         registry.get(family)  # unknown family -> one-line error naming the known ones
     client = record.setup(tracking_uri)
-    rows = build(client, dataset=dataset, protocol=protocol, family=family)
+    rows = build(client, dataset=dataset, protocol=protocol, family=family, refresh=refresh)
     if not rows:
         typer.echo(NOTHING_YET)
         return

@@ -47,7 +47,7 @@ def per_image_param(default: bool = True) -> dict[str, Param]:
     ferbench adds it because the common folder copy of FER-2013 has lower-contrast training images
     than test images (median per-image std 37.7 vs 53.9), which breaks BatchNorm networks fed
     by a fitted feature-wise normalisation alone; `ferbench datasets describe` reports the shift."""
-    return {"per_image": Bool(default, "standardise each image (zero mean, unit std) before the paper's steps")}
+    return {"per_image": Bool(default, "standardise each image (zero mean, unit std) before the paper's steps", tune=False)}
 
 
 class KerasFamily(Family):
