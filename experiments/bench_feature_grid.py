@@ -44,6 +44,7 @@ def main() -> None:
     from ferbench.families.vgg19_pca_svm import VGG19PcaSvm
     from ferbench.features import extract
     from ferbench.features.cache import feature_set
+    from ferbench.cli.grid import pca_limits
     from ferbench.protocols import parse_protocol
     from ferbench.weights import backbone, build
 
@@ -75,6 +76,7 @@ def main() -> None:
     pca_sizes = [int(x) for x in args.pca.split(",")]
     protocols = [parse_protocol(p) for p in args.protocols.split(",")]
     folds = {p.name: p.folds(dataset, seed=0) for p in protocols}
+    limits = pca_limits(VGG19PcaSvm, {"weights": "none", "input_size": args.size}, dataset, protocols, seed=0)  # cells `ferbench grid` skips
 
     start = time.perf_counter()
     fs = feature_set(dataset, "vgg19", "none", args.size)
@@ -87,6 +89,9 @@ def main() -> None:
     for layer in LAYERS:
         for k in pca_sizes:
             for name, fold_list in folds.items():
+                if k > limits[name]:
+                    results.append((layer, k, name, None, None))
+                    continue
                 hits = total = 0
                 ajk = []
                 for fold in fold_list:
@@ -98,7 +103,7 @@ def main() -> None:
                     ajk.append(family.metrics_.get("train_ajk_accuracy", np.nan))
                 results.append((layer, k, name, hits / total, float(np.nanmean(ajk)) if name.startswith("holdout") else None))
     grid = time.perf_counter() - start
-    n_fits = sum(len(f) for f in folds.values()) * len(LAYERS) * len(pca_sizes)
+    n_fits = sum(len(f) for name, f in folds.items() for k in pca_sizes if k <= limits[name]) * len(LAYERS)
     lines += [
         f"grid: {len(LAYERS)} layers x PCA {pca_sizes} x {list(folds)} = {len(results)} cells, {n_fits} fold fits",
         f"grid total (fresh cache): {grid:.1f} s = extraction {extraction:.1f} s + Gram {gram_time:.1f} s "
@@ -110,8 +115,8 @@ def main() -> None:
         f"backbone passes in the grid: 1 (counter {extract.backbone_passes()} incl. none for the bare pass)",
     ]
     lines.append("cells (layer, PCA, protocol, test accuracy, A_JK on hold-out):")
-    lines += [f"  {l:12s} {k:4d} {p:12s} {acc:.3f}" + (f"  A_JK {a:.3f}" if a is not None else "")
-              for l, k, p, acc, a in results]
+    lines += [f"  {l:12s} {k:4d} {p:12s} " + ("skipped: PCA larger than the training parts allow" if acc is None
+              else f"{acc:.3f}" + (f"  A_JK {a:.3f}" if a is not None else "")) for l, k, p, acc, a in results]
     text = "\n".join(lines)
     print(text)
     out = Path(__file__).parent / "results" / f"bench_feature_grid{'' if args.tag == 'jaffe' else '_' + args.tag}.txt"

@@ -27,16 +27,35 @@ def _ints(text: str, option: str) -> list[int]:
 def ravi_selection(cells: list[dict]) -> dict | None:
     """Ravi's two-step rule: of the two cells with the highest A_JK, the one whose A_JK is closest
     to its test accuracy. It looks at test rows, so the choice is test-selected."""
-    scored = [c for c in cells if c.get("train_ajk_accuracy") is not None]
+    scored = [c for c in cells if c.get("train_ajk_accuracy") is not None and c.get("test_accuracy") is not None]
     if not scored:
         return None
     best_two = sorted(scored, key=lambda c: -c["train_ajk_accuracy"])[:2]
     return min(best_two, key=lambda c: abs(c["train_ajk_accuracy"] - c["test_accuracy"]))
 
 
+def cell_params(params: dict, protocol) -> dict:
+    """A cell's params: A_JK is reported on hold-out cells, as in Ravi's table."""
+    return {**params, "ajk": protocol.name.startswith("holdout") or params.get("ajk", False)}
+
+
+def pca_limits(family_cls, params: dict, dataset, protocols, seed: int) -> dict[str, int]:
+    """Largest PCA size each protocol allows with these params: the family's own limit on the
+    smallest training part of the protocol's folds (A_JK and inner-CV refits included)."""
+    limits = {}
+    for protocol in protocols:
+        family = family_cls(**cell_params(params, protocol))
+        limits[protocol.name] = min(family.max_components(dataset.labels[fold.train], seed)
+                                    for fold in protocol.folds(dataset, seed=seed))
+    return limits
+
+
 def run_grid(family_name: str, dataset, *, layers: list[str], pca: list[int], protocols: list[str],
              params: dict, seed: int = 0, tracking_uri: str | None = None, select: str = "none",
              quiet: bool = True) -> tuple[str, list[dict], dict | None]:
+    """Every feasible (layer, PCA size, protocol) cell as a child run. A PCA size larger than a
+    protocol's training parts allow (Ravi's 200 components on JAFFE's 213 images) is skipped and
+    listed as such in the returned cells (`skipped`) and on the parent run, never fitted."""
     from ferbench import record, runner
     from ferbench.families import registry
     from ferbench.protocols import parse_protocol
@@ -48,6 +67,7 @@ def run_grid(family_name: str, dataset, *, layers: list[str], pca: list[int], pr
     for layer in layers:
         family_cls(**{**params, "layer": layer})  # checks layer names and sizes before any work
     parsed = [parse_protocol(p) for p in protocols]
+    limits = pca_limits(family_cls, params, dataset, parsed, seed)
     probe = family_cls(**{**params, "layer": layers[0]})
     probe.feature_set(dataset).ensure([family_cls(**{**params, "layer": l}).layer for l in layers])
     record.setup(tracking_uri)
@@ -58,12 +78,20 @@ def run_grid(family_name: str, dataset, *, layers: list[str], pca: list[int], pr
     with record.tracked_run(experiment, f"grid {family_name}", tags) as parent:
         record.log(parent, params={"layers": ",".join(layers), "pca": ",".join(map(str, pca)),
                                    "protocols": ",".join(p.name for p in parsed), "seed": seed, **params})
+        skipped = sorted({f"PCA {k} under {p.name} (training parts allow {limits[p.name]})"
+                          for k in pca for p in parsed if k > limits[p.name]})
+        if skipped:
+            record.log(parent, tags={"ferbench.grid_skipped": "; ".join(skipped)})
         for layer in layers:
             for k in pca:
                 for protocol in parsed:
-                    cell_params = {**params, "layer": layer, "n_components": k,
-                                   "ajk": protocol.name.startswith("holdout") or params.get("ajk", False)}
-                    result = runner.run(family_name, dataset, protocol=protocol.name, params=cell_params,
+                    if k > limits[protocol.name]:
+                        cells.append({"run_id": None, "layer": layer, "n_components": k, "protocol": protocol.name,
+                                      "test_accuracy": None, "train_ajk_accuracy": None,
+                                      "skipped": f"training parts allow at most {limits[protocol.name]} components"})
+                        continue
+                    result = runner.run(family_name, dataset, protocol=protocol.name,
+                                        params={**cell_params(params, protocol), "layer": layer, "n_components": k},
                                         seed=seed, tracking_uri=tracking_uri, quiet=quiet, log_model=False,
                                         parent_run_id=parent, extra_tags={"ferbench.kind": "grid_cell"})
                     cells.append({"run_id": result.run_id, "layer": layer, "n_components": k,
@@ -106,6 +134,9 @@ def register(app: typer.Typer) -> None:
                                          protocols=list(protocol), params=params, seed=seed,
                                          tracking_uri=tracking_uri, select=select)
         for c in cells:
+            if c.get("skipped"):
+                typer.echo(f"{c['layer']:14s} PCA {c['n_components']:4d} {c['protocol']:12s} skipped: {c['skipped']}")
+                continue
             ajk = c["train_ajk_accuracy"]
             typer.echo(f"{c['layer']:14s} PCA {c['n_components']:4d} {c['protocol']:12s} "
                        f"test {c['test_accuracy']:.3f}" + (f"  A_JK {ajk:.3f}" if ajk is not None else ""))

@@ -130,6 +130,20 @@ class FeatureFamily(Family):
         self.scale_ = self._scale(fold, k)
         return self
 
+    def max_components(self, train_labels: np.ndarray, seed: int = 0) -> int:
+        """Largest n_components a fit on these training labels allows: centred PCA on m rows has
+        m - 1 components, and the A_JK and inner-CV refits fit on fewer rows than the part."""
+        from sklearn.model_selection import StratifiedKFold
+
+        labels = np.asarray(train_labels)
+        limit = len(labels) - 1
+        if self.params["ajk"]:
+            limit = min(limit, len(labels) - 2)
+        if self.params["cv_folds"]:
+            splitter = StratifiedKFold(self._cv_folds(labels), shuffle=True, random_state=seed)
+            limit = min(limit, min(len(rest) for rest, _ in splitter.split(np.zeros(len(labels)), labels)) - 1)
+        return limit
+
     def _cv_folds(self, y) -> int:
         folds, smallest = self.params["cv_folds"], int(np.bincount(y)[np.bincount(y) > 0].min())
         if folds < 2 or folds > smallest:
