@@ -27,8 +27,6 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 
-from ferbench.errors import FerbenchError
-
 NOTHING_YET = "nothing to show yet — run `ferbench bench` or `ferbench run ...` to create runs"
 COMPARABLE, CAVEATS, NOT_COMPARABLE = "yes", "caveats", "no"
 
@@ -82,27 +80,12 @@ class Row:
 
 
 # --- reading our runs -------------------------------------------------------------------------
-def _quote(value: str) -> str:
-    if "'" in value:
-        raise FerbenchError(f"filter value {value!r} may not contain a quote")
-    return f"'{value}'"
+# Our finished runs of every ferbench experiment; dataset/protocol/family filters apply to the
+# cached records (ferbench.leaderboard_cache), so one cache serves every filter.
+RUN_FILTER = "tags.source = 'ferbench' AND tags.`ferbench.kind` = 'run' AND attributes.status = 'FINISHED'"
 
 
-def run_filter(protocol: str | None = None, family: str | None = None,
-               dataset: str | None = None) -> str:
-    parts = ["tags.source = 'ferbench'", "tags.`ferbench.kind` = 'run'",
-             "attributes.status = 'FINISHED'"]
-    for tag, value in (("ferbench.protocol", protocol), ("ferbench.family", family),
-                       ("ferbench.dataset", dataset)):
-        if value:
-            parts.append(f"tags.`{tag}` = {_quote(value)}")
-    return " AND ".join(parts)
-
-
-def experiment_ids(client, dataset: str | None) -> list[str]:
-    if dataset:
-        found = client.get_experiment_by_name(f"ferbench-{dataset}")
-        return [found.experiment_id] if found is not None and found.lifecycle_stage == "active" else []
+def experiment_ids(client) -> list[str]:
     return [e.experiment_id for e in client.search_experiments(filter_string="name LIKE 'ferbench-%'")]
 
 
@@ -111,11 +94,11 @@ def search_our_runs(client, dataset=None, protocol=None, family=None, *, refresh
     ferbench.leaderboard_cache; the user's dataset/protocol/family filters apply to the records."""
     from ferbench.leaderboard_cache import finished_runs
 
-    ids = experiment_ids(client, None)
+    ids = experiment_ids(client)
     if not ids:
         return []
     wanted = {"ferbench.dataset": dataset, "ferbench.protocol": protocol, "ferbench.family": family}
-    runs = finished_runs(client, ids, run_filter(), refresh=refresh)
+    runs = finished_runs(client, ids, RUN_FILTER, refresh=refresh)
     return [r for r in runs if all(not v or r.tags.get(k) == v for k, v in wanted.items())]
 
 

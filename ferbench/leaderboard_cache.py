@@ -69,7 +69,7 @@ def cache_path(tracking_uri: str) -> Path:
     from ferbench import store
 
     digest = hashlib.blake2b(tracking_uri.encode(), digest_size=8).hexdigest()
-    return store.home() / "cache" / f"leaderboard-{digest}.pickle"
+    return store.cache_dir("leaderboard") / f"{digest}.pickle"
 
 
 def _load(path: Path, tracking_uri: str) -> dict | None:
@@ -84,7 +84,6 @@ def _load(path: Path, tracking_uri: str) -> dict | None:
 
 
 def _save(path: Path, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as handle:
         pickle.dump(state, handle, protocol=pickle.HIGHEST_PROTOCOL)

@@ -8,7 +8,6 @@ from typing import Optional
 
 import typer
 
-SPLIT_ORDER = ("train", "val", "test")
 
 
 def _option_value(text: str):
@@ -24,6 +23,7 @@ def _option_value(text: str):
 
 def summary(dataset) -> dict:
     """The describe report as one JSON-ready dict."""
+    from ferbench.data.dataset import SPLIT_ORDER
     from ferbench.data.shift import split_statistics
 
     splits = {}

@@ -10,6 +10,8 @@ import numpy as np
 
 from ferbench.labels import EMOTIONS
 
+SPLIT_ORDER = ("train", "val", "test")  # how reports list the official splits
+
 
 @dataclass(eq=False)
 class FaceDataset:

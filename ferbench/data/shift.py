@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ferbench.data.dataset import SPLIT_ORDER
+
 SAMPLE = 500  # images per split: the medians settle well before this
 SHARPNESS_RATIO = 1.5  # a split this many times sharper than train is a different kind of image
 BLANK_STD = 2.0  # near-blank images have no sharpness to speak of
@@ -49,8 +51,8 @@ def split_statistics(dataset, sample: int = SAMPLE, seed: int = 0) -> dict[str, 
         return {}
     rng = np.random.default_rng(seed)
     out = {}
-    order = ("train", "val", "test")
-    for split in sorted(set(dataset.splits.tolist()), key=lambda s: (order.index(s) if s in order else len(order), s)):
+    ranked = lambda s: (SPLIT_ORDER.index(s) if s in SPLIT_ORDER else len(SPLIT_ORDER), s)  # noqa: E731
+    for split in sorted(set(dataset.splits.tolist()), key=ranked):
         images = _sample(dataset.images, np.flatnonzero(dataset.splits == split), sample, rng)
         out[split] = {**image_statistics(images), "n_sampled": len(images)}
     return out

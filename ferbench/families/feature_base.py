@@ -104,7 +104,7 @@ class FeatureFamily(Family):
         import warnings
 
         from sklearn.exceptions import ConvergenceWarning
-        from sklearn.model_selection import LeaveOneOut, StratifiedKFold
+        from sklearn.model_selection import LeaveOneOut
 
         k = self.params["n_components"]
         fs = self.feature_set(train.dataset)
@@ -121,8 +121,8 @@ class FeatureFamily(Family):
                 self.metrics_["train_ajk_accuracy"] = self._inner_accuracy(
                     pca, fs, train, k, seed, LeaveOneOut())
             if self.params["cv_folds"]:
-                splitter = StratifiedKFold(self._cv_folds(y), shuffle=True, random_state=seed)
-                self.metrics_["train_cv_accuracy"] = self._inner_accuracy(pca, fs, train, k, seed, splitter)
+                self.metrics_["train_cv_accuracy"] = self._inner_accuracy(
+                    pca, fs, train, k, seed, self._cv_splitter(y, seed))
         self.classes_ = np.arange(train.dataset.n_classes)
         self.n_classes_ = train.dataset.n_classes
         self._fs, self._fold, self._dataset = fs, fold, train.dataset
@@ -133,16 +133,20 @@ class FeatureFamily(Family):
     def max_components(self, train_labels: np.ndarray, seed: int = 0) -> int:
         """Largest n_components a fit on these training labels allows: centred PCA on m rows has
         m - 1 components, and the A_JK and inner-CV refits fit on fewer rows than the part."""
-        from sklearn.model_selection import StratifiedKFold
-
         labels = np.asarray(train_labels)
         limit = len(labels) - 1
         if self.params["ajk"]:
             limit = min(limit, len(labels) - 2)
         if self.params["cv_folds"]:
-            splitter = StratifiedKFold(self._cv_folds(labels), shuffle=True, random_state=seed)
-            limit = min(limit, min(len(rest) for rest, _ in splitter.split(np.zeros(len(labels)), labels)) - 1)
+            splits = self._cv_splitter(labels, seed).split(np.zeros(len(labels)), labels)
+            limit = min(limit, min(len(rest) for rest, _ in splits) - 1)
         return limit
+
+    def _cv_splitter(self, y, seed: int):
+        """The inner stratified k-fold of Ravi's 10-fold column (cv_folds)."""
+        from sklearn.model_selection import StratifiedKFold
+
+        return StratifiedKFold(self._cv_folds(y), shuffle=True, random_state=seed)
 
     def _cv_folds(self, y) -> int:
         folds, smallest = self.params["cv_folds"], int(np.bincount(y)[np.bincount(y) > 0].min())

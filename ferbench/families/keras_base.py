@@ -44,9 +44,9 @@ def common_params(*, augment: bool = True, batch_size: int = 128, learning_rate:
 
 def per_image_param(default: bool = True) -> dict[str, Param]:
     """Per-image standardisation ahead of a family's paper chain. Not in the Raghuvanshi paper:
-    ferbench adds it because the common folder copy of FER-2013 has lower-contrast training images
-    than test images (median per-image std 37.7 vs 53.9), which breaks BatchNorm networks fed
-    by a fitted feature-wise normalisation alone; `ferbench datasets describe` reports the shift."""
+    ferbench adds it because a data copy whose splits differ in contrast (the shared FER-2013
+    folder copy: blurred training images, median per-image std 37 vs 54) feeds BatchNorm layers
+    a shifted input through a fitted feature-wise normalisation; `ferbench datasets describe` reports it."""
     return {"per_image": Bool(default, "standardise each image (zero mean, unit std) before the paper's steps", tune=False)}
 
 
