@@ -63,3 +63,20 @@ def test_aggregate_mean_and_std():
     assert out["acc_std"] == pytest.approx(0.1)
     assert out["f1"] == pytest.approx(0.2) and out["f1_std"] == 0.0
     assert aggregate([]) == {}
+
+
+def test_metrics_equal_sklearn_on_random_labels_with_absent_classes():
+    from sklearn.metrics import f1_score, recall_score
+
+    rng = np.random.default_rng(3)
+    for trial in range(30):
+        n = int(rng.integers(1, 40))
+        y = rng.integers(0, 3, n)  # class 3 never occurs in y: zero recall, F1 by zero_division
+        pred = rng.integers(0, 4 if trial % 2 else 3, n)
+        names = ("a", "b", "c", "d")
+        m = classification_metrics(y, _onehot(pred, 4), names)
+        labels = list(range(len(names)))
+        assert np.isclose(m["test_macro_f1"], f1_score(y, pred, labels=labels, average="macro", zero_division=0))
+        recalls = recall_score(y, pred, labels=labels, average=None, zero_division=0)
+        assert np.allclose([m[f"test_recall_{c}"] for c in names], recalls)
+        assert np.isclose(m["test_accuracy"], np.mean(y == pred))
