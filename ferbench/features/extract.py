@@ -2,8 +2,10 @@
 
 The network sees grey images repeated to RGB, resized to the backbone's input size and passed
 through the backbone's own keras `preprocess_input` (the mini-Xception: grey 64x64 scaled to
-[-1, 1], as Arriaga et al. trained it). Outputs go straight to memory-mapped files batch by batch,
-so block1_pool (802,816 values per image) never sits in RAM for the whole data set.
+[-1, 1], as Arriaga et al. trained it). Outputs are appended to the .npy files batch by batch
+through plain file writes, so block1_pool (802,816 values per image) never sits in RAM for the
+whole data set: written pages belong to the OS page cache, not to this process (a writable
+memory map would keep every written page in the process's resident set until it is closed).
 """
 
 from __future__ import annotations
@@ -77,11 +79,13 @@ def extract(model, spec: Backbone, layers: list[str], images: np.ndarray, size: 
     widths = {name: int(np.prod(out.shape[1:])) for name, out in zip(layers, multi.outputs)}
     n = len(images)
     temps = {name: targets[name].with_name(f"{targets[name].name}.tmp-{os.getpid()}") for name in layers}
-    arrays = {
-        name: np.lib.format.open_memmap(temps[name], mode="w+", dtype=np.float16, shape=(n, widths[name]))
-        for name in layers
-    }
+    handles = {}
     try:
+        for name in layers:
+            handles[name] = open(temps[name], "wb")
+            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)),
+                      "fortran_order": False, "shape": (n, widths[name])}
+            np.lib.format.write_array_header_1_0(handles[name], header)
         _PASSES[0] += 1
         for start in range(0, n, batch_size):
             batch = prepare(spec, images[start:start + batch_size], size)
@@ -94,12 +98,14 @@ def extract(model, spec: Backbone, layers: list[str], images: np.ndarray, size: 
                 outputs = [outputs]
             for name, value in zip(layers, outputs):
                 value = np.asarray(value, np.float32)[:len(batch)].reshape(len(batch), -1)
-                arrays[name][start:start + len(batch)] = np.clip(value, -FLOAT16_MAX, FLOAT16_MAX)
+                rows = np.clip(value, -FLOAT16_MAX, FLOAT16_MAX).astype(np.float16)
+                handles[name].write(rows.data)
         for name in layers:
-            arrays[name].flush()
-            del arrays[name]
+            handles.pop(name).close()
             os.replace(temps[name], targets[name])
     finally:
+        for handle in handles.values():
+            handle.close()
         for temp in temps.values():
             if temp.exists():
                 temp.unlink()
