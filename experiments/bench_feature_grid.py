@@ -5,9 +5,9 @@
 
 Weights "none" (no ImageNet download here). Prints and writes experiments/results/<name>.txt:
 the bare multi-output forward pass over the set (all 6 layers, no storage), the whole grid
-(extraction into the cache + Gram matrices + 6 layers x PCA sizes x protocols, every fold's PCA
-and LinearSVC), the SVM fitting time on its own, the ratio (grid - SVM) / forward pass, and the
-process's peak RSS. The grid runs in a fresh FERBENCH_HOME, so nothing is cached beforehand.
+run as `ferbench grid` runs it (extraction into the cache, Gram matrices, every fold's PCA, LinearSVC,
+one MLflow child run per cell), the SVM fitting time on its own, the ratio (grid - SVM) / forward
+pass, and the process's peak RSS. The grid runs in a fresh FERBENCH_HOME: nothing is cached beforehand.
 """
 
 from __future__ import annotations
@@ -43,9 +43,6 @@ def main() -> None:
     from ferbench.data.synthetic import generate
     from ferbench.families.vgg19_pca_svm import VGG19PcaSvm
     from ferbench.features import extract
-    from ferbench.features.cache import feature_set
-    from ferbench.cli.grid import pca_limits
-    from ferbench.protocols import parse_protocol
     from ferbench.weights import backbone, build
 
     dataset = generate(args.n, seed=0, n_subjects=10, image_size=96)
@@ -62,61 +59,53 @@ def main() -> None:
         del model
         lines.append(f"bare forward pass, 6 layers: {forward:.1f} s ({args.n / forward:.2f} img/s)")
 
-    svm_time = [0.0]
-    fit_svc = VGG19PcaSvm._fit_svc
+    # the grid as `ferbench grid` runs it (MLflow parent + one child run per cell), timed by phase
+    from ferbench.cli import grid as grid_cli
+    from ferbench.features import cache
 
-    def timed_fit(self, z, y, seed):
-        t0 = time.perf_counter()
-        try:
-            return fit_svc(self, z, y, seed)
-        finally:
-            svm_time[0] += time.perf_counter() - t0
+    phases = {"extraction": 0.0, "gram": 0.0, "prefetch": 0.0, "svm": 0.0}
 
-    VGG19PcaSvm._fit_svc = timed_fit
+    def timed(owner, name, phase):
+        original = getattr(owner, name)
+
+        def wrapper(*a, **k):
+            t0 = time.perf_counter()
+            try:
+                return original(*a, **k)
+            finally:
+                phases[phase] += time.perf_counter() - t0
+        setattr(owner, name, wrapper)
+
+    timed(cache.FeatureSet, "ensure", "extraction")
+    timed(cache, "streamed_gram", "gram")
+    timed(grid_cli, "prefetch_layer", "prefetch")
+    timed(VGG19PcaSvm, "_fit_svc", "svm")
     pca_sizes = [int(x) for x in args.pca.split(",")]
-    protocols = [parse_protocol(p) for p in args.protocols.split(",")]
-    folds = {p.name: p.folds(dataset, seed=0) for p in protocols}
-    limits = pca_limits(VGG19PcaSvm, {"weights": "none", "input_size": args.size}, dataset, protocols, seed=0)  # cells `ferbench grid` skips
-
+    protocols = args.protocols.split(",")
     start = time.perf_counter()
-    fs = feature_set(dataset, "vgg19", "none", args.size)
-    fs.ensure(list(LAYERS))
-    extraction = time.perf_counter() - start
-    for layer in LAYERS:
-        fs.gram(layer)
-    gram_time = time.perf_counter() - start - extraction
-    results = []
-    for layer in LAYERS:
-        for k in pca_sizes:
-            for name, fold_list in folds.items():
-                if k > limits[name]:
-                    results.append((layer, k, name, None, None))
-                    continue
-                hits = total = 0
-                ajk = []
-                for fold in fold_list:
-                    params = dict(weights="none", input_size=args.size, layer=layer, n_components=k,
-                                  ajk=name.startswith("holdout"))
-                    family = VGG19PcaSvm(**params).fit(dataset.part(fold.train))
-                    hits += int((family.predict(dataset.part(fold.test)) == dataset.labels[fold.test]).sum())
-                    total += len(fold.test)
-                    ajk.append(family.metrics_.get("train_ajk_accuracy", np.nan))
-                results.append((layer, k, name, hits / total, float(np.nanmean(ajk)) if name.startswith("holdout") else None))
+    parent, cells, _ = grid_cli.run_grid("vgg19_pca_svm", dataset, layers=list(LAYERS), pca=pca_sizes,
+                                         protocols=protocols, params={"weights": "none", "input_size": args.size},
+                                         seed=0)
     grid = time.perf_counter() - start
-    n_fits = sum(len(f) for name, f in folds.items() for k in pca_sizes if k <= limits[name]) * len(LAYERS)
+    ran = [c for c in cells if not c.get("skipped")]
+    rest = grid - sum(phases.values())
     lines += [
-        f"grid: {len(LAYERS)} layers x PCA {pca_sizes} x {list(folds)} = {len(results)} cells, {n_fits} fold fits",
-        f"grid total (fresh cache): {grid:.1f} s = extraction {extraction:.1f} s + Gram {gram_time:.1f} s "
-        f"+ PCA/SVM {grid - extraction - gram_time:.1f} s",
-        f"  of which LinearSVC fitting (incl. A_JK refits): {svm_time[0]:.1f} s",
-        f"ratio (grid - SVM fits) / bare forward pass: {(grid - svm_time[0]) / forward:.2f} (target <= 1.2)"
+        f"grid (ferbench grid, MLflow run {parent}): {len(LAYERS)} layers x PCA {pca_sizes} x {protocols} = "
+        f"{len(cells)} cells, {len(ran)} fitted",
+        f"grid total (fresh cache): {grid:.1f} s = extraction {phases['extraction']:.1f} s + Gram "
+        f"{phases['gram']:.1f} s + fold PCAs ahead {phases['prefetch']:.1f} s + LinearSVC fits "
+        f"{phases['svm']:.1f} s + the rest (projections, predictions, MLflow) {rest:.1f} s",
+        f"ratio (grid - SVM fits) / bare forward pass: {(grid - phases['svm']) / forward:.2f} (target <= 1.2)"
         if forward == forward else "ratio: not measured (--skip-forward)",
         f"peak RSS: {peak_rss_gb():.2f} GB (target <= 4 GB on 981 images)",
-        f"backbone passes in the grid: 1 (counter {extract.backbone_passes()} incl. none for the bare pass)",
+        f"backbone passes in the grid: {extract.backbone_passes()} (the bare pass is not counted)",
+        f"load average after: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores",
     ]
     lines.append("cells (layer, PCA, protocol, test accuracy, A_JK on hold-out):")
-    lines += [f"  {l:12s} {k:4d} {p:12s} " + ("skipped: PCA larger than the training parts allow" if acc is None
-              else f"{acc:.3f}" + (f"  A_JK {a:.3f}" if a is not None else "")) for l, k, p, acc, a in results]
+    lines += [f"  {c['layer']:12s} {c['n_components']:4d} {c['protocol']:12s} " + (
+              "skipped: " + c["skipped"] if c.get("skipped") else f"{c['test_accuracy']:.3f}"
+              + (f"  A_JK {c['train_ajk_accuracy']:.3f}" if c.get("train_ajk_accuracy") is not None else ""))
+              for c in cells]
     text = "\n".join(lines)
     print(text)
     out = Path(__file__).parent / "results" / f"bench_feature_grid{'' if args.tag == 'jaffe' else '_' + args.tag}.txt"

@@ -28,6 +28,7 @@ DATA = Path(os.environ.get("FERBENCH_FER2013", ROOT.parent / "shared" / "data" /
 FAMILY = "baseline_cnn"
 SPACE = ["filters=2:16", "learning_rate=1e-5:1e-1"]  # plus the family's other tunable params
 FIXED = {"batch_size": "64"}
+SAMPLER_SEED_OFFSET = 10_000
 
 
 def subset(n_train: int, n_val: int, seed: int):
@@ -65,7 +66,10 @@ def search(dataset, *, sampler: str, pruner: str, low_fidelity, trials: int, epo
     fixed = {k: fixed[k] for k in (*FIXED, "patience")}
     space = parse_space(family.params_spec(), SPACE, fixed)
     splits = make_splits(dataset, parse_protocol("official"), seed)
-    study = optuna.create_study(direction="maximize", sampler=make_sampler(sampler, seed),
+    # Samplers draw from different streams: seeded alike, TPE's random start-up trials would
+    # replay random search's first configurations (and, trained with the same seed, its values).
+    sampler_seed = seed if sampler == "random" else seed + SAMPLER_SEED_OFFSET
+    study = optuna.create_study(direction="maximize", sampler=make_sampler(sampler, sampler_seed),
                                 pruner=make_pruner(pruner, epochs + 2))
     objective = Objective(family, dataset, splits, fixed, space, epochs=epochs, seed=seed, total=10**6,
                           low_fidelity=low_fidelity)

@@ -82,15 +82,21 @@ def resolve_protocol(family_cls, dataset, protocol: str | None, seed: int):
 
     if protocol is not None:
         parsed = parse_protocol(protocol)
-        return parsed, parsed.folds(dataset, seed=seed)
+        return parsed, family_folds(family_cls, parsed, dataset, seed)
     if family_cls.default_protocol:
         parsed = parse_protocol(family_cls.default_protocol)
         try:
-            return parsed, parsed.folds(dataset, seed=seed)
+            return parsed, family_folds(family_cls, parsed, dataset, seed)
         except FerbenchError:
             pass  # the paper's protocol does not fit this data set: use the data set's own
     parsed = parse_protocol(default_protocol(dataset))
-    return parsed, parsed.folds(dataset, seed=seed)
+    return parsed, family_folds(family_cls, parsed, dataset, seed)
+
+
+def family_folds(family_cls, protocol, dataset, seed: int):
+    """A protocol's folds as this family trains on them: a validation part is carved from each
+    fold's training rows only for families that use one (family_cls.validation_fraction)."""
+    return protocol.folds(dataset, seed=seed, val_fraction=family_cls.validation_fraction)
 
 
 def prepare(family_name, dataset, *, protocol=None, params=None, epochs=None, seed=0,
@@ -131,13 +137,15 @@ def prepare(family_name, dataset, *, protocol=None, params=None, epochs=None, se
 
 def run(family_name, dataset, *, protocol=None, params=None, epochs=None, seed=0,
         tracking_uri=None, quiet=False, extra_tags=None, log_model=True,
-        parent_run_id=None) -> RunResult:
-    """Validate, then train and evaluate `family_name` on `dataset` under `protocol`."""
+        parent_run_id=None, log_figures=True, fold_runs=True) -> RunResult:
+    """Validate, then train and evaluate `family_name` on `dataset` under `protocol`.
+    log_figures=False / fold_runs=False: no confusion PNG and no child run per fold (a grid's
+    cells, which are child runs themselves; their fold values are still logged as steps)."""
     start = time.perf_counter()
     plan = prepare(family_name, dataset, protocol=protocol, params=params, epochs=epochs,
                    seed=seed, tracking_uri=tracking_uri)
     return execute(plan, quiet=quiet, extra_tags=extra_tags, log_model=log_model,
-                   parent_run_id=parent_run_id, start=start)
+                   parent_run_id=parent_run_id, start=start, log_figures=log_figures, fold_runs=fold_runs)
 
 
 class _Timer:
@@ -155,9 +163,9 @@ class _Timer:
 
 
 def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_run_id=None,
-            start=None) -> RunResult:
+            start=None, log_figures=True, fold_runs=True) -> RunResult:
     from ferbench import record
-    from ferbench.evaluate import aggregate
+    from ferbench.evaluate import aggregate, classification_metrics
     from ferbench.progress import progress
 
     start = time.perf_counter() if start is None else start
@@ -168,7 +176,7 @@ def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_
     run_params = {**plan.params, "protocol": plan.protocol.name, "seed": plan.seed,
                   "epochs": plan.epochs if plan.epochs is not None else "n/a"}
     multi = len(plan.folds) > 1
-    children = multi and plan.protocol.kind != "loo" and len(plan.folds) <= MAX_CHILD_RUNS
+    children = fold_runs and multi and plan.protocol.kind != "loo" and len(plan.folds) <= MAX_CHILD_RUNS
     name = f"{family_cls.name}-{plan.protocol.name}-s{plan.seed}"
     with record.tracked_run(plan.experiment_id, name, tags, parent_run_id) as run_id, \
             progress(quiet) as bars:
@@ -195,11 +203,20 @@ def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_
             bars.advance(folds_task)
         bars.done(folds_task)
         summary = aggregate(fold_metrics) if multi else dict(fold_metrics[0])
+        per_fold = list(fold_metrics[0])
+        if plan.protocol.kind == "loo":
+            # one test image per fold: class-wise figures only exist over the pooled predictions
+            pooled = classification_metrics(np.concatenate(pooled_true), np.concatenate(pooled_proba),
+                                            dataset.class_names)
+            class_wise = set(pooled) - {"test_accuracy"}
+            per_fold = [k for k in per_fold if k not in class_wise]
+            summary = {k: v for k, v in summary.items() if k.removesuffix("_std") not in class_wise}
+            summary.update(pooled)
         if multi:
-            steps = {f"fold_{k}": [m.get(k, np.nan) for m in fold_metrics] for k in fold_metrics[0]}
+            steps = {f"fold_{k}": [m.get(k, np.nan) for m in fold_metrics] for k in per_fold}
             timed(record.log, run_id, metrics=summary, curves=steps)
         timed(record.log_evaluation_artifacts, run_id, np.concatenate(pooled_true),
-              np.concatenate(pooled_proba), dataset.class_names)
+              np.concatenate(pooled_proba), dataset.class_names, figure=log_figures)
         wall = time.perf_counter() - start
         summary["wall_time_s"] = wall
         record.log(run_id, metrics={"wall_time_s": wall, "logging_time_s": timed.total})

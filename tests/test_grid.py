@@ -16,7 +16,8 @@ def test_grid_runs_feasible_cells_and_skips_pca_sizes_the_folds_cannot_hold():
 
     protocols = [parse_protocol("holdout:0.2"), parse_protocol("kfold:3")]
     limits = pca_limits(registry.get("vgg19_pca_svm"), PARAMS, data, protocols, seed=0)
-    sizes = {p.name: min(len(f.train) for f in p.folds(data, seed=0)) for p in protocols}
+    # a feature family carves no validation part: every training row goes into PCA and the SVM
+    sizes = {p.name: min(len(f.train) + len(f.val) for f in p.folds(data, seed=0)) for p in protocols}
     assert limits == {"holdout:0.2": sizes["holdout:0.2"] - 2, "kfold:3": sizes["kfold:3"] - 1}  # A_JK refits on m - 1
     assert limits["kfold:3"] < 28 <= limits["holdout:0.2"]
     parent, cells, chosen = run_grid("vgg19_pca_svm", data, layers=["block1_pool", "fc1"], pca=[5, 28],
@@ -30,5 +31,72 @@ def test_grid_runs_feasible_cells_and_skips_pca_sizes_the_folds_cannot_hold():
     children = client.search_runs([client.get_run(parent).info.experiment_id],
                                   filter_string=f"tags.mlflow.parentRunId = '{parent}'")
     assert sorted(r.info.run_id for r in children) == sorted(c["run_id"] for c in ran)
+    kfold_cell = next(c["run_id"] for c in ran if c["protocol"] == "kfold:3")
+    assert not client.search_runs([client.get_run(parent).info.experiment_id],
+                                  filter_string=f"tags.mlflow.parentRunId = '{kfold_cell}'")  # no fold runs
+    assert len(client.get_metric_history(kfold_cell, "fold_test_accuracy")) == 3  # fold values as steps
     assert "PCA 28 under kfold:3" in client.get_run(parent).data.tags["ferbench.grid_skipped"]
     assert chosen is not None and chosen["protocol"] == "holdout:0.2" and chosen["train_ajk_accuracy"] is not None
+
+
+def test_feature_family_folds_train_on_every_training_row_and_loo_on_n_minus_one():
+    from ferbench.families import registry
+    from ferbench.runner import family_folds
+
+    data = generate(n_images=30, seed=1, n_subjects=5, image_size=24)
+    loo = family_folds(registry.get("vgg19_pca_svm"), parse_protocol("loo"), data, seed=0)
+    assert all(len(f.val) == 0 and len(f.train) == len(data) - 1 for f in loo)
+    cnn = family_folds(registry.get("baseline_cnn"), parse_protocol("loo"), data, seed=0)
+    assert all(len(f.val) > 0 for f in cnn)  # families with early stopping keep their validation part
+
+
+def test_prefetched_fold_pcas_equal_the_ones_a_fit_computes(tmp_path):
+    import numpy as np
+
+    from ferbench.features import gram_pca
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 300))
+    gram = x @ x.T
+    folds = [np.delete(np.arange(40), i) for i in range(12)]
+    ahead = gram_pca.GramPCA(gram)
+    ahead.prefetch(folds, 10)
+    fresh = gram_pca.GramPCA(gram)
+    for index in folds:
+        memo = ahead._known(index, 10)
+        assert memo is not None  # decomposed ahead, found without a new decomposition
+        direct = fresh.fold(index, 10)
+        np.testing.assert_allclose(memo.train_scores(10), direct.train_scores(10), atol=1e-9)
+        np.testing.assert_allclose(memo.scores(gram, [int(np.setdiff1d(np.arange(40), index)[0])], 10),
+                                   direct.scores(gram, [int(np.setdiff1d(np.arange(40), index)[0])], 10), atol=1e-9)
+
+
+def test_fold_memo_stays_within_its_byte_budget(monkeypatch):
+    import numpy as np
+
+    from ferbench.features import gram_pca
+
+    monkeypatch.setattr(gram_pca, "MEMO_BYTES", 3 * gram_pca.FoldPCA.estimated_bytes(39))
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(40, 100))
+    pca = gram_pca.GramPCA(x @ x.T)
+    for i in range(10):
+        pca.fold(np.delete(np.arange(40), i), 5)
+    assert gram_pca._MEMO_SIZE[0] <= gram_pca.MEMO_BYTES
+    assert sum(key[0] == pca._id for key in gram_pca._MEMO) <= 3
+    assert pca._known(np.delete(np.arange(40), 9), 5) is not None  # the most recent is kept
+
+
+def test_grid_parent_logs_the_cells_and_one_heatmap_while_cells_log_no_figures():
+    data = generate(n_images=36, seed=2, n_subjects=6, image_size=24)
+    parent, cells, _ = run_grid("vgg19_pca_svm", data, layers=["block5_pool"], pca=[3, 6],
+                                protocols=["holdout:0.2"], params=PARAMS)
+    client = record.client()
+    assert sorted(a.path for a in client.list_artifacts(parent, "grid")) == ["grid/grid_cells.csv",
+                                                                           "grid/grid_test_accuracy.png"]
+    local = client.download_artifacts(parent, "grid/grid_cells.csv")
+    lines = open(local).read().strip().splitlines()
+    assert len(lines) == 1 + len(cells) and lines[0].startswith("layer,n_components,protocol,test_accuracy")
+    cell_files = [a.path for a in client.list_artifacts(cells[0]["run_id"], "evaluation")]
+    assert "evaluation/test_confusion_matrix.csv" in cell_files
+    assert not any(path.endswith(".png") for path in cell_files)

@@ -59,6 +59,16 @@ def test_loo_logs_fold_steps_without_child_runs():
     assert len(_runs()) == 1
     steps = record.client().get_metric_history(result.run_id, "fold_test_accuracy")
     assert len(steps) == 21
+    # one image per fold: macro-F1 and recalls come from the pooled predictions, not fold means
+    logged = record.client().get_run(result.run_id).data.metrics
+    assert "fold_test_macro_f1" not in logged and "test_macro_f1_std" not in logged
+    pred = np.array([int(m["test_accuracy"] == 1.0) for m in result.fold_metrics])  # 1 = right
+    assert result.metrics["test_accuracy"] == pytest.approx(pred.mean())
+    data = tiny_dataset(n=21)
+    counts = np.bincount(data.labels, minlength=data.n_classes)
+    pooled_hits = sum(result.metrics[f"test_recall_{c}"] * n for c, n in zip(data.class_names, counts))
+    assert pooled_hits == pytest.approx(pred.sum())  # recalls of the pooled predictions
+    assert logged["test_macro_f1"] == pytest.approx(result.metrics["test_macro_f1"])
 
 
 def test_official_protocol_on_split_data():

@@ -42,12 +42,28 @@ def cell_params(params: dict, protocol) -> dict:
 def pca_limits(family_cls, params: dict, dataset, protocols, seed: int) -> dict[str, int]:
     """Largest PCA size each protocol allows with these params: the family's own limit on the
     smallest training part of the protocol's folds (A_JK and inner-CV refits included)."""
+    from ferbench.runner import family_folds
+
     limits = {}
     for protocol in protocols:
         family = family_cls(**cell_params(params, protocol))
         limits[protocol.name] = min(family.max_components(dataset.labels[fold.train], seed)
-                                    for fold in protocol.folds(dataset, seed=seed))
+                                    for fold in family_folds(family_cls, protocol, dataset, seed))
     return limits
+
+
+def prefetch_layer(family_cls, params: dict, dataset, layer: str, protocols, limits: dict, pca: list[int],
+                   seed: int) -> None:
+    """Decompose, in parallel, every fold PCA the layer's cells will fit (outer folds, A_JK and
+    inner-CV cuts), so hundreds of LOO eigendecompositions use every core."""
+    from ferbench.runner import family_folds
+
+    for protocol in protocols:
+        feasible = [k for k in pca if k <= limits[protocol.name]]
+        if feasible:
+            family = family_cls(**{**cell_params(params, protocol), "layer": layer, "n_components": max(feasible)})
+            folds = family_folds(family_cls, protocol, dataset, seed)
+            family.prefetch(dataset, [fold.train for fold in folds], seed)
 
 
 def run_grid(family_name: str, dataset, *, layers: list[str], pca: list[int], protocols: list[str],
@@ -83,6 +99,7 @@ def run_grid(family_name: str, dataset, *, layers: list[str], pca: list[int], pr
         if skipped:
             record.log(parent, tags={"ferbench.grid_skipped": "; ".join(skipped)})
         for layer in layers:
+            prefetch_layer(family_cls, params, dataset, layer, parsed, limits, pca, seed)
             for k in pca:
                 for protocol in parsed:
                     if k > limits[protocol.name]:
@@ -93,16 +110,58 @@ def run_grid(family_name: str, dataset, *, layers: list[str], pca: list[int], pr
                     result = runner.run(family_name, dataset, protocol=protocol.name,
                                         params={**cell_params(params, protocol), "layer": layer, "n_components": k},
                                         seed=seed, tracking_uri=tracking_uri, quiet=quiet, log_model=False,
-                                        parent_run_id=parent, extra_tags={"ferbench.kind": "grid_cell"})
+                                        parent_run_id=parent, extra_tags={"ferbench.kind": "grid_cell"},
+                                        log_figures=False, fold_runs=False)
                     cells.append({"run_id": result.run_id, "layer": layer, "n_components": k,
                                   "protocol": protocol.name, "test_accuracy": result.metrics.get("test_accuracy"),
                                   "train_ajk_accuracy": result.metrics.get("train_ajk_accuracy")})
+        log_grid_summary(parent, cells, layers, pca, [p.name for p in parsed])
         chosen = ravi_selection(cells) if select == "ravi" else None
         if chosen is not None:
             record.log(parent, tags={"ferbench.selected_on": "test", "ferbench.grid_selected": chosen["run_id"]},
                        metrics={"selected_test_accuracy": chosen["test_accuracy"],
                                 "selected_train_ajk_accuracy": chosen["train_ajk_accuracy"]})
     return parent, cells, chosen
+
+
+def log_grid_summary(run_id: str, cells: list[dict], layers: list[str], pca: list[int], protocols: list[str]) -> None:
+    """The parent run's view of the grid: every cell as CSV, and test accuracy per layer x PCA
+    size as one heatmap per protocol (the cells themselves log no figures)."""
+    import tempfile
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from ferbench import record
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        keys = ["layer", "n_components", "protocol", "test_accuracy", "train_ajk_accuracy", "run_id", "skipped"]
+        rows = [",".join(keys)] + [",".join("" if c.get(k) is None else str(c[k]) for k in keys) for c in cells]
+        (out / "grid_cells.csv").write_text("\n".join(rows) + "\n")
+        fig, axes = plt.subplots(1, len(protocols), figsize=(1.2 + 1.1 * len(pca) * len(protocols), 0.5 * len(layers) + 1.6),
+                                 dpi=90, squeeze=False)
+        for ax, protocol in zip(axes[0], protocols):
+            table = np.full((len(layers), len(pca)), np.nan)
+            for c in cells:
+                if c["protocol"] == protocol and c.get("test_accuracy") is not None:
+                    table[layers.index(c["layer"]), pca.index(c["n_components"])] = c["test_accuracy"]
+            ax.imshow(table, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+            for (i, j), value in np.ndenumerate(table):
+                ax.text(j, i, "skip" if np.isnan(value) else f"{value:.3f}", ha="center", va="center", fontsize=7,
+                        color="black" if np.isnan(value) or value > 0.6 else "white")
+            ax.set_xticks(range(len(pca)), [str(k) for k in pca])
+            ax.set_yticks(range(len(layers)), layers)
+            ax.set_xlabel("PCA components")
+            ax.set_title(f"test accuracy, {protocol}", fontsize=9)
+        fig.tight_layout()
+        fig.savefig(out / "grid_test_accuracy.png")
+        plt.close(fig)
+        record.client().log_artifacts(run_id, str(out), artifact_path="grid")
 
 
 def register(app: typer.Typer) -> None:

@@ -35,6 +35,7 @@ class Family(ABC):
     default_epochs: ClassVar[int | None] = None    # None: the family does not train by epochs
     quick_epochs: ClassVar[int | None] = None      # epochs under `bench --budget quick`
     default_protocol: ClassVar[str | None] = None  # the paper's protocol, e.g. "kfold:5"
+    validation_fraction: ClassVar[float] = 0.1     # carved from each fold's training rows (early stopping)
     notes: ClassVar[str] = ""            # assumptions and caveats, shown by `ferbench models`
 
     def __init__(self, **params: Any):

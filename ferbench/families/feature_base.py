@@ -46,6 +46,7 @@ class FeatureFamily(Family):
     backbone_name: ClassVar[str] = "vgg19"
     preprocessing = ("grey_to_rgb", "resize")
     input_shape = (224, 224, 3)
+    validation_fraction = 0.0  # no early stopping: every training row goes into PCA and the SVM (LOO is n - 1)
 
     def __init__(self, **params: Any):
         super().__init__(**params)
@@ -104,7 +105,6 @@ class FeatureFamily(Family):
         import warnings
 
         from sklearn.exceptions import ConvergenceWarning
-        from sklearn.model_selection import LeaveOneOut
 
         k = self.params["n_components"]
         fs = self.feature_set(train.dataset)
@@ -117,12 +117,8 @@ class FeatureFamily(Family):
             warnings.simplefilter("ignore", ConvergenceWarning)
             self.svc_ = self._fit_svc(self._scores_train(fold, k), y, seed)
             self.metrics_ = {}
-            if self.params["ajk"]:
-                self.metrics_["train_ajk_accuracy"] = self._inner_accuracy(
-                    pca, fs, train, k, seed, LeaveOneOut())
-            if self.params["cv_folds"]:
-                self.metrics_["train_cv_accuracy"] = self._inner_accuracy(
-                    pca, fs, train, k, seed, self._cv_splitter(y, seed))
+            for metric, splitter in self._inner_splitters(y, seed).items():
+                self.metrics_[metric] = self._inner_accuracy(pca, fs, train, k, seed, splitter)
         self.classes_ = np.arange(train.dataset.n_classes)
         self.n_classes_ = train.dataset.n_classes
         self._fs, self._fold, self._dataset = fs, fold, train.dataset
@@ -141,6 +137,33 @@ class FeatureFamily(Family):
             splits = self._cv_splitter(labels, seed).split(np.zeros(len(labels)), labels)
             limit = min(limit, min(len(rest) for rest, _ in splits) - 1)
         return limit
+
+    def _inner_splitters(self, train_labels, seed: int) -> dict:
+        """metric name -> splitter of the inner cuts a fit also scores (A_JK, Ravi's 10-fold)."""
+        from sklearn.model_selection import LeaveOneOut
+
+        splitters = {}
+        if self.params["ajk"]:
+            splitters["train_ajk_accuracy"] = LeaveOneOut()
+        if self.params["cv_folds"]:
+            splitters["train_cv_accuracy"] = self._cv_splitter(train_labels, seed)
+        return splitters
+
+    def training_subsets(self, train_index: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[np.ndarray]:
+        """Every set of rows whose PCA a fit on this training part decomposes: the part itself,
+        then the rest of each A_JK / inner-CV cut (labels: the whole data set's)."""
+        train_index = np.asarray(train_index, dtype=np.int64)
+        part_labels = labels[train_index]
+        subsets = [train_index]
+        for splitter in self._inner_splitters(part_labels, seed).values():
+            subsets += [train_index[rest] for rest, _ in splitter.split(np.zeros(len(train_index)), part_labels)]
+        return subsets
+
+    def prefetch(self, dataset, train_indices: list[np.ndarray], seed: int = 0) -> None:
+        """Decompose, in parallel, every fold PCA that fits on these training parts will ask for
+        (a grid's hundreds of LOO and A_JK folds); later fits find them memoised."""
+        subsets = [s for index in train_indices for s in self.training_subsets(index, dataset.labels, seed)]
+        self._pca(self.feature_set(dataset)).prefetch(subsets, self.params["n_components"])
 
     def _cv_splitter(self, y, seed: int):
         """The inner stratified k-fold of Ravi's 10-fold column (cv_folds)."""

@@ -11,7 +11,10 @@ follow one rule: the largest-magnitude training score of each component is posit
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -20,27 +23,77 @@ from scipy.linalg import eigh
 from ferbench.errors import FerbenchError
 
 MAX_COMPONENTS = 512      # eigenpairs kept per fold (the largest n_components a family offers)
-FOLD_MEMO = 1024          # folds remembered per Gram matrix (a LOO grid revisits each fold per PCA size)
+MEMO_BYTES = 1 << 30      # decomposed folds kept across all Gram matrices (a grid revisits each fold per PCA size)
+MAX_WORKERS = 4           # threads that decompose folds side by side (prefetch)
+_MEMO: OrderedDict[tuple[int, bytes], FoldPCA] = OrderedDict()  # least recently used first
+_MEMO_SIZE = [0]
+_IDS = itertools.count()
 
 
 class GramPCA:
     def __init__(self, gram: np.ndarray):
         self.gram = np.asarray(gram, dtype=np.float64)
-        self._folds: OrderedDict[bytes, FoldPCA] = OrderedDict()
+        self._id = next(_IDS)
 
     def fold(self, train_index: np.ndarray, n_components: int) -> FoldPCA:
         """The PCA of these training rows (memoised: the grid asks again for each PCA size)."""
         train_index = np.asarray(train_index, dtype=np.int64)
-        key = train_index.tobytes()
-        found = self._folds.get(key)
-        if found is not None and found.available >= min(n_components, found.limit):
-            self._folds.move_to_end(key)
+        found = self._known(train_index, n_components)
+        if found is not None:
             found.check(n_components)
             return found
-        fold = FoldPCA(self.gram, train_index, n_components)
-        self._folds[key] = fold
-        while len(self._folds) > FOLD_MEMO:
-            self._folds.popitem(last=False)
+        return self._remember(train_index, FoldPCA(self.gram, train_index, n_components))
+
+    def prefetch(self, train_indices: list[np.ndarray], n_components: int) -> None:
+        """Decompose many folds side by side (a grid's LOO and A_JK folds: hundreds of small
+        eigendecompositions), as many as the memo holds. One BLAS thread per worker: LAPACK on a
+        ~200 x 200 matrix scales poorly over threads, while numpy's eigh releases the GIL."""
+        from threadpoolctl import threadpool_limits
+
+        todo = {}
+        for index in train_indices:
+            index = np.asarray(index, dtype=np.int64)
+            if self._known(index, n_components) is None:
+                todo[index.tobytes()] = index
+        todo = list(todo.values())
+        fits, total = 0, 0
+        for index in todo:  # never decompose more than the memo keeps
+            total += FoldPCA.estimated_bytes(len(index))
+            fits += total <= MEMO_BYTES // 2
+        todo = todo[:fits]
+        workers = min(MAX_WORKERS, os.cpu_count() or 1, len(todo))
+
+        def decompose(index):
+            try:
+                return FoldPCA(self.gram, index, n_components)
+            except FerbenchError:
+                return None  # a fold too degenerate for n_components: the fit that needs it says so
+
+        if workers < 2:
+            folds = [decompose(index) for index in todo]
+        else:
+            with threadpool_limits(limits=1), ThreadPoolExecutor(workers) as pool:
+                folds = list(pool.map(decompose, todo))
+        for index, fold in zip(todo, folds):
+            if fold is not None:
+                self._remember(index, fold)
+
+    def _known(self, train_index: np.ndarray, n_components: int) -> FoldPCA | None:
+        key = (self._id, train_index.tobytes())
+        found = _MEMO.get(key)
+        if found is None or found.available < min(n_components, found.limit):
+            return None
+        _MEMO.move_to_end(key)
+        return found
+
+    def _remember(self, train_index: np.ndarray, fold: FoldPCA) -> FoldPCA:
+        key = (self._id, train_index.tobytes())
+        old = _MEMO.pop(key, None)
+        _MEMO_SIZE[0] += fold.nbytes - (old.nbytes if old is not None else 0)
+        _MEMO[key] = fold
+        while _MEMO_SIZE[0] > MEMO_BYTES and len(_MEMO) > 1:
+            _, evicted = _MEMO.popitem(last=False)
+            _MEMO_SIZE[0] -= evicted.nbytes
         return fold
 
 
@@ -57,7 +110,7 @@ class FoldPCA:
         centred = g_tt - self._col_mean[:, None] - self._col_mean[None, :] + self._all_mean
         keep = min(self.limit, max(n_components, min(MAX_COMPONENTS, self.limit)))
         if keep >= m // 2:  # most of the spectrum: divide and conquer is 3-5x faster than a subset
-            values, vectors = eigh(centred, driver="evd")
+            values, vectors = np.linalg.eigh(centred)  # LAPACK syevd, and it releases the GIL
             values, vectors = values[m - keep:], vectors[:, m - keep:]
         else:
             values, vectors = eigh(centred, subset_by_index=[m - keep, m - 1])
@@ -76,6 +129,11 @@ class FoldPCA:
         self.vectors = vectors * signs
         self.available = len(values)
         self.n_train = m
+        self.nbytes = self.vectors.nbytes + self.values.nbytes + self._col_mean.nbytes + train_index.nbytes
+
+    @staticmethod
+    def estimated_bytes(m: int) -> int:
+        return 8 * m * (min(m, MAX_COMPONENTS) + 3)
 
     def check(self, n_components: int) -> None:
         if n_components < 1 or n_components > self.limit:
