@@ -70,7 +70,7 @@ def search(dataset, *, sampler: str, pruner: str, low_fidelity, trials: int, epo
     # replay random search's first configurations (and, trained with the same seed, its values).
     sampler_seed = seed if sampler == "random" else seed + SAMPLER_SEED_OFFSET
     study = optuna.create_study(direction="maximize", sampler=make_sampler(sampler, sampler_seed),
-                                pruner=make_pruner(pruner, epochs + 2))
+                                pruner=make_pruner(pruner, epochs + 3))
     objective = Objective(family, dataset, splits, fixed, space, epochs=epochs, seed=seed, total=10**6,
                           low_fidelity=low_fidelity)
     history, spent = [], 0.0

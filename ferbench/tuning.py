@@ -6,8 +6,8 @@
   holdout) use the fold's val part. Multi-fold protocols (small data sets) tune on the training
   part of outer fold 0 only (train + val), scored by inner k-fold CV; the final test figure then
   comes from that same fold's test part, so nothing the search looked at is tested on.
-- Cost: a low-fidelity rung first (a fraction of the training images and of the epochs, step 0),
-  then the full fit reporting val accuracy every epoch (steps 1..E); median or Hyperband pruning
+- Cost: a low-fidelity rung first (a fraction of the training images and of the epochs, step 1),
+  then the full fit reporting val accuracy every epoch (steps 2..E+1); median or Hyperband pruning
   stops poor trials at any step. `compute` (trial-epochs x images) is kept per trial.
 - Resumption: trials are added until COMPLETE + PRUNED reaches the requested total; racing
   workers never overshoot (a trial that finds `total` live trials ahead of it ends FAIL, tagged
@@ -179,7 +179,7 @@ def tune(family_name: str, dataset, *, trials: int, protocol: str | None = None,
     proto = parse_protocol(protocol or family_cls.default_protocol or default_protocol(dataset))
     epochs = epochs or family_cls.default_epochs
     splits = make_splits(dataset, proto, seed)
-    n_steps = 2 + (epochs or 1)
+    n_steps = 3 + (epochs or 1)  # low-fidelity step 1, epochs 2..E+1, inner-CV mean E+2
     url = store.optuna_storage_url(storage)
     shown = mask_url(url)
     name = study_name or f"{family_name}-{dataset.name}-{proto.name}".replace(":", "")

@@ -5,8 +5,9 @@
   inner k-fold CV; the final test then uses that fold's test part (`OuterFold`), so nothing the
   search looked at is ever tested on.
 - Multi-fidelity: a first rung fits a stratified fraction of the training images for a fraction
-  of the epochs (step 0); then the full fit reports val accuracy every epoch (steps 1..E), and the
-  pruner may stop the trial at any step. `compute` = trial-epochs x training images.
+  of the epochs (step 1); then the full fit reports val accuracy every epoch (steps 2..E+1), and the
+  pruner may stop the trial at any step. Steps start at 1 because Hyperband's first rung is at
+  step min_resource=1: the cheap rung is where it should cut first. `compute` = trial-epochs x training images.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ferbench import params as P
 from ferbench.errors import FerbenchError
 
 LOW_FIDELITY = (0.25, 1 / 3)  # (fraction of training images, fraction of epochs) of the first rung
+LOW_FIDELITY_STEP = 1  # the first rung's step; full-fit epochs report at the steps after it
 INNER_FOLDS = 3
 WORKER_ID = uuid.uuid4().hex[:12]
 
@@ -131,14 +133,14 @@ class Objective:
             small = train[stratified_mask(self.dataset.labels[train], fraction, rng)]
             low_epochs = None if self.epochs is None else max(1, int(round(self.epochs * epoch_fraction)))
             acc = self._fit_score(params, small, val, low_epochs, state, None)
-            self._report(trial, state, acc, 0)
+            self._report(trial, state, acc, LOW_FIDELITY_STEP)
         scores = []
         for i, (train, val) in enumerate(self.splits.pairs):
-            # per-epoch reports (steps 1..E) from the first split only: one comparable curve
-            report = (lambda acc, epoch: self._report(trial, state, acc, 1 + epoch)) if i == 0 else None
+            # per-epoch reports (steps 2..E+1) from the first split only: one comparable curve
+            report = (lambda acc, epoch: self._report(trial, state, acc, LOW_FIDELITY_STEP + 1 + epoch)) if i == 0 else None
             scores.append(self._fit_score(params, train, val, self.epochs, state, report))
             if i == 0 and len(self.splits.pairs) > 1:
-                self._report(trial, state, scores[0], 1 + (self.epochs or 1))
+                self._report(trial, state, scores[0], LOW_FIDELITY_STEP + 1 + (self.epochs or 1))
         return float(np.mean(scores))
 
     def _report(self, trial, state, acc: float, step: int) -> None:
