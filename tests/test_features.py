@@ -80,3 +80,18 @@ def test_unknown_layer_is_one_line_error():
     with pytest.raises(FerbenchError, match="has no layer block9_pool"):
         fs.ensure(["block9_pool"])
     assert not list(fs.directory.glob("*.npy*"))
+
+
+@pytest.mark.parametrize("n_classes", [2, 5])
+def test_linear_decision_and_predict_equal_sklearn(n_classes):
+    from sklearn.svm import LinearSVC
+
+    from ferbench.families.feature_base import linear_decision, linear_predict
+
+    rng = np.random.default_rng(n_classes)
+    z = rng.normal(size=(60, 8))
+    y = rng.integers(0, n_classes, 60) + 3  # labels that are not 0..k-1
+    svc = LinearSVC(max_iter=5000, random_state=0).fit(z, y)
+    test = rng.normal(size=(17, 8))
+    np.testing.assert_allclose(linear_decision(svc, test), svc.decision_function(test), rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(linear_predict(svc, test), svc.predict(test))
