@@ -141,7 +141,8 @@ def main(argv=None) -> int:
         + f"; {met} of {len(fractions)} seeds within the 35% target; wall time {time.time() - start:.0f} s"
     )
     print(lines[-1])
-    out = ROOT / "experiments" / "results" / f"bench_pruning_{args.pruner}.txt"
+    budget = "" if args.trials == parser.get_default("trials") else f"_{args.trials}trials"
+    out = ROOT / "experiments" / "results" / f"bench_pruning_{args.pruner}{budget}.txt"
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     tmp.write_text("\n".join(lines) + "\n")
