@@ -204,10 +204,10 @@ def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_
         bars.done(folds_task)
         summary = aggregate(fold_metrics) if multi else dict(fold_metrics[0])
         per_fold = list(fold_metrics[0])
+        pooled_true, pooled_proba = np.concatenate(pooled_true), np.concatenate(pooled_proba)
         if plan.protocol.kind == "loo":
             # one test image per fold: class-wise figures only exist over the pooled predictions
-            pooled = classification_metrics(np.concatenate(pooled_true), np.concatenate(pooled_proba),
-                                            dataset.class_names)
+            pooled = classification_metrics(pooled_true, pooled_proba, dataset.class_names)
             class_wise = set(pooled) - {"test_accuracy"}
             per_fold = [k for k in per_fold if k not in class_wise]
             summary = {k: v for k, v in summary.items() if k.removesuffix("_std") not in class_wise}
@@ -215,8 +215,8 @@ def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_
         if multi:
             steps = {f"fold_{k}": [m.get(k, np.nan) for m in fold_metrics] for k in per_fold}
             timed(record.log, run_id, metrics=summary, curves=steps)
-        timed(record.log_evaluation_artifacts, run_id, np.concatenate(pooled_true),
-              np.concatenate(pooled_proba), dataset.class_names, figure=log_figures)
+        timed(record.log_evaluation_artifacts, run_id, pooled_true, pooled_proba, dataset.class_names,
+              figure=log_figures)
         wall = time.perf_counter() - start
         summary["wall_time_s"] = wall
         record.log(run_id, metrics={"wall_time_s": wall, "logging_time_s": timed.total})

@@ -242,7 +242,6 @@ def _final_run(family_name, dataset, splits: Splits, best: dict, epochs, seed, t
     (tagged tuned=true and with the study), nested under the study's parent run."""
     from dataclasses import replace
 
-    from ferbench.families import registry
     from ferbench.runner import execute, family_folds, prepare
 
     outer = splits.final_protocol
@@ -251,7 +250,7 @@ def _final_run(family_name, dataset, splits: Splits, best: dict, epochs, seed, t
     plan = prepare(family_name, dataset, protocol=base.name, params=best["params"], epochs=epochs,
                    seed=seed, tracking_uri=tracking_uri)
     if outer is not base:  # multi-fold protocol: only the fold whose training part was tuned on
-        plan = replace(plan, protocol=outer, folds=family_folds(registry.get(family_name), outer, dataset, seed))
+        plan = replace(plan, protocol=outer, folds=family_folds(plan.family_cls, outer, dataset, seed))
     tags = {"ferbench.tuned": "true", "ferbench.study": best["study"], "ferbench.selected_on": "val",
             "ferbench.protocol": outer.name}
     result = execute(plan, quiet=True, extra_tags=tags, parent_run_id=tracker.parent_id)
