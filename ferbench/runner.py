@@ -8,6 +8,7 @@ per fold (ferbench.kind=fold); larger k and leave-one-out log per-fold values as
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -183,8 +184,8 @@ def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_
         timed(record.log, run_id, params=run_params)
         fold_metrics, pooled_true, pooled_proba = [], [], []
         folds_task = bars.add(f"{family_cls.name}: folds", len(plan.folds)) if multi else None
-        for number, fold in enumerate(plan.folds):
-            family, metrics, proba, curves = _train_fold(plan, fold, bars)
+        for number, (fold, trained) in enumerate(zip(plan.folds, _trained_folds(plan, bars))):
+            family, metrics, proba, curves = trained
             fold_metrics.append(metrics)
             pooled_true.append(dataset.labels[fold.test])
             pooled_proba.append(proba)
@@ -194,7 +195,7 @@ def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_
                                         run_id) as child_id:
                     timed(record.log, child_id, params=run_params, metrics=metrics, curves=curves)
             elif not multi:
-                timed(record.log, run_id, metrics=metrics, curves=curves)
+                single_curves = curves  # logged with the summary, in the run's last call
             if log_model and number == 0:
                 timed(record.log_family_model, run_id, family, dataset.images[fold.test[:2]],
                       dataset.class_names)
@@ -212,16 +213,34 @@ def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_
             per_fold = [k for k in per_fold if k not in class_wise]
             summary = {k: v for k, v in summary.items() if k.removesuffix("_std") not in class_wise}
             summary.update(pooled)
-        if multi:
-            steps = {f"fold_{k}": [m.get(k, np.nan) for m in fold_metrics] for k in per_fold}
-            timed(record.log, run_id, metrics=summary, curves=steps)
         timed(record.log_evaluation_artifacts, run_id, pooled_true, pooled_proba, dataset.class_names,
               figure=log_figures)
-        wall = time.perf_counter() - start
-        summary["wall_time_s"] = wall
-        record.log(run_id, metrics={"wall_time_s": wall, "logging_time_s": timed.total})
+        # one last call for every figure: the run's metrics, its per-fold steps (or its single
+        # fold's curves) and its wall time, which then covers all but this call
+        curves = {f"fold_{k}": [m.get(k, np.nan) for m in fold_metrics] for k in per_fold} if multi else single_curves
+        summary["wall_time_s"] = time.perf_counter() - start
+        logged_before = timed.total
+        timed(record.log, run_id, metrics={**summary, "logging_time_s": logged_before}, curves=curves)
+    # the returned times include that last call
     return RunResult(run_id, family_cls.name, dataset.name, plan.protocol.name, dict(plan.params),
-                     summary, fold_metrics, wall, timed.total)
+                     summary, fold_metrics, time.perf_counter() - start, timed.total)
+
+
+def _trained_folds(plan: Plan, bars):
+    """Each fold's (family, metrics, test proba, curves), in fold order: side by side in threads
+    for families that allow it (a feature family's LOO folds), else one after the other, so a
+    Keras run logs each fold as soon as it is trained."""
+    from ferbench.threads import thread_map
+
+    def train(fold):
+        return _train_fold(plan, fold, bars)
+
+    if plan.family_cls.thread_safe_folds and len(plan.folds) > 1:
+        # the first fold alone: what every fold shares (features, Gram) is made once, with all
+        # BLAS threads, and a bad request fails before any thread starts
+        first = train(plan.folds[0])
+        return itertools.chain([first], thread_map(train, plan.folds[1:]))
+    return map(train, plan.folds)
 
 
 def _train_fold(plan: Plan, fold, bars):

@@ -50,25 +50,24 @@ def test_feature_family_folds_train_on_every_training_row_and_loo_on_n_minus_one
     assert all(len(f.val) > 0 for f in cnn)  # families with early stopping keep their validation part
 
 
-def test_prefetched_fold_pcas_equal_the_ones_a_fit_computes(tmp_path):
-    import numpy as np
+def test_folds_fitted_in_threads_give_the_same_results_as_one_after_another(monkeypatch):
+    from ferbench import runner
 
-    from ferbench.features import gram_pca
-
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(40, 300))
-    gram = x @ x.T
-    folds = [np.delete(np.arange(40), i) for i in range(12)]
-    ahead = gram_pca.GramPCA(gram)
-    ahead.prefetch(folds, 10)
-    fresh = gram_pca.GramPCA(gram)
-    for index in folds:
-        memo = ahead._known(index, 10)
-        assert memo is not None  # decomposed ahead, found without a new decomposition
-        direct = fresh.fold(index, 10)
-        np.testing.assert_allclose(memo.train_scores(10), direct.train_scores(10), atol=1e-9)
-        np.testing.assert_allclose(memo.scores(gram, [int(np.setdiff1d(np.arange(40), index)[0])], 10),
-                                   direct.scores(gram, [int(np.setdiff1d(np.arange(40), index)[0])], 10), atol=1e-9)
+    data = generate(n_images=40, seed=3, n_subjects=5, image_size=24)
+    params = {**PARAMS, "layer": "block3_pool", "n_components": 8}
+    results = {}
+    for threads in ("1", "2"):
+        monkeypatch.setenv("FERBENCH_THREADS", threads)
+        loo = runner.run("vgg19_pca_svm", data, protocol="loo", params=params, quiet=True, log_model=False)
+        ajk = runner.run("vgg19_pca_svm", data, protocol="holdout:0.2", params={**params, "ajk": True},
+                         quiet=True, log_model=False)
+        results[threads] = (loo.metrics, [m["test_accuracy"] for m in loo.fold_metrics], ajk.metrics)
+    one, two = results["1"], results["2"]
+    assert one[1] == two[1]  # every LOO fold's prediction, in fold order
+    for key in ("test_accuracy", "test_macro_f1"):
+        assert one[0][key] == two[0][key]
+    assert one[2]["train_ajk_accuracy"] == two[2]["train_ajk_accuracy"]
+    assert 0.0 <= one[2]["train_ajk_accuracy"] <= 1.0
 
 
 def test_fold_memo_stays_within_its_byte_budget(monkeypatch):

@@ -52,20 +52,6 @@ def pca_limits(family_cls, params: dict, dataset, protocols, seed: int) -> dict[
     return limits
 
 
-def prefetch_layer(family_cls, params: dict, dataset, layer: str, protocols, limits: dict, pca: list[int],
-                   seed: int) -> None:
-    """Decompose, in parallel, every fold PCA the layer's cells will fit (outer folds, A_JK and
-    inner-CV cuts), so hundreds of LOO eigendecompositions use every core."""
-    from ferbench.runner import family_folds
-
-    for protocol in protocols:
-        feasible = [k for k in pca if k <= limits[protocol.name]]
-        if feasible:
-            family = family_cls(**{**cell_params(params, protocol), "layer": layer, "n_components": max(feasible)})
-            folds = family_folds(family_cls, protocol, dataset, seed)
-            family.prefetch(dataset, [fold.train for fold in folds], seed)
-
-
 def run_grid(family_name: str, dataset, *, layers: list[str], pca: list[int], protocols: list[str],
              params: dict, seed: int = 0, tracking_uri: str | None = None, select: str = "none",
              quiet: bool = True) -> tuple[str, list[dict], dict | None]:
@@ -99,7 +85,6 @@ def run_grid(family_name: str, dataset, *, layers: list[str], pca: list[int], pr
         if skipped:
             record.log(parent, tags={"ferbench.grid_skipped": "; ".join(skipped)})
         for layer in layers:
-            prefetch_layer(family_cls, params, dataset, layer, parsed, limits, pca, seed)
             for k in pca:
                 for protocol in parsed:
                     if k > limits[protocol.name]:

@@ -36,6 +36,9 @@ class Family(ABC):
     quick_epochs: ClassVar[int | None] = None      # epochs under `bench --budget quick`
     default_protocol: ClassVar[str | None] = None  # the paper's protocol, e.g. "kfold:5"
     validation_fraction: ClassVar[float] = 0.1     # carved from each fold's training rows (early stopping)
+    # True: fits of different folds may run side by side in threads (ferbench.threads); only for
+    # families whose fit is GIL-releasing numpy / LIBLINEAR work, never a TensorFlow graph
+    thread_safe_folds: ClassVar[bool] = False
     notes: ClassVar[str] = ""            # assumptions and caveats, shown by `ferbench models`
 
     def __init__(self, **params: Any):

@@ -12,6 +12,7 @@ probabilities; the ranking is what metrics use).
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -26,6 +27,7 @@ from ferbench.params import Bool, Float, Int
 from ferbench.weights import backbone, check_input_size, missing_imagenet_message, weights_param
 
 _PCAS: dict[tuple[str, str], GramPCA] = {}
+_PCAS_LOCK = threading.Lock()  # folds fitted side by side share one GramPCA per (features, layer)
 
 
 def feature_params(layer_param, default_size: int) -> dict:
@@ -60,6 +62,7 @@ class FeatureFamily(Family):
     preprocessing = ("grey_to_rgb", "resize")
     input_shape = (224, 224, 3)
     validation_fraction = 0.0  # no early stopping: every training row goes into PCA and the SVM (LOO is n - 1)
+    thread_safe_folds = True   # eigh and LIBLINEAR release the GIL: folds fit side by side
 
     def __init__(self, **params: Any):
         super().__init__(**params)
@@ -92,9 +95,11 @@ class FeatureFamily(Family):
 
     def _pca(self, fs) -> GramPCA:
         key = (str(fs.directory), self.layer)
-        if key not in _PCAS:
-            _PCAS[key] = GramPCA(fs.gram(self.layer))
-        return _PCAS[key]
+        gram = fs.gram(self.layer)  # outside the lock: it may be computed now (once, under its own lock)
+        with _PCAS_LOCK:
+            if key not in _PCAS:
+                _PCAS[key] = GramPCA(gram)
+            return _PCAS[key]
 
     def _scale(self, fold, k):
         if self.params["whiten"]:
@@ -162,22 +167,6 @@ class FeatureFamily(Family):
             splitters["train_cv_accuracy"] = self._cv_splitter(train_labels, seed)
         return splitters
 
-    def training_subsets(self, train_index: np.ndarray, labels: np.ndarray, seed: int = 0) -> list[np.ndarray]:
-        """Every set of rows whose PCA a fit on this training part decomposes: the part itself,
-        then the rest of each A_JK / inner-CV cut (labels: the whole data set's)."""
-        train_index = np.asarray(train_index, dtype=np.int64)
-        part_labels = labels[train_index]
-        subsets = [train_index]
-        for splitter in self._inner_splitters(part_labels, seed).values():
-            subsets += [train_index[rest] for rest, _ in splitter.split(np.zeros(len(train_index)), part_labels)]
-        return subsets
-
-    def prefetch(self, dataset, train_indices: list[np.ndarray], seed: int = 0) -> None:
-        """Decompose, in parallel, every fold PCA that fits on these training parts will ask for
-        (a grid's hundreds of LOO and A_JK folds); later fits find them memoised."""
-        subsets = [s for index in train_indices for s in self.training_subsets(index, dataset.labels, seed)]
-        self._pca(self.feature_set(dataset)).prefetch(subsets, self.params["n_components"])
-
     def _cv_splitter(self, y, seed: int):
         """The inner stratified k-fold of Ravi's 10-fold column (cv_folds)."""
         from sklearn.model_selection import StratifiedKFold
@@ -194,17 +183,21 @@ class FeatureFamily(Family):
     def _inner_accuracy(self, pca, fs, train: Part, k, seed, splitter) -> float:
         """Accuracy of PCA + SVM refit on each inner cut of the training part, predicting the
         held-out rows: A_JK with LeaveOneOut, Ravi's 10-fold column with StratifiedKFold."""
+        from ferbench.threads import thread_map
+
         gram = fs.gram(self.layer)
         labels = train.dataset.labels
-        hits = 0
-        for rest_pos, held_pos in splitter.split(np.zeros(len(train)), train.labels):
-            rest, held = train.index[rest_pos], train.index[held_pos]
+
+        def hits(cut) -> int:
+            rest, held = train.index[cut[0]], train.index[cut[1]]
             fold = pca.fold(rest, k)
             svc = self._fit_svc(self._scores_train(fold, k), labels[rest], seed)
             z = fold.scores(gram, held, k, self.params["whiten"])
             scale = self._scale(fold, k)
-            hits += int(np.sum(linear_predict(svc, z if scale is None else z / scale) == labels[held]))
-        return hits / len(train)
+            return int(np.sum(linear_predict(svc, z if scale is None else z / scale) == labels[held]))
+
+        # side by side in threads, unless this fit already runs in one (a LOO fold of the runner)
+        return sum(thread_map(hits, splitter.split(np.zeros(len(train)), train.labels))) / len(train)
 
     def _decision_to_proba(self, decision: np.ndarray) -> np.ndarray:
         decision = decision if decision.ndim == 2 else np.stack([-decision, decision], axis=1)

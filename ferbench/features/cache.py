@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ PREPROCESS_VERSION = "v1:grey-rgb,cv2-resize,keras-preprocess_input"
 GRAM_BLOCK_BYTES = 64 * 2**20  # bytes per streamed column block
 _SETS: dict[tuple, FeatureSet] = {}
 _GRAMS: dict[tuple[str, str], np.ndarray] = {}
+_GRAMS_LOCK = threading.Lock()  # folds fitted side by side ask at once: compute each Gram once
 
 
 class FeatureSet:
@@ -74,16 +76,17 @@ class FeatureSet:
     def gram(self, layer: str) -> np.ndarray:
         """X X^T over all rows (float64, n x n), computed once per layer and cached on disk."""
         memo = (str(self.directory), layer)
-        if memo in _GRAMS:
-            return _GRAMS[memo]
-        target = self.directory / f"{layer}.gram.npy"
-        if target.is_file():
-            gram = np.load(target)
-        else:
-            self.ensure([layer])
-            gram = streamed_gram(self.path(layer))
-            _atomic_save(target, gram)
-        _GRAMS[memo] = gram
+        with _GRAMS_LOCK:
+            if memo in _GRAMS:
+                return _GRAMS[memo]
+            target = self.directory / f"{layer}.gram.npy"
+            if target.is_file():
+                gram = np.load(target)
+            else:
+                self.ensure([layer])
+                gram = streamed_gram(self.path(layer))
+                _atomic_save(target, gram)
+            _GRAMS[memo] = gram
         return gram
 
 

@@ -12,9 +12,8 @@ follow one rule: the largest-magnitude training score of each component is posit
 from __future__ import annotations
 
 import itertools
-import os
+import threading
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +23,9 @@ from ferbench.errors import FerbenchError
 
 MAX_COMPONENTS = 512      # eigenpairs kept per fold (the largest n_components a family offers)
 MEMO_BYTES = 1 << 30      # decomposed folds kept across all Gram matrices (a grid revisits each fold per PCA size)
-MAX_WORKERS = 4           # threads that decompose folds side by side (prefetch)
 _MEMO: OrderedDict[tuple[int, bytes], FoldPCA] = OrderedDict()  # least recently used first
 _MEMO_SIZE = [0]
+_MEMO_LOCK = threading.Lock()  # folds are fitted side by side in threads (ferbench.threads)
 _IDS = itertools.count()
 
 
@@ -44,56 +43,24 @@ class GramPCA:
             return found
         return self._remember(train_index, FoldPCA(self.gram, train_index, n_components))
 
-    def prefetch(self, train_indices: list[np.ndarray], n_components: int) -> None:
-        """Decompose many folds side by side (a grid's LOO and A_JK folds: hundreds of small
-        eigendecompositions), as many as the memo holds. One BLAS thread per worker: LAPACK on a
-        ~200 x 200 matrix scales poorly over threads, while numpy's eigh releases the GIL."""
-        from threadpoolctl import threadpool_limits
-
-        todo = {}
-        for index in train_indices:
-            index = np.asarray(index, dtype=np.int64)
-            if self._known(index, n_components) is None:
-                todo[index.tobytes()] = index
-        todo = list(todo.values())
-        fits, total = 0, 0
-        for index in todo:  # never decompose more than the memo keeps
-            total += FoldPCA.estimated_bytes(len(index))
-            fits += total <= MEMO_BYTES // 2
-        todo = todo[:fits]
-        workers = min(MAX_WORKERS, os.cpu_count() or 1, len(todo))
-
-        def decompose(index):
-            try:
-                return FoldPCA(self.gram, index, n_components)
-            except FerbenchError:
-                return None  # a fold too degenerate for n_components: the fit that needs it says so
-
-        if workers < 2:
-            folds = [decompose(index) for index in todo]
-        else:
-            with threadpool_limits(limits=1), ThreadPoolExecutor(workers) as pool:
-                folds = list(pool.map(decompose, todo))
-        for index, fold in zip(todo, folds):
-            if fold is not None:
-                self._remember(index, fold)
-
     def _known(self, train_index: np.ndarray, n_components: int) -> FoldPCA | None:
         key = (self._id, train_index.tobytes())
-        found = _MEMO.get(key)
-        if found is None or found.available < min(n_components, found.limit):
-            return None
-        _MEMO.move_to_end(key)
-        return found
+        with _MEMO_LOCK:
+            found = _MEMO.get(key)
+            if found is None or found.available < min(n_components, found.limit):
+                return None
+            _MEMO.move_to_end(key)
+            return found
 
     def _remember(self, train_index: np.ndarray, fold: FoldPCA) -> FoldPCA:
         key = (self._id, train_index.tobytes())
-        old = _MEMO.pop(key, None)
-        _MEMO_SIZE[0] += fold.nbytes - (old.nbytes if old is not None else 0)
-        _MEMO[key] = fold
-        while _MEMO_SIZE[0] > MEMO_BYTES and len(_MEMO) > 1:
-            _, evicted = _MEMO.popitem(last=False)
-            _MEMO_SIZE[0] -= evicted.nbytes
+        with _MEMO_LOCK:
+            old = _MEMO.pop(key, None)
+            _MEMO_SIZE[0] += fold.nbytes - (old.nbytes if old is not None else 0)
+            _MEMO[key] = fold
+            while _MEMO_SIZE[0] > MEMO_BYTES and len(_MEMO) > 1:
+                _, evicted = _MEMO.popitem(last=False)
+                _MEMO_SIZE[0] -= evicted.nbytes
         return fold
 
 

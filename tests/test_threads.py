@@ -1,0 +1,51 @@
+"""ferbench.threads: ordered results, the first error raised, nested maps kept in their thread."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from ferbench.errors import FerbenchError
+from ferbench.threads import available_threads, thread_map
+
+
+def test_results_come_back_in_input_order_from_several_threads(monkeypatch):
+    monkeypatch.setenv("FERBENCH_THREADS", "3")
+    seen = set()
+
+    def square(x):
+        seen.add(threading.get_ident())
+        return x * x
+
+    assert list(thread_map(square, range(40))) == [x * x for x in range(40)]
+    assert threading.get_ident() not in seen  # the work ran in worker threads
+
+
+def test_a_failing_item_raises_its_own_error(monkeypatch):
+    monkeypatch.setenv("FERBENCH_THREADS", "2")
+
+    def check(x):
+        if x == 5:
+            raise ValueError("item 5")
+        return x
+
+    with pytest.raises(ValueError, match="item 5"):
+        list(thread_map(check, range(20)))
+
+
+def test_a_map_inside_a_map_runs_in_its_callers_thread(monkeypatch):
+    monkeypatch.setenv("FERBENCH_THREADS", "2")
+
+    def inner_threads(_):
+        outer = threading.get_ident()
+        return {outer} == {ident for ident in thread_map(lambda _: threading.get_ident(), range(4))}
+
+    assert all(thread_map(inner_threads, range(4)))
+
+
+@pytest.mark.parametrize("text", ["0", "two", "-1"])
+def test_a_bad_thread_count_is_named(monkeypatch, text):
+    monkeypatch.setenv("FERBENCH_THREADS", text)
+    with pytest.raises(FerbenchError, match="FERBENCH_THREADS"):
+        available_threads()
