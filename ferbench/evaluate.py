@@ -66,20 +66,31 @@ def confusion(
     return out.astype(np.float64)
 
 
-def report_text(y_true: np.ndarray, proba: np.ndarray, class_names) -> str:
-    """sklearn's classification report over all classes (for the run's artifacts)."""
-    from sklearn.metrics import classification_report
-
+def report_text(y_true: np.ndarray, proba: np.ndarray, class_names, digits: int = 4) -> str:
+    """sklearn's classification report over all classes, character for character (tested), from
+    the confusion matrix: sklearn's own call cost ~60 ms, once per run of a 60-cell grid."""
     class_names = list(class_names)
     y_true, proba = _check(y_true, proba, len(class_names))
-    return classification_report(
-        y_true,
-        proba.argmax(axis=1),
-        labels=list(range(len(class_names))),
-        target_names=class_names,
-        digits=4,
-        zero_division=0,
-    )
+    matrix = confusion(y_true, proba.argmax(axis=1), len(class_names)).astype(np.float64)
+    hits, support, predicted = np.diag(matrix), matrix.sum(axis=1), matrix.sum(axis=0)
+    precision = np.divide(hits, predicted, out=np.zeros_like(hits), where=predicted > 0)
+    recall = np.divide(hits, support, out=np.zeros_like(hits), where=support > 0)
+    f1_denominator = precision + recall
+    f1 = np.divide(2 * precision * recall, f1_denominator, out=np.zeros_like(hits), where=f1_denominator > 0)
+    width = max(max(len(name) for name in class_names), len("weighted avg"), digits)
+    headers = ("precision", "recall", "f1-score", "support")
+    row = "{:>{width}s} " + " {:>9.{digits}f}" * 3 + " {:>9}\n"
+    text = ("{:>{width}s} " + " {:>9}" * 4).format("", *headers, width=width) + "\n\n"
+    for name, values in zip(class_names, zip(precision, recall, f1, support.astype(int))):
+        text += row.format(name, *values, width=width, digits=digits)
+    total = int(support.sum())
+    text += "\n" + ("{:>{width}s} " + " {:>9.{digits}}" * 2 + " {:>9.{digits}f} {:>9}\n").format(
+        "accuracy", "", "", hits.sum() / total, total, width=width, digits=digits)
+    text += row.format("macro avg", precision.mean(), recall.mean(), f1.mean(), total, width=width, digits=digits)
+    weights = support / total
+    text += row.format("weighted avg", precision @ weights, recall @ weights, f1 @ weights, total,
+                       width=width, digits=digits)
+    return text
 
 
 def aggregate(fold_metrics: list[dict[str, float]]) -> dict[str, float]:

@@ -57,6 +57,18 @@ def test_report_lists_every_class():
     assert all(name in text for name in NAMES)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_report_is_sklearns_classification_report_character_for_character(seed):
+    from sklearn.metrics import classification_report
+
+    rng = np.random.default_rng(seed)
+    names = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    y = rng.integers(0, 5, 60)  # two classes never occur, and some are never predicted
+    pred = np.where(rng.random(60) < 0.5, y, rng.integers(0, 6, 60))
+    expected = classification_report(y, pred, labels=list(range(7)), target_names=names, digits=4, zero_division=0)
+    assert report_text(y, _onehot(pred, 7), names) == expected
+
+
 def test_aggregate_mean_and_std():
     out = aggregate([{"acc": 0.5, "f1": 0.2}, {"acc": 0.7}])
     assert out["acc"] == pytest.approx(0.6)
