@@ -127,10 +127,7 @@ class Objective:
         fraction, epoch_fraction = self.low_fidelity
         train, val = self.splits.pairs[0]
         if 0 < fraction < 1 and len(train) >= 4 * self.dataset.n_classes:
-            from ferbench.protocols import stratified_mask
-
-            rng = np.random.default_rng([self.seed, trial.number])
-            small = train[stratified_mask(self.dataset.labels[train], fraction, rng)]
+            small = self.low_fidelity_rows(train)
             low_epochs = None if self.epochs is None else max(1, int(round(self.epochs * epoch_fraction)))
             acc = self._fit_score(params, small, val, low_epochs, state, None)
             self._report(trial, state, acc, LOW_FIDELITY_STEP)
@@ -142,6 +139,15 @@ class Objective:
             if i == 0 and len(self.splits.pairs) > 1:
                 self._report(trial, state, scores[0], LOW_FIDELITY_STEP + 1 + (self.epochs or 1))
         return float(np.mean(scores))
+
+    def low_fidelity_rows(self, train: np.ndarray) -> np.ndarray:
+        """The first rung's stratified share of the training rows. The same rows for every trial
+        (drawn from the study's seed alone), so rung values differ by configuration, not by which
+        images each trial happened to draw: the pruner compares them across trials."""
+        from ferbench.protocols import stratified_mask
+
+        rng = np.random.default_rng(self.seed)
+        return train[stratified_mask(self.dataset.labels[train], self.low_fidelity[0], rng)]
 
     def _report(self, trial, state, acc: float, step: int) -> None:
         import optuna

@@ -150,6 +150,33 @@ def test_objective_never_sees_the_test_part():
     assert len(splits.pairs) == 3 and splits.final_protocol.name == "kfold:4#fold0"
 
 
+def test_every_trial_fits_its_first_rung_on_the_same_rows(monkeypatch):
+    import numpy as np
+    import optuna
+
+    from ferbench.protocols import parse_protocol
+    from ferbench.tuning import parse_space
+    from ferbench.tuning_objective import Objective, make_splits
+
+    data = tiny_dataset(splits=False)
+    fitted = []
+    original = TinySGD.fit
+
+    def recording(self, train, val=None, **kwargs):
+        fitted.append(np.array(train.index))
+        return original(self, train, val, **kwargs)
+
+    monkeypatch.setattr(TinySGD, "fit", recording)
+    splits = make_splits(data, parse_protocol("holdout:0.3"), seed=0)
+    objective = Objective(TinySGD, data, splits, {}, parse_space(TinySGD.params_spec(), [], {}),
+                          epochs=3, seed=0, total=10)
+    optuna.create_study(direction="maximize", pruner=optuna.pruners.NopPruner()).optimize(objective, n_trials=3)
+    full = len(splits.pairs[0][0])
+    first_rungs = [rows for rows in fitted if len(rows) < full]
+    assert len(first_rungs) == 3 and len(fitted) == 6
+    assert all(np.array_equal(first_rungs[0], rows) for rows in first_rungs)
+
+
 def test_multi_fold_protocol_tests_only_the_tuned_fold():
     from ferbench import record
     from ferbench.tuning import tune
