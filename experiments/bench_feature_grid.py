@@ -10,7 +10,8 @@ one MLflow child run per cell), the SVM fitting time on its own, the ratio (grid
 pass, and the process's peak RSS. Folds fit side by side in threads (ferbench.threads), so the SVM
 time is shown two ways: the wall time during which any fit ran (what the ratio subtracts; fold PCAs
 and projections run beside the fits in it) and the summed fit time divided by the threads (the
-fits' own share; the stricter ratio). Backbone construction is timed apart on both sides. The grid runs in a fresh FERBENCH_HOME: nothing is cached beforehand.
+fits' own share; the stricter ratio). Backbone construction is timed apart on both sides. The
+grid runs in a fresh FERBENCH_HOME: nothing is cached beforehand.
 """
 
 from __future__ import annotations
@@ -76,10 +77,9 @@ def main() -> None:
                      f"building the backbone before it (not counted in the pass): {build_s:.1f} s")
 
     # the grid as `ferbench grid` runs it (MLflow parent + one child run per cell), timed by phase
+    from ferbench import weights
     from ferbench.cli import grid as grid_cli
     from ferbench.features import cache
-
-    from ferbench import weights
     from ferbench.threads import available_threads
 
     phases = {"build": 0.0, "extraction": 0.0, "gram": 0.0}

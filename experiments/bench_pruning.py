@@ -56,15 +56,12 @@ def subset(n_train: int, n_val: int, seed: int):
                        name="fer2013-subset", variant=full.variant)
 
 
-def search(dataset, *, sampler: str, pruner: str, low_fidelity, trials: int, epochs: int, seed: int,
-           stop_at: float | None = None, max_compute: float | None = None):
-    """Run an in-memory study; returns [(cumulative compute, value or None, state)] per trial."""
-    import optuna
-
+def make_objective(dataset, *, epochs: int, seed: int, low_fidelity):
+    """The tuning objective `ferbench tune` would build for FAMILY over SPACE on the subset's val part."""
     from ferbench.families import registry
     from ferbench.params import resolve
     from ferbench.protocols import parse_protocol
-    from ferbench.tuning import make_pruner, make_sampler, parse_space
+    from ferbench.tuning import parse_space
     from ferbench.tuning_objective import Objective, make_splits
 
     family = registry.get(FAMILY)
@@ -72,13 +69,39 @@ def search(dataset, *, sampler: str, pruner: str, low_fidelity, trials: int, epo
     fixed = {k: fixed[k] for k in (*FIXED, "patience")}
     space = parse_space(family.params_spec(), SPACE, fixed)
     splits = make_splits(dataset, parse_protocol("official"), seed)
+    return Objective(family, dataset, splits, fixed, space, epochs=epochs, seed=seed, total=10**6,
+                     low_fidelity=low_fidelity)
+
+
+def seed_results(fn, seeds: list[int], settings: dict, jobs: int):
+    """Yield (seed, fn(seed, settings)) as each seed finishes; with jobs > 1, seeds run side by side
+    in spawned processes (TensorFlow does not survive fork)."""
+    if jobs <= 1:
+        for seed in seeds:
+            yield seed, fn(seed, settings)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(fn, seed, settings): seed for seed in seeds}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+
+
+def search(dataset, *, sampler: str, pruner: str, low_fidelity, trials: int, epochs: int, seed: int,
+           stop_at: float | None = None, max_compute: float | None = None):
+    """Run an in-memory study; returns [(cumulative compute, value or None, state)] per trial."""
+    import optuna
+
+    from ferbench.tuning import make_pruner, make_sampler
+
     # Samplers draw from different streams: seeded alike, TPE's random start-up trials would
     # replay random search's first configurations (and, trained with the same seed, its values).
     sampler_seed = seed if sampler == "random" else seed + SAMPLER_SEED_OFFSET
     study = optuna.create_study(direction="maximize", sampler=make_sampler(sampler, sampler_seed),
                                 pruner=make_pruner(pruner, epochs + 3))
-    objective = Objective(family, dataset, splits, fixed, space, epochs=epochs, seed=seed, total=10**6,
-                          low_fidelity=low_fidelity)
+    objective = make_objective(dataset, epochs=epochs, seed=seed, low_fidelity=low_fidelity)
     history, spent = [], 0.0
     for _ in range(trials):
         study.optimize(objective, n_trials=1)
@@ -176,19 +199,9 @@ def main(argv=None) -> int:
     out = ROOT / "experiments" / "results" / (
         f"bench_pruning_{args.pruner}_{args.trials}trials_{args.epochs}ep_{args.n_train}-{args.n_val}.txt")
     done: dict[int, tuple[str, float | None]] = {}
-    if args.jobs > 1:  # seeds are independent: one process each (spawned: TensorFlow does not survive fork)
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(run_seed, seed, settings): seed for seed in args.seeds}
-            for future in as_completed(futures):
-                done[futures[future]] = future.result()
-                write_results(out, lines, args, done, start)
-    else:
-        for seed in args.seeds:
-            done[seed] = run_seed(seed, settings)
-            write_results(out, lines, args, done, start)
+    for seed, result in seed_results(run_seed, args.seeds, settings, args.jobs):
+        done[seed] = result
+        write_results(out, lines, args, done, start)
     print(out.read_text().splitlines()[-1])
     return 0
 

@@ -18,28 +18,18 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_pruning import DATA, FAMILY, FIXED, ROOT, SPACE, subset  # noqa: E402
+from bench_pruning import DATA, FAMILY, ROOT, SPACE, make_objective, seed_results, subset  # noqa: E402
 
 
 def rung_and_full(seed: int, settings: dict) -> list[tuple[float, float, dict]]:
     """(first-rung value, full value, params) for `configs` random configurations."""
     import optuna
 
-    from ferbench.families import registry
-    from ferbench.params import resolve
-    from ferbench.protocols import parse_protocol
-    from ferbench.tuning import parse_space
-    from ferbench.tuning_objective import LOW_FIDELITY, LOW_FIDELITY_STEP, Objective, make_splits
+    from ferbench.tuning_objective import LOW_FIDELITY, LOW_FIDELITY_STEP
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    epochs = settings["epochs"]
-    family = registry.get(FAMILY)
-    fixed = resolve(family.params_spec(), {**FIXED, "patience": str(epochs)}, FAMILY)
-    fixed = {k: fixed[k] for k in (*FIXED, "patience")}
     data = subset(settings["n_train"], settings["n_val"], seed)
-    splits = make_splits(data, parse_protocol("official"), seed)
-    objective = Objective(family, data, splits, fixed, parse_space(family.params_spec(), SPACE, fixed),
-                          epochs=epochs, seed=seed, total=10**6, low_fidelity=LOW_FIDELITY)
+    objective = make_objective(data, epochs=settings["epochs"], seed=seed, low_fidelity=LOW_FIDELITY)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=seed),
                                 pruner=optuna.pruners.NopPruner())
     rows = []
@@ -79,18 +69,11 @@ def main() -> int:
         print(f"FER-2013 not found at {DATA}; set FERBENCH_FER2013", file=sys.stderr)
         return 2
     settings = {"configs": args.configs, "epochs": args.epochs, "n_train": args.n_train, "n_val": args.n_val}
-    if args.jobs > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            results = list(pool.map(rung_and_full, args.seeds, [settings] * len(args.seeds)))
-    else:
-        results = [rung_and_full(seed, settings) for seed in args.seeds]
+    results = dict(seed_results(rung_and_full, args.seeds, settings, args.jobs))
     lines = [f"first rung against full training: {FAMILY}, {args.n_train} train / {args.n_val} val, "
              f"{args.epochs} epochs, space {SPACE}"]
-    for seed, rows in zip(args.seeds, results):
-        lines += describe(seed, rows)
+    for seed in args.seeds:
+        lines += describe(seed, results[seed])
     print("\n".join(lines))
     out = ROOT / "experiments" / "results" / f"rung_correlation_{args.configs}configs.txt"
     out.parent.mkdir(parents=True, exist_ok=True)

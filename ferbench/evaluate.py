@@ -33,16 +33,23 @@ def classification_metrics(
     folds and sklearn's input validation cost ~5 ms per call."""
     class_names = list(class_names)
     y_true, proba = _check(y_true, proba, len(class_names))
-    matrix = confusion(y_true, proba.argmax(axis=1), len(class_names))
-    hits = np.diag(matrix).astype(np.float64)
-    actual, predicted = matrix.sum(axis=1), matrix.sum(axis=0)
-    recalls = np.divide(hits, actual, out=np.zeros_like(hits), where=actual > 0)
-    f1_denominator = actual + predicted  # 2 tp + fp + fn
-    f1 = np.divide(2 * hits, f1_denominator, out=np.zeros_like(hits), where=f1_denominator > 0)
+    hits, _, _, recalls, f1 = class_rates(confusion(y_true, proba.argmax(axis=1), len(class_names)))
     out = {f"{prefix}accuracy": float(hits.sum() / len(y_true)), f"{prefix}macro_f1": float(f1.mean())}
     for name, value in zip(class_names, recalls):
         out[f"{prefix}recall_{name}"] = float(value)
     return out
+
+
+def class_rates(matrix: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per class, from a confusion matrix (rows = true class): hits, support, precision, recall
+    and F1, each 0 where undefined (sklearn's zero_division=0)."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    hits, support, predicted = np.diag(matrix), matrix.sum(axis=1), matrix.sum(axis=0)
+    precision = np.divide(hits, predicted, out=np.zeros_like(hits), where=predicted > 0)
+    recall = np.divide(hits, support, out=np.zeros_like(hits), where=support > 0)
+    both = precision + recall
+    f1 = np.divide(2 * precision * recall, both, out=np.zeros_like(hits), where=both > 0)
+    return hits, support, precision, recall, f1
 
 
 def confusion(
@@ -71,12 +78,7 @@ def report_text(y_true: np.ndarray, proba: np.ndarray, class_names, digits: int 
     the confusion matrix: sklearn's own call cost ~60 ms, once per run of a 60-cell grid."""
     class_names = list(class_names)
     y_true, proba = _check(y_true, proba, len(class_names))
-    matrix = confusion(y_true, proba.argmax(axis=1), len(class_names)).astype(np.float64)
-    hits, support, predicted = np.diag(matrix), matrix.sum(axis=1), matrix.sum(axis=0)
-    precision = np.divide(hits, predicted, out=np.zeros_like(hits), where=predicted > 0)
-    recall = np.divide(hits, support, out=np.zeros_like(hits), where=support > 0)
-    f1_denominator = precision + recall
-    f1 = np.divide(2 * precision * recall, f1_denominator, out=np.zeros_like(hits), where=f1_denominator > 0)
+    hits, support, precision, recall, f1 = class_rates(confusion(y_true, proba.argmax(axis=1), len(class_names)))
     width = max(max(len(name) for name in class_names), len("weighted avg"), digits)
     headers = ("precision", "recall", "f1-score", "support")
     row = "{:>{width}s} " + " {:>9.{digits}f}" * 3 + " {:>9}\n"

@@ -219,8 +219,7 @@ def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_
         # fold's curves) and its wall time, which then covers all but this call
         curves = {f"fold_{k}": [m.get(k, np.nan) for m in fold_metrics] for k in per_fold} if multi else single_curves
         summary["wall_time_s"] = time.perf_counter() - start
-        logged_before = timed.total
-        timed(record.log, run_id, metrics={**summary, "logging_time_s": logged_before}, curves=curves)
+        timed(record.log, run_id, metrics={**summary, "logging_time_s": timed.total}, curves=curves)
     # the returned times include that last call
     return RunResult(run_id, family_cls.name, dataset.name, plan.protocol.name, dict(plan.params),
                      summary, fold_metrics, time.perf_counter() - start, timed.total)

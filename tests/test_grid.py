@@ -75,9 +75,10 @@ def test_fold_memo_stays_within_its_byte_budget(monkeypatch):
 
     from ferbench.features import gram_pca
 
-    monkeypatch.setattr(gram_pca, "MEMO_BYTES", 3 * gram_pca.FoldPCA.estimated_bytes(39))
     rng = np.random.default_rng(1)
     x = rng.normal(size=(40, 100))
+    one_fold = gram_pca.FoldPCA(x @ x.T, np.arange(39), 5).nbytes  # every fold below is this size
+    monkeypatch.setattr(gram_pca, "MEMO_BYTES", 3 * one_fold)
     pca = gram_pca.GramPCA(x @ x.T)
     for i in range(10):
         pca.fold(np.delete(np.arange(40), i), 5)

@@ -98,10 +98,6 @@ class FoldPCA:
         self.n_train = m
         self.nbytes = self.vectors.nbytes + self.values.nbytes + self._col_mean.nbytes + train_index.nbytes
 
-    @staticmethod
-    def estimated_bytes(m: int) -> int:
-        return 8 * m * (min(m, MAX_COMPONENTS) + 3)
-
     def check(self, n_components: int) -> None:
         if n_components < 1 or n_components > self.limit:
             raise FerbenchError(
