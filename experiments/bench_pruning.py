@@ -20,6 +20,7 @@ in files named after them.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -30,6 +31,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "experiments" / "results"
 DATA = Path(os.environ.get("FERBENCH_FER2013", ROOT.parent / "shared" / "data" / "fer2013"))
 FAMILY = "baseline_cnn"
 SPACE = ["filters=2:16", "learning_rate=1e-5:1e-1"]  # plus the family's other tunable params
@@ -117,6 +119,29 @@ def search(dataset, *, sampler: str, pruner: str, low_fidelity, trials: int, epo
     return history
 
 
+def random_cache(seed: int, settings: dict) -> Path:
+    return RESULTS / ("bench_pruning_random_seed{}_{trials}trials_{epochs}ep_{n_train}-{n_val}.json"
+                      .format(seed, **settings))
+
+
+def random_search(data, seed: int, settings: dict) -> tuple[list, float]:
+    """Random search's history on this seed, kept in a file: it does not depend on the pruner, so
+    comparing pruners (or resuming after a session ends) does not repeat it."""
+    cache = random_cache(seed, settings)
+    if cache.exists():
+        kept = json.loads(cache.read_text())
+        return [tuple(row) for row in kept["history"]], kept["seconds"]
+    t0 = time.time()
+    history = search(data, sampler="random", pruner="none", low_fidelity=(0, 0), trials=settings["trials"],
+                     epochs=settings["epochs"], seed=seed)
+    seconds = time.time() - t0
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"history": history, "seconds": seconds}))
+    tmp.replace(cache)
+    return history, seconds
+
+
 def run_seed(seed: int, settings: dict) -> tuple[str, float | None]:
     """Random search, then TPE with pruning up to random's compute, on one seed's subset."""
     import optuna
@@ -126,10 +151,9 @@ def run_seed(seed: int, settings: dict) -> tuple[str, float | None]:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     trials, epochs, pruner = settings["trials"], settings["epochs"], settings["pruner"]
     data = subset(settings["n_train"], settings["n_val"], seed)
-    t0 = time.time()
-    rand = search(data, sampler="random", pruner="none", low_fidelity=(0, 0), trials=trials,
-                  epochs=epochs, seed=seed)
-    rand_time = time.time() - t0
+    rand, rand_time = random_search(data, seed, settings)
+    if settings.get("random_only"):
+        return f"seed {seed}: random search kept in {random_cache(seed, settings).name}", None
     best = max(v for _, v, _ in rand if v is not None)
     total = rand[-1][0]
     # random search's own time to its best: the printed fraction is relative to its whole
@@ -185,7 +209,9 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--n-train", type=int, default=1500)
     parser.add_argument("--n-val", type=int, default=6000)
-    parser.add_argument("--pruner", default="median", choices=["median", "hyperband"])
+    parser.add_argument("--pruner", default="median", choices=["median", "rung", "hyperband"])
+    parser.add_argument("--random-only", action="store_true",
+                        help="run and keep random search only (later runs with any pruner reuse it)")
     parser.add_argument("--jobs", type=int, default=1, help="seeds run side by side in this many processes")
     args = parser.parse_args(argv)
     if not (DATA / "train").is_dir():
@@ -195,9 +221,13 @@ def main(argv=None) -> int:
     start = time.time()
     lines = [f"pruning benchmark: {FAMILY} on FER-2013 subset ({args.n_train} train / {args.n_val} val), "
              f"{args.epochs} epochs per full trial, random search {args.trials} trials, space {SPACE}"]
-    settings = {k: getattr(args, k) for k in ("trials", "epochs", "n_train", "n_val", "pruner")}
-    out = ROOT / "experiments" / "results" / (
+    settings = {k: getattr(args, k) for k in ("trials", "epochs", "n_train", "n_val", "pruner", "random_only")}
+    out = RESULTS / (
         f"bench_pruning_{args.pruner}_{args.trials}trials_{args.epochs}ep_{args.n_train}-{args.n_val}.txt")
+    if args.random_only:
+        for _, (line, _) in seed_results(run_seed, args.seeds, settings, args.jobs):
+            print(line, flush=True)
+        return 0
     done: dict[int, tuple[str, float | None]] = {}
     for seed, result in seed_results(run_seed, args.seeds, settings, args.jobs):
         done[seed] = result

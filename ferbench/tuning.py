@@ -8,7 +8,8 @@
   comes from that same fold's test part, so nothing the search looked at is tested on.
 - Cost: a low-fidelity rung first (a fraction of the training images and of the epochs, step 1),
   then the full fit reporting val accuracy every epoch (steps 2..E+1); median or Hyperband pruning
-  stops poor trials at any step. `compute` (trial-epochs x images) is kept per trial.
+  stops poor trials at any step, the rung pruner (tuning_pruners) at the first rung only.
+  `compute` (trial-epochs x images) is kept per trial.
 - Resumption: trials are added until COMPLETE + PRUNED reaches the requested total; racing
   workers never overshoot (a trial that finds `total` live trials ahead of it ends FAIL, tagged
   surplus, before any work). See tuning_storage for storage and crash safety, tuning_mlflow for runs.
@@ -81,11 +82,15 @@ def make_pruner(kind: str, n_steps: int):
 
     if kind == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
+    if kind == "rung":
+        from ferbench.tuning_pruners import FirstRungPruner
+
+        return FirstRungPruner()
     if kind == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(n_steps, 2), reduction_factor=3)
     if kind == "none":
         return optuna.pruners.NopPruner()
-    raise FerbenchError(f"--pruner {kind!r}: expected median, hyperband or none")
+    raise FerbenchError(f"--pruner {kind!r}: expected median, rung, hyperband or none")
 
 
 @dataclass
