@@ -9,6 +9,7 @@ the same way: `load_model(run_id).predict_proba(uint8_images)`.
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import os
@@ -18,7 +19,7 @@ import tempfile
 import threading
 import time
 import warnings
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
@@ -63,8 +64,24 @@ def setup(tracking_uri: str | None = None):
         client.search_experiments(max_results=1)
     except Exception as exc:  # any backend failure is a bad store, reported in one line
         raise StoreError(f"MLflow store {uri} cannot be used: {_first_line(exc)}") from None
+    if uri.startswith("sqlite:///"):
+        _write_ahead_log(Path(uri[len("sqlite:///"):]))
     _state.update(uri=uri, client=client)
     return client
+
+
+def _write_ahead_log(db: Path) -> None:
+    """Put a SQLite store in WAL mode (it persists in the file). A commit then costs one fsync
+    instead of three or so (about 3 ms against 11 here, and a grid cell makes ~6 commits), and
+    the MLflow UI can read while runs write. If another process holds the store in a way that
+    stops the switch, the store keeps its rollback journal: slower, equally correct."""
+    import sqlite3
+
+    try:
+        with closing(sqlite3.connect(db, timeout=1.0)) as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError as exc:
+        logging.getLogger(__name__).info("MLflow store %s keeps its rollback journal: %s", db, exc)
 
 
 def client():
@@ -250,9 +267,10 @@ def data_location_tags(dataset) -> dict[str, str]:
 
 # --- artifacts -------------------------------------------------------------------------------
 def log_evaluation_artifacts(run_id: str, y_true, proba, class_names, prefix: str = "test",
-                             figure: bool = True) -> None:
+                             figure: bool = True, folds: tuple[list[str], dict[str, list]] | None = None) -> None:
     """Confusion matrix (CSV, and PNG unless figure=False: a grid's cells skip the ~0.3 s
-    figure each) and the classification report, under `evaluation/`."""
+    figure each), the classification report and, given (fold names, {column: values}), the
+    per-fold table folds.csv, under `evaluation/`."""
     from ferbench.evaluate import confusion, report_text
 
     names = list(class_names)
@@ -264,6 +282,13 @@ def log_evaluation_artifacts(run_id: str, y_true, proba, class_names, prefix: st
         rows += [f"{n}," + ",".join(map(str, r)) for n, r in zip(names, matrix)]
         (out / f"{prefix}_confusion_matrix.csv").write_text("\n".join(rows) + "\n")
         (out / f"{prefix}_classification_report.txt").write_text(report_text(y_true, proba, names))
+        if folds is not None:
+            fold_names, columns = folds
+            with open(out / "folds.csv", "w", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["fold", *columns])
+                writer.writerows([name, *(float(values[i]) for values in columns.values())]
+                                 for i, name in enumerate(fold_names))
         if figure:
             _confusion_figure(matrix, names, prefix, out / f"{prefix}_confusion_matrix.png")
         client().log_artifacts(run_id, str(out), artifact_path="evaluation")

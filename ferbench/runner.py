@@ -3,7 +3,9 @@
 Everything that can be wrong with the request (family, params, protocol and its folds, epochs,
 input size, store) is checked in `prepare` before any MLflow run exists, so bad input leaves
 nothing behind. Multi-fold protocols train once per fold: k-fold with k <= 20 gets one child run
-per fold (ferbench.kind=fold); larger k and leave-one-out log per-fold values as steps only.
+per fold (ferbench.kind=fold) and per-fold values as steps; every multi-fold run keeps them as a
+table (evaluation/folds.csv), which is all that larger k and leave-one-out get: hundreds of
+steps of 0/1 per metric chart nothing and cost the store one row each.
 """
 
 from __future__ import annotations
@@ -213,11 +215,12 @@ def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_
             per_fold = [k for k in per_fold if k not in class_wise]
             summary = {k: v for k, v in summary.items() if k.removesuffix("_std") not in class_wise}
             summary.update(pooled)
+        fold_values = {f"fold_{k}": [m.get(k, np.nan) for m in fold_metrics] for k in per_fold} if multi else None
         timed(record.log_evaluation_artifacts, run_id, pooled_true, pooled_proba, dataset.class_names,
-              figure=log_figures)
+              figure=log_figures, folds=fold_values and ([f.name for f in plan.folds], fold_values))
         # one last call for every figure: the run's metrics, its per-fold steps (or its single
         # fold's curves) and its wall time, which then covers all but this call
-        curves = {f"fold_{k}": [m.get(k, np.nan) for m in fold_metrics] for k in per_fold} if multi else single_curves
+        curves = (fold_values if len(plan.folds) <= MAX_CHILD_RUNS else None) if multi else single_curves
         summary["wall_time_s"] = time.perf_counter() - start
         timed(record.log, run_id, metrics={**summary, "logging_time_s": timed.total}, curves=curves)
     # the returned times include that last call

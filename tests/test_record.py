@@ -30,6 +30,26 @@ def test_default_store_and_experiment_per_dataset(isolated_store, experiment):
     assert record.experiment_for("tinyset") == experiment
 
 
+def test_sqlite_store_writes_ahead_and_a_locked_store_still_opens(isolated_store, experiment, tmp_path):
+    import sqlite3
+
+    with sqlite3.connect(isolated_store / "mlflow.db") as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    # another process mid-write: the switch waits briefly, then the store keeps its journal
+    other = tmp_path / "other.db"
+    record.setup(f"sqlite:///{other}")
+    with sqlite3.connect(other) as connection:
+        connection.execute("PRAGMA journal_mode=DELETE")
+    holder = sqlite3.connect(other, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        record._write_ahead_log(other)
+        assert holder.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
 def test_unwritable_store_is_a_one_line_error(tmp_path, monkeypatch):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")

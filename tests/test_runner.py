@@ -37,6 +37,16 @@ def test_single_run_logs_params_tags_metrics_curves_and_model():
     assert model.predict_proba(data.images[:5]).shape == (5, 7)
 
 
+def _folds_table(run_id: str) -> list[dict]:
+    import csv
+
+    import mlflow
+
+    path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="evaluation/folds.csv")
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
 def test_kfold_makes_child_runs_and_mean_std():
     result = runner.run(FAMILY, tiny_dataset(), protocol="kfold:3", epochs=1, quiet=True)
     assert len(result.fold_metrics) == 3
@@ -49,16 +59,20 @@ def test_kfold_makes_child_runs_and_mean_std():
     assert {r.data.tags["mlflow.parentRunId"] for r in children} == {result.run_id}
     steps = record.client().get_metric_history(result.run_id, "fold_test_accuracy")
     assert sorted(m.step for m in steps) == [0, 1, 2]
+    table = _folds_table(result.run_id)
+    assert [float(row["fold_test_accuracy"]) for row in table] == [m.value for m in sorted(steps, key=lambda m: m.step)]
     assert all(r.info.status == "FINISHED" for r in runs)
 
 
-def test_loo_logs_fold_steps_without_child_runs():
+def test_loo_keeps_fold_values_as_a_table_without_steps_or_child_runs():
     result = runner.run(FAMILY, tiny_dataset(n=21), protocol="loo", epochs=1, quiet=True,
                         log_model=False)
     assert len(result.fold_metrics) == 21
     assert len(_runs()) == 1
-    steps = record.client().get_metric_history(result.run_id, "fold_test_accuracy")
-    assert len(steps) == 21
+    assert record.client().get_metric_history(result.run_id, "fold_test_accuracy") == []
+    table = _folds_table(result.run_id)
+    assert len(table) == 21 and len({row["fold"] for row in table}) == 21
+    assert [float(row["fold_test_accuracy"]) for row in table] == [m["test_accuracy"] for m in result.fold_metrics]
     # one image per fold: macro-F1 and recalls come from the pooled predictions, not fold means
     logged = record.client().get_run(result.run_id).data.metrics
     assert "fold_test_macro_f1" not in logged and "test_macro_f1_std" not in logged
