@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from typing import Callable, Iterable, Iterator, TypeVar
 
 from ferbench.errors import FerbenchError
@@ -38,6 +39,16 @@ def available_threads() -> int:
         return os.cpu_count() or 1
 
 
+@lru_cache(maxsize=1)
+def _blas_controller():
+    """The BLAS libraries of numpy and scipy, found once: `threadpool_limits` scans every loaded
+    library on each call, about 6 ms with TensorFlow loaded, and a grid maps threads ~100 times."""
+    import scipy.linalg  # noqa: F401 - loads scipy's own OpenBLAS before the scan
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
 def thread_map(fn: Callable[[T], R], items: Iterable[T], threads: int | None = None) -> Iterator[R]:
     """fn over items, results in order. The first exception is raised when its item is reached,
     and work not yet started is cancelled."""
@@ -46,13 +57,11 @@ def thread_map(fn: Callable[[T], R], items: Iterable[T], threads: int | None = N
     if threads < 2 or getattr(_INSIDE, "active", False):
         yield from map(fn, items)
         return
-    from threadpoolctl import threadpool_limits
-
     def run(item):
         _INSIDE.active = True
         return fn(item)
 
-    with threadpool_limits(limits=1), ThreadPoolExecutor(threads) as pool:
+    with _blas_controller().limit(limits=1), ThreadPoolExecutor(threads) as pool:
         futures = [pool.submit(run, item) for item in items]
         try:
             for future in futures:

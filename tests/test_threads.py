@@ -49,3 +49,17 @@ def test_a_bad_thread_count_is_named(monkeypatch, text):
     monkeypatch.setenv("FERBENCH_THREADS", text)
     with pytest.raises(FerbenchError, match="FERBENCH_THREADS"):
         available_threads()
+
+
+def test_workers_run_one_blas_thread_and_the_limit_is_lifted_after(monkeypatch):
+    import scipy.linalg  # noqa: F401 - its own OpenBLAS is limited too
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    monkeypatch.setenv("FERBENCH_THREADS", "2")
+
+    def blas_threads(_):
+        return sorted({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"})
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert list(thread_map(blas_threads, range(4))) == [[1]] * 4
+        assert blas_threads(None) == [2]
