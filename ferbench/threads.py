@@ -57,6 +57,7 @@ def thread_map(fn: Callable[[T], R], items: Iterable[T], threads: int | None = N
     if threads < 2 or getattr(_INSIDE, "active", False):
         yield from map(fn, items)
         return
+
     def run(item):
         _INSIDE.active = True
         return fn(item)

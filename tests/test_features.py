@@ -74,6 +74,24 @@ def test_all_layers_in_one_pass_float16_on_disk():
     assert not list(fs.directory.glob("*.tmp-*"))
 
 
+def test_stored_features_are_the_float32_outputs_rounded_to_float16():
+    """The graph's clip-and-cast keeps numpy's bits: round to nearest even, clipped at +-65504."""
+    from ferbench.features import extract
+    from ferbench.weights import backbone, build
+
+    dataset = generate(n_images=10, seed=2, n_subjects=2, image_size=24)
+    layers = ["block1_pool", "fc1"]
+    fs = feature_set(dataset, "vgg19", "none", 32)
+    fs.ensure(layers)
+    model = extract.layer_outputs(build("vgg19", "none", 32, include_top=True), layers)
+    padded = np.zeros((16, 32, 32, 3), np.float32)
+    padded[:10] = extract.prepare(backbone("vgg19"), dataset.images, 32)
+    for name, out in zip(layers, model.predict_on_batch(padded)):
+        rounded = np.clip(np.asarray(out, np.float32)[:10].reshape(10, -1), -extract.FLOAT16_MAX,
+                          extract.FLOAT16_MAX).astype(np.float16)
+        assert np.array_equal(np.asarray(fs.features(name)).view(np.uint16), rounded.view(np.uint16))
+
+
 def test_unknown_layer_is_one_line_error():
     dataset = generate(n_images=7, seed=1, n_subjects=1, image_size=24)
     fs = feature_set(dataset, "mini_xception", "none", 64)

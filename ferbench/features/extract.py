@@ -70,12 +70,22 @@ def layer_outputs(model, layers: list[str]):
     return keras.Model(model.inputs, outputs)
 
 
+def _as_stored(multi):
+    """The outputs clipped to float16's range and cast to float16 inside the graph, where the
+    conversion runs on every core: numpy's is single-threaded, about 2 s of a 213-image VGG19
+    pass at 224 px. Both round to nearest even, so the stored bits are the same."""
+    import keras
+
+    stored = [keras.ops.cast(keras.ops.clip(out, -FLOAT16_MAX, FLOAT16_MAX), "float16") for out in multi.outputs]
+    return keras.Model(multi.inputs, stored)
+
+
 def extract(model, spec: Backbone, layers: list[str], images: np.ndarray, size: int,
             targets: dict[str, Path], batch_size: int = 16) -> dict[str, int]:
     """Write each layer's flattened float16 features to targets[layer] (atomically).
 
     Returns layer -> feature width. Values beyond the float16 range are clipped."""
-    multi = layer_outputs(model, layers)
+    multi = _as_stored(layer_outputs(model, layers))
     widths = {name: int(np.prod(out.shape[1:])) for name, out in zip(layers, multi.outputs)}
     n = len(images)
     temps = {name: targets[name].with_name(f"{targets[name].name}.tmp-{os.getpid()}") for name in layers}
@@ -97,8 +107,7 @@ def extract(model, spec: Backbone, layers: list[str], images: np.ndarray, size: 
             if len(layers) == 1:
                 outputs = [outputs]
             for name, value in zip(layers, outputs):
-                value = np.asarray(value, np.float32)[:len(batch)].reshape(len(batch), -1)
-                rows = np.clip(value, -FLOAT16_MAX, FLOAT16_MAX).astype(np.float16)
+                rows = np.ascontiguousarray(np.asarray(value)[:len(batch)].reshape(len(batch), -1))
                 handles[name].write(rows.data)
         for name in layers:
             handles.pop(name).close()
