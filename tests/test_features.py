@@ -84,12 +84,24 @@ def test_stored_features_are_the_float32_outputs_rounded_to_float16():
     fs = feature_set(dataset, "vgg19", "none", 32)
     fs.ensure(layers)
     model = extract.layer_outputs(build("vgg19", "none", 32, include_top=True), layers)
-    padded = np.zeros((16, 32, 32, 3), np.float32)
+    padded = np.zeros((extract.batch_size_for(32), 32, 32, 3), np.float32)
     padded[:10] = extract.prepare(backbone("vgg19"), dataset.images, 32)
     for name, out in zip(layers, model.predict_on_batch(padded)):
         rounded = np.clip(np.asarray(out, np.float32)[:10].reshape(10, -1), -extract.FLOAT16_MAX,
                           extract.FLOAT16_MAX).astype(np.float16)
         assert np.array_equal(np.asarray(fs.features(name)).view(np.uint16), rounded.view(np.uint16))
+
+
+@pytest.mark.parametrize("size", [32, 160])  # batches of 16 and of 4
+def test_an_images_features_do_not_depend_on_its_batch_or_position(size):
+    from ferbench.data.dataset import FaceDataset
+    from ferbench.features import extract
+
+    dataset = generate(n_images=7, seed=3, n_subjects=2, image_size=24)
+    fewer = FaceDataset(dataset.images[2:5], dataset.labels[2:5], dataset.class_names, name="fewer")
+    assert extract.batch_size_for(size) == (16 if size < 160 else 4)
+    rows = [feature_set(d, "vgg19", "none", size).features("block1_pool") for d in (dataset, fewer)]
+    assert np.array_equal(np.asarray(rows[0][2:5]).view(np.uint16), np.asarray(rows[1]).view(np.uint16))
 
 
 def test_unknown_layer_is_one_line_error():

@@ -1,8 +1,8 @@
 """The on-disk feature cache: ferbench.store.cache_dir("features")/<key>/<layer>.npy (+ .gram.npy).
 
 The key hashes the backbone, the weights identity (file name and size, or the random-init seed),
-the input size, the preprocessing version and the data set
-fingerprint. Files are written under a temporary name and renamed, so a crash never leaves a
+the input size, the batch size (an image's float bits depend on it), the preprocessing version
+and the data set fingerprint. Files are written under a temporary name and renamed, so a crash never leaves a
 half-written entry. A cache hit never builds the backbone: re-runs, other PCA sizes, other C
 values, folds and tuning trials cost only reads.
 """
@@ -40,7 +40,8 @@ class FeatureSet:
         if self.weights.lower() == "imagenet" and self.spec.name != "mini_xception":
             # the top and notop files carry the same convolution weights: one cache for both
             self.weights_id = "imagenet:keras"
-        key = json.dumps([self.spec.name, self.weights_id, self.input_size, PREPROCESS_VERSION,
+        self.batch_size = _extract.batch_size_for(self.input_size)
+        key = json.dumps([self.spec.name, self.weights_id, self.input_size, self.batch_size, PREPROCESS_VERSION,
                           dataset.fingerprint])
         self.key = hashlib.blake2b(key.encode(), digest_size=10).hexdigest()
         self.directory = store.cache_dir("features") / f"{self.spec.name}-{self.key}"
@@ -48,7 +49,7 @@ class FeatureSet:
     def path(self, layer: str) -> Path:
         return self.directory / f"{layer}.npy"
 
-    def ensure(self, layers: list[str], batch_size: int = 16) -> None:
+    def ensure(self, layers: list[str]) -> None:
         """Extract, in one backbone pass, every requested layer not yet cached."""
         missing = [layer for layer in dict.fromkeys(layers) if not self.path(layer).is_file()]
         if not missing:
@@ -59,9 +60,9 @@ class FeatureSet:
         top = any(layer.split("@")[0] in self.spec.top_layers for layer in missing)
         model = build(self.spec.name, self.weights, self.input_size, include_top=top)
         widths = _extract.extract(model, self.spec, missing, self.dataset.images, self.input_size,
-                                  {layer: self.path(layer) for layer in missing}, batch_size)
+                                  {layer: self.path(layer) for layer in missing}, self.batch_size)
         meta = {"backbone": self.spec.name, "weights": self.weights_id, "top": top,
-                "input_size": self.input_size, "preprocess": PREPROCESS_VERSION,
+                "input_size": self.input_size, "batch_size": self.batch_size, "preprocess": PREPROCESS_VERSION,
                 "fingerprint": self.dataset.fingerprint, "n": len(self.dataset), "widths": widths}
         _atomic_write_text(self.directory / f"meta-{'-'.join(missing)[:80]}.json", json.dumps(meta))
 
