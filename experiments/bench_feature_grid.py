@@ -4,7 +4,8 @@
     python experiments/bench_feature_grid.py --n 981 --protocols kfold:10 --tag ckplus
 
 Weights "none" (no ImageNet download here). Prints and writes experiments/results/<name>.txt:
-the bare multi-output forward pass over the set (all 6 layers, no storage), the whole grid
+the bare multi-output forward pass over the set (all 6 layers, batches of 16, no storage; run
+before and after the grid, whose mean is the reference, as this machine's speed drifts), the whole grid
 run as `ferbench grid` runs it (extraction into the cache, Gram matrices, every fold's PCA, LinearSVC,
 one MLflow child run per cell), the SVM fitting time on its own, the ratio (grid - SVM) / forward
 pass, and the process's peak RSS. Folds fit side by side in threads (ferbench.threads), so the SVM
@@ -65,18 +66,22 @@ def main() -> None:
     spec = backbone("vgg19")
     lines = [f"data: synthetic {args.n} images {dataset.image_shape}, VGG19 weights none, input {args.size}"]
 
-    forward = float("nan")
-    if not args.skip_forward:
+    def bare_pass() -> tuple[float, float]:
+        """(build seconds, pass seconds): the 6-layer model over the set in batches of 16, no storage."""
         start = time.perf_counter()
         model = extract.layer_outputs(build("vgg19", "none", args.size, include_top=True), list(LAYERS))
         build_s = time.perf_counter() - start  # the grid's extraction builds it too; shown apart
         start = time.perf_counter()
         for i in range(0, args.n, 16):
             model.predict_on_batch(extract.prepare(spec, dataset.images[i:i + 16], args.size))
-        forward = time.perf_counter() - start
-        del model
-        lines.append(f"bare forward pass, 6 layers: {forward:.1f} s ({args.n / forward:.2f} img/s); "
-                     f"building the backbone before it (not counted in the pass): {build_s:.1f} s")
+        return build_s, time.perf_counter() - start
+
+    forward = float("nan")
+    if not args.skip_forward:
+        build_s, forward_before = bare_pass()
+        lines.append(f"bare forward pass, 6 layers, before the grid: {forward_before:.1f} s "
+                     f"({args.n / forward_before:.2f} img/s); building the backbone before it (not counted "
+                     f"in the pass): {build_s:.1f} s")
 
     # the grid as `ferbench grid` runs it (MLflow parent + one child run per cell), timed by phase
     from ferbench import weights
@@ -129,6 +134,13 @@ def main() -> None:
                                          protocols=protocols, params={"weights": "none", "input_size": args.size},
                                          seed=0)
     grid = time.perf_counter() - start
+    if not args.skip_forward:
+        # this machine's speed drifts by ~10% over minutes: a second pass after the grid
+        # brackets it, and the ratios use the mean of the two
+        forward_after = bare_pass()[1]
+        forward = (forward_before + forward_after) / 2
+        lines.append(f"bare forward pass after the grid: {forward_after:.1f} s; the ratios use their mean "
+                     f"{forward:.1f} s")
     ran = [c for c in cells if not c.get("skipped")]
     fit_sum = sum(t1 - t0 for t0, t1 in fits)
     fitting = union_length(fits)  # wall time during which at least one fit was running
