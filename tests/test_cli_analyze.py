@@ -35,6 +35,7 @@ def _artifacts(run_id: str, folder: str) -> set[str]:
     return {a.path.rsplit("/", 1)[-1] for a in MlflowClient(mlflow_tracking_uri()).list_artifacts(run_id, folder)}
 
 
+@pytest.mark.filterwarnings("error:No artists with labels:UserWarning")  # the legend finds a panel with curves
 def test_confusion_and_occlusion_on_a_cnn_run(isolated_store, tmp_path):
     from ferbench import runner as ferbench_runner
     from ferbench.data.readers import load_dataset

@@ -188,7 +188,10 @@ def plot_lines(result: OcclusionResult):
             ax.plot(regions, result.mean_output[g, v, :, g], marker="o", ms=2, lw=1, label=f"{value:g}")
         ax.axhline(result.baseline[g, g], color="k", ls="--", lw=1, label="none")
         ax.set_xticks(regions[::max(1, len(regions) // 8)])
-    axes.flat[0].legend(title="mask", fontsize=6, title_fontsize=6, ncol=2)
+    # on the first panel with curves: a class with no correctly classified image has none
+    drawn = next((ax for ax in axes.flat if ax.get_lines()), None)
+    if drawn is not None:
+        drawn.legend(title="mask", fontsize=6, title_fontsize=6, ncol=2)
     return fig
 
 
