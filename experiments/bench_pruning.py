@@ -209,7 +209,7 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--n-train", type=int, default=1500)
     parser.add_argument("--n-val", type=int, default=6000)
-    parser.add_argument("--pruner", default="median", choices=["median", "rung", "hyperband"])
+    parser.add_argument("--pruner", default="median", choices=["median", "rung", "rung-screen", "hyperband"])
     parser.add_argument("--random-only", action="store_true",
                         help="run and keep random search only (later runs with any pruner reuse it)")
     parser.add_argument("--jobs", type=int, default=1, help="seeds run side by side in this many processes")

@@ -67,11 +67,14 @@ def parse_space(spec: dict[str, P.Param], items: list[str] | None, fixed: dict) 
     return space
 
 
+TPE_STARTUP_TRIALS = 5  # random trials before TPE models; `rung-screen` stops them at the first rung
+
+
 def make_sampler(kind: str, seed: int):
     import optuna
 
     if kind == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5, multivariate=True)
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=TPE_STARTUP_TRIALS, multivariate=True)
     if kind == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     raise FerbenchError(f"--sampler {kind!r}: expected tpe or random")
@@ -82,15 +85,15 @@ def make_pruner(kind: str, n_steps: int):
 
     if kind == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
-    if kind == "rung":
+    if kind in ("rung", "rung-screen"):
         from ferbench.tuning_pruners import FirstRungPruner
 
-        return FirstRungPruner()
+        return FirstRungPruner(screened=TPE_STARTUP_TRIALS if kind == "rung-screen" else 0)
     if kind == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(n_steps, 2), reduction_factor=3)
     if kind == "none":
         return optuna.pruners.NopPruner()
-    raise FerbenchError(f"--pruner {kind!r}: expected median, rung, hyperband or none")
+    raise FerbenchError(f"--pruner {kind!r}: expected median, rung, rung-screen, hyperband or none")
 
 
 @dataclass

@@ -47,6 +47,14 @@ def test_first_reports_go_on_only_as_the_best_so_far():
     assert not _pruned_at(_study([0.30]), 1, 0.30)
 
 
+def test_screened_trials_stop_at_the_rung_whatever_their_value():
+    screening = FirstRungPruner(screened=3)
+    assert _pruned_at(_study([], pruner=screening), 1, 0.9)
+    assert _pruned_at(_study([0.1, 0.2], pruner=screening), 1, 0.9)
+    assert not _pruned_at(_study([0.1, 0.2, 0.3], pruner=screening), 1, 0.9)  # the usual rule from here
+    assert _pruned_at(_study([0.1, 0.2, 0.3], pruner=screening), 1, 0.15)
+
+
 def test_steps_after_the_rung_are_never_pruned():
     study = _study([0.30, 0.31, 0.32, 0.33])
     trial = study.ask()

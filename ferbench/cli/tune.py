@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
         study: Optional[str] = typer.Option(None, "--study", help="study name (default family-dataset-protocol)"),
         storage: Optional[str] = typer.Option(None, "--storage", help="SQLAlchemy URL (default ferbench-store/optuna.db)"),
         sampler: str = typer.Option("tpe", "--sampler", help="tpe or random"),
-        pruner: str = typer.Option("median", "--pruner", help="median, rung (successive halving at the cheap first rung), hyperband or none"),
+        pruner: str = typer.Option("median", "--pruner", help="median, rung (successive halving at the cheap first rung), rung-screen (rung, and the sampler's random start-up trials stop there), hyperband or none"),
         seed: int = typer.Option(0, "--seed"),
         set_: Optional[list[str]] = typer.Option(None, "--set", help="fixed parameter key=value (not tuned)"),
         space: Optional[list[str]] = typer.Option(None, "--space", help="range override key=low:high or key=a,b"),
