@@ -75,20 +75,41 @@ def make_objective(dataset, *, epochs: int, seed: int, low_fidelity):
                      low_fidelity=low_fidelity)
 
 
-def seed_results(fn, seeds: list[int], settings: dict, jobs: int):
+def seed_results(fn, seeds: list[int], settings: dict, jobs: int, failed: dict | None = None):
     """Yield (seed, fn(seed, settings)) as each seed finishes; with jobs > 1, seeds run side by side
-    in spawned processes (TensorFlow does not survive fork)."""
+    in spawned processes (TensorFlow does not survive fork). With `failed`, a seed that raises is
+    recorded there (seed -> one-line error) and the others go on."""
+    import multiprocessing
+    from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+
+    def outcome(seed: int, future: Future):
+        try:
+            return future.result()
+        except Exception as exc:
+            if failed is None:
+                raise
+            failed[seed] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            print(f"seed {seed} failed: {failed[seed]}", file=sys.stderr, flush=True)
+            return None
+
     if jobs <= 1:
         for seed in seeds:
-            yield seed, fn(seed, settings)
+            future = Future()
+            try:
+                future.set_result(fn(seed, settings))
+            except Exception as exc:
+                future.set_exception(exc)
+            result = outcome(seed, future)
+            if seed not in (failed or {}):
+                yield seed, result
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {pool.submit(fn, seed, settings): seed for seed in seeds}
         for future in as_completed(futures):
-            yield futures[future], future.result()
+            seed = futures[future]
+            result = outcome(seed, future)
+            if seed not in (failed or {}):
+                yield seed, result
 
 
 def search(dataset, *, sampler: str, pruner: str, low_fidelity, trials: int, epochs: int, seed: int,
@@ -178,7 +199,7 @@ def run_seed(seed: int, settings: dict) -> tuple[str, float | None]:
     return line, fraction
 
 
-def write_results(out: Path, header: list[str], args, done: dict, start: float) -> None:
+def write_results(out: Path, header: list[str], args, done: dict, start: float, failed: dict) -> None:
     """The seeds finished so far and their summary, rewritten after every seed: a session that
     ends mid-run keeps what was measured."""
     seeds = sorted(done)
@@ -186,13 +207,14 @@ def write_results(out: Path, header: list[str], args, done: dict, start: float) 
     # a seed that never reached random's best counts as needing more than all of its compute
     median = float(np.median([np.inf if f is None else f for f in fractions]))
     met = sum(f is not None and f <= 0.35 for f in fractions)
-    pending = [seed for seed in args.seeds if seed not in done]
+    pending = [seed for seed in args.seeds if seed not in done and seed not in failed]
     summary = (
         f"summary: fraction of random-search compute needed by TPE+{args.pruner} pruning per seed: "
         + ", ".join("not reached" if f is None else f"{f:.1%}" for f in fractions)
         + f"; median over all {len(fractions)} seeds " + ("not reached" if median == np.inf else f"{median:.1%}")
         + f"; {met} of {len(fractions)} seeds within the 35% target; wall time {time.time() - start:.0f} s"
         + (f"; seeds still running: {pending}" if pending else "")
+        + "".join(f"; seed {seed} failed ({error})" for seed, error in sorted(failed.items()))
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
@@ -229,11 +251,13 @@ def main(argv=None) -> int:
             print(line, flush=True)
         return 0
     done: dict[int, tuple[str, float | None]] = {}
-    for seed, result in seed_results(run_seed, args.seeds, settings, args.jobs):
+    failed: dict[int, str] = {}
+    for seed, result in seed_results(run_seed, args.seeds, settings, args.jobs, failed):
         done[seed] = result
-        write_results(out, lines, args, done, start)
+        write_results(out, lines, args, done, start, failed)
+    write_results(out, lines, args, done, start, failed)
     print(out.read_text().splitlines()[-1])
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ server, and --storage points Optuna at any SQLAlchemy URL.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from ferbench.errors import StoreError
@@ -29,9 +30,10 @@ def ensure_home() -> Path:
     root = home()
     try:
         root.mkdir(parents=True, exist_ok=True)
-        probe = root / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
+        # a probe of its own: processes starting together (tuning workers, benchmark seeds) each
+        # create and remove one; a shared name let one remove another's and fail it
+        with tempfile.NamedTemporaryFile(dir=root, prefix=".write-test-"):
+            pass
     except OSError as exc:
         raise StoreError(f"store {root} is not writable: {exc.strerror or exc}") from None
     return root

@@ -58,6 +58,31 @@ def test_unwritable_store_is_a_one_line_error(tmp_path, monkeypatch):
         record.setup()
 
 
+def test_processes_starting_together_each_probe_the_store_with_their_own_file(tmp_path, monkeypatch):
+    import threading
+
+    from ferbench import store
+
+    monkeypatch.setenv("FERBENCH_HOME", str(tmp_path / "home"))
+    (tmp_path / "home" / ".write-test").mkdir(parents=True)  # a shared probe name would collide
+    errors = []
+
+    def start():
+        try:
+            for _ in range(50):
+                store.ensure_home()
+        except Exception as exc:  # collected: the assertion below names it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(p.name for p in (tmp_path / "home").iterdir()) == [".write-test"]  # no probe left
+
+
 def test_run_statuses_finished_failed_killed(experiment):
     with record.tracked_run(experiment, "ok", {"ferbench.kind": "run"}) as ok:
         assert _status(ok) == "RUNNING"
