@@ -80,36 +80,30 @@ def seed_results(fn, seeds: list[int], settings: dict, jobs: int, failed: dict |
     in spawned processes (TensorFlow does not survive fork). With `failed`, a seed that raises is
     recorded there (seed -> one-line error) and the others go on."""
     import multiprocessing
-    from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    def outcome(seed: int, future: Future):
+    def outcome(seed: int, get) -> tuple[bool, object]:
         try:
-            return future.result()
+            return True, get()
         except Exception as exc:
             if failed is None:
                 raise
-            failed[seed] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            failed[seed] = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
             print(f"seed {seed} failed: {failed[seed]}", file=sys.stderr, flush=True)
-            return None
+            return False, None
 
     if jobs <= 1:
         for seed in seeds:
-            future = Future()
-            try:
-                future.set_result(fn(seed, settings))
-            except Exception as exc:
-                future.set_exception(exc)
-            result = outcome(seed, future)
-            if seed not in (failed or {}):
+            ok, result = outcome(seed, lambda: fn(seed, settings))
+            if ok:
                 yield seed, result
         return
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {pool.submit(fn, seed, settings): seed for seed in seeds}
         for future in as_completed(futures):
-            seed = futures[future]
-            result = outcome(seed, future)
-            if seed not in (failed or {}):
-                yield seed, result
+            ok, result = outcome(futures[future], future.result)
+            if ok:
+                yield futures[future], result
 
 
 def search(dataset, *, sampler: str, pruner: str, low_fidelity, trials: int, epochs: int, seed: int,
@@ -156,10 +150,7 @@ def random_search(data, seed: int, settings: dict) -> tuple[list, float]:
     history = search(data, sampler="random", pruner="none", low_fidelity=(0, 0), trials=settings["trials"],
                      epochs=settings["epochs"], seed=seed)
     seconds = time.time() - t0
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"history": history, "seconds": seconds}))
-    tmp.replace(cache)
+    write_atomically(cache, json.dumps({"history": history, "seconds": seconds}))
     return history, seconds
 
 
@@ -216,10 +207,15 @@ def write_results(out: Path, header: list[str], args, done: dict, start: float, 
         + (f"; seeds still running: {pending}" if pending else "")
         + "".join(f"; seed {seed} failed ({error})" for seed, error in sorted(failed.items()))
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text("\n".join([*header, *(done[seed][0] for seed in seeds), summary]) + "\n")
-    tmp.replace(out)
+    write_atomically(out, "\n".join([*header, *(done[seed][0] for seed in seeds), summary]) + "\n")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Written under a temporary name, then renamed: a run ended mid-write leaves the old file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def main(argv=None) -> int:

@@ -217,7 +217,7 @@ def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_
             summary.update(pooled)
         fold_values = {f"fold_{k}": [m.get(k, np.nan) for m in fold_metrics] for k in per_fold} if multi else None
         timed(record.log_evaluation_artifacts, run_id, pooled_true, pooled_proba, dataset.class_names,
-              figure=log_figures, folds=fold_values and ([f.name for f in plan.folds], fold_values))
+              figure=log_figures, folds=([f.name for f in plan.folds], fold_values) if multi else None)
         # one last call for every figure: the run's metrics, its per-fold steps (or its single
         # fold's curves) and its wall time, which then covers all but this call
         curves = (fold_values if len(plan.folds) <= MAX_CHILD_RUNS else None) if multi else single_curves
