@@ -40,6 +40,20 @@ def test_gram_pca_equals_sklearn_on_each_fold(tmp_path, monkeypatch):
         np.testing.assert_allclose(components, ref.components_ * signs[:, None], atol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_column_blocks_widen_float16_to_the_same_values_as_numpy(tmp_path, monkeypatch, dtype):
+    every = np.arange(2**16, dtype=np.uint16).view(np.float16)  # subnormals, -0.0, inf and NaN included
+    x = np.concatenate([every, every[::-1]]).reshape(4, -1)
+    np.save(tmp_path / "x.npy", x)
+    monkeypatch.setattr(cache, "GRAM_BLOCK_BYTES", 4 * 8 * 1000)  # several column blocks
+    for rows in (None, np.array([3, 0])):
+        blocks = [block for _, block in cache.column_blocks(tmp_path / "x.npy", rows, dtype=dtype)]
+        assert len(blocks) > 1 and all(block.dtype == dtype for block in blocks)
+        ours = np.concatenate(blocks, axis=1)
+        expected = (x if rows is None else x[rows]).astype(dtype)
+        assert ours.tobytes() == expected.tobytes()  # bit for bit, NaN payloads and signs of zero too
+
+
 def test_pca_size_beyond_training_rows_is_one_line_error():
     gram = np.eye(10) + 1.0
     with pytest.raises(FerbenchError, match=r"n_components 9 .* 9 training rows give at most 8"):
