@@ -71,7 +71,7 @@ def main() -> None:
 
     def bare_pass() -> tuple[float, float]:
         """(build seconds, pass seconds): the 6-layer model over the set, no storage, in the batches
-        the extraction uses (at 224 px, 4 was measured about 4% faster per image than 16)."""
+        the extraction uses (at 224 px, 4 was measured 2-5% faster per image than 16)."""
         start = time.perf_counter()
         model = extract.layer_outputs(build("vgg19", "none", args.size, include_top=True), list(LAYERS))
         build_s = time.perf_counter() - start  # the grid's extraction builds it too; shown apart

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Callable, Iterable, Iterator, TypeVar
 
@@ -49,19 +51,49 @@ def _blas_controller():
     return ThreadpoolController()
 
 
-def thread_map(fn: Callable[[T], R], items: Iterable[T], threads: int | None = None) -> Iterator[R]:
+def thread_map(fn: Callable[[T], R], items: Iterable[T], threads: int | None = None,
+               ignore: tuple[type[Warning], ...] = ()) -> Iterator[R]:
     """fn over items, results in order. The first exception is raised when its item is reached,
-    and work not yet started is cancelled."""
+    and work not yet started is cancelled.
+
+    `ignore`: warning categories silenced while the map runs. Python 3.11's warning filters are
+    one process-wide list, and two threads that save and restore it at once can leave either
+    one's filter behind for good. So the thread that starts the pool changes them, around the
+    whole pool (the consumer's code between results runs under the same filters), and workers
+    never do (`quiet` is a no-op in them)."""
     items = list(items)
     threads = min(threads or available_threads(), len(items))
-    if threads < 2 or getattr(_INSIDE, "active", False):
-        yield from map(fn, items)
+    if in_worker():
+        yield from map(fn, items)  # the outer map's threads, and its warning filters
         return
 
     def run(item):
         _INSIDE.active = True
         return fn(item)
 
+    with quiet(*ignore):
+        yield from (map(fn, items) if threads < 2 else _pooled(run, items, threads))
+
+
+def in_worker() -> bool:
+    """True in a thread that thread_map started."""
+    return getattr(_INSIDE, "active", False)
+
+
+@contextmanager
+def quiet(*categories: type[Warning]):
+    """Ignore these warning categories here, unless this is a worker thread: there the thread
+    that started the pool has already done so (see thread_map)."""
+    if in_worker() or not categories:
+        yield
+        return
+    with warnings.catch_warnings():
+        for category in categories:
+            warnings.simplefilter("ignore", category)
+        yield
+
+
+def _pooled(run: Callable[[T], R], items: list[T], threads: int) -> Iterator[R]:
     with _blas_controller().limit(limits=1), ThreadPoolExecutor(threads) as pool:
         futures = [pool.submit(run, item) for item in items]
         try:

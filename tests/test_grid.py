@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ferbench import record
 from ferbench.cli.grid import pca_limits, run_grid
 from ferbench.data.synthetic import generate
@@ -100,3 +102,19 @@ def test_grid_parent_logs_the_cells_and_one_heatmap_while_cells_log_no_figures()
     cell_files = [a.path for a in client.list_artifacts(cells[0]["run_id"], "evaluation")]
     assert "evaluation/test_confusion_matrix.csv" in cell_files
     assert not any(path.endswith(".png") for path in cell_files)
+
+
+@pytest.mark.filterwarnings("error")  # a ConvergenceWarning escaping any thread fails the test
+def test_liblinear_stopping_early_is_a_metric_not_a_warning(monkeypatch):
+    from ferbench import runner
+    from ferbench.families.feature_base import FeatureFamily
+
+    monkeypatch.setenv("FERBENCH_THREADS", "2")
+    data = generate(n_images=40, seed=3, n_subjects=5, image_size=24)
+    params = {**PARAMS, "layer": "block3_pool", "n_components": 8}
+    converged = runner.run("vgg19_pca_svm", data, protocol="kfold:4", params=params, quiet=True, log_model=False)
+    assert [m["svm_converged"] for m in converged.fold_metrics] == [1.0] * 4
+    monkeypatch.setattr(FeatureFamily, "MAX_ITER_WHITENED", 1)
+    stopped = runner.run("vgg19_pca_svm", data, protocol="kfold:4", params=params, quiet=True, log_model=False)
+    assert [m["svm_converged"] for m in stopped.fold_metrics] == [0.0] * 4  # folds 2-4 ran in threads
+    assert stopped.metrics["svm_converged"] == 0.0

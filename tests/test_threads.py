@@ -63,3 +63,41 @@ def test_workers_run_one_blas_thread_and_the_limit_is_lifted_after(monkeypatch):
     with threadpool_limits(limits=2, user_api="blas"):
         assert list(thread_map(blas_threads, range(4))) == [[1]] * 4
         assert blas_threads(None) == [2]
+
+
+def test_workers_never_touch_the_warning_filters_and_the_caller_restores_them(monkeypatch):
+    import warnings
+
+    from ferbench.threads import quiet
+
+    monkeypatch.setenv("FERBENCH_THREADS", "2")
+    before = list(warnings.filters)
+
+    def warn_inside_quiet(x):
+        filters = warnings.filters
+        with quiet(UserWarning):  # a worker's own request: a no-op, the pool's starter did it
+            assert warnings.filters is filters
+            warnings.warn(f"item {x}", UserWarning)
+        return x
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning escaping the map's filter would raise here
+        assert list(thread_map(warn_inside_quiet, range(8), ignore=(UserWarning,))) == list(range(8))
+        with pytest.raises(UserWarning):
+            list(thread_map(warn_inside_quiet, range(2)))  # nothing ignored: it escapes
+    assert warnings.filters == before
+
+
+def test_quiet_outside_a_pool_ignores_and_restores():
+    import warnings
+
+    from ferbench.threads import quiet
+
+    before = list(warnings.filters)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with quiet(RuntimeWarning):
+            warnings.warn("ignored", RuntimeWarning)
+        with pytest.raises(RuntimeWarning):
+            warnings.warn("raised", RuntimeWarning)
+    assert warnings.filters == before

@@ -49,6 +49,12 @@ class Family(ABC):
         return dict(cls.params)
 
     @classmethod
+    def expected_warnings(cls) -> tuple[type[Warning], ...]:
+        """Warning categories the family's fits raise by design and report otherwise (as a
+        metric), silenced while its folds fit side by side (ferbench.threads.thread_map)."""
+        return ()
+
+    @classmethod
     def unavailable_reason(cls) -> str | None:
         """Why this family cannot run on this machine with its defaults (None: it can)."""
         return None

@@ -63,6 +63,7 @@ class FeatureFamily(Family):
     input_shape = (224, 224, 3)
     validation_fraction = 0.0  # no early stopping: every training row goes into PCA and the SVM (LOO is n - 1)
     thread_safe_folds = True   # eigh and LIBLINEAR release the GIL: folds fit side by side
+    MAX_ITER_WHITENED, MAX_ITER_PLAIN = 5000, 20000  # LIBLINEAR iterations (see the module doc)
 
     def __init__(self, **params: Any):
         super().__init__(**params)
@@ -112,17 +113,24 @@ class FeatureFamily(Family):
         scale = self._scale(fold, k)
         return z if scale is None else z / scale
 
+    def _max_iter(self) -> int:
+        return self.MAX_ITER_WHITENED if self.params["whiten"] else self.MAX_ITER_PLAIN
+
     def _fit_svc(self, z, y, seed):
         from sklearn.svm import LinearSVC
 
-        iterations = 5000 if self.params["whiten"] else 20000
-        return LinearSVC(C=self.params["C"], max_iter=iterations, random_state=seed).fit(z, y)
+        return LinearSVC(C=self.params["C"], max_iter=self._max_iter(), random_state=seed).fit(z, y)
+
+    @classmethod
+    def expected_warnings(cls) -> tuple[type[Warning], ...]:
+        # LIBLINEAR stopping at max_iter: the `svm_converged` metric reports it per fit
+        from sklearn.exceptions import ConvergenceWarning
+
+        return (ConvergenceWarning,)
 
     # --- learning ----------------------------------------------------------------------------
     def fit(self, train: Part, val: Part | None = None, *, epochs=None, seed=0, callbacks=None, verbose=False):
-        import warnings
-
-        from sklearn.exceptions import ConvergenceWarning
+        from ferbench.threads import quiet
 
         k = self.params["n_components"]
         fs = self.feature_set(train.dataset)
@@ -131,10 +139,9 @@ class FeatureFamily(Family):
         y = train.labels
         if len(np.unique(y)) < 2:
             raise FerbenchError(f"family {self.name}: the training part has a single class")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
+        with quiet(*self.expected_warnings()):
             self.svc_ = self._fit_svc(self._scores_train(fold, k), y, seed)
-            self.metrics_ = {}
+            self.metrics_ = {"svm_converged": float(self.svc_.n_iter_ < self._max_iter())}
             for metric, splitter in self._inner_splitters(y, seed).items():
                 self.metrics_[metric] = self._inner_accuracy(pca, fs, train, k, seed, splitter)
         self.classes_ = np.arange(train.dataset.n_classes)
