@@ -15,7 +15,7 @@ from typer.core import TyperGroup
 
 from ferbench.errors import FerbenchError
 
-COMMAND_MODULES = ("datasets", "runs", "grid", "tune", "leaderboard", "analyze", "ui")
+COMMAND_MODULES = ("datasets", "runs", "grid", "tune", "leaderboard", "analyze", "ui", "cache")
 
 
 class _FerbenchGroup(TyperGroup):

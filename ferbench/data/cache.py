@@ -82,8 +82,10 @@ def load(key: str) -> FaceDataset | None:
     return dataset
 
 
-def save(key: str, dataset: FaceDataset) -> None:
-    """Write the entry atomically: temporary files first, then rename (metadata last)."""
+def save(key: str, dataset: FaceDataset, key_inputs: dict | None = None) -> None:
+    """Write the entry atomically: temporary files first, then rename (metadata last).
+    `key_inputs` (reader, resolved source, options: what `stat_key` hashed) go into the sidecar,
+    so `ferbench cache` can tell an entry whose source has changed since."""
     images_path, arrays_path, meta_path = _paths(key)
     arrays = {"labels": dataset.labels}
     for extra in ("subjects", "splits"):
@@ -92,7 +94,7 @@ def save(key: str, dataset: FaceDataset) -> None:
     meta = {
         "class_names": list(dataset.class_names), "name": dataset.name, "variant": dataset.variant,
         "source": dataset.source, "options": dataset.options, "warnings": dataset.warnings,
-        "fingerprint": dataset.fingerprint,
+        "fingerprint": dataset.fingerprint, "cache_version": CACHE_VERSION, "key_inputs": key_inputs,
     }
     finals = (images_path, arrays_path, meta_path)
     temps = [path.with_name(f".{path.name}.{os.getpid()}.tmp") for path in finals]
@@ -101,7 +103,7 @@ def save(key: str, dataset: FaceDataset) -> None:
             np.save(handle, np.ascontiguousarray(dataset.images), allow_pickle=False)
         with open(temps[1], "wb") as handle:
             np.savez(handle, **arrays)
-        temps[2].write_text(json.dumps(meta))
+        temps[2].write_text(json.dumps(meta, default=str))  # as stat_key hashes the options
         for tmp, final in zip(temps, finals):
             os.replace(tmp, final)
     except OSError as exc:

@@ -29,6 +29,13 @@ _FLOAT16_TABLES: dict[np.dtype, np.ndarray] = {}
 _GRAMS_LOCK = threading.Lock()  # folds fitted side by side ask at once: compute each Gram once
 
 
+def feature_key(backbone_name: str, weights_id: str, input_size: int, fingerprint: str) -> str:
+    """The cache key under today's rules (also how `ferbench cache` tells a stale entry)."""
+    key = json.dumps([backbone_name, weights_id, input_size, _extract.batch_size_for(input_size),
+                      PREPROCESS_VERSION, fingerprint])
+    return hashlib.blake2b(key.encode(), digest_size=10).hexdigest()
+
+
 class FeatureSet:
     """All cached layers of one backbone over one data set."""
 
@@ -42,9 +49,7 @@ class FeatureSet:
             # the top and notop files carry the same convolution weights: one cache for both
             self.weights_id = "imagenet:keras"
         self.batch_size = _extract.batch_size_for(self.input_size)
-        key = json.dumps([self.spec.name, self.weights_id, self.input_size, self.batch_size, PREPROCESS_VERSION,
-                          dataset.fingerprint])
-        self.key = hashlib.blake2b(key.encode(), digest_size=10).hexdigest()
+        self.key = feature_key(self.spec.name, self.weights_id, self.input_size, dataset.fingerprint)
         self.directory = store.cache_dir("features") / f"{self.spec.name}-{self.key}"
 
     def path(self, layer: str) -> Path:
