@@ -101,3 +101,25 @@ def test_quiet_outside_a_pool_ignores_and_restores():
         with pytest.raises(RuntimeWarning):
             warnings.warn("raised", RuntimeWarning)
     assert warnings.filters == before
+
+
+def test_a_folds_eigendecomposition_runs_on_one_blas_thread_outside_a_pool(monkeypatch):
+    import numpy as np
+    import scipy.linalg  # noqa: F401 - its own OpenBLAS is limited too
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from ferbench.features.gram_pca import FoldPCA
+
+    seen = []
+    eigh = np.linalg.eigh
+
+    def recording_eigh(a):
+        seen.append(sorted({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}))
+        return eigh(a)
+
+    monkeypatch.setattr(np.linalg, "eigh", recording_eigh)
+    x = np.random.default_rng(0).normal(size=(30, 50))
+    with threadpool_limits(limits=2, user_api="blas"):
+        FoldPCA(x @ x.T, np.arange(25), 5)
+        after = sorted({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"})
+    assert seen == [[1]] and after == [2]
