@@ -229,3 +229,22 @@ def test_a_data_set_whose_source_changed_is_stale(built, crafted, isolated_store
     finally:
         source.write_text(original)
         os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the shared template's key again
+
+
+def test_an_extraction_in_progress_is_listed_as_being_written(isolated_store, monkeypatch):
+    from ferbench.features import extract
+
+    seen = {}
+    real_extract = extract.extract
+
+    def extract_and_look(*args, **kwargs):
+        widths = real_extract(*args, **kwargs)  # layers renamed into place, meta not yet written
+        seen.update({name: e["status"] for (kind, name), e in listed("--kind", "features").items()
+                     if "/" not in name})
+        return widths
+
+    monkeypatch.setattr(extract, "extract", extract_and_look)
+    features = FeatureSet(generate(n_images=4, seed=1, n_subjects=2, image_size=24), "vgg19", "none", 32)
+    features.ensure([LAYER])
+    assert seen == {features.directory.name: "writing"}
+    assert listed("--kind", "features")["features", features.directory.name]["status"] == "current"

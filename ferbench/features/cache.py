@@ -63,14 +63,21 @@ class FeatureSet:
         from ferbench.weights import build
 
         self.directory.mkdir(parents=True, exist_ok=True)
-        top = any(layer.split("@")[0] in self.spec.top_layers for layer in missing)
-        model = build(self.spec.name, self.weights, self.input_size, include_top=top)
-        widths = _extract.extract(model, self.spec, missing, self.dataset.images, self.input_size,
-                                  {layer: self.path(layer) for layer in missing}, self.batch_size)
-        meta = {"backbone": self.spec.name, "weights": self.weights_id, "top": top,
-                "input_size": self.input_size, "batch_size": self.batch_size, "preprocess": PREPROCESS_VERSION,
-                "fingerprint": self.dataset.fingerprint, "n": len(self.dataset), "widths": widths}
-        _atomic_write_text(self.directory / f"meta-{'-'.join(missing)[:80]}.json", json.dumps(meta))
+        # held until the meta file exists: `ferbench cache` lists an entry holding a live
+        # process's temporary file as being written, never as incomplete (removable)
+        marker = self.directory / f"extracting.tmp-{os.getpid()}"
+        marker.touch()
+        try:
+            top = any(layer.split("@")[0] in self.spec.top_layers for layer in missing)
+            model = build(self.spec.name, self.weights, self.input_size, include_top=top)
+            widths = _extract.extract(model, self.spec, missing, self.dataset.images, self.input_size,
+                                      {layer: self.path(layer) for layer in missing}, self.batch_size)
+            meta = {"backbone": self.spec.name, "weights": self.weights_id, "top": top,
+                    "input_size": self.input_size, "batch_size": self.batch_size, "preprocess": PREPROCESS_VERSION,
+                    "fingerprint": self.dataset.fingerprint, "n": len(self.dataset), "widths": widths}
+            _atomic_write_text(self.directory / f"meta-{'-'.join(missing)[:80]}.json", json.dumps(meta))
+        finally:
+            marker.unlink(missing_ok=True)
 
     def features(self, layer: str) -> np.ndarray:
         """(n, d) float16, memory-mapped read-only."""
