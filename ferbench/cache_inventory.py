@@ -280,8 +280,7 @@ def _dataset_status(busy: bool, images: Path, arrays: Path, sidecar: Path) -> tu
         return STALE, description, f"cache version {recorded}, today {data_cache.CACHE_VERSION}"
     inputs = meta.get("key_inputs")
     if inputs and Path(inputs["source"]).exists():
-        today = data_cache.stat_key(inputs["reader"], Path(inputs["source"]), inputs["options"])
-        if today != sidecar.name.removesuffix(".json"):
+        if data_cache.key_for(inputs) != sidecar.name.removesuffix(".json"):
             return STALE, description, "its source's files changed since (added, removed or modified)"
     return CURRENT, description, ""
 

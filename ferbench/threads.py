@@ -107,7 +107,7 @@ def quiet(*categories: type[Warning]):
 
 
 def _pooled(run: Callable[[T], R], items: list[T], threads: int) -> Iterator[R]:
-    with _blas_controller().limit(limits=1), ThreadPoolExecutor(threads) as pool:
+    with one_blas_thread(), ThreadPoolExecutor(threads) as pool:
         futures = [pool.submit(run, item) for item in items]
         try:
             for future in futures:

@@ -55,7 +55,7 @@ def built(tmp_path_factory):
         features = FeatureSet(dataset, "vgg19", "none", 32)
         features.ensure([LAYER])
         dataset_key = data_cache.stat_key("csv", source, {})
-        data_cache.save(dataset_key, dataset, {"reader": "csv", "source": str(source), "options": {}})
+        data_cache.save(dataset_key, dataset, data_cache.key_inputs("csv", source, {}))
     return home / "cache", dataset, features.directory.name, dataset_key, source
 
 

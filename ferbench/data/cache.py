@@ -46,6 +46,16 @@ def stat_key(reader: str, source: Path, options: dict) -> str:
     return digest.hexdigest()
 
 
+def key_inputs(reader: str, source: Path, options: dict) -> dict:
+    """What an entry's key hashes, as its sidecar records it (JSON: the source as text)."""
+    return {"reader": reader, "source": str(source), "options": options}
+
+
+def key_for(inputs: dict) -> str:
+    """The key `stat_key` gives these inputs today (changed files under the source change it)."""
+    return stat_key(inputs["reader"], Path(inputs["source"]), inputs["options"])
+
+
 def _paths(key: str) -> tuple[Path, Path, Path]:
     # Images in a plain .npy (read straight into the array, faster than out of a zip), the small
     # arrays in an .npz, metadata last: the .json exists only once the entry is complete.
@@ -82,9 +92,9 @@ def load(key: str) -> FaceDataset | None:
     return dataset
 
 
-def save(key: str, dataset: FaceDataset, key_inputs: dict | None = None) -> None:
+def save(key: str, dataset: FaceDataset, inputs: dict | None = None) -> None:
     """Write the entry atomically: temporary files first, then rename (metadata last).
-    `key_inputs` (reader, resolved source, options: what `stat_key` hashed) go into the sidecar,
+    `inputs` (`key_inputs`: what the key hashed) go into the sidecar,
     so `ferbench cache` can tell an entry whose source has changed since."""
     images_path, arrays_path, meta_path = _paths(key)
     arrays = {"labels": dataset.labels}
@@ -94,7 +104,7 @@ def save(key: str, dataset: FaceDataset, key_inputs: dict | None = None) -> None
     meta = {
         "class_names": list(dataset.class_names), "name": dataset.name, "variant": dataset.variant,
         "source": dataset.source, "options": dataset.options, "warnings": dataset.warnings,
-        "fingerprint": dataset.fingerprint, "cache_version": CACHE_VERSION, "key_inputs": key_inputs,
+        "fingerprint": dataset.fingerprint, "cache_version": CACHE_VERSION, "key_inputs": inputs,
     }
     finals = (images_path, arrays_path, meta_path)
     temps = [path.with_name(f".{path.name}.{os.getpid()}.tmp") for path in finals]

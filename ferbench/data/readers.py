@@ -121,8 +121,8 @@ def load_dataset(
     root = Path(path).expanduser()
     if not root.exists():
         raise FerbenchError(f"{root}: path does not exist")
-    key_inputs = {"reader": name, "source": str(root.resolve()), "options": chosen}
-    key = cache.stat_key(name, root.resolve(), chosen) if use_cache else None
+    inputs = cache.key_inputs(name, root.resolve(), chosen)
+    key = cache.key_for(inputs) if use_cache else None
     if key is not None and (hit := cache.load(key)) is not None:
         return hit
     dataset = module.read(root, **chosen)
@@ -130,5 +130,5 @@ def load_dataset(
         if note:
             dataset.warnings.append(note)
     if key is not None:
-        cache.save(key, dataset, key_inputs)
+        cache.save(key, dataset, inputs)
     return dataset
