@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ferbench.errors import FerbenchError, StoreError
+from ferbench.errors import FerbenchError, StoreError, first_line
 
 BUDGETS = ("quick", "paper")
 
@@ -103,7 +103,7 @@ def run_all(plans, dataset, *, quiet=False, tags=None, on_row=None) -> list[Row]
         try:
             result = runner.execute(plan, quiet=quiet, extra_tags=tags)
         except Exception as exc:  # noqa: BLE001 - reported in the table and the exit code
-            row = Row(name, "failed", reason=f"{type(exc).__name__}: {exc}".splitlines()[0][:200],
+            row = Row(name, "failed", reason=f"{type(exc).__name__}: {first_line(exc, 200)}",
                       protocol=plan.protocol.name)
         else:
             m = result.metrics

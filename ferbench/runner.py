@@ -167,7 +167,7 @@ class _Timer:
 
 def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_run_id=None,
             start=None, log_figures=True, fold_runs=True) -> RunResult:
-    from ferbench import record
+    from ferbench import record, record_models
     from ferbench.evaluate import aggregate, classification_metrics
     from ferbench.progress import progress
 
@@ -199,7 +199,7 @@ def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_
             elif not multi:
                 single_curves = curves  # logged with the summary, in the run's last call
             if log_model and number == 0:
-                timed(record.log_family_model, run_id, family, dataset.images[fold.test[:2]],
+                timed(record_models.log_family_model, run_id, family, dataset.images[fold.test[:2]],
                       dataset.class_names)
                 if multi:
                     timed(record.log, run_id, tags={"ferbench.model_fold": fold.name})

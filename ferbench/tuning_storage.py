@@ -17,7 +17,7 @@ import time
 import warnings
 from typing import Any
 
-from ferbench.errors import FerbenchError
+from ferbench.errors import FerbenchError, first_line
 
 ATTR_PREFIX = "ferbench."
 IDENTITY = ("family", "dataset", "fingerprint", "protocol", "direction")
@@ -32,11 +32,6 @@ def mask_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # unparsable URL: show only the scheme
         return url.split("://", 1)[0] + "://***"
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
-    return lines[0][:240] if lines else type(exc).__name__
 
 
 def _engine_kwargs(url: str) -> dict[str, Any]:
@@ -74,17 +69,17 @@ def open_storage(url: str, heartbeat_interval: int | None = None, grace_period: 
         except (sa_exc.IntegrityError, sa_exc.ProgrammingError) as exc:
             # concurrent table/type creation by another worker: wait, then the tables exist
             if attempt == 5:
-                raise FerbenchError(f"--storage {shown}: cannot create tables: {_first_line(exc)}") from None
+                raise FerbenchError(f"--storage {shown}: cannot create tables: {first_line(exc)}") from None
             time.sleep(0.5 + random.random())
         except ImportError as exc:
             cause = exc.__cause__ or exc
-            raise FerbenchError(f"--storage {shown}: database driver missing: {_first_line(cause)}") from None
+            raise FerbenchError(f"--storage {shown}: database driver missing: {first_line(cause)}") from None
         except sa_exc.ArgumentError as exc:
-            raise FerbenchError(f"--storage {shown}: not a usable SQLAlchemy URL: {_first_line(exc)}") from None
+            raise FerbenchError(f"--storage {shown}: not a usable SQLAlchemy URL: {first_line(exc)}") from None
         except sa_exc.OperationalError as exc:
-            raise FerbenchError(f"--storage {shown}: cannot connect: {_first_line(exc.orig or exc)}") from None
+            raise FerbenchError(f"--storage {shown}: cannot connect: {first_line(exc.orig or exc)}") from None
         except (sa_exc.SQLAlchemyError, optuna.exceptions.StorageInternalError, RuntimeError) as exc:
-            raise FerbenchError(f"--storage {shown}: cannot be used: {_first_line(exc)}") from None
+            raise FerbenchError(f"--storage {shown}: cannot be used: {first_line(exc)}") from None
 
 
 def read_identity(study) -> dict[str, str]:

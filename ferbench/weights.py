@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ferbench.errors import FerbenchError
+from ferbench.errors import FerbenchError, first_line
 from ferbench.params import Text
 
 KERAS_URL = "https://storage.googleapis.com/tensorflow/keras-applications"
@@ -179,10 +179,9 @@ def build(name: str, weights: str, input_size: int | None = None, include_top: b
     try:
         model.load_weights(source)
     except Exception as exc:  # shape or layer-count mismatch, unreadable file
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise FerbenchError(
             f"weights file {source} does not fit {spec.name} (include_top={include_top}, "
-            f"input {size}x{size}): {first[:200]}"
+            f"input {size}x{size}): {first_line(exc, 200)}"
         ) from None
     return model
 
@@ -196,7 +195,7 @@ def _build_mini_xception(source: str | None):
     try:
         model = keras.models.load_model(source, compile=False)
     except Exception as exc:
-        raise FerbenchError(f"weights file {source} is not a loadable Keras model: {str(exc).splitlines()[0][:200]}") from None
+        raise FerbenchError(f"weights file {source} is not a loadable Keras model: {first_line(exc, 200)}") from None
     if tuple(model.input_shape[1:]) != (64, 64, 1) or model.output_shape[-1] != 7:
         raise FerbenchError(
             f"weights file {source} has input {model.input_shape[1:]} and {model.output_shape[-1]} outputs; "

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from tiny_family import TinyFamily, tiny_dataset, tiny_family  # noqa: F401
 
-from ferbench import record
+from ferbench import record, record_models
 from ferbench.errors import FerbenchError
 
 
@@ -166,20 +166,31 @@ def test_logged_model_loads_back_with_identical_probabilities(experiment, tiny_f
     family = tiny_family().fit(data.part(), epochs=2)
     expected = family.predict_proba(data.part())
     with record.tracked_run(experiment, "model", {}) as run_id:
-        record.log_family_model(run_id, family, data.images[:2], data.class_names)
+        record_models.log_family_model(run_id, family, data.images[:2], data.class_names)
     assert _status(run_id) == "FINISHED"
     raw = mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
     assert raw.metadata.signature.inputs.to_dict()[0]["tensor-spec"]["dtype"] == "uint8"
     np.testing.assert_allclose(raw.predict(data.images), expected, rtol=1e-6)
-    loaded = record.load_model(run_id)
+    loaded = record_models.load_model(run_id)
     np.testing.assert_allclose(loaded.predict_proba(data.images), expected, rtol=1e-6)
     assert list(loaded.class_names) == list(data.class_names)
 
 
 def test_load_model_errors(experiment):
     with pytest.raises(FerbenchError, match="not found"):
-        record.load_model("0" * 32)
+        record_models.load_model("0" * 32)
     with record.tracked_run(experiment, "no-model", {}) as run_id:
         pass
     with pytest.raises(FerbenchError, match="no loadable model"):
-        record.load_model(run_id)
+        record_models.load_model(run_id)
+
+
+def test_models_logged_before_the_split_still_unpickle():
+    import pickle
+
+    from ferbench import record_models
+
+    # cloudpickle stored the class by reference under its old module: ferbench.record
+    assert pickle.loads(b"cferbench.record\nFamilyModel\n.") is record_models.FamilyModel
+    with pytest.raises(AttributeError):
+        record.NoSuchThing  # noqa: B018

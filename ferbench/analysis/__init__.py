@@ -17,7 +17,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ferbench.data.dataset import FaceDataset, Part
-from ferbench.errors import FerbenchError
+from ferbench.errors import FerbenchError, first_line
 
 ARTIFACT_DIR = "analysis"
 
@@ -64,16 +64,16 @@ def get_run(run_id: str, tracking_uri: str | None = None):
 
 
 def load_run_model(run_id: str, tracking_uri: str):
-    from ferbench import record
+    from ferbench import record, record_models
 
     record.setup(tracking_uri)
     try:
-        return record.load_model(run_id)
+        return record_models.load_model(run_id)
     except FerbenchError:
         raise
     except Exception as exc:  # MLflow raises several types when a run holds no model
         raise FerbenchError(f"run {run_id} has no loadable logged model "
-                            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+                            f"({type(exc).__name__}: {first_line(exc)})") from None
 
 
 def dataset_for_run(tags: dict, params: dict, dataset: str | None = None,

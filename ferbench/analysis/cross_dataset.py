@@ -126,7 +126,7 @@ def cross_dataset(family: str, train: list[DataSpec], evaluate: list[DataSpec], 
                   quiet: bool = True) -> dict:
     """Train `family` on every `train` data set (ferbench.runner.run, model logged), score each
     logged model on every `evaluate` data set, and log the matrix as a kind=analysis run."""
-    from ferbench import __version__, record, runner
+    from ferbench import __version__, record, record_models, runner
     from ferbench.analysis import Workspace, predict_in_batches, save_figure, write_csv
     from ferbench.families import registry
 
@@ -160,7 +160,7 @@ def cross_dataset(family: str, train: list[DataSpec], evaluate: list[DataSpec], 
             result = runner.run(family, data, protocol=protocol, params=params, epochs=epochs, seed=seed,
                                 tracking_uri=tracking_uri, quiet=quiet,
                                 extra_tags={"ferbench.analysis_run": analysis_id})
-            model = record.load_model(result.run_id, tracking_uri)
+            model = record_models.load_model(result.run_id, tracking_uri)
             for j, target in enumerate(dict.fromkeys(evaluate)):
                 if target == source:
                     score = {"accuracy": float(result.metrics["test_accuracy"]), "macro_recall": float("nan"),
