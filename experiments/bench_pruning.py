@@ -90,7 +90,9 @@ def seed_results(fn, seeds: list[int], settings: dict, jobs: int, failed: dict |
         except Exception as exc:
             if failed is None:
                 raise
-            failed[seed] = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
+            from ferbench.errors import first_line
+
+            failed[seed] = f"{type(exc).__name__}: {first_line(exc)}"
             print(f"seed {seed} failed: {failed[seed]}", file=sys.stderr, flush=True)
             return False, None
 
@@ -114,6 +116,7 @@ def search(dataset, *, sampler: str, pruner: str, low_fidelity, trials: int, epo
     import optuna
 
     from ferbench.tuning import make_pruner, make_sampler
+    from ferbench.tuning_objective import LOW_FIDELITY_STEP
 
     # Samplers draw from different streams: seeded alike, TPE's random start-up trials would
     # replay random search's first configurations (and, trained with the same seed, its values).
@@ -128,12 +131,17 @@ def search(dataset, *, sampler: str, pruner: str, low_fidelity, trials: int, epo
         spent += t.user_attrs.get("compute", 0)
         history.append((spent, t.value if t.state.name == "COMPLETE" else None, t.state.name))
         print(f"  seed {seed} {sampler}/{pruner} trial {t.number}: {t.state.name:<8} value={t.value} "
-              f"compute={spent:.0f}", flush=True)
+              f"compute={spent:.0f} rung={t.intermediate_values.get(LOW_FIDELITY_STEP)} params={short(t.params)}",
+              flush=True)
         if stop_at is not None and history[-1][1] is not None and history[-1][1] >= stop_at:
             break
         if max_compute is not None and spent >= max_compute:
             break
     return history
+
+
+def short(params: dict) -> dict:
+    return {k: float(f"{v:.3g}") if isinstance(v, float) else v for k, v in params.items()}
 
 
 def random_cache(seed: int, settings: dict) -> Path:
@@ -160,8 +168,6 @@ def run_seed(seed: int, settings: dict) -> tuple[str, float | None]:
     """Random search, then TPE with pruning up to random's compute, on one seed's subset."""
     import optuna
 
-    from ferbench.tuning_objective import LOW_FIDELITY  # the first rung `ferbench tune` uses
-
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     trials, epochs, pruner = settings["trials"], settings["epochs"], settings["pruner"]
     data = subset(settings["n_train"], settings["n_val"], seed)
@@ -170,7 +176,7 @@ def run_seed(seed: int, settings: dict) -> tuple[str, float | None]:
         return f"seed {seed}: random search kept in {random_cache(seed, settings).name}", None
     best = max(v for _, v, _ in rand if v is not None)
     t0 = time.time()
-    tpe = search(data, sampler="tpe", pruner=pruner, low_fidelity=LOW_FIDELITY, trials=10 * trials,
+    tpe = search(data, sampler="tpe", pruner=pruner, low_fidelity=settings["low_fidelity"], trials=10 * trials,
                  epochs=epochs, seed=seed, stop_at=best, max_compute=rand[-1][0])
     line, fraction = describe(seed, rand, tpe, pruner, settings["n_val"], rand_time, time.time() - t0)
     print(line, flush=True)
@@ -207,6 +213,15 @@ def describe(seed: int, rand: list, tpe: list, pruner: str, n_val: int, rand_tim
         + f", random at {rand_near / total:.1%} (not the target)"
     )
     return line, fraction
+
+
+def parse_fidelity(text: str) -> tuple[float, float] | None:
+    """'0.5:0.2' -> (0.5, 0.2); None unless two fractions in (0, 1]."""
+    try:
+        images, epochs = (float(part) for part in text.split(":"))
+    except ValueError:
+        return None
+    return (images, epochs) if 0 < images <= 1 and 0 < epochs <= 1 else None
 
 
 def write_results(out: Path, header: list[str], args, done: dict, start: float, failed: dict) -> None:
@@ -247,6 +262,9 @@ def main(argv=None) -> int:
     parser.add_argument("--n-train", type=int, default=1500)
     parser.add_argument("--n-val", type=int, default=6000)
     parser.add_argument("--pruner", default="median", choices=["median", "rung", "rung-screen", "hyperband"])
+    parser.add_argument("--low-fidelity", default=None, metavar="IMAGES:EPOCHS",
+                        help="the first rung as fractions of the training images and of the epochs "
+                             "(default: the one `ferbench tune` uses)")
     parser.add_argument("--random-only", action="store_true",
                         help="run and keep random search only (later runs with any pruner reuse it)")
     parser.add_argument("--jobs", type=int, default=1, help="seeds run side by side in this many processes")
@@ -254,13 +272,23 @@ def main(argv=None) -> int:
     if not (DATA / "train").is_dir():
         print(f"FER-2013 not found at {DATA}; set FERBENCH_FER2013", file=sys.stderr)
         return 2
+    from ferbench.tuning_objective import LOW_FIDELITY  # the first rung `ferbench tune` uses
+
+    low_fidelity = LOW_FIDELITY if args.low_fidelity is None else parse_fidelity(args.low_fidelity)
+    if low_fidelity is None:
+        print(f"--low-fidelity {args.low_fidelity!r}: expected two fractions in (0, 1], as IMAGES:EPOCHS",
+              file=sys.stderr)
+        return 2
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     start = time.time()
     lines = [f"pruning benchmark: {FAMILY} on FER-2013 subset ({args.n_train} train / {args.n_val} val), "
-             f"{args.epochs} epochs per full trial, random search {args.trials} trials, space {SPACE}"]
+             f"{args.epochs} epochs per full trial, random search {args.trials} trials, space {SPACE}, "
+             f"first rung on {low_fidelity[0]:g} of the images for {low_fidelity[1]:.3g} of the epochs"]
     settings = {k: getattr(args, k) for k in ("trials", "epochs", "n_train", "n_val", "pruner", "random_only")}
-    out = RESULTS / (
-        f"bench_pruning_{args.pruner}_{args.trials}trials_{args.epochs}ep_{args.n_train}-{args.n_val}.txt")
+    settings["low_fidelity"] = low_fidelity
+    rung = f"-rung{low_fidelity[0]:g}x{low_fidelity[1]:.3g}" if low_fidelity != LOW_FIDELITY else ""
+    out = RESULTS / (f"bench_pruning_{args.pruner}{rung}_{args.trials}trials_{args.epochs}ep_"
+                     f"{args.n_train}-{args.n_val}.txt")
     if args.random_only:
         for _, (line, _) in seed_results(run_seed, args.seeds, settings, args.jobs):
             print(line, flush=True)

@@ -1,0 +1,120 @@
+"""Which cheap first rung ranks configurations the way full training does?
+
+Reuses the pruning benchmark's kept random searches (bench_pruning.py --random-only): their
+configurations are replayed from the sampler's seed and their full-training values read from the
+kept file, so only the cheap fits run here. Each fidelity is (fraction of training images,
+epochs); it is fitted per configuration on the same rows, seed and validation part as
+`ferbench tune` would. Printed per fidelity: compute per configuration, Spearman rank correlation
+with full training over all configurations and over the better half (where the benchmark's target
+is decided), and how many of full training's top quarter a keep-the-top-half cut would drop.
+
+    python experiments/fidelity_correlation.py --seeds 5 6 7 8 --fidelities 0.25:3 0.5:2 1:1 [--jobs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_pruning import (  # noqa: E402
+    DATA, FAMILY, RESULTS, SPACE, make_objective, random_cache, seed_results, subset, write_atomically,
+)
+
+
+def replayed_configs(seed: int, settings: dict, objective) -> list[tuple[dict, float]]:
+    """(params, full value) of the kept random search on this seed, in trial order."""
+    import optuna
+
+    kept = random_cache(seed, settings)
+    if not kept.exists():
+        raise FileNotFoundError(f"{kept.name}: run bench_pruning.py --random-only --seeds {seed} first")
+    history = json.loads(kept.read_text())["history"]
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=seed))
+    rows = []
+    for _, value, _ in history:
+        trial = study.ask()  # the same draws, in the same order, as the kept search made
+        values = {name: spec.suggest(trial, name) for name, spec in objective.space.items()}
+        study.tell(trial, value)
+        rows.append((values, value))
+    return rows
+
+
+def fidelity_values(seed: int, settings: dict) -> dict:
+    import optuna
+
+    from ferbench.params import resolve
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    data = subset(settings["n_train"], settings["n_val"], seed)
+    objective = make_objective(data, epochs=settings["epochs"], seed=seed, low_fidelity=(0, 0))
+    train, val = objective.splits.pairs[0]
+    out = {"full": [], "params": []}
+    for values, full in replayed_configs(seed, settings, objective):
+        params = resolve(objective.family_cls.params_spec(), {**objective.fixed, **values}, FAMILY)
+        out["full"].append(full)
+        out["params"].append(values)
+        for fraction, epochs in settings["fidelities"]:
+            objective.low_fidelity = (fraction, 0)  # its rows: the same for every configuration
+            rows = objective.low_fidelity_rows(train) if fraction < 1 else train
+            state = {"compute": 0, "intermediate": {}}
+            acc = objective._fit_score(params, rows, val, epochs, state, None)
+            out.setdefault(f"{fraction}:{epochs}", []).append(acc)
+            out.setdefault(f"{fraction}:{epochs} compute", []).append(state["compute"])
+        print(f"  seed {seed} {values}: full {full:.4f} "
+              + " ".join(f"{k}={v[-1]:.4f}" for k, v in out.items() if ":" in k and "compute" not in k), flush=True)
+    return out
+
+
+def describe(fidelity: str, per_seed: dict) -> str:
+    from scipy.stats import spearmanr
+
+    rho_all, rho_top, dropped, top_total, compute = [], [], 0, 0, []
+    for result in per_seed.values():
+        full, cheap = np.array(result["full"]), np.array(result[fidelity])
+        compute.append(np.mean(result[f"{fidelity} compute"]))
+        rho_all.append(spearmanr(cheap, full).statistic)
+        upper = full >= np.median(full)
+        rho_top.append(spearmanr(cheap[upper], full[upper]).statistic)
+        top = full >= np.quantile(full, 0.75)
+        dropped += int((top & (cheap < np.median(cheap))).sum())
+        top_total += int(top.sum())
+    return (f"fidelity {fidelity} (images fraction:epochs): {np.mean(compute):.0f} image-epochs per configuration; "
+            f"Spearman with full training, mean over seeds: {np.mean(rho_all):.2f} over all, "
+            f"{np.nanmean(rho_top):.2f} over the better half (per seed {', '.join(f'{r:.2f}' for r in rho_top)}); "
+            f"a keep-the-top-half cut drops {dropped} of full training's {top_total} top-quarter configurations")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[5])
+    parser.add_argument("--fidelities", nargs="+", default=["0.25:3", "0.5:2", "1:1"])
+    parser.add_argument("--trials", type=int, default=12, help="of the kept random search")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--n-train", type=int, default=1500)
+    parser.add_argument("--n-val", type=int, default=6000)
+    parser.add_argument("--jobs", type=int, default=1)
+    args = parser.parse_args()
+    if not (DATA / "train").is_dir():
+        print(f"FER-2013 not found at {DATA}; set FERBENCH_FER2013", file=sys.stderr)
+        return 2
+    fidelities = [(float(f.split(":")[0]), int(f.split(":")[1])) for f in args.fidelities]
+    settings = {"trials": args.trials, "epochs": args.epochs, "n_train": args.n_train, "n_val": args.n_val,
+                "fidelities": fidelities}
+    results = dict(seed_results(fidelity_values, args.seeds, settings, args.jobs))
+    lines = [f"cheap fits against full training: {FAMILY}, {args.n_train} train / {args.n_val} val, "
+             f"{args.epochs} epochs in full, space {SPACE}, {args.trials} kept random configurations per seed, "
+             f"seeds {args.seeds}"]
+    lines += [describe(f"{fraction}:{epochs}", results) for fraction, epochs in fidelities]
+    print("\n".join(lines))
+    out = RESULTS / f"fidelity_correlation_seeds{'-'.join(map(str, args.seeds))}.txt"
+    write_atomically(out, "\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
