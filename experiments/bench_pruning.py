@@ -111,18 +111,17 @@ def seed_results(fn, seeds: list[int], settings: dict, jobs: int, failed: dict |
 
 
 def search(dataset, *, sampler: str, pruner: str, low_fidelity, trials: int, epochs: int, seed: int,
-           stop_at: float | None = None, max_compute: float | None = None):
+           stop_at: float | None = None, max_compute: float | None = None, rung_epoch: int | None = None):
     """Run an in-memory study; returns [(cumulative compute, value or None, state)] per trial."""
     import optuna
 
     from ferbench.tuning import make_pruner, make_sampler
-    from ferbench.tuning_objective import LOW_FIDELITY_STEP
 
     # Samplers draw from different streams: seeded alike, TPE's random start-up trials would
     # replay random search's first configurations (and, trained with the same seed, its values).
     sampler_seed = seed if sampler == "random" else seed + SAMPLER_SEED_OFFSET
     study = optuna.create_study(direction="maximize", sampler=make_sampler(sampler, sampler_seed),
-                                pruner=make_pruner(pruner, epochs + 3))
+                                pruner=make_pruner(pruner, epochs + 3, rung_step(rung_epoch)))
     objective = make_objective(dataset, epochs=epochs, seed=seed, low_fidelity=low_fidelity)
     history, spent = [], 0.0
     for _ in range(trials):
@@ -131,13 +130,20 @@ def search(dataset, *, sampler: str, pruner: str, low_fidelity, trials: int, epo
         spent += t.user_attrs.get("compute", 0)
         history.append((spent, t.value if t.state.name == "COMPLETE" else None, t.state.name))
         print(f"  seed {seed} {sampler}/{pruner} trial {t.number}: {t.state.name:<8} value={t.value} "
-              f"compute={spent:.0f} rung={t.intermediate_values.get(LOW_FIDELITY_STEP)} params={short(t.params)}",
+              f"compute={spent:.0f} rung={t.intermediate_values.get(rung_step(rung_epoch))} params={short(t.params)}",
               flush=True)
         if stop_at is not None and history[-1][1] is not None and history[-1][1] >= stop_at:
             break
         if max_compute is not None and spent >= max_compute:
             break
     return history
+
+
+def rung_step(rung_epoch: int | None) -> int:
+    """The step at which rung pruners cut: the cheap first rung, or the given epoch of the full fit."""
+    from ferbench.tuning_objective import LOW_FIDELITY_STEP
+
+    return LOW_FIDELITY_STEP if rung_epoch is None else LOW_FIDELITY_STEP + rung_epoch
 
 
 def short(params: dict) -> dict:
@@ -177,7 +183,8 @@ def run_seed(seed: int, settings: dict) -> tuple[str, float | None]:
     best = max(v for _, v, _ in rand if v is not None)
     t0 = time.time()
     tpe = search(data, sampler="tpe", pruner=pruner, low_fidelity=settings["low_fidelity"], trials=10 * trials,
-                 epochs=epochs, seed=seed, stop_at=best, max_compute=rand[-1][0])
+                 epochs=epochs, seed=seed, stop_at=best, max_compute=rand[-1][0],
+                 rung_epoch=settings["rung_epoch"])
     line, fraction = describe(seed, rand, tpe, pruner, settings["n_val"], rand_time, time.time() - t0)
     print(line, flush=True)
     return line, fraction
@@ -216,7 +223,9 @@ def describe(seed: int, rand: list, tpe: list, pruner: str, n_val: int, rand_tim
 
 
 def parse_fidelity(text: str) -> tuple[float, float] | None:
-    """'0.5:0.2' -> (0.5, 0.2); None unless two fractions in (0, 1]."""
+    """'0.5:0.2' -> (0.5, 0.2); 'none' -> (0, 0), no cheap fit; None unless two fractions in (0, 1]."""
+    if text == "none":
+        return (0.0, 0.0)
     try:
         images, epochs = (float(part) for part in text.split(":"))
     except ValueError:
@@ -265,6 +274,9 @@ def main(argv=None) -> int:
     parser.add_argument("--low-fidelity", default=None, metavar="IMAGES:EPOCHS",
                         help="the first rung as fractions of the training images and of the epochs "
                              "(default: the one `ferbench tune` uses)")
+    parser.add_argument("--rung-epoch", type=int, default=None,
+                        help="rung pruners cut after this epoch of the full fit instead of at the cheap first "
+                             "rung (with --low-fidelity none, successive halving on epochs)")
     parser.add_argument("--random-only", action="store_true",
                         help="run and keep random search only (later runs with any pruner reuse it)")
     parser.add_argument("--jobs", type=int, default=1, help="seeds run side by side in this many processes")
@@ -283,10 +295,13 @@ def main(argv=None) -> int:
     start = time.time()
     lines = [f"pruning benchmark: {FAMILY} on FER-2013 subset ({args.n_train} train / {args.n_val} val), "
              f"{args.epochs} epochs per full trial, random search {args.trials} trials, space {SPACE}, "
-             f"first rung on {low_fidelity[0]:g} of the images for {low_fidelity[1]:.3g} of the epochs"]
+             + (f"first rung on {low_fidelity[0]:g} of the images for {low_fidelity[1]:.3g} of the epochs"
+                if low_fidelity[0] else "no cheap first rung")
+             + ("" if args.rung_epoch is None else f", rung pruners cut after full-fit epoch {args.rung_epoch}")]
     settings = {k: getattr(args, k) for k in ("trials", "epochs", "n_train", "n_val", "pruner", "random_only")}
-    settings["low_fidelity"] = low_fidelity
+    settings["low_fidelity"], settings["rung_epoch"] = low_fidelity, args.rung_epoch
     rung = f"-rung{low_fidelity[0]:g}x{low_fidelity[1]:.3g}" if low_fidelity != LOW_FIDELITY else ""
+    rung += f"-cut-epoch{args.rung_epoch}" if args.rung_epoch is not None else ""
     out = RESULTS / (f"bench_pruning_{args.pruner}{rung}_{args.trials}trials_{args.epochs}ep_"
                      f"{args.n_train}-{args.n_val}.txt")
     if args.random_only:

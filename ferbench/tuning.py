@@ -26,7 +26,7 @@ import numpy as np
 
 from ferbench import params as P
 from ferbench.errors import FerbenchError
-from ferbench.tuning_objective import LOW_FIDELITY, WORKER_ID, Objective, Splits, Surplus, make_splits
+from ferbench.tuning_objective import LOW_FIDELITY, LOW_FIDELITY_STEP, WORKER_ID, Objective, Splits, Surplus, make_splits
 
 
 def parse_space(spec: dict[str, P.Param], items: list[str] | None, fixed: dict) -> dict[str, P.Param]:
@@ -80,7 +80,8 @@ def make_sampler(kind: str, seed: int):
     raise FerbenchError(f"--sampler {kind!r}: expected tpe or random")
 
 
-def make_pruner(kind: str, n_steps: int):
+def make_pruner(kind: str, n_steps: int, rung_step: int = LOW_FIDELITY_STEP):
+    """`rung_step`: where `rung` and `rung-screen` cut (the cheap first rung unless told)."""
     import optuna
 
     if kind == "median":
@@ -88,7 +89,7 @@ def make_pruner(kind: str, n_steps: int):
     if kind in ("rung", "rung-screen"):
         from ferbench.tuning_pruners import FirstRungPruner
 
-        return FirstRungPruner(screened=TPE_STARTUP_TRIALS if kind == "rung-screen" else 0)
+        return FirstRungPruner(step=rung_step, screened=TPE_STARTUP_TRIALS if kind == "rung-screen" else 0)
     if kind == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(n_steps, 2), reduction_factor=3)
     if kind == "none":

@@ -77,6 +77,21 @@ def test_nan_at_the_rung_is_pruned_and_ignored_as_a_rival():
     assert not _pruned_at(_study([math.nan, math.nan]), 1, 0.1)
 
 
+def test_make_pruner_can_cut_at_a_later_epoch_instead_of_the_cheap_rung():
+    from ferbench.tuning import make_pruner
+
+    study = optuna.create_study(direction="maximize", pruner=make_pruner("rung-screen", 13, rung_step=3))
+    for value in (0.30, 0.28, 0.26, 0.24, 0.22):  # the five screened start-up trials
+        study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.PRUNED,
+                                                  intermediate_values={3: value}))
+    trial = study.ask()
+    trial.report(0.01, 1)  # the cheap rung is no cut any more
+    assert not trial.should_prune()
+    trial.report(0.27, 3)
+    assert not trial.should_prune()  # top 3 of 6 at step 3
+    assert _pruned_at(study, 3, 0.25)
+
+
 @pytest.mark.usefixtures("tiny_sgd")
 def test_tune_with_the_rung_pruner_prunes_only_at_the_first_rung():
     from ferbench import store
