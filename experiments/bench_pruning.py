@@ -111,8 +111,11 @@ def seed_results(fn, seeds: list[int], settings: dict, jobs: int, failed: dict |
 
 
 def search(dataset, *, sampler: str, pruner: str, low_fidelity, trials: int, epochs: int, seed: int,
-           stop_at: float | None = None, max_compute: float | None = None, rung_epoch: int | None = None):
-    """Run an in-memory study; returns [(cumulative compute, value or None, state)] per trial."""
+           stop_at: float | None = None, max_compute: float | None = None, rung_epoch: int | None = None,
+           replay: list | None = None):
+    """Run an in-memory study; returns [(cumulative compute, value or None, state)] per trial.
+    `replay`: the history of a shorter run of this same search, told to the study without training
+    (the sampler makes the same draws), so that the search goes on from where that run ended."""
     import optuna
 
     from ferbench.tuning import make_pruner, make_sampler
@@ -124,7 +127,15 @@ def search(dataset, *, sampler: str, pruner: str, low_fidelity, trials: int, epo
                                 pruner=make_pruner(pruner, epochs + 3, rung_step(rung_epoch)))
     objective = make_objective(dataset, epochs=epochs, seed=seed, low_fidelity=low_fidelity)
     history, spent = [], 0.0
-    for _ in range(trials):
+    for spent, value, state in replay or []:
+        if state != "COMPLETE":
+            raise ValueError(f"replay holds a {state} trial; only searches without pruning replay")
+        trial = study.ask()
+        for name, spec in objective.space.items():
+            spec.suggest(trial, name)
+        study.tell(trial, value)
+        history.append((spent, value, state))
+    for _ in range(trials - len(history)):
         study.optimize(objective, n_trials=1)
         t = study.trials[-1]
         spent += t.user_attrs.get("compute", 0)
@@ -162,10 +173,13 @@ def random_search(data, seed: int, settings: dict) -> tuple[list, float]:
     if cache.exists():
         kept = json.loads(cache.read_text())
         return [tuple(row) for row in kept["history"]], kept["seconds"]
+    # a kept shorter search on this seed is this one's beginning: go on from its end
+    shorter = [random_cache(seed, {**settings, "trials": n}) for n in range(settings["trials"] - 1, 0, -1)]
+    kept = next((json.loads(path.read_text()) for path in shorter if path.exists()), {"history": [], "seconds": 0.0})
     t0 = time.time()
     history = search(data, sampler="random", pruner="none", low_fidelity=(0, 0), trials=settings["trials"],
-                     epochs=settings["epochs"], seed=seed)
-    seconds = time.time() - t0
+                     epochs=settings["epochs"], seed=seed, replay=[tuple(row) for row in kept["history"]])
+    seconds = kept["seconds"] + time.time() - t0
     write_atomically(cache, json.dumps({"history": history, "seconds": seconds}))
     return history, seconds
 
@@ -206,6 +220,8 @@ def describe(seed: int, rand: list, tpe: list, pruner: str, n_val: int, rand_tim
     total = rand[-1][0]
     error = float(np.sqrt(best * (1 - best) / n_val))
     reached = first_reach(tpe, best)
+    if reached is not None and reached > total:  # the trial that got there overran random's budget
+        reached = None
     fraction = None if reached is None else reached / total
     near, rand_near = first_reach(tpe, best - error), first_reach(rand, best - error)
     states = [s for _, _, s in tpe]

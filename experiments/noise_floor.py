@@ -1,0 +1,60 @@
+"""How much does one configuration's validation accuracy move with the training seed alone?
+
+Fits one configuration of the pruning benchmark's family (bench_pruning.py) on one seed's
+FER-2013 subset several times, changing only the training seed (weights, shuffling), and prints
+each validation accuracy, their mean and standard deviation. The spread is the floor under which
+a search cannot tell configurations apart: "reaching" a random search's best of n such scores
+is partly reaching the luckiest draw.
+
+    python experiments/noise_floor.py --seed 15 --set learning_rate=0.001 filters=6 kernel_size=7 --repeats 6
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_pruning import DATA, FAMILY, RESULTS, make_objective, subset, write_atomically  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=15, help="the subset's seed (as in bench_pruning.py)")
+    parser.add_argument("--set", nargs="+", default=["learning_rate=0.001", "filters=6", "kernel_size=7"])
+    parser.add_argument("--repeats", type=int, default=6, help="training seeds 0..repeats-1")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--n-train", type=int, default=1500)
+    parser.add_argument("--n-val", type=int, default=6000)
+    args = parser.parse_args()
+    if not (DATA / "train").is_dir():
+        print(f"FER-2013 not found at {DATA}; set FERBENCH_FER2013", file=sys.stderr)
+        return 2
+    from ferbench.params import resolve
+
+    data = subset(args.n_train, args.n_val, args.seed)
+    objective = make_objective(data, epochs=args.epochs, seed=args.seed, low_fidelity=(0, 0))
+    given = dict(item.split("=", 1) for item in args.set)
+    params = resolve(objective.family_cls.params_spec(), {**objective.fixed, **given}, FAMILY)
+    train, val = objective.splits.pairs[0]
+    scores = []
+    for training_seed in range(args.repeats):
+        objective.seed = training_seed  # the subset stays; only the fit's seed changes
+        scores.append(objective._fit_score(params, train, val, args.epochs, {"compute": 0, "intermediate": {}}, None))
+        print(f"  training seed {training_seed}: val accuracy {scores[-1]:.4f}", flush=True)
+    line = (f"{FAMILY} {given} on seed {args.seed}'s subset ({args.n_train} train / {args.n_val} val), "
+            f"{args.epochs} epochs, {args.repeats} training seeds: val accuracy "
+            + ", ".join(f"{s:.4f}" for s in scores)
+            + f"; mean {np.mean(scores):.4f}, standard deviation {np.std(scores, ddof=1):.4f}, "
+            f"range {max(scores) - min(scores):.4f}")
+    print(line)
+    tag = "_".join(f"{k}{v}" for k, v in given.items())
+    write_atomically(RESULTS / f"noise_floor_seed{args.seed}_{tag}.txt", line + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
