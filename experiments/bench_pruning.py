@@ -126,14 +126,12 @@ def search(dataset, *, sampler: str, pruner: str, low_fidelity, trials: int, epo
     study = optuna.create_study(direction="maximize", sampler=make_sampler(sampler, sampler_seed),
                                 pruner=make_pruner(pruner, epochs + 3, rung_step(rung_epoch)))
     objective = make_objective(dataset, epochs=epochs, seed=seed, low_fidelity=low_fidelity)
+    cut = rung_step(rung_epoch)
     history, spent = [], 0.0
     for spent, value, state in replay or []:
         if state != "COMPLETE":
             raise ValueError(f"replay holds a {state} trial; only searches without pruning replay")
-        trial = study.ask()
-        for name, spec in objective.space.items():
-            spec.suggest(trial, name)
-        study.tell(trial, value)
+        replay_trial(study, objective, value)
         history.append((spent, value, state))
     for _ in range(trials - len(history)):
         study.optimize(objective, n_trials=1)
@@ -141,13 +139,22 @@ def search(dataset, *, sampler: str, pruner: str, low_fidelity, trials: int, epo
         spent += t.user_attrs.get("compute", 0)
         history.append((spent, t.value if t.state.name == "COMPLETE" else None, t.state.name))
         print(f"  seed {seed} {sampler}/{pruner} trial {t.number}: {t.state.name:<8} value={t.value} "
-              f"compute={spent:.0f} rung={t.intermediate_values.get(rung_step(rung_epoch))} params={short(t.params)}",
+              f"compute={spent:.0f} rung={t.intermediate_values.get(cut)} params={short(t.params)}",
               flush=True)
         if stop_at is not None and history[-1][1] is not None and history[-1][1] >= stop_at:
             break
         if max_compute is not None and spent >= max_compute:
             break
     return history
+
+
+def replay_trial(study, objective, value: float) -> dict:
+    """Tell `study` a trial of `value` without training: the sampler draws the objective's
+    parameters as it did when the trial ran (same seed, same order). Returns those parameters."""
+    trial = study.ask()
+    params = {name: spec.suggest(trial, name) for name, spec in objective.space.items()}
+    study.tell(trial, value)
+    return params
 
 
 def rung_step(rung_epoch: int | None) -> int:
@@ -238,6 +245,21 @@ def describe(seed: int, rand: list, tpe: list, pruner: str, n_val: int, rand_tim
     return line, fraction
 
 
+def add_subset_arguments(parser: argparse.ArgumentParser) -> None:
+    """The subset and training length every script on this benchmark's data shares."""
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--n-train", type=int, default=1500)
+    parser.add_argument("--n-val", type=int, default=6000)
+
+
+def fer2013_missing() -> bool:
+    """True (after saying so) when the real FER-2013 is not where the scripts look."""
+    if (DATA / "train").is_dir():
+        return False
+    print(f"FER-2013 not found at {DATA}; set FERBENCH_FER2013", file=sys.stderr)
+    return True
+
+
 def parse_fidelity(text: str) -> tuple[float, float] | None:
     """'0.5:0.2' -> (0.5, 0.2); 'none' -> (0, 0), no cheap fit; None unless two fractions in (0, 1]."""
     if text == "none":
@@ -283,9 +305,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--trials", type=int, default=12, help="random-search trials")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--n-train", type=int, default=1500)
-    parser.add_argument("--n-val", type=int, default=6000)
+    add_subset_arguments(parser)
     parser.add_argument("--pruner", default="median", choices=["median", "rung", "rung-screen", "hyperband"])
     parser.add_argument("--low-fidelity", default=None, metavar="IMAGES:EPOCHS",
                         help="the first rung as fractions of the training images and of the epochs "
@@ -297,8 +317,7 @@ def main(argv=None) -> int:
                         help="run and keep random search only (later runs with any pruner reuse it)")
     parser.add_argument("--jobs", type=int, default=1, help="seeds run side by side in this many processes")
     args = parser.parse_args(argv)
-    if not (DATA / "train").is_dir():
-        print(f"FER-2013 not found at {DATA}; set FERBENCH_FER2013", file=sys.stderr)
+    if fer2013_missing():
         return 2
     from ferbench.tuning_objective import LOW_FIDELITY  # the first rung `ferbench tune` uses
 

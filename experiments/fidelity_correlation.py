@@ -22,7 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_pruning import (  # noqa: E402
-    DATA, FAMILY, RESULTS, SPACE, make_objective, random_cache, seed_results, subset, write_atomically,
+    FAMILY, RESULTS, SPACE, add_subset_arguments, fer2013_missing, make_objective, random_cache, replay_trial,
+    seed_results, subset, write_atomically,
 )
 
 
@@ -30,18 +31,14 @@ def replayed_configs(seed: int, settings: dict, objective) -> list[tuple[dict, f
     """(params, full value) of the kept random search on this seed, in trial order."""
     import optuna
 
+    from ferbench.tuning import make_sampler  # as bench_pruning's random search draws
+
     kept = random_cache(seed, settings)
     if not kept.exists():
         raise FileNotFoundError(f"{kept.name}: run bench_pruning.py --random-only --seeds {seed} first")
     history = json.loads(kept.read_text())["history"]
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=seed))
-    rows = []
-    for _, value, _ in history:
-        trial = study.ask()  # the same draws, in the same order, as the kept search made
-        values = {name: spec.suggest(trial, name) for name, spec in objective.space.items()}
-        study.tell(trial, value)
-        rows.append((values, value))
-    return rows
+    study = optuna.create_study(direction="maximize", sampler=make_sampler("random", seed))
+    return [(replay_trial(study, objective, value), value) for _, value, _ in history]
 
 
 def fidelity_values(seed: int, settings: dict) -> dict:
@@ -53,11 +50,10 @@ def fidelity_values(seed: int, settings: dict) -> dict:
     data = subset(settings["n_train"], settings["n_val"], seed)
     objective = make_objective(data, epochs=settings["epochs"], seed=seed, low_fidelity=(0, 0))
     train, val = objective.splits.pairs[0]
-    out = {"full": [], "params": []}
+    out = {"full": []}
     for values, full in replayed_configs(seed, settings, objective):
         params = resolve(objective.family_cls.params_spec(), {**objective.fixed, **values}, FAMILY)
         out["full"].append(full)
-        out["params"].append(values)
         for fraction, epochs in settings["fidelities"]:
             objective.low_fidelity = (fraction, 0)  # its rows: the same for every configuration
             rows = objective.low_fidelity_rows(train) if fraction < 1 else train
@@ -94,13 +90,10 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[5])
     parser.add_argument("--fidelities", nargs="+", default=["0.25:3", "0.5:2", "1:1"])
     parser.add_argument("--trials", type=int, default=12, help="of the kept random search")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--n-train", type=int, default=1500)
-    parser.add_argument("--n-val", type=int, default=6000)
+    add_subset_arguments(parser)
     parser.add_argument("--jobs", type=int, default=1)
     args = parser.parse_args()
-    if not (DATA / "train").is_dir():
-        print(f"FER-2013 not found at {DATA}; set FERBENCH_FER2013", file=sys.stderr)
+    if fer2013_missing():
         return 2
     fidelities = [(float(f.split(":")[0]), int(f.split(":")[1])) for f in args.fidelities]
     settings = {"trials": args.trials, "epochs": args.epochs, "n_train": args.n_train, "n_val": args.n_val,

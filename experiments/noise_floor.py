@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_pruning import DATA, FAMILY, RESULTS, make_objective, subset, write_atomically  # noqa: E402
+from bench_pruning import (  # noqa: E402
+    FAMILY, RESULTS, add_subset_arguments, fer2013_missing, make_objective, subset, write_atomically,
+)
 
 
 def main() -> int:
@@ -26,12 +28,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=15, help="the subset's seed (as in bench_pruning.py)")
     parser.add_argument("--set", nargs="+", default=["learning_rate=0.001", "filters=6", "kernel_size=7"])
     parser.add_argument("--repeats", type=int, default=6, help="training seeds 0..repeats-1")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--n-train", type=int, default=1500)
-    parser.add_argument("--n-val", type=int, default=6000)
+    add_subset_arguments(parser)
     args = parser.parse_args()
-    if not (DATA / "train").is_dir():
-        print(f"FER-2013 not found at {DATA}; set FERBENCH_FER2013", file=sys.stderr)
+    if fer2013_missing():
         return 2
     from ferbench.params import resolve
 

@@ -26,7 +26,9 @@ import numpy as np
 
 from ferbench import params as P
 from ferbench.errors import FerbenchError
-from ferbench.tuning_objective import LOW_FIDELITY, LOW_FIDELITY_STEP, WORKER_ID, Objective, Splits, Surplus, make_splits
+from ferbench.tuning_objective import (
+    LOW_FIDELITY, LOW_FIDELITY_STEP, WORKER_ID, Objective, Splits, Surplus, make_splits,
+)
 
 
 def parse_space(spec: dict[str, P.Param], items: list[str] | None, fixed: dict) -> dict[str, P.Param]:
