@@ -60,21 +60,37 @@ def subset(n_train: int, n_val: int, seed: int):
                        name="fer2013-subset", variant=full.variant)
 
 
-def make_objective(dataset, *, epochs: int, seed: int, low_fidelity):
-    """The tuning objective `ferbench tune` would build for FAMILY over SPACE on the subset's val part."""
+def make_objective(dataset, *, epochs: int, seed: int, low_fidelity, family: str = FAMILY,
+                   space: list[str] | None = None):
+    """The tuning objective `ferbench tune` would build for `family` over `space` (overrides of the
+    family's tunable ranges; SPACE for FAMILY) on the subset's val part."""
     from ferbench.families import registry
     from ferbench.params import resolve
     from ferbench.protocols import parse_protocol
     from ferbench.tuning import parse_space
     from ferbench.tuning_objective import Objective, make_splits
 
-    family = registry.get(FAMILY)
-    fixed = resolve(family.params_spec(), {**FIXED, "patience": str(epochs)}, FAMILY)
+    family_cls = registry.get(family)
+    fixed = resolve(family_cls.params_spec(), {**FIXED, "patience": str(epochs)}, family)
     fixed = {k: fixed[k] for k in (*FIXED, "patience")}
-    space = parse_space(family.params_spec(), SPACE, fixed)
+    ranges = parse_space(family_cls.params_spec(), space_of(family, space), fixed)
     splits = make_splits(dataset, parse_protocol("official"), seed)
-    return Objective(family, dataset, splits, fixed, space, epochs=epochs, seed=seed, total=10**6,
+    return Objective(family_cls, dataset, splits, fixed, ranges, epochs=epochs, seed=seed, total=10**6,
                      low_fidelity=low_fidelity)
+
+
+def space_of(family: str, space: list[str] | None) -> list[str]:
+    """The range overrides a run uses: the given ones, else SPACE for FAMILY and none for others."""
+    return space if space is not None else (SPACE if family == FAMILY else [])
+
+
+def setting_tag(settings: dict) -> str:
+    """File-name part naming a family and space other than the original benchmark's (whose files
+    keep their names)."""
+    family, space = settings.get("family", FAMILY), space_of(settings.get("family", FAMILY), settings.get("space"))
+    if (family, space) == (FAMILY, SPACE):
+        return ""
+    return "_" + "_".join([family, *(item.replace("=", "").replace(":", "-") for item in space)])
 
 
 def seed_results(fn, seeds: list[int], settings: dict, jobs: int, failed: dict | None = None):
@@ -110,10 +126,10 @@ def seed_results(fn, seeds: list[int], settings: dict, jobs: int, failed: dict |
                 yield futures[future], result
 
 
-def search(dataset, *, sampler: str, pruner: str, low_fidelity, trials: int, epochs: int, seed: int,
-           stop_at: float | None = None, max_compute: float | None = None, rung_epoch: int | None = None,
-           replay: list | None = None):
-    """Run an in-memory study; returns [(cumulative compute, value or None, state)] per trial.
+def search(objective, *, sampler: str, pruner: str, trials: int, stop_at: float | None = None,
+           max_compute: float | None = None, rung_epoch: int | None = None, replay: list | None = None):
+    """Run an in-memory study of `objective` (make_objective); returns [(cumulative compute, value
+    or None, state)] per trial.
     `replay`: the history of a shorter run of this same search, told to the study without training
     (the sampler makes the same draws), so that the search goes on from where that run ended."""
     import optuna
@@ -122,10 +138,10 @@ def search(dataset, *, sampler: str, pruner: str, low_fidelity, trials: int, epo
 
     # Samplers draw from different streams: seeded alike, TPE's random start-up trials would
     # replay random search's first configurations (and, trained with the same seed, its values).
+    seed = objective.seed
     sampler_seed = seed if sampler == "random" else seed + SAMPLER_SEED_OFFSET
     study = optuna.create_study(direction="maximize", sampler=make_sampler(sampler, sampler_seed),
-                                pruner=make_pruner(pruner, epochs + 3, rung_step(rung_epoch)))
-    objective = make_objective(dataset, epochs=epochs, seed=seed, low_fidelity=low_fidelity)
+                                pruner=make_pruner(pruner, objective.epochs + 3, rung_step(rung_epoch)))
     cut = rung_step(rung_epoch)
     history, spent = [], 0.0
     for spent, value, state in replay or []:
@@ -169,8 +185,13 @@ def short(params: dict) -> dict:
 
 
 def random_cache(seed: int, settings: dict) -> Path:
-    return RESULTS / ("bench_pruning_random_seed{}_{trials}trials_{epochs}ep_{n_train}-{n_val}.json"
-                      .format(seed, **settings))
+    return RESULTS / ("bench_pruning{}_random_seed{}_{trials}trials_{epochs}ep_{n_train}-{n_val}.json"
+                      .format(setting_tag(settings), seed, **settings))
+
+
+def settings_objective(data, seed: int, settings: dict, *, low_fidelity):
+    return make_objective(data, epochs=settings["epochs"], seed=seed, low_fidelity=low_fidelity,
+                          family=settings.get("family", FAMILY), space=settings.get("space"))
 
 
 def random_search(data, seed: int, settings: dict) -> tuple[list, float]:
@@ -184,8 +205,8 @@ def random_search(data, seed: int, settings: dict) -> tuple[list, float]:
     shorter = [random_cache(seed, {**settings, "trials": n}) for n in range(settings["trials"] - 1, 0, -1)]
     kept = next((json.loads(path.read_text()) for path in shorter if path.exists()), {"history": [], "seconds": 0.0})
     t0 = time.time()
-    history = search(data, sampler="random", pruner="none", low_fidelity=(0, 0), trials=settings["trials"],
-                     epochs=settings["epochs"], seed=seed, replay=[tuple(row) for row in kept["history"]])
+    history = search(settings_objective(data, seed, settings, low_fidelity=(0, 0)), sampler="random",
+                     pruner="none", trials=settings["trials"], replay=[tuple(row) for row in kept["history"]])
     seconds = kept["seconds"] + time.time() - t0
     write_atomically(cache, json.dumps({"history": history, "seconds": seconds}))
     return history, seconds
@@ -196,15 +217,15 @@ def run_seed(seed: int, settings: dict) -> tuple[str, float | None]:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    trials, epochs, pruner = settings["trials"], settings["epochs"], settings["pruner"]
+    trials, pruner = settings["trials"], settings["pruner"]
     data = subset(settings["n_train"], settings["n_val"], seed)
     rand, rand_time = random_search(data, seed, settings)
     if settings.get("random_only"):
         return f"seed {seed}: random search kept in {random_cache(seed, settings).name}", None
     best = max(v for _, v, _ in rand if v is not None)
     t0 = time.time()
-    tpe = search(data, sampler="tpe", pruner=pruner, low_fidelity=settings["low_fidelity"], trials=10 * trials,
-                 epochs=epochs, seed=seed, stop_at=best, max_compute=rand[-1][0],
+    tpe = search(settings_objective(data, seed, settings, low_fidelity=settings["low_fidelity"]), sampler="tpe",
+                 pruner=pruner, trials=10 * trials, stop_at=best, max_compute=rand[-1][0],
                  rung_epoch=settings["rung_epoch"])
     line, fraction = describe(seed, rand, tpe, pruner, settings["n_val"], rand_time, time.time() - t0)
     print(line, flush=True)
@@ -246,7 +267,11 @@ def describe(seed: int, rand: list, tpe: list, pruner: str, n_val: int, rand_tim
 
 
 def add_subset_arguments(parser: argparse.ArgumentParser) -> None:
-    """The subset and training length every script on this benchmark's data shares."""
+    """The family, space, subset and training length every script on this benchmark's data shares."""
+    parser.add_argument("--family", default=FAMILY)
+    parser.add_argument("--space", nargs="+", default=None, metavar="NAME=LOW:HIGH",
+                        help=f"range overrides, as `ferbench tune --space` (default: {' '.join(SPACE)} for "
+                             f"{FAMILY}, the family's own ranges otherwise)")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--n-train", type=int, default=1500)
     parser.add_argument("--n-val", type=int, default=6000)
@@ -328,16 +353,18 @@ def main(argv=None) -> int:
         return 2
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     start = time.time()
-    lines = [f"pruning benchmark: {FAMILY} on FER-2013 subset ({args.n_train} train / {args.n_val} val), "
-             f"{args.epochs} epochs per full trial, random search {args.trials} trials, space {SPACE}, "
+    lines = [f"pruning benchmark: {args.family} on FER-2013 subset ({args.n_train} train / {args.n_val} val), "
+             f"{args.epochs} epochs per full trial, random search {args.trials} trials, "
+             f"space {space_of(args.family, args.space)} (the family's other tunable ranges as registered), "
              + (f"first rung on {low_fidelity[0]:g} of the images for {low_fidelity[1]:.3g} of the epochs"
                 if low_fidelity[0] else "no cheap first rung")
              + ("" if args.rung_epoch is None else f", rung pruners cut after full-fit epoch {args.rung_epoch}")]
-    settings = {k: getattr(args, k) for k in ("trials", "epochs", "n_train", "n_val", "pruner", "random_only")}
+    settings = {k: getattr(args, k) for k in ("family", "space", "trials", "epochs", "n_train", "n_val", "pruner",
+                                              "random_only")}
     settings["low_fidelity"], settings["rung_epoch"] = low_fidelity, args.rung_epoch
     rung = f"-rung{low_fidelity[0]:g}x{low_fidelity[1]:.3g}" if low_fidelity != LOW_FIDELITY else ""
     rung += f"-cut-epoch{args.rung_epoch}" if args.rung_epoch is not None else ""
-    out = RESULTS / (f"bench_pruning_{args.pruner}{rung}_{args.trials}trials_{args.epochs}ep_"
+    out = RESULTS / (f"bench_pruning{setting_tag(settings)}_{args.pruner}{rung}_{args.trials}trials_{args.epochs}ep_"
                      f"{args.n_train}-{args.n_val}.txt")
     if args.random_only:
         for _, (line, _) in seed_results(run_seed, args.seeds, settings, args.jobs):

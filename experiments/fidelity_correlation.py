@@ -22,8 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_pruning import (  # noqa: E402
-    FAMILY, RESULTS, SPACE, add_subset_arguments, fer2013_missing, make_objective, random_cache, replay_trial,
-    seed_results, subset, write_atomically,
+    RESULTS, add_subset_arguments, fer2013_missing, random_cache, replay_trial, seed_results, setting_tag,
+    settings_objective, space_of, subset, write_atomically,
 )
 
 
@@ -48,11 +48,11 @@ def fidelity_values(seed: int, settings: dict) -> dict:
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     data = subset(settings["n_train"], settings["n_val"], seed)
-    objective = make_objective(data, epochs=settings["epochs"], seed=seed, low_fidelity=(0, 0))
+    objective = settings_objective(data, seed, settings, low_fidelity=(0, 0))
     train, val = objective.splits.pairs[0]
     out = {"full": []}
     for values, full in replayed_configs(seed, settings, objective):
-        params = resolve(objective.family_cls.params_spec(), {**objective.fixed, **values}, FAMILY)
+        params = resolve(objective.family_cls.params_spec(), {**objective.fixed, **values}, settings["family"])
         out["full"].append(full)
         for fraction, epochs in settings["fidelities"]:
             objective.low_fidelity = (fraction, 0)  # its rows: the same for every configuration
@@ -96,15 +96,15 @@ def main() -> int:
     if fer2013_missing():
         return 2
     fidelities = [(float(f.split(":")[0]), int(f.split(":")[1])) for f in args.fidelities]
-    settings = {"trials": args.trials, "epochs": args.epochs, "n_train": args.n_train, "n_val": args.n_val,
-                "fidelities": fidelities}
+    settings = {"family": args.family, "space": args.space, "trials": args.trials, "epochs": args.epochs,
+                "n_train": args.n_train, "n_val": args.n_val, "fidelities": fidelities}
     results = dict(seed_results(fidelity_values, args.seeds, settings, args.jobs))
-    lines = [f"cheap fits against full training: {FAMILY}, {args.n_train} train / {args.n_val} val, "
-             f"{args.epochs} epochs in full, space {SPACE}, {args.trials} kept random configurations per seed, "
+    lines = [f"cheap fits against full training: {args.family}, {args.n_train} train / {args.n_val} val, "
+             f"{args.epochs} epochs in full, space {space_of(args.family, args.space)}, {args.trials} kept random configurations per seed, "
              f"seeds {args.seeds}"]
     lines += [describe(f"{fraction}:{epochs}", results) for fraction, epochs in fidelities]
     print("\n".join(lines))
-    out = RESULTS / f"fidelity_correlation_seeds{'-'.join(map(str, args.seeds))}.txt"
+    out = RESULTS / f"fidelity_correlation{setting_tag(settings)}_seeds{'-'.join(map(str, args.seeds))}.txt"
     write_atomically(out, "\n".join(lines) + "\n")
     return 0
 

@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_pruning import (  # noqa: E402
-    FAMILY, RESULTS, add_subset_arguments, fer2013_missing, make_objective, subset, write_atomically,
+    RESULTS, add_subset_arguments, fer2013_missing, make_objective, setting_tag, subset, write_atomically,
 )
 
 
@@ -35,23 +35,24 @@ def main() -> int:
     from ferbench.params import resolve
 
     data = subset(args.n_train, args.n_val, args.seed)
-    objective = make_objective(data, epochs=args.epochs, seed=args.seed, low_fidelity=(0, 0))
+    objective = make_objective(data, epochs=args.epochs, seed=args.seed, low_fidelity=(0, 0), family=args.family,
+                               space=args.space)
     given = dict(item.split("=", 1) for item in args.set)
-    params = resolve(objective.family_cls.params_spec(), {**objective.fixed, **given}, FAMILY)
+    params = resolve(objective.family_cls.params_spec(), {**objective.fixed, **given}, args.family)
     train, val = objective.splits.pairs[0]
     scores = []
     for training_seed in range(args.repeats):
         objective.seed = training_seed  # the subset stays; only the fit's seed changes
         scores.append(objective._fit_score(params, train, val, args.epochs, {"compute": 0, "intermediate": {}}, None))
         print(f"  training seed {training_seed}: val accuracy {scores[-1]:.4f}", flush=True)
-    line = (f"{FAMILY} {given} on seed {args.seed}'s subset ({args.n_train} train / {args.n_val} val), "
+    line = (f"{args.family} {given} on seed {args.seed}'s subset ({args.n_train} train / {args.n_val} val), "
             f"{args.epochs} epochs, {args.repeats} training seeds: val accuracy "
             + ", ".join(f"{s:.4f}" for s in scores)
             + f"; mean {np.mean(scores):.4f}, standard deviation {np.std(scores, ddof=1):.4f}, "
             f"range {max(scores) - min(scores):.4f}")
     print(line)
     tag = "_".join(f"{k}{v}" for k, v in given.items())
-    write_atomically(RESULTS / f"noise_floor_seed{args.seed}_{tag}.txt", line + "\n")
+    write_atomically(RESULTS / f"noise_floor{setting_tag(vars(args))}_seed{args.seed}_{tag}.txt", line + "\n")
     return 0
 
 
