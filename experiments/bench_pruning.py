@@ -64,19 +64,25 @@ def make_objective(dataset, *, epochs: int, seed: int, low_fidelity, family: str
                    space: list[str] | None = None):
     """The tuning objective `ferbench tune` would build for `family` over `space` (overrides of the
     family's tunable ranges; SPACE for FAMILY) on the subset's val part."""
+    from ferbench.protocols import parse_protocol
+    from ferbench.tuning_objective import Objective, make_splits
+
+    family_cls, fixed, ranges = search_space(family, space, epochs)
+    splits = make_splits(dataset, parse_protocol("official"), seed)
+    return Objective(family_cls, dataset, splits, fixed, ranges, epochs=epochs, seed=seed, total=10**6,
+                     low_fidelity=low_fidelity)
+
+
+def search_space(family: str, space: list[str] | None, epochs: int):
+    """(family class, fixed params, tunable ranges): what a run of `family` searches over."""
     from ferbench.families import registry
     from ferbench.params import resolve
-    from ferbench.protocols import parse_protocol
     from ferbench.tuning import parse_space
-    from ferbench.tuning_objective import Objective, make_splits
 
     family_cls = registry.get(family)
     fixed = resolve(family_cls.params_spec(), {**FIXED, "patience": str(epochs)}, family)
     fixed = {k: fixed[k] for k in (*FIXED, "patience")}
-    ranges = parse_space(family_cls.params_spec(), space_of(family, space), fixed)
-    splits = make_splits(dataset, parse_protocol("official"), seed)
-    return Objective(family_cls, dataset, splits, fixed, ranges, epochs=epochs, seed=seed, total=10**6,
-                     low_fidelity=low_fidelity)
+    return family_cls, fixed, parse_space(family_cls.params_spec(), space_of(family, space), fixed)
 
 
 def space_of(family: str, space: list[str] | None) -> list[str]:
@@ -147,7 +153,7 @@ def search(objective, *, sampler: str, pruner: str, trials: int, stop_at: float 
     for spent, value, state in replay or []:
         if state != "COMPLETE":
             raise ValueError(f"replay holds a {state} trial; only searches without pruning replay")
-        replay_trial(study, objective, value)
+        replay_trial(study, objective.space, value)
         history.append((spent, value, state))
     for _ in range(trials - len(history)):
         study.optimize(objective, n_trials=1)
@@ -164,11 +170,12 @@ def search(objective, *, sampler: str, pruner: str, trials: int, stop_at: float 
     return history
 
 
-def replay_trial(study, objective, value: float) -> dict:
-    """Tell `study` a trial of `value` without training: the sampler draws the objective's
-    parameters as it did when the trial ran (same seed, same order). Returns those parameters."""
+def replay_trial(study, ranges: dict, value: float) -> dict:
+    """Tell `study` a trial of `value` without training: the sampler draws the parameters in
+    `ranges` (an objective's space) as it did when the trial ran (same seed, same order).
+    Returns those parameters."""
     trial = study.ask()
-    params = {name: spec.suggest(trial, name) for name, spec in objective.space.items()}
+    params = {name: spec.suggest(trial, name) for name, spec in ranges.items()}
     study.tell(trial, value)
     return params
 

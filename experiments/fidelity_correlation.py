@@ -22,12 +22,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_pruning import (  # noqa: E402
-    RESULTS, add_subset_arguments, fer2013_missing, random_cache, replay_trial, seed_results, setting_tag,
-    settings_objective, space_of, subset, write_atomically,
+    FAMILY, RESULTS, add_subset_arguments, fer2013_missing, random_cache, replay_trial, search_space, seed_results,
+    setting_tag, settings_objective, space_of, subset, write_atomically,
 )
 
 
-def replayed_configs(seed: int, settings: dict, objective) -> list[tuple[dict, float]]:
+def replayed_configs(seed: int, settings: dict) -> list[tuple[dict, float]]:
     """(params, full value) of the kept random search on this seed, in trial order."""
     import optuna
 
@@ -38,7 +38,8 @@ def replayed_configs(seed: int, settings: dict, objective) -> list[tuple[dict, f
         raise FileNotFoundError(f"{kept.name}: run bench_pruning.py --random-only --seeds {seed} first")
     history = json.loads(kept.read_text())["history"]
     study = optuna.create_study(direction="maximize", sampler=make_sampler("random", seed))
-    return [(replay_trial(study, objective, value), value) for _, value, _ in history]
+    _, _, ranges = search_space(settings.get("family", FAMILY), settings.get("space"), settings["epochs"])
+    return [(replay_trial(study, ranges, value), value) for _, value, _ in history]
 
 
 def fidelity_values(seed: int, settings: dict) -> dict:
@@ -51,7 +52,7 @@ def fidelity_values(seed: int, settings: dict) -> dict:
     objective = settings_objective(data, seed, settings, low_fidelity=(0, 0))
     train, val = objective.splits.pairs[0]
     out = {"full": []}
-    for values, full in replayed_configs(seed, settings, objective):
+    for values, full in replayed_configs(seed, settings):
         params = resolve(objective.family_cls.params_spec(), {**objective.fixed, **values}, settings["family"])
         out["full"].append(full)
         for fraction, epochs in settings["fidelities"]:
