@@ -1,8 +1,9 @@
 """Pruning benchmark: random search without pruning against TPE with pruning + multi-fidelity.
 
 On a real FER-2013 subset (N_TRAIN training images, N_VAL validation images carved from the
-official training split; the test split is never touched), with a small CNN (baseline_cnn: one conv layer,
-2-16 filters). Compute = trial-epochs x training images, counted by the objective itself.
+official training split; the test split is never touched), with a small CNN (by default baseline_cnn:
+one conv layer, 2-16 filters; `--family` and `--space` choose another family and its ranges).
+Compute = trial-epochs x training images, counted by the objective itself.
 
 Figure: the fraction of random search's total compute at which TPE + pruning first reaches random
 search's best validation accuracy (target <= 0.35). Printed and written to
@@ -11,6 +12,7 @@ each search first came within one standard error of that best (not the target: a
 since the best is a maximum of noisy scores).
 
     python experiments/bench_pruning.py [--seeds 0 1] [--trials 12] [--epochs 10]
+    python experiments/bench_pruning.py --family five_layer_cnn --space filters=4:16 --seeds 19 --jobs 2
 
 Defaults (set at stop 10, before their runs): a full trial trains the family's default 10 epochs,
 since pruning after one of only 4 epochs can save at most three quarters of a trial; 6,000
