@@ -36,6 +36,9 @@ class Float(Param):
     low: float = -math.inf
     high: float = math.inf
     log: bool = False
+    # The range tuning searches when it differs from the valid one: a penalty may be 0, yet it is
+    # searched on a log scale, which cannot reach 0.
+    search: tuple[float, float] | None = None
 
     def parse(self, name, text):
         try:
@@ -54,7 +57,8 @@ class Float(Param):
         return float(value)
 
     def suggest(self, trial, name):
-        return trial.suggest_float(name, self.low, self.high, log=self.log)
+        low, high = self.search or (self.low, self.high)
+        return trial.suggest_float(name, low, high, log=self.log)
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,17 @@ class TestFamilyContract:
         if cls.default_epochs is not None:
             assert cls.default_epochs >= 1 and cls.quick_epochs is not None and cls.quick_epochs >= 1
 
+    def test_tunable_params_can_be_sampled(self, cls):
+        import optuna
+
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+        for _ in range(20):
+            trial = study.ask()
+            for name, spec in cls.params_spec().items():
+                if spec.tune:  # a drawn value is a valid one (a log scale needs a search range above 0)
+                    value = spec.suggest(trial, name)
+                    assert spec.validate(name, value) == value, name
+
     def test_bad_params_raise(self, cls):
         with pytest.raises(FerbenchError, match="no parameter"):
             cls(no_such_param=1)

@@ -134,6 +134,21 @@ def test_space_override_narrows_the_range_and_choice_subsets():
     assert "eta0" not in space and "sleep_s" not in space
 
 
+def test_a_penalty_valid_at_zero_is_searched_on_a_log_scale():
+    import optuna
+
+    from ferbench.tuning import parse_space
+
+    l2 = Float(1e-4, low=0.0, high=0.1, log=True, search=(1e-6, 0.1))
+    assert l2.validate("l2", 0.0) == 0.0  # no penalty stays a valid setting
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    draws = [l2.suggest(study.ask(), "l2") for _ in range(200)]
+    assert 1e-6 <= min(draws) and max(draws) <= 0.1
+    assert sum(d < 1e-3 for d in draws) > 100  # 3 of 5 decades; a linear 0..0.1 puts 1% there
+    narrowed = parse_space({"l2": l2}, ["l2=1e-5:1e-2"], fixed={})["l2"]
+    assert (*(narrowed.search or (narrowed.low, narrowed.high)), narrowed.log) == (1e-5, 1e-2, True)
+
+
 def test_objective_never_sees_the_test_part():
     from ferbench.protocols import parse_protocol
     from ferbench.tuning_objective import make_splits

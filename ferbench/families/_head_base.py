@@ -30,7 +30,7 @@ def head_params(*, lr=1e-3, batch=64, weight_decay=0.0, units=(), dropout=0.0, s
         "input_size": Int(size, "network input side in pixels", tune=False, low=1, high=2048),
         "learning_rate": Float(lr, "Adam step size", low=1e-5, high=1e-1, log=True),
         "weight_decay": Float(weight_decay, "L2 penalty on head kernels (PyTorch-style Adam weight_decay)",
-                              low=0.0, high=0.1),
+                              low=0.0, high=0.1, log=True, search=(1e-6, 0.1)),
         "batch_size": Int(batch, "images per step", tune=False, low=1, high=4096),
         "units": Int(units[0] if units else 0, "units of each hidden dense layer (0: none)", low=0, high=4096),
         "hidden_layers": Int(len(units), "hidden dense layers in the head", tune=False, low=0, high=4),

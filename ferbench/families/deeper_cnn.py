@@ -102,7 +102,7 @@ class DeeperCNN(KerasFamily):
         "pooling": Choice("max", "2x2 max-pooling or fractional max-pooling", choices=("max", "fractional")),
         "fmp_ratio": Float(1.414, "fractional pooling reduction ratio", tune=False, low=1.05, high=2.0),
         "dropout": Float(0.1, "dropout rate after pooling and FC layers", low=0.0, high=0.8),
-        "l2": Float(1e-4, "L2 weight penalty", low=0.0, high=1e-1),
+        "l2": Float(1e-4, "L2 weight penalty", low=0.0, high=1e-1, log=True, search=(1e-6, 1e-1)),
     }
     test_params = {"n": 1, "m": 1, "filt1": 4, "filt2": 4, "pooling": "fractional", "batch_size": 32}
     default_epochs = 10

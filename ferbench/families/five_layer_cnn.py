@@ -25,7 +25,7 @@ class FiveLayerCNN(KerasFamily):
         **per_image_param(),
         "filters": Int(64, "filters of the first block (the second has twice as many)", low=4, high=256, log=True),
         "dropout": Float(0.1, "dropout rate after each block and the FC layer", low=0.0, high=0.8),
-        "l2": Float(1e-4, "L2 weight penalty", low=0.0, high=1e-1),
+        "l2": Float(1e-4, "L2 weight penalty", low=0.0, high=1e-1, log=True, search=(1e-6, 1e-1)),
     }
     test_params = {"filters": 4, "batch_size": 32}
     default_epochs = 10
