@@ -95,7 +95,7 @@ def space_of(family: str, space: list[str] | None) -> list[str]:
 def setting_tag(settings: dict) -> str:
     """File-name part naming a family and space other than the original benchmark's (whose files
     keep their names)."""
-    family, space = settings.get("family", FAMILY), space_of(settings.get("family", FAMILY), settings.get("space"))
+    family, space = settings["family"], space_of(settings["family"], settings["space"])
     if (family, space) == (FAMILY, SPACE):
         return ""
     return "_" + "_".join([family, *(item.replace("=", "").replace(":", "-") for item in space)])
@@ -200,7 +200,7 @@ def random_cache(seed: int, settings: dict) -> Path:
 
 def settings_objective(data, seed: int, settings: dict, *, low_fidelity):
     return make_objective(data, epochs=settings["epochs"], seed=seed, low_fidelity=low_fidelity,
-                          family=settings.get("family", FAMILY), space=settings.get("space"))
+                          family=settings["family"], space=settings["space"])
 
 
 def random_search(data, seed: int, settings: dict) -> tuple[list, float]:
@@ -286,6 +286,12 @@ def add_subset_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-val", type=int, default=6000)
 
 
+def subset_settings(args, *more: str) -> dict:
+    """The settings add_subset_arguments declares (and `more` of the parsed arguments), as the
+    dict the scripts pass to seed workers, caches and file names."""
+    return {k: getattr(args, k) for k in ("family", "space", "epochs", "n_train", "n_val", *more)}
+
+
 def fer2013_missing() -> bool:
     """True (after saying so) when the real FER-2013 is not where the scripts look."""
     if (DATA / "train").is_dir():
@@ -368,8 +374,7 @@ def main(argv=None) -> int:
              + (f"first rung on {low_fidelity[0]:g} of the images for {low_fidelity[1]:.3g} of the epochs"
                 if low_fidelity[0] else "no cheap first rung")
              + ("" if args.rung_epoch is None else f", rung pruners cut after full-fit epoch {args.rung_epoch}")]
-    settings = {k: getattr(args, k) for k in ("family", "space", "trials", "epochs", "n_train", "n_val", "pruner",
-                                              "random_only")}
+    settings = subset_settings(args, "trials", "pruner", "random_only")
     settings["low_fidelity"], settings["rung_epoch"] = low_fidelity, args.rung_epoch
     rung = f"-rung{low_fidelity[0]:g}x{low_fidelity[1]:.3g}" if low_fidelity != LOW_FIDELITY else ""
     rung += f"-cut-epoch{args.rung_epoch}" if args.rung_epoch is not None else ""

@@ -22,8 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_pruning import (  # noqa: E402
-    FAMILY, RESULTS, add_subset_arguments, fer2013_missing, random_cache, replay_trial, search_space, seed_results,
-    setting_tag, settings_objective, space_of, subset, write_atomically,
+    RESULTS, add_subset_arguments, fer2013_missing, random_cache, replay_trial, search_space, seed_results,
+    setting_tag, settings_objective, space_of, subset, subset_settings, write_atomically,
 )
 
 
@@ -38,7 +38,7 @@ def replayed_configs(seed: int, settings: dict) -> list[tuple[dict, float]]:
         raise FileNotFoundError(f"{kept.name}: run bench_pruning.py --random-only --seeds {seed} first")
     history = json.loads(kept.read_text())["history"]
     study = optuna.create_study(direction="maximize", sampler=make_sampler("random", seed))
-    _, _, ranges = search_space(settings.get("family", FAMILY), settings.get("space"), settings["epochs"])
+    _, _, ranges = search_space(settings["family"], settings["space"], settings["epochs"])
     return [(replay_trial(study, ranges, value), value) for _, value, _ in history]
 
 
@@ -97,8 +97,7 @@ def main() -> int:
     if fer2013_missing():
         return 2
     fidelities = [(float(f.split(":")[0]), int(f.split(":")[1])) for f in args.fidelities]
-    settings = {"family": args.family, "space": args.space, "trials": args.trials, "epochs": args.epochs,
-                "n_train": args.n_train, "n_val": args.n_val, "fidelities": fidelities}
+    settings = {**subset_settings(args, "trials"), "fidelities": fidelities}
     results = dict(seed_results(fidelity_values, args.seeds, settings, args.jobs))
     lines = [f"cheap fits against full training: {args.family}, {args.n_train} train / {args.n_val} val, "
              f"{args.epochs} epochs in full, space {space_of(args.family, args.space)}, {args.trials} kept random configurations per seed, "

@@ -17,7 +17,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_pruning import RESULTS, add_subset_arguments, setting_tag, short, write_atomically  # noqa: E402
+from bench_pruning import (  # noqa: E402
+    RESULTS, add_subset_arguments, setting_tag, short, subset_settings, write_atomically,
+)
 from fidelity_correlation import replayed_configs  # noqa: E402
 
 
@@ -46,7 +48,7 @@ def main(argv=None) -> int:
     add_subset_arguments(parser)
     args = parser.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    settings = {k: getattr(args, k) for k in ("family", "space", "trials", "epochs", "n_train", "n_val")}
+    settings = subset_settings(args, "trials")
     try:
         rows = ranked(args.seeds, settings)
     except FileNotFoundError as exc:

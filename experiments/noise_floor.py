@@ -19,7 +19,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_pruning import (  # noqa: E402
-    RESULTS, add_subset_arguments, fer2013_missing, make_objective, setting_tag, subset, write_atomically,
+    RESULTS, add_subset_arguments, fer2013_missing, setting_tag, settings_objective, subset, subset_settings,
+    write_atomically,
 )
 
 
@@ -35,8 +36,8 @@ def main() -> int:
     from ferbench.params import resolve
 
     data = subset(args.n_train, args.n_val, args.seed)
-    objective = make_objective(data, epochs=args.epochs, seed=args.seed, low_fidelity=(0, 0), family=args.family,
-                               space=args.space)
+    settings = subset_settings(args)
+    objective = settings_objective(data, args.seed, settings, low_fidelity=(0, 0))
     given = dict(item.split("=", 1) for item in args.set)
     params = resolve(objective.family_cls.params_spec(), {**objective.fixed, **given}, args.family)
     train, val = objective.splits.pairs[0]
@@ -52,7 +53,7 @@ def main() -> int:
             f"range {max(scores) - min(scores):.4f}")
     print(line)
     tag = "_".join(f"{k}{v}" for k, v in given.items())
-    write_atomically(RESULTS / f"noise_floor{setting_tag(vars(args))}_seed{args.seed}_{tag}.txt", line + "\n")
+    write_atomically(RESULTS / f"noise_floor{setting_tag(settings)}_seed{args.seed}_{tag}.txt", line + "\n")
     return 0
 
 
