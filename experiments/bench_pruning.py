@@ -13,6 +13,7 @@ since the best is a maximum of noisy scores).
 
     python experiments/bench_pruning.py [--seeds 0 1] [--trials 12] [--epochs 10]
     python experiments/bench_pruning.py --family five_layer_cnn --space filters=4:16 --seeds 19 --jobs 2
+    python experiments/bench_pruning.py ... --max-fraction 0.35   # TPE stops at the target's budget
 
 Defaults (set at stop 10, before their runs): a full trial trains the family's default 10 epochs,
 since pruning after one of only 4 epochs can save at most three quarters of a trial; 6,000
@@ -234,9 +235,10 @@ def run_seed(seed: int, settings: dict) -> tuple[str, float | None]:
     best = max(v for _, v, _ in rand if v is not None)
     t0 = time.time()
     tpe = search(settings_objective(data, seed, settings, low_fidelity=settings["low_fidelity"]), sampler="tpe",
-                 pruner=pruner, trials=10 * trials, stop_at=best, max_compute=rand[-1][0],
+                 pruner=pruner, trials=10 * trials, stop_at=best, max_compute=rand[-1][0] * settings["max_fraction"],
                  rung_epoch=settings["rung_epoch"])
-    line, fraction = describe(seed, rand, tpe, pruner, settings["n_val"], rand_time, time.time() - t0)
+    line, fraction = describe(seed, rand, tpe, pruner, settings["n_val"], rand_time, time.time() - t0,
+                              settings["max_fraction"])
     print(line, flush=True)
     return line, fraction
 
@@ -247,7 +249,7 @@ def first_reach(history: list, level: float) -> float | None:
 
 
 def describe(seed: int, rand: list, tpe: list, pruner: str, n_val: int, rand_time: float,
-             tpe_time: float) -> tuple[str, float | None]:
+             tpe_time: float, max_fraction: float = 1.0) -> tuple[str, float | None]:
     """One seed's line and its figure (TPE's share of random's compute to reach random's best).
     Also shown, not the target: when each search first came within one standard error of that
     best (binomial, over the n_val validation images), since random's best is a maximum of noisy
@@ -267,7 +269,7 @@ def describe(seed: int, rand: list, tpe: list, pruner: str, n_val: int, rand_tim
         f"seed {seed}: random best val_accuracy {best:.4f} at total compute {total:.0f} image-epochs "
         f"({rand_time:.0f} s; random itself first reached it at {first_reach(rand, best):.0f}); TPE+{pruner} "
         + (f"reached it at {reached:.0f} image-epochs = {fraction:.1%} of random's compute" if reached is not None
-           else f"did not reach it within random's compute (best {tpe_best:.4f})")
+           else f"did not reach it within {max_fraction:.0%} of random's compute (best {tpe_best:.4f})")
         + f" after {len(tpe)} trials ({states.count('PRUNED')} pruned, {tpe_time:.0f} s); within one standard "
         f"error ({error:.4f}) of it: " + ("TPE never" if near is None else f"TPE at {near / total:.1%}")
         + f", random at {rand_near / total:.1%} (not the target)"
@@ -356,7 +358,13 @@ def main(argv=None) -> int:
     parser.add_argument("--random-only", action="store_true",
                         help="run and keep random search only (later runs with any pruner reuse it)")
     parser.add_argument("--jobs", type=int, default=1, help="seeds run side by side in this many processes")
+    parser.add_argument("--max-fraction", type=float, default=1.0,
+                        help="stop TPE at this share of random's compute (0.35 decides the target at a third "
+                             "of the cost of running it to the end)")
     args = parser.parse_args(argv)
+    if not 0 < args.max_fraction <= 1:
+        print(f"--max-fraction {args.max_fraction}: expected a share in (0, 1]", file=sys.stderr)
+        return 2
     if fer2013_missing():
         return 2
     from ferbench.tuning_objective import LOW_FIDELITY  # the first rung `ferbench tune` uses
@@ -373,11 +381,13 @@ def main(argv=None) -> int:
              f"space {space_of(args.family, args.space)} (the family's other tunable ranges as registered), "
              + (f"first rung on {low_fidelity[0]:g} of the images for {low_fidelity[1]:.3g} of the epochs"
                 if low_fidelity[0] else "no cheap first rung")
-             + ("" if args.rung_epoch is None else f", rung pruners cut after full-fit epoch {args.rung_epoch}")]
-    settings = subset_settings(args, "trials", "pruner", "random_only")
+             + ("" if args.rung_epoch is None else f", rung pruners cut after full-fit epoch {args.rung_epoch}")
+             + ("" if args.max_fraction == 1 else f", TPE stopped at {args.max_fraction:.0%} of random's compute")]
+    settings = subset_settings(args, "trials", "pruner", "random_only", "max_fraction")
     settings["low_fidelity"], settings["rung_epoch"] = low_fidelity, args.rung_epoch
     rung = f"-rung{low_fidelity[0]:g}x{low_fidelity[1]:.3g}" if low_fidelity != LOW_FIDELITY else ""
     rung += f"-cut-epoch{args.rung_epoch}" if args.rung_epoch is not None else ""
+    rung += f"-cap{args.max_fraction:.0%}".rstrip("%") if args.max_fraction < 1 else ""
     out = RESULTS / (f"bench_pruning{setting_tag(settings)}_{args.pruner}{rung}_{args.trials}trials_{args.epochs}ep_"
                      f"{args.n_train}-{args.n_val}.txt")
     if args.random_only:
