@@ -387,7 +387,7 @@ def main(argv=None) -> int:
     settings["low_fidelity"], settings["rung_epoch"] = low_fidelity, args.rung_epoch
     rung = f"-rung{low_fidelity[0]:g}x{low_fidelity[1]:.3g}" if low_fidelity != LOW_FIDELITY else ""
     rung += f"-cut-epoch{args.rung_epoch}" if args.rung_epoch is not None else ""
-    rung += f"-cap{args.max_fraction:.0%}".rstrip("%") if args.max_fraction < 1 else ""
+    rung += f"-cap{args.max_fraction * 100:g}" if args.max_fraction < 1 else ""
     out = RESULTS / (f"bench_pruning{setting_tag(settings)}_{args.pruner}{rung}_{args.trials}trials_{args.epochs}ep_"
                      f"{args.n_train}-{args.n_val}.txt")
     if args.random_only:

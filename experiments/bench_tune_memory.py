@@ -24,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_pruning import RESULTS, search_space, write_atomically  # noqa: E402
+from bench_pruning import RESULTS, make_objective, write_atomically  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -44,14 +44,10 @@ def main() -> int:
     import optuna
 
     from ferbench.data.synthetic import generate
-    from ferbench.protocols import parse_protocol
-    from ferbench.tuning_objective import Objective, make_splits
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    data = generate(args.images, seed=0)
-    family_cls, fixed, ranges = search_space(args.family, args.space, args.epochs)
-    objective = Objective(family_cls, data, make_splits(data, parse_protocol("official"), 0), fixed, ranges,
-                          epochs=args.epochs, seed=0, total=10**6, low_fidelity=(0, 0))
+    objective = make_objective(generate(args.images, seed=0), epochs=args.epochs, seed=0, low_fidelity=(0, 0),
+                               family=args.family, space=args.space)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
     rss, start = [], time.time()
     for n in range(args.trials):
