@@ -19,7 +19,8 @@ Defaults (set at stop 10, before their runs): a full trial trains the family's d
 since pruning after one of only 4 epochs can save at most three quarters of a trial; 6,000
 validation images, since "reached random's best" compares against a maximum of noisy scores
 (standard error about 0.006 at 6,000 images, 0.0105 at 2,000). Results of other settings are kept
-in files named after them.
+in files named after them; a run on other seeds of the same setting adds its seed lines to that
+setting's file (a seed run again replaces its line).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -333,6 +335,20 @@ def write_results(out: Path, header: list[str], args, done: dict, start: float, 
     write_atomically(out, "\n".join([*header, *(done[seed][0] for seed in seeds), summary]) + "\n")
 
 
+def kept_seed_lines(out: Path, header: str, rerun: list[int]) -> dict[int, tuple[str, float | None]]:
+    """Seed lines of an earlier run of the same setting (same header line) in `out`, except the
+    seeds run again: runs of one setting on other seeds add to its file instead of replacing it."""
+    if not out.exists() or out.read_text().splitlines()[:1] != [header]:
+        return {}
+    kept = {}
+    for line in out.read_text().splitlines()[1:]:
+        seed = re.match(r"seed (\d+): ", line)
+        if seed and int(seed.group(1)) not in rerun:
+            share = re.search(r"= (\d+(?:\.\d+)?)% of random's compute", line)
+            kept[int(seed.group(1))] = (line, None if share is None else float(share.group(1)) / 100)
+    return kept
+
+
 def write_atomically(path: Path, text: str) -> None:
     """Written under a temporary name, then renamed: a run ended mid-write leaves the old file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -394,7 +410,7 @@ def main(argv=None) -> int:
         for _, (line, _) in seed_results(run_seed, args.seeds, settings, args.jobs):
             print(line, flush=True)
         return 0
-    done: dict[int, tuple[str, float | None]] = {}
+    done = kept_seed_lines(out, lines[0], args.seeds)
     failed: dict[int, str] = {}
     for seed, result in seed_results(run_seed, args.seeds, settings, args.jobs, failed):
         done[seed] = result
