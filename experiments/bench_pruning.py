@@ -305,14 +305,16 @@ def fer2013_missing() -> bool:
 
 
 def parse_fidelity(text: str) -> tuple[float, float] | None:
-    """'0.5:0.2' -> (0.5, 0.2); 'none' -> (0, 0), no cheap fit; None unless two fractions in (0, 1]."""
+    """'0.5:0.2' -> (0.5, 0.2); 'none' -> (0, 0), no cheap fit; None unless an image fraction in
+    (0, 1) and an epoch fraction in (0, 1]. All the images is no cheap fit at all (the objective fits
+    a subset only): a rung on the full data after a few epochs is --rung-epoch."""
     if text == "none":
         return (0.0, 0.0)
     try:
         images, epochs = (float(part) for part in text.split(":"))
     except ValueError:
         return None
-    return (images, epochs) if 0 < images <= 1 and 0 < epochs <= 1 else None
+    return (images, epochs) if 0 < images < 1 and 0 < epochs <= 1 else None
 
 
 def write_results(out: Path, header: list[str], args, done: dict, start: float, failed: dict) -> None:
@@ -387,8 +389,8 @@ def main(argv=None) -> int:
 
     low_fidelity = LOW_FIDELITY if args.low_fidelity is None else parse_fidelity(args.low_fidelity)
     if low_fidelity is None:
-        print(f"--low-fidelity {args.low_fidelity!r}: expected two fractions in (0, 1], as IMAGES:EPOCHS",
-              file=sys.stderr)
+        print(f"--low-fidelity {args.low_fidelity!r}: expected IMAGES:EPOCHS, fractions in (0, 1) and (0, 1] "
+              "(a rung on all the images is --low-fidelity none --rung-epoch N)", file=sys.stderr)
         return 2
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     start = time.time()
