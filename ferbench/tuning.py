@@ -179,6 +179,11 @@ def tune(family_name: str, dataset, *, trials: int, protocol: str | None = None,
         raise FerbenchError(f"--timeout {timeout}: must be positive seconds")
     if epochs is not None and epochs <= 0:
         raise FerbenchError(f"--epochs {epochs}: must be positive")
+    images, epoch_share = low_fidelity
+    # the objective fits a first rung only on a subset: a share of 1 would silently mean no rung
+    if (images, epoch_share) != (0, 0) and not (0 < images < 1 and 0 < epoch_share <= 1):
+        raise FerbenchError(f"low_fidelity {tuple(low_fidelity)}: expected an image share in (0, 1) and an "
+                            "epoch share in (0, 1], or (0, 0) for no first rung")
     family_cls = registry.get(family_name)
     reason = family_cls.unavailable_reason()
     if reason:

@@ -111,6 +111,8 @@ def test_study_with_another_direction_is_refused():
     ({"trials": 2, "space": ["alpha=1e-3:0.1"], "fixed": {"alpha": "0.01"}}, "also fixed"),
     ({"trials": 2, "fixed": {"alpha": "lots"}}, "not a number"),
     ({"trials": 2, "sampler": "grid"}, "--sampler"),
+    ({"trials": 2, "low_fidelity": (1.0, 0.2)}, "image share in (0, 1)"),
+    ({"trials": 2, "low_fidelity": (0.25, 0.0)}, "epoch share in (0, 1]"),
     ({"trials": 2, "storage": "postgresql+psycopg://u:sekrit@127.0.0.1:1/x"}, "cannot connect"),
     ({"trials": 2, "storage": "mysql+mysqldb://u:sekrit@127.0.0.1/x"}, "driver missing"),
 ])
