@@ -305,16 +305,17 @@ def fer2013_missing() -> bool:
 
 
 def parse_fidelity(text: str) -> tuple[float, float] | None:
-    """'0.5:0.2' -> (0.5, 0.2); 'none' -> (0, 0), no cheap fit; None unless an image fraction in
-    (0, 1) and an epoch fraction in (0, 1]. All the images is no cheap fit at all (the objective fits
-    a subset only): a rung on the full data after a few epochs is --rung-epoch."""
+    """'0.5:0.2' -> (0.5, 0.2); 'none' -> (0, 0), no cheap fit; None unless a first rung the
+    objective can fit (tuning_objective.is_valid_low_fidelity: a rung on all the images is --rung-epoch)."""
+    from ferbench.tuning_objective import is_valid_low_fidelity
+
     if text == "none":
         return (0.0, 0.0)
     try:
         images, epochs = (float(part) for part in text.split(":"))
     except ValueError:
         return None
-    return (images, epochs) if 0 < images < 1 and 0 < epochs <= 1 else None
+    return (images, epochs) if (images, epochs) != (0, 0) and is_valid_low_fidelity((images, epochs)) else None
 
 
 def write_results(out: Path, header: list[str], args, done: dict, start: float, failed: dict) -> None:
@@ -340,10 +341,11 @@ def write_results(out: Path, header: list[str], args, done: dict, start: float, 
 def kept_seed_lines(out: Path, header: str, rerun: list[int]) -> dict[int, tuple[str, float | None]]:
     """Seed lines of an earlier run of the same setting (same header line) in `out`, except the
     seeds run again: runs of one setting on other seeds add to its file instead of replacing it."""
-    if not out.exists() or out.read_text().splitlines()[:1] != [header]:
+    text = out.read_text().splitlines() if out.exists() else []
+    if text[:1] != [header]:
         return {}
     kept = {}
-    for line in out.read_text().splitlines()[1:]:
+    for line in text[1:]:
         seed = re.match(r"seed (\d+): ", line)
         if seed and int(seed.group(1)) not in rerun:
             share = re.search(r"= (\d+(?:\.\d+)?)% of random's compute", line)

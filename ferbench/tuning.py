@@ -27,7 +27,7 @@ import numpy as np
 from ferbench import params as P
 from ferbench.errors import FerbenchError
 from ferbench.tuning_objective import (
-    LOW_FIDELITY, LOW_FIDELITY_STEP, WORKER_ID, Objective, Splits, Surplus, make_splits,
+    LOW_FIDELITY, LOW_FIDELITY_STEP, WORKER_ID, Objective, Splits, Surplus, is_valid_low_fidelity, make_splits,
 )
 
 
@@ -179,9 +179,7 @@ def tune(family_name: str, dataset, *, trials: int, protocol: str | None = None,
         raise FerbenchError(f"--timeout {timeout}: must be positive seconds")
     if epochs is not None and epochs <= 0:
         raise FerbenchError(f"--epochs {epochs}: must be positive")
-    images, epoch_share = low_fidelity
-    # the objective fits a first rung only on a subset: a share of 1 would silently mean no rung
-    if (images, epoch_share) != (0, 0) and not (0 < images < 1 and 0 < epoch_share <= 1):
+    if not is_valid_low_fidelity(low_fidelity):
         raise FerbenchError(f"low_fidelity {tuple(low_fidelity)}: expected an image share in (0, 1) and an "
                             "epoch share in (0, 1], or (0, 0) for no first rung")
     family_cls = registry.get(family_name)
