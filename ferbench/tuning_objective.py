@@ -23,6 +23,8 @@ from ferbench.errors import FerbenchError
 
 LOW_FIDELITY = (0.25, 1 / 3)  # (fraction of training images, fraction of epochs) of the first rung
 LOW_FIDELITY_STEP = 1  # the first rung's step; full-fit epochs report at the steps after it
+INNER_FOLDS = 3
+WORKER_ID = uuid.uuid4().hex[:12]
 
 
 def is_valid_low_fidelity(low_fidelity) -> bool:
@@ -30,8 +32,6 @@ def is_valid_low_fidelity(low_fidelity) -> bool:
     objective fits a first rung only on a subset, so an image share of 1 would mean no rung at all."""
     images, epochs = low_fidelity
     return (images, epochs) == (0, 0) or (0 < images < 1 and 0 < epochs <= 1)
-INNER_FOLDS = 3
-WORKER_ID = uuid.uuid4().hex[:12]
 
 
 class Surplus(Exception):
