@@ -215,21 +215,38 @@ def _wait_for(predicate, timeout=120.0, step=0.3):
     raise AssertionError("condition not reached in time")
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def storage_url(request):
+    """None (the default SQLite beside the store), then the PostgreSQL server .ci/run starts."""
+    if request.param == "sqlite":
+        return None
+    url = os.environ.get("FERBENCH_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("FERBENCH_TEST_POSTGRES_URL not set (.ci/run starts PostgreSQL)")
+    return url
+
+
 @pytest.mark.slow
-def test_kill_9_mid_trial_then_resume_reaches_exact_total(isolated_store):
-    from ferbench import record
+def test_kill_9_mid_trial_then_resume_reaches_exact_total(isolated_store, storage_url):
+    import uuid
+
+    from ferbench import record, store
     from ferbench.tuning import tune
+    from ferbench.tuning_storage import open_storage
 
     record.setup()  # MLflow tables exist before the worker starts
+    open_storage(storage_url or store.optuna_storage_url())  # and Optuna's, so polling never races it
     env = {**os.environ, "FERBENCH_HEARTBEAT_S": "1", "FERBENCH_GRACE_S": "2", "PYTHONWARNINGS": "ignore"}
-    args = {"trials": 4, "study_name": "crash", "final": False, "pruner": "none", "fixed": {"sleep_s": 0.6}}
+    name = f"crash-{uuid.uuid4().hex[:8]}"  # the PostgreSQL database outlives one test
+    args = {"trials": 4, "study_name": name, "storage": storage_url, "final": False, "pruner": "none",
+            "fixed": {"sleep_s": 0.6}}
     worker = subprocess.Popen([sys.executable, str(HELPER), json.dumps(args)], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         # kill while trial 1 is running (trial 0 complete)
         def trial_one_running():
             try:
-                trials = _study("crash").trials
+                trials = _study(name, storage_url).trials
             except KeyError:
                 return False
             return len(trials) >= 2 and trials[1].state.name == "RUNNING" and trials[1].intermediate_values
@@ -239,13 +256,13 @@ def test_kill_9_mid_trial_then_resume_reaches_exact_total(isolated_store):
     finally:
         if worker.poll() is None:
             worker.kill()
-    assert _study("crash").trials[1].state.name == "RUNNING"  # nobody failed it yet
+    assert _study(name, storage_url).trials[1].state.name == "RUNNING"  # nobody failed it yet
     os.environ["FERBENCH_HEARTBEAT_S"], os.environ["FERBENCH_GRACE_S"] = "1", "2"
     try:
         result = tune("tiny_sgd_test", tiny_dataset(), **{**args, "fixed": {"sleep_s": 0.0}})
     finally:
         del os.environ["FERBENCH_HEARTBEAT_S"], os.environ["FERBENCH_GRACE_S"]
-    trials = _study("crash").trials
+    trials = _study(name, storage_url).trials
     states = [t.state.name for t in trials]
     assert states.count("COMPLETE") == 4 and result.finished
     assert trials[1].state.name == "FAIL"
