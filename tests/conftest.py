@@ -41,6 +41,15 @@ def isolated_store(tmp_path, monkeypatch, migrated_mlflow_db) -> Path:
 
 
 @pytest.fixture
+def pg_url() -> str:
+    """The PostgreSQL server that .ci/run starts, or skip."""
+    url = os.environ.get("FERBENCH_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("FERBENCH_TEST_POSTGRES_URL not set (.ci/run starts PostgreSQL)")
+    return url
+
+
+@pytest.fixture
 def real_fer2013() -> Path:
     """The real FER-2013 folder, or skip (tests must never need it)."""
     path = Path(os.environ.get("FERBENCH_FER2013", REAL_FER2013))

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -218,18 +219,11 @@ def _wait_for(predicate, timeout=120.0, step=0.3):
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def storage_url(request):
     """None (the default SQLite beside the store), then the PostgreSQL server .ci/run starts."""
-    if request.param == "sqlite":
-        return None
-    url = os.environ.get("FERBENCH_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("FERBENCH_TEST_POSTGRES_URL not set (.ci/run starts PostgreSQL)")
-    return url
+    return None if request.param == "sqlite" else request.getfixturevalue("pg_url")
 
 
 @pytest.mark.slow
 def test_kill_9_mid_trial_then_resume_reaches_exact_total(isolated_store, storage_url):
-    import uuid
-
     from ferbench import record, store
     from ferbench.tuning import tune
     from ferbench.tuning_storage import open_storage

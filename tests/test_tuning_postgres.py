@@ -18,17 +18,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-URL = os.environ.get("FERBENCH_TEST_POSTGRES_URL")
 HELPER = Path(__file__).parent / "tuning_helpers.py"
 
 from tuning_helpers import tiny_sgd  # noqa: E402, F401  (fixture)
-
-
-@pytest.fixture
-def pg_url():
-    if not URL:
-        pytest.skip("FERBENCH_TEST_POSTGRES_URL not set (.ci/run starts PostgreSQL)")
-    return URL
 
 
 def _fresh_schema(url: str) -> None:
