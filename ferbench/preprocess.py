@@ -12,8 +12,6 @@ Steps (inputs are (B, H, W, C) images, uint8 or float; outputs float32):
                          images, epsilon-regularised; flattened size at most ZCA_MAX_DIM   [fitted]
   grey_to_rgb            repeat a grey channel three times (ImageNet backbones)
   resize                 bilinear resize to the family's input height and width
-  inference_blur:SIGMA   Gaussian blur (SIGMA pixels) at inference only, identity in training:
-                         aligns sharp test images with blurred training images
 
 Fitted steps learn their statistics with `fit(images)` on training images only and keep them
 as non-trainable weights; calling the layer never changes them.
@@ -79,42 +77,6 @@ class GreyToRGB(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], 3)
-
-
-def gaussian_kernel(sigma: float) -> np.ndarray:
-    """Normalised 1-D Gaussian taps out to 3 sigma."""
-    radius = max(1, int(np.ceil(3.0 * sigma)))
-    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
-    return (taps / taps.sum()).astype("float32")
-
-
-@keras.saving.register_keras_serializable(package="ferbench")
-class InferenceBlur(keras.layers.Layer):
-    """Separable Gaussian blur, reflect-padded, applied only when not training."""
-
-    def __init__(self, sigma=1.0, **kwargs):
-        super().__init__(**kwargs)
-        if not float(sigma) > 0:
-            raise FerbenchError(f"blur sigma must be positive, got {sigma}")
-        self.sigma = float(sigma)
-
-    def blur(self, x):
-        x = _float(x)
-        taps = gaussian_kernel(self.sigma)
-        radius, channels = len(taps) // 2, int(x.shape[-1])
-        # reflect padding needs the pad narrower than the image; clip for tiny test images
-        radius_h, radius_w = min(radius, int(x.shape[1]) - 1), min(radius, int(x.shape[2]) - 1)
-        taps_h = taps[radius - radius_h : radius + radius_h + 1]
-        taps_w = taps[radius - radius_w : radius + radius_w + 1]
-        x = ops.pad(x, [[0, 0], [radius_h, radius_h], [radius_w, radius_w], [0, 0]], mode="reflect")
-        x = ops.depthwise_conv(x, np.tile((taps_h / taps_h.sum())[:, None, None, None], (1, 1, channels, 1)))
-        return ops.depthwise_conv(x, np.tile((taps_w / taps_w.sum())[None, :, None, None], (1, 1, channels, 1)))
-
-    def call(self, x, training=None):
-        return _float(x) if training else self.blur(x)
-
-    def get_config(self):
-        return {**super().get_config(), "sigma": self.sigma}
 
 
 @keras.saving.register_keras_serializable(package="ferbench")
@@ -272,17 +234,14 @@ STEPS = {
     "feature_mean": lambda shape: FeatureMean(name="feature_mean"),
     "grey_to_rgb": lambda shape: GreyToRGB(name="grey_to_rgb"),
     "resize": lambda shape: Resize(shape[0], shape[1], name="resize"),
-    "inference_blur": lambda shape, sigma: InferenceBlur(float(sigma), name="inference_blur"),
 }
 
 
 def _make_step(name: str, input_shape):
-    """A step from its name, with an optional argument after a colon ("inference_blur:3.5")."""
-    base, _, arg = name.partition(":")
-    try:
-        return STEPS[base](input_shape, arg) if arg else STEPS[base](input_shape)
-    except (TypeError, ValueError) as exc:
-        raise FerbenchError(f"preprocessing step {name!r}: bad argument ({exc})") from None
+    """A step from its name."""
+    if name not in STEPS:
+        raise FerbenchError(f"unknown preprocessing step {name!r}; known: {', '.join(STEPS)}")
+    return STEPS[name](input_shape)
 
 
 def as_nhwc(images) -> np.ndarray:
@@ -298,7 +257,7 @@ def as_nhwc(images) -> np.ndarray:
 def build_steps(names, train_images, input_shape) -> list[keras.layers.Layer]:
     """The named steps in order, each fitted on the training images passed through the steps
     before it (in batches of FIT_BATCH). `input_shape` is the family's (H, W, C)."""
-    unknown = [n for n in names if n.partition(":")[0] not in STEPS]
+    unknown = [n for n in names if n not in STEPS]
     if unknown:
         raise FerbenchError(f"unknown preprocessing step(s) {unknown}; known: {', '.join(STEPS)}")
     images = as_nhwc(train_images)

@@ -192,23 +192,3 @@ def test_crop_faces_bad_input():
     blank.images[:] = 0
     with pytest.raises(FerbenchError, match="no face found"):
         P.crop_faces(blank, on_miss="drop")
-
-
-def test_inference_blur_is_a_gaussian_at_inference_and_identity_in_training(tmp_path):
-    from scipy.ndimage import gaussian_filter
-
-    images = RNG.uniform(0, 255, (4, 20, 20, 1)).astype("float32")
-    (layer,) = P.build_steps(["inference_blur:1.5"], images[..., 0].astype(np.uint8), (20, 20, 1))
-    expected = np.stack([gaussian_filter(i[..., 0], 1.5, mode="mirror", truncate=3.0) for i in images])
-    assert np.allclose(keras.ops.convert_to_numpy(layer(images))[..., 0], expected, atol=1e-3)
-    assert np.array_equal(keras.ops.convert_to_numpy(layer(images, training=True)), images)
-    inputs = keras.Input((20, 20, 1))
-    model = keras.Model(inputs, layer(inputs))
-    model.save(tmp_path / "blur.keras")
-    loaded = keras.models.load_model(tmp_path / "blur.keras")
-    assert loaded.layers[-1].sigma == 1.5
-    assert np.allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0))
-    with pytest.raises(FerbenchError, match="inference_blur:x"):
-        P.build_steps(["inference_blur:x"], TRAIN, (6, 6, 1))
-    with pytest.raises(FerbenchError, match="positive"):
-        P.build_steps(["inference_blur:0"], TRAIN, (6, 6, 1))

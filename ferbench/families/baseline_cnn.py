@@ -8,7 +8,7 @@ fed to a softmax classifier, as the paper words it), so there is no hidden FC la
 
 from __future__ import annotations
 
-from ferbench.families.keras_base import KerasFamily, common_params, per_image_param
+from ferbench.families.keras_base import KerasFamily, common_params
 from ferbench.families.registry import register
 from ferbench.params import Int
 
@@ -22,7 +22,6 @@ class BaselineCNN(KerasFamily):
     preprocessing = ("resize", "feature_mean")
     params = {
         **common_params(augment=False),
-        **per_image_param(),
         "filters": Int(32, "filters of the conv layer", low=1, high=256, log=True),
         "kernel_size": Int(3, "conv kernel size", low=1, high=9, step=2),
     }

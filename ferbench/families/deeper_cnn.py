@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from ferbench.errors import FerbenchError
-from ferbench.families.keras_base import KerasFamily, common_params, per_image_param
+from ferbench.families.keras_base import KerasFamily, common_params
 from ferbench.families.registry import register
 from ferbench.params import Choice, Float, Int
 
@@ -93,7 +93,6 @@ class DeeperCNN(KerasFamily):
     preprocessing = ("resize", "feature_mean")
     params = {
         **common_params(augment=True),
-        **per_image_param(),
         "n": Int(1, "repeats of the FILT1 block", low=1, high=4),
         "m": Int(2, "repeats of the FILT2 block", low=1, high=4),
         "filt1": Int(32, "filters of the first blocks", low=4, high=256, log=True),

@@ -8,7 +8,7 @@ padding. `filters` (64) is the first block's width; the second block has twice a
 from __future__ import annotations
 
 from ferbench.families.deeper_cnn import raghuvanshi_network
-from ferbench.families.keras_base import KerasFamily, common_params, per_image_param
+from ferbench.families.keras_base import KerasFamily, common_params
 from ferbench.families.registry import register
 from ferbench.params import Float, Int
 
@@ -22,7 +22,6 @@ class FiveLayerCNN(KerasFamily):
     preprocessing = ("resize", "feature_mean")
     params = {
         **common_params(augment=True),
-        **per_image_param(),
         "filters": Int(64, "filters of the first block (the second has twice as many)", low=4, high=256, log=True),
         "dropout": Float(0.1, "dropout rate after each block and the FC layer", low=0.0, high=0.8),
         "l2": Float(1e-4, "L2 weight penalty", low=0.0, high=1e-1, log=True, search=(1e-6, 1e-1)),

@@ -36,18 +36,7 @@ def common_params(*, augment: bool = True, batch_size: int = 128, learning_rate:
         "batch_size": Int(batch_size, "images per training step", tune=False, low=1, high=4096),
         "augment": Bool(augment, "random shifts and horizontal flips while training"),
         "patience": Int(3, "epochs without validation gain before early stopping", tune=False, low=1, high=1000),
-        "test_blur_sigma": Float(0.0, "Gaussian blur (pixels) at inference only, for training images blurrier "
-                                 "than test images (see `ferbench datasets describe`); 0 = off",
-                                 tune=False, low=0.0, high=10.0),
     }
-
-
-def per_image_param(default: bool = True) -> dict[str, Param]:
-    """Per-image standardisation ahead of a family's paper chain. Not in the Raghuvanshi paper:
-    ferbench adds it because a data copy whose splits differ in contrast (the shared FER-2013
-    folder copy: blurred training images, median per-image std 37 vs 54) feeds BatchNorm layers
-    a shifted input through a fitted feature-wise normalisation; `ferbench datasets describe` reports it."""
-    return {"per_image": Bool(default, "standardise each image (zero mean, unit std) before the paper's steps", tune=False)}
 
 
 class KerasFamily(Family):
@@ -74,16 +63,6 @@ class KerasFamily(Family):
         l2 = self.params.get("l2", 0.0)
         return keras.regularizers.L2(l2) if l2 else None
 
-    def preprocessing_steps(self) -> list[str]:
-        """The family's chain; after resizing, the optional inference blur, then per-image standardisation."""
-        steps = list(self.preprocessing)
-        at = steps.index("resize") + 1 if "resize" in steps else 0
-        if self.params.get("per_image"):
-            steps.insert(at, "per_image_standardize")
-        if self.params.get("test_blur_sigma"):
-            steps.insert(at, f"inference_blur:{self.params['test_blur_sigma']}")
-        return steps
-
     # --- building ----------------------------------------------------------------------------
     @staticmethod
     def _raw_shape(images: np.ndarray) -> tuple[int, int, int]:
@@ -107,7 +86,7 @@ class KerasFamily(Family):
                 shift=self.augment_shift, flip=True, rotation=self.augment_rotation
             ):
                 x = layer(x)
-        for layer in preprocess.build_steps(self.preprocessing_steps(), train_images, self.input_shape):
+        for layer in preprocess.build_steps(self.preprocessing, train_images, self.input_shape):
             x = layer(x)
         if tuple(x.shape[1:]) != tuple(self.input_shape):
             raise FerbenchError(

@@ -138,8 +138,8 @@ def test_describe_reports_split_statistics_and_warns_on_blurred_training_images(
     report = json.loads(result.output)
     assert list(report["split_statistics"]) == ["train", "val", "test"]
     assert not any("sharpness" in w for w in report["warnings"])
-    for path in (fer_folder / "train").rglob("*.jpg"):  # the shared copy's defect, made on purpose
+    for path in (fer_folder / "train").rglob("*.jpg"):  # a degraded copy's defect, made on purpose
         Image.open(path).filter(ImageFilter.GaussianBlur(3)).save(path)
     result = describe("fer2013", "--path", str(fer_folder))
     assert result.exit_code == 0, result.output
-    assert "training images are the blurrier ones" in result.output and "--set test_blur_sigma=" in result.output
+    assert "the training images are the blurrier ones" in result.output

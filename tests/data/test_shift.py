@@ -1,10 +1,10 @@
-"""The split-shift diagnostic: blurrier training images are caught and the matching blur estimated."""
+"""The split-shift diagnostic: training images of another kind than the held-out ones are caught."""
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from ferbench.data.dataset import FaceDataset
-from ferbench.data.shift import matching_blur, shift_warning, split_statistics
+from ferbench.data.shift import shift_warning, split_statistics
 
 
 def faces(n=240, blur_train=0.0, blur_other=0.0, seed=0):
@@ -29,25 +29,17 @@ def test_alike_splits_give_no_warning():
     assert shift_warning(data) is None
 
 
-def test_blurred_training_images_are_caught_and_the_sigma_estimated():
+def test_blurred_training_images_are_caught():
     data = faces(blur_train=2.0)
     note = shift_warning(data)
-    assert note is not None and "training images are the blurrier ones" in note
-    sigma = float(note.rsplit("test_blur_sigma=", 1)[1])
-    assert 1.4 <= sigma <= 2.6  # the textures were pre-smoothed, so the match is near, not exact
+    assert note is not None and "the training images are the blurrier ones" in note
     stats = split_statistics(data)
     assert stats["train"]["sharpness"] * 1.5 < stats["val"]["sharpness"]
 
 
-def test_sharper_training_images_are_reported_without_a_remedy():
+def test_blurred_held_out_images_are_caught():
     note = shift_warning(faces(blur_other=2.0))
-    assert note is not None and "training images are the sharper ones" in note and "test_blur_sigma" not in note
-
-
-def test_matching_blur_inverts_a_known_blur():
-    sharp = faces().images[:60]
-    target = split_statistics(faces(blur_train=1.5))["train"]["sharpness"]
-    assert abs(matching_blur(sharp, target) - 1.5) < 0.4
+    assert note is not None and "the val and test images are the blurrier ones" in note
 
 
 def test_no_splits_no_statistics():
