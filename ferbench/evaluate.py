@@ -2,9 +2,13 @@
 
 All figures are fractions in [0, 1]. Metrics are computed over *all* classes of the label space
 (a class absent from a test fold counts with zero recall / F1 instead of silently vanishing).
+Their uncertainty too: over seeds (Student t), over test images (percentile bootstrap), and
+between two runs on the same images (exact McNemar).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -111,3 +115,107 @@ def aggregate(fold_metrics: list[dict[str, float]]) -> dict[str, float]:
         out[name] = float(values.mean())
         out[f"{name}_std"] = float(values.std())
     return out
+
+
+# --- uncertainty: over seeds, over test images, and between two runs ----------------------------
+def _check_confidence(confidence: float) -> float:
+    if not 0.0 < float(confidence) < 1.0:
+        raise FerbenchError(f"confidence {confidence!r} must lie strictly between 0 and 1")
+    return float(confidence)
+
+
+def mean_ci(values, confidence: float = 0.95) -> dict[str, float]:
+    """Mean over seeds with its Student-t interval: mean, std (sample, ddof=1), ci_low, ci_high, n.
+
+    One value has no spread: std and the bounds are NaN then (not an error)."""
+    from scipy import stats
+
+    confidence = _check_confidence(confidence)
+    values = np.asarray(values, dtype=np.float64).ravel()
+    if len(values) == 0:
+        raise FerbenchError("cannot summarise an empty list of values")
+    if not np.isfinite(values).all():
+        raise FerbenchError("cannot summarise values that are not all finite numbers")
+    n, mean = len(values), float(values.mean())
+    if n == 1:
+        return {"mean": mean, "std": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"), "n": 1}
+    std = float(values.std(ddof=1))
+    if std == 0.0:  # scipy returns NaN bounds for a zero scale; identical seeds pin the mean
+        low = high = mean
+    else:
+        low, high = stats.t.interval(confidence, df=n - 1, loc=mean, scale=std / np.sqrt(n))
+    return {"mean": mean, "std": std, "ci_low": float(low), "ci_high": float(high), "n": n}
+
+
+def _hits(y_true, *predictions) -> list[np.ndarray]:
+    """Per-image correctness of each prediction vector against y_true, after checking lengths."""
+    y_true = np.asarray(y_true).ravel()
+    if len(y_true) == 0:
+        raise FerbenchError("cannot evaluate on an empty part")
+    out = []
+    for pred in predictions:
+        pred = np.asarray(pred).ravel()
+        if pred.shape != y_true.shape:
+            raise FerbenchError(f"{len(pred)} predictions do not match {len(y_true)} labels")
+        out.append(pred == y_true)
+    return out
+
+
+def bootstrap_ci(y_true, y_pred, *, n_resamples: int = 1000, seed: int = 0,
+                 confidence: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of accuracy over test images; the same seed gives the same
+    interval. Resamples are drawn in batches of 250 so memory stays near 250 x n booleans."""
+    from scipy import stats
+
+    confidence = _check_confidence(confidence)
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 1:
+        raise FerbenchError(f"n_resamples {n_resamples!r} must be an integer >= 1")
+    (hits,) = _hits(y_true, y_pred)
+    result = stats.bootstrap((hits,), np.mean, n_resamples=int(n_resamples), method="percentile",
+                             confidence_level=confidence, vectorized=True, batch=250,
+                             rng=np.random.default_rng(seed))
+    interval = result.confidence_interval
+    return float(interval.low), float(interval.high)
+
+
+VERDICTS = ("better", "worse", "within noise")
+
+
+def format_p(p_value: float) -> str:
+    """'p = 0.41', 'p = 0.003', 'p < 0.001'."""
+    return "p < 0.001" if p_value < 0.001 else f"p = {p_value:.2g}"
+
+
+@dataclass(frozen=True)
+class PairedResult:
+    """Run A against run B on the same test images; the verdict is from A's side."""
+
+    verdict: str
+    p_value: float
+    n: int
+    a_only: int  # images A got right and B got wrong
+    b_only: int
+    accuracy_a: float
+    accuracy_b: float
+
+    def describe(self) -> str:
+        return f"{self.verdict} ({format_p(self.p_value)})"
+
+
+def paired_test(y_true, pred_a, pred_b, *, alpha: float = 0.05) -> PairedResult:
+    """Exact McNemar test: a two-sided binomial test on the images exactly one run got right.
+    Without such images the runs cannot be told apart (p = 1)."""
+    from scipy import stats
+
+    if not 0.0 < float(alpha) < 1.0:
+        raise FerbenchError(f"alpha {alpha!r} must lie strictly between 0 and 1")
+    hits_a, hits_b = _hits(y_true, pred_a, pred_b)
+    a_only, b_only = int(np.sum(hits_a & ~hits_b)), int(np.sum(hits_b & ~hits_a))
+    discordant = a_only + b_only
+    p_value = float(stats.binomtest(a_only, discordant, 0.5).pvalue) if discordant else 1.0
+    if p_value >= alpha:
+        verdict = "within noise"
+    else:
+        verdict = "better" if a_only > b_only else "worse"
+    return PairedResult(verdict, p_value, len(hits_a), a_only, b_only,
+                        float(hits_a.mean()), float(hits_b.mean()))
