@@ -171,6 +171,8 @@ def bootstrap_ci(y_true, y_pred, *, n_resamples: int = 1000, seed: int = 0,
     if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 1:
         raise FerbenchError(f"n_resamples {n_resamples!r} must be an integer >= 1")
     (hits,) = _hits(y_true, y_pred)
+    if len(hits) == 1:  # every resample is that one image (scipy refuses a single observation)
+        return float(hits[0]), float(hits[0])
     result = stats.bootstrap((hits,), np.mean, n_resamples=int(n_resamples), method="percentile",
                              confidence_level=confidence, vectorized=True, batch=250,
                              rng=np.random.default_rng(seed))

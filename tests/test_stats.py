@@ -47,6 +47,7 @@ def test_bootstrap_is_seeded_and_covers_the_accuracy():
     assert low < 0.75 < high
     assert 0.07 < high - low < 0.10  # about 2 x 1.96 x 0.0217 = 0.085
     assert bootstrap_ci(*_labels(50, 0)) == (1.0, 1.0)
+    assert bootstrap_ci([3], [2]) == (0.0, 0.0)  # one test image: no spread to resample
 
 
 def test_bootstrap_handles_a_full_test_set_quickly():
