@@ -1,0 +1,51 @@
+"""Seeds: parsing, and a parent run holding mean, std and a Student-t interval over its children."""
+
+import math
+
+import pytest
+from tiny_family import tiny_family  # noqa: F401
+
+from ferbench.data.synthetic import generate
+from ferbench.errors import FerbenchError
+from ferbench.seeds import check_seeds, parse_seeds, run_seeds, summarise
+
+
+@pytest.mark.parametrize("text, needle", [("", "at least one seed"), (" , ", "at least one seed"),
+                                          ("0,0", "given twice"), ("-2", ">= 0"), ("1.5", "not an integer")])
+def test_bad_seeds_are_refused(text, needle):
+    with pytest.raises(FerbenchError, match=needle):
+        parse_seeds(text)
+
+
+def test_seeds_keep_their_order():
+    assert parse_seeds("2, 0,1") == [2, 0, 1] and check_seeds([3]) == [3]
+    with pytest.raises(FerbenchError):
+        check_seeds([True])
+
+
+def test_summary_over_seeds_is_a_t_interval_and_one_seed_has_no_interval():
+    many = summarise([{"test_accuracy": v} for v in (0.40, 0.42, 0.44)])
+    assert many["n_seeds"] == 3 and math.isclose(many["test_accuracy_mean"], 0.42)
+    assert math.isclose(many["test_accuracy_std"], 0.02)
+    half = many["test_accuracy_ci_high"] - 0.42
+    assert math.isclose(half, 4.302653 * 0.02 / math.sqrt(3), rel_tol=1e-5)  # t(0.975, 2 df)
+    one = summarise([{"test_accuracy": 0.5}])
+    assert one == {"n_seeds": 1.0, "test_accuracy_mean": 0.5}
+
+
+def test_run_seeds_makes_a_parent_with_one_child_per_seed(tiny_family, isolated_store):  # noqa: F811
+    from ferbench import record
+
+    data = generate(300, seed=1)
+    parent, results, summary = run_seeds("tiny_test_family", data, [0, 1, 2], protocol="holdout", epochs=2)
+    client = record.client()
+    run = client.get_run(parent)
+    assert run.info.status == "FINISHED" and run.data.tags["ferbench.kind"] == "seeds"
+    assert run.data.params["seeds"] == "0,1,2"
+    children = [client.get_run(r.run_id) for r in results]
+    assert [c.data.params["seed"] for c in children] == ["0", "1", "2"]
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent}
+    accs = [r.metrics["test_accuracy"] for r in results]
+    assert math.isclose(run.data.metrics["test_accuracy_mean"], sum(accs) / 3)
+    assert run.data.metrics["test_accuracy_ci_low"] <= min(accs) or len(set(accs)) == 1
+    assert summary["n_seeds"] == 3
