@@ -116,16 +116,16 @@ def test_peers_carry_their_caveats(entries):
 DROP = object()  # marks a field the bad entry leaves out
 
 
-def _write(tmp_path: Path, entry: dict) -> Path:
+def _write(tmp_path: Path, entry: dict, name: str = "published.yaml") -> Path:
     good = {
         "id": "x.y", "family": "five_layer_cnn", "paper": "p", "dataset": "fer2013", "variant": "v",
-        "protocol": "official", "subject_independent": None, "split": "test", "selected_on": "val",
+        "split_sizes": {"train": 10, "val": 2, "test": 2}, "protocol": "official", "subject_independent": None, "split": "test", "selected_on": "val",
         "tta": False, "extra_data": False, "metric": "test_accuracy", "value": 0.5, "source": "T1",
     }
     merged = {k: v for k, v in {**good, **entry}.items() if v is not DROP}
     document = {"schema": 1, "papers": {"p": {"citation": "c"}},
                 "groups": [{"common": {}, "entries": [merged]}]}
-    path = tmp_path / "published.yaml"
+    path = tmp_path / name  # the loader caches by path
     path.write_text(yaml.safe_dump(document))
     return path
 
@@ -143,6 +143,19 @@ def _write(tmp_path: Path, entry: dict) -> Path:
         ({"metric": "confusion", "value": DROP}, "labels"),
         ({"metric": "confusion", "value": DROP, "labels": ["a", "b"], "rows": True,
           "matrix": [[0.5, 0.5], [0.2]]}, "matrix"),
+        ({"split_sizes": DROP}, "missing field.*split_sizes"),
+        ({"split_sizes": {"train": 10, "holdout": 2}}, "split_sizes"),
+        ({"split_sizes": {"all": 10, "test": 2}}, "split_sizes"),
+        ({"split_sizes": {"all": 0}}, "split_sizes"),
+        ({"split_sizes": {"all": True}}, "split_sizes"),
+        ({"split_sizes": {}}, "split_sizes"),
+        ({"split_sizes": 213}, "split_sizes"),
+        ({"classes": 1}, "classes"),
+        ({"classes": ["happy", "happy"]}, "classes"),
+        ({"classes": "happy,sad"}, "classes"),
+        ({"epochs": 0}, "epochs"),
+        ({"epochs": "10"}, "epochs"),
+        ({"epochs": 10, "config": {"epochs": 20}}, "differs from config epochs"),
     ],
 )
 def test_schema_rejects_bad_entries(tmp_path, change, message):
@@ -154,3 +167,28 @@ def test_schema_rejects_bad_entries(tmp_path, change, message):
 def test_good_custom_file_loads(tmp_path):
     path = _write(tmp_path, {})
     assert baselines.load_all(path)[0]["value"] == 0.5
+    path = _write(tmp_path, {"split_sizes": {"all": 213}, "classes": 8, "epochs": 10,
+                             "config": {"epochs": 10}}, "second.yaml")
+    assert baselines.load_all(path)[0]["split_sizes"] == {"all": 213}
+    path = _write(tmp_path, {"split_sizes": None, "classes": list(EMOTIONS)}, "third.yaml")
+    assert baselines.load_all(path)[0]["split_sizes"] is None
+
+
+FER2013_OFFICIAL = {"train": 28709, "val": 3589, "test": 3589}
+
+
+def test_entries_state_their_data_variant_and_budget(entries):
+    by_id = {e["id"]: e for e in entries}
+    for entry in entries:  # every entry that could be compared states its data and label space
+        if entry["protocol"] != "unknown" and not entry.get("reference_only"):
+            assert entry["split_sizes"] and entry["classes"], entry["id"]
+    for paper in ("raghuvanshi2016", "nishime2017", "arriaga2017"):
+        assert {str(e["split_sizes"]) for e in entries if e["paper"] == paper} == {str(FER2013_OFFICIAL)}
+    assert {e["split_sizes"]["all"] for e in entries if e["paper"] == "ravi2019" and e["dataset"] == "ckplus"} == {210}
+    # JAFFE: the paper's denominators (1/166 train, 1/42 test) are an 80/20 split of 208 images
+    assert {e["split_sizes"]["all"] for e in entries if e["paper"] == "ravi2019" and e["dataset"] == "jaffe"} == {208}
+    assert by_id["ravi2019.ckplus.block4_pool.test"]["classes"] == list(EMOTIONS)  # no contempt
+    assert {e["epochs"] for e in entries if e["paper"] == "raghuvanshi2016"} == {10}
+    assert all("epochs" not in e for e in entries if e["paper"] == "nishime2017")
+    assert by_id["gong2020.sfew.facecrop.table4"]["config"]["epochs"] == 100
+    assert by_id["ravi2019.ckplus.block4_pool.test"]["selected_on"] == "test"

@@ -20,13 +20,14 @@ DATASETS = ("fer2013", "jaffe", "ckplus", "sfew")
 SELECTED_ON = ("val", "test", "unknown", "none")
 FIXED_SPLITS = ("train", "val", "test", "val_or_test", "mean")
 REQUIRED = (
-    "id", "family", "paper", "dataset", "variant", "protocol", "subject_independent", "split",
-    "selected_on", "tta", "extra_data", "metric", "source",
+    "id", "family", "paper", "dataset", "variant", "split_sizes", "protocol",
+    "subject_independent", "split", "selected_on", "tta", "extra_data", "metric", "source",
 )
 OPTIONAL = (
-    "value", "fingerprint", "reference_only", "config", "method", "notes",
+    "value", "fingerprint", "classes", "epochs", "reference_only", "config", "method", "notes",
     "matrix", "labels", "rows", "normalize",
 )
+SPLIT_NAMES = ("train", "val", "test")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
 _PROTOCOL = re.compile(r"^(official|unknown|loo|loso|holdout(:0?\.\d+)?|(subject-)?kfold(:\d+)?)$")
 _METRIC = re.compile(r"^(train|val|test)_[a-z0-9_]+$")
@@ -68,6 +69,7 @@ def _check(entry: dict, papers: dict, where: str) -> None:
     fingerprint = entry.get("fingerprint")
     if fingerprint is not None and not isinstance(fingerprint, str):
         raise bad("fingerprint must be a string or null")
+    _check_variant(entry, bad)
     if entry["metric"] == "confusion":
         _check_confusion(entry, bad)
     else:
@@ -76,6 +78,33 @@ def _check(entry: dict, papers: dict, where: str) -> None:
         value = entry.get("value")
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
             raise bad(f"value {value!r} must be a fraction in [0, 1] (percent / 100)")
+
+
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _check_variant(entry: dict, bad) -> None:
+    """split_sizes (null when unknown), classes and epochs: what decides comparability."""
+    sizes = entry["split_sizes"]
+    if sizes is not None:
+        names = set(sizes) if isinstance(sizes, dict) else set()
+        if (not names or not all(_count(v) for v in sizes.values())
+                or not (names == {"all"} or names <= set(SPLIT_NAMES))):
+            raise bad(f"split_sizes {sizes!r} must map {', '.join(SPLIT_NAMES)} (or all alone) "
+                      "to image counts, or be null")
+    classes = entry.get("classes")
+    if classes is not None:
+        listed = isinstance(classes, list) and all(isinstance(c, str) and c for c in classes)
+        if not (_count(classes) and classes > 1) and not (
+                listed and len(classes) > 1 and len(set(classes)) == len(classes)):
+            raise bad(f"classes {classes!r} must be a count > 1 or a list of distinct names")
+    epochs = entry.get("epochs")
+    if epochs is not None and not _count(epochs):
+        raise bad(f"epochs {epochs!r} must be a positive integer")
+    stated = (entry.get("config") or {}).get("epochs")
+    if epochs is not None and stated is not None and stated != epochs:
+        raise bad(f"epochs {epochs} differs from config epochs {stated}")
 
 
 def _check_confusion(entry: dict, bad) -> None:
