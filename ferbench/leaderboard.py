@@ -11,49 +11,45 @@ that SQLite 3.40 scans once per matching run (plan "SCAN anon_1 LEFT-JOIN"), 40 
 10,000 runs, 2 s even for one family's 250 runs; a `metrics.x > -1` filter does not remove that
 join. The filtered, unordered read is linear in the matching runs; through search_runs its cost is
 SQLAlchemy's ORM objects per tag/param/metric (about 0.35 ms CPU per run), not the SQL (measured).
-Runs of one configuration (family, data copy, protocol, params without the seed) are pooled:
-several seeds give mean +- std over seeds; a single run gives its own fold mean +- std.
+Runs of one configuration (family, data copy and size, protocol, params without the seed) are
+pooled: n counts distinct seeds (of runs that share a seed, the latest finished one is kept);
+several seeds give mean +- std over seeds, a single run its own fold mean +- std.
 
-A pair is comparable only when nothing below is a hard reason; soft reasons (caveats) are shown
-but still allow a delta. Hard: our data is synthetic, our backbone had random weights,
-protocols differ or the published one is unknown, either side selected its model on the test
-rows, the published number used test-time augmentation or extra data, the data copies differ
-(both fingerprints known), the number is a training-fit accuracy, or we did not log the metric.
-Soft: the published data copy is unknown, its selection / TTA / extra data is not described.
+A delta against a published number is shown only when ferbench.comparability.judge finds no
+hard reason; soft reasons (caveats) are shown beside the delta. Hard:
+  - ours on synthetic data or random (not pretrained) weights; protocols differ or the
+    published one is unknown; the published number used TTA or extra data, is a training-fit
+    accuracy, or we did not log its metric;
+  - data: known fingerprints differ (equal ones settle the data question alone); ours lacks
+    ferbench.split_sizes (or ferbench.n_images, the total) or ferbench.classes; our sizes differ
+    from the entry's split_sizes ("630 of 35,887 images", ours of theirs), or our classes;
+  - budget: the paper states its epochs, and our `epochs` param is lower or absent;
+  - selection: either side chose its model on the test rows; or the number is on the val rows
+    and that side chose on them (published selected_on: val; ours tuned or early-stopped, which
+    runs without an `early_stopping` param did when they have `patience`: the Keras families);
+  - subjects: ours is an image-level split (holdout, kfold, loo) of data with subjects (jaffe,
+    ckplus) and the published number is not stated to be one too.
+Soft: the published data copy, size, selection, TTA or extra data is unknown; our budget is
+larger than the paper's; both sides split images of shared subjects ("not subject-independent":
+our best loso / subject-kfold figure of the same family and data copy is shown beside it).
+Each of our rows is tested image by image against the best of ours on the same data copy and
+protocol (exact McNemar on the per-image predictions artifact; runs of a shared seed, else each
+side's lowest seed): "better", "worse", "within noise (p = ...)" or "no per-image predictions",
+kept in the leaderboard cache by run-id pair.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+
+from ferbench.comparability import (  # Ours and the verdicts stay importable from here
+    CAVEATS, COMPARABLE, NOT_COMPARABLE, Ours, budget_text, judge, paired_plan, paired_text,
+    read_classes, read_early_stopping, read_epochs, read_split_sizes, subject_independent_peer,
+)
 
 NOTHING_YET = "nothing to show yet — run `ferbench bench` or `ferbench run ...` to create runs"
-COMPARABLE, CAVEATS, NOT_COMPARABLE = "yes", "caveats", "no"
-
-
-@dataclass
-class Ours:
-    """One configuration of ours (possibly several seeds), scored by its best metric mean."""
-
-    family: str
-    dataset: str
-    protocol: str
-    fingerprint: str
-    run_id: str                       # the best single run of the configuration
-    run_ids: list[str]
-    metrics: dict[str, float]         # mean over seeds, or the run's own (fold-mean) values
-    stds: dict[str, float]            # std over seeds, or the run's <name>_std
-    n: int                            # runs pooled (seeds)
-    n_folds: int | None
-    tuned: bool
-    random_weights: bool
-    synthetic: bool
-    selected_on: str
-    params: dict[str, str] = field(default_factory=dict)
-
-    def spread_of(self, metric: str) -> str:
-        return f"{self.n} seeds" if self.n > 1 else (f"{self.n_folds} folds" if self.n_folds else "1 run")
 
 
 @dataclass
@@ -75,6 +71,10 @@ class Row:
     reasons: list[str]
     delta: float | None
     reference_only: bool = False
+    epochs: str = ""                  # ours / the paper's
+    subject_independent: float | None = None  # ours on a subject split, beside an image split
+    subject_independent_protocol: str = ""
+    paired: str = ""                  # against the best of ours on the same data and protocol
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -115,10 +115,26 @@ def pool(runs: list) -> list[Ours]:
         config = {k: v for k, v in params.items() if k != "seed"}
         key = json.dumps([tags.get("ferbench.family"), tags.get("ferbench.dataset"),
                           tags.get("ferbench.fingerprint"), tags.get("ferbench.protocol"),
+                          read_split_sizes(tags), tags.get("ferbench.classes"),
                           _flag(tags, "synthetic"), _flag(tags, "random_weights"), config],
                          sort_keys=True)
         groups.setdefault(key, []).append(run)
-    return [_summarise(group) for group in groups.values()]
+    return [_summarise(_latest_per_seed(group)) for group in groups.values()]
+
+
+def _seed_of(run) -> int | str:
+    seed = str(run.tags.get("ferbench.seed", run.params.get("seed", "")))
+    return int(seed) if seed.isdigit() else seed
+
+
+def _latest_per_seed(group: list) -> list:
+    """One run per seed: a repeated seed is the same experiment again, not another sample."""
+    latest: dict = {}
+    for run in group:  # on equal end times the later-read run wins
+        kept = latest.get(_seed_of(run))
+        if kept is None or run.end_time >= kept.end_time:
+            latest[_seed_of(run)] = run
+    return list(latest.values())
 
 
 def _summarise(group: list) -> Ours:
@@ -144,6 +160,9 @@ def _summarise(group: list) -> Ours:
         random_weights=_flag(tags, "random_weights"), synthetic=_flag(tags, "synthetic"),
         selected_on=tags.get("ferbench.selected_on", "val"),
         params={k: v for k, v in first.params.items() if k != "seed"},
+        split_sizes=read_split_sizes(tags), classes=read_classes(tags),
+        epochs=read_epochs(first.params), early_stopping=read_early_stopping(first.params),
+        seed_runs={_seed_of(r): r.run_id for r in group},
     )
 
 
@@ -164,40 +183,9 @@ def _folds_of(protocol: str) -> int | None:
 
 # --- comparability ------------------------------------------------------------------------------
 def compare(ours: Ours, entry: dict) -> tuple[str, list[str]]:
-    """(verdict, reasons) for our configuration against one published entry."""
-    hard, soft = [], []
-    metric = entry["metric"]
-    if ours.synthetic:
-        hard.append("ours on synthetic data")
-    if ours.random_weights:
-        hard.append("ours used random (not pretrained) weights")
-    if entry["protocol"] == "unknown":
-        hard.append("published protocol unknown")
-    elif entry["protocol"] != ours.protocol:
-        hard.append(f"protocol differs ({ours.protocol} vs {entry['protocol']})")
-    if entry["selected_on"] == "test":
-        hard.append("published model selected on the test rows")
-    elif entry["selected_on"] == "unknown":
-        soft.append("published selection not described")
-    if ours.selected_on == "test":
-        hard.append("our model selected on the test rows")
-    for flag, text in (("tta", "test-time augmentation"), ("extra_data", "extra training data")):
-        if entry.get(flag) is True:
-            hard.append(f"published used {text}")
-        elif entry.get(flag) is None:
-            soft.append(f"published {text} unknown")
-    known = entry.get("fingerprint")
-    if known and ours.fingerprint and known != ours.fingerprint:
-        hard.append("different data copy (fingerprints differ)")
-    elif not known:
-        soft.append("unknown data copy")
-    if metric == "train_accuracy":
-        hard.append("training-fit accuracy, not a held-out score")
-    if metric not in ours.metrics:
-        hard.append(f"ours has no {metric}")
-    if hard:
-        return NOT_COMPARABLE, hard + soft
-    return (CAVEATS if soft else COMPARABLE), soft
+    """(verdict, reasons): ferbench.comparability.judge without the delta."""
+    judgement = judge(ours, entry)
+    return judgement.status, judgement.reasons
 
 
 def _shown(entry: dict) -> bool:
@@ -208,29 +196,30 @@ def _shown(entry: dict) -> bool:
 def _pick(candidates: list[Ours], entry: dict) -> Ours:
     """Our best configuration for this entry: comparable ones first, then by the entry's metric."""
     def score(o: Ours):
-        verdict, _ = compare(o, entry)
-        rank = {COMPARABLE: 2, CAVEATS: 2, NOT_COMPARABLE: 0}[verdict]
+        rank = 0 if judge(o, entry).status == NOT_COMPARABLE else 2
         return (rank, entry["protocol"] == o.protocol, o.metrics.get(entry["metric"], -1.0))
     return max(candidates, key=score)
 
 
 def build(ours_list: list[Ours], published: list[dict], family: str | None = None,
-          dataset: str | None = None) -> list[Row]:
-    """One row per published number (of a family/data set we ran) and per unmatched family of ours."""
+          dataset: str | None = None, protocol: str | None = None) -> list[Row]:
+    """One row per published number (of a family/data set we ran) and per unmatched family of
+    ours. `ours_list` may hold more than the filters show: other protocols of the same family
+    and data give the subject-independent figures."""
     rows: list[Row] = []
     by_key: dict[tuple, list[Ours]] = {}
     for o in ours_list:
-        by_key.setdefault((o.family, o.dataset), []).append(o)
-    datasets = {o.dataset for o in ours_list}
+        if (not family or o.family == family) and (not protocol or o.protocol == protocol):
+            by_key.setdefault((o.family, o.dataset), []).append(o)
+    datasets = {ds for _, ds in by_key}
     for (fam, ds), candidates in sorted(by_key.items()):
         entries = [e for e in published if e["family"] == fam and e["dataset"] == ds and _shown(e)]
         if not entries:
             best = max(candidates, key=lambda o: o.metrics.get("test_accuracy", -1.0))
-            rows.append(_row(best, None, "test_accuracy", "", ["no published number"]))
+            rows.append(_row(best, None, "test_accuracy", None, ours_list))
         for entry in entries:
             best = _pick(candidates, entry)
-            verdict, reasons = compare(best, entry)
-            rows.append(_row(best, entry, entry["metric"], verdict, reasons))
+            rows.append(_row(best, entry, entry["metric"], judge(best, entry), ours_list))
     for entry in published:  # peers and references on the data sets we ran: context only
         if (entry.get("reference_only") and entry["dataset"] in datasets and _shown(entry)
                 and (not dataset or entry["dataset"] == dataset) and not family):
@@ -241,19 +230,39 @@ def build(ours_list: list[Ours], published: list[dict], family: str | None = Non
     return rows
 
 
-def _row(o: Ours, entry: dict | None, metric: str, verdict: str, reasons: list[str]) -> Row:
-    value = o.metrics.get(metric)
-    delta = None
-    if entry is not None and verdict in (COMPARABLE, CAVEATS) and value is not None:
-        delta = value - entry["value"]
+def _row(o: Ours, entry: dict | None, metric: str, judgement, ours_list: list[Ours]) -> Row:
+    peer = subject_independent_peer(o, ours_list, metric)
     return Row(
-        family=o.family, dataset=o.dataset, ours=value, ours_std=o.stds.get(metric),
+        family=o.family, dataset=o.dataset, ours=o.metrics.get(metric), ours_std=o.stds.get(metric),
         ours_n=o.spread_of(metric), run_id=o.run_id, tuned=o.tuned, our_protocol=o.protocol,
         metric=metric, published=entry["value"] if entry else None,
         published_id=entry["id"] if entry else "", paper=entry["paper"] if entry else "",
-        published_protocol=entry["protocol"] if entry else "", comparable=verdict,
-        reasons=reasons, delta=delta,
+        published_protocol=entry["protocol"] if entry else "",
+        comparable=judgement.status if judgement else "",
+        reasons=judgement.reasons if judgement else ["no published number"],
+        delta=judgement.delta if judgement else None, epochs=budget_text(o, entry),
+        subject_independent=peer.metrics[metric] if peer else None,
+        subject_independent_protocol=peer.protocol if peer else "",
     )
+
+
+def paired_verdicts(client, ours_list: list[Ours], shown: set[str]) -> dict[str, str]:
+    """run_id (of the configurations shown) -> its verdict against the best of ours on the same
+    data copy and protocol, through the cache by run-id pair (finished runs do not change)."""
+    from ferbench.leaderboard_cache import paired_results
+
+    pairs, best_of = paired_plan(ours_list)
+    pairs = {run_id: pair for run_id, pair in pairs.items() if run_id in shown}
+    results = paired_results(client, list(pairs.values()))
+    texts, family_of = {}, {o.run_id: o.family for o in ours_list}
+    for run_id in shown & best_of.keys():
+        best = best_of[run_id]
+        if run_id == best.run_id:
+            texts[run_id] = "best of ours here"
+            continue
+        result = results.get(pairs[run_id], (None, None, "per-image predictions unreadable"))
+        texts[run_id] = paired_text(result, best, family_of[run_id] == best.family)
+    return texts
 
 
 def leaderboard(client, dataset=None, protocol=None, family=None,
@@ -261,11 +270,19 @@ def leaderboard(client, dataset=None, protocol=None, family=None,
     """Query the store and build the rows; [] when there is nothing of ours to show."""
     from ferbench import baselines
 
-    runs = search_our_runs(client, dataset=dataset, protocol=protocol, family=family, refresh=refresh)
-    if not runs:
+    # every family and protocol of the data set: the paired best and subject-independent figures
+    runs = search_our_runs(client, dataset=dataset, refresh=refresh)
+    shown = [r for r in runs if (not protocol or r.tags.get("ferbench.protocol") == protocol)
+             and (not family or r.tags.get("ferbench.family") == family)]
+    if not shown:
         return []
     table = baselines.load_all() if published is None else published
-    return build(pool(runs), table, family=family, dataset=dataset)
+    ours_list = pool(runs)
+    rows = build(ours_list, table, family=family, dataset=dataset, protocol=protocol)
+    paired = paired_verdicts(client, ours_list, {row.run_id for row in rows if row.run_id})
+    for row in rows:
+        row.paired = paired.get(row.run_id, "")
+    return rows
 
 
 def fmt(value: float | None, std: float | None = None) -> str:

@@ -18,8 +18,10 @@ URI, and each call asks MLflow only for:
     and not among those it holds, with the same filter as a full read otherwise);
   - runs now deleted (`ViewType.DELETED_ONLY`), which are dropped;
   - the active experiments, so runs of a deleted experiment are dropped.
-Edits to a finished run's tags, params or metrics after the fact, and runs restored from the
-trash, are not seen: `--refresh` (or deleting the file) rebuilds it with one full read.
+The same file keeps the leaderboard's paired tests by run-id pair (`paired_results`), for the
+same reason. Edits to a finished run's tags, params or metrics after the fact, artifacts added
+to it later, and runs restored from the trash, are not seen: `--refresh` (or deleting the
+file) rebuilds it with one full read.
 The file is replaced atomically, so concurrent readers always see a whole cache.
 """
 
@@ -38,6 +40,8 @@ SKEW_MS = 10 * 60 * 1000  # clocks of other machines logging to the same server 
 PAGE = 50_000  # MLflow's largest search page
 ID_CHUNK = 500  # run ids per IN (...) in the fast path, as MLflow's own (old SQLite: 999 variables)
 KEPT_TAG_PREFIXES = ("ferbench.", "source")
+PAIRED = "paired_v1"  # the state's key for paired results; a new format takes a new key
+_read: dict[str, dict] = {}  # tracking URI -> the state this process last read or wrote
 
 
 @dataclass
@@ -204,5 +208,64 @@ def finished_runs(client, experiment_ids: list[str], query: str, *, refresh: boo
         state["mark"] = max(state["mark"], record.end_time)
     if new or changed:
         _save(path, state)
+    _read[uri] = state
     active = set(experiment_ids)
     return [r for r in state["runs"].values() if r.experiment_id in active]
+
+
+def paired_results(client, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple]:
+    """(verdict, p, note) of run A against run B for each run-id pair (A's side: better, worse,
+    within noise; or a note instead), read from the cache file when computed before. A pair
+    whose artifacts cannot be read (other than missing) is left out, and not kept."""
+    from ferbench.errors import FerbenchError
+    from ferbench.predictions import load_predictions
+
+    loaded: dict[str, object] = {}
+
+    def load(run_id: str):  # a run's artifact is read once, however many pairs it is in
+        if run_id not in loaded:
+            try:
+                loaded[run_id] = load_predictions(run_id)
+            except FerbenchError as exc:
+                loaded[run_id] = exc
+        if isinstance(loaded[run_id], Exception):
+            raise loaded[run_id]
+        return loaded[run_id]
+
+    uri = client.tracking_uri
+    state = _read.get(uri) or _load(cache_path(uri), uri)
+    known = state.setdefault(PAIRED, {}) if state is not None else {}
+    out, new = {}, False
+    for pair in dict.fromkeys(pairs):
+        if pair not in known:
+            try:
+                known[pair] = _paired(*pair, load)
+                new = True
+            except FerbenchError:
+                continue
+        out[pair] = known[pair]
+    if new and state is not None:
+        _save(cache_path(uri), state)
+    return out
+
+
+def _paired(run_a: str, run_b: str, load) -> tuple[str | None, float | None, str]:
+    from ferbench.comparability import NO_PREDICTIONS
+    from ferbench.errors import FerbenchError
+    from ferbench.evaluate import paired_test
+    from ferbench.predictions import align
+
+    predictions = []
+    for run_id in (run_a, run_b):
+        try:
+            predictions.append(load(run_id))
+        except FerbenchError as exc:
+            if NO_PREDICTIONS not in str(exc):
+                raise  # unreadable, not missing: not worth keeping
+            return None, None, NO_PREDICTIONS if run_id == run_a else f"best: {NO_PREDICTIONS}"
+    try:
+        y_true, pred_a, pred_b = align(*predictions)
+    except FerbenchError:
+        return None, None, "not the same test images"
+    result = paired_test(y_true, pred_a, pred_b)
+    return result.verdict, result.p_value, ""

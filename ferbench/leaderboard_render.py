@@ -14,16 +14,24 @@ from ferbench.errors import FerbenchError
 from ferbench.leaderboard import Row, fmt
 
 FORMATS = ("table", "markdown", "csv", "json", "html")
-HEADERS = ("family", "dataset", "metric", "ours", "n", "run", "tuned", "protocol", "published",
-           "paper / id", "pub. protocol", "comparable", "delta", "reasons")
+HEADERS = ("family", "dataset", "metric", "ours", "n", "run", "tuned", "protocol", "epochs",
+           "published", "paper / id", "pub. protocol", "comparable", "delta", "reasons",
+           "vs our best")
+
+ONE_LINE = ("ours", "n", "epochs", "comparable", "delta")
 
 
 def _cells(row: Row) -> list[str]:
     tuned = "" if row.tuned is None else ("yes" if row.tuned else "no")
     delta = "" if row.delta is None else f"{100 * row.delta:+.2f}"
+    reasons = list(row.reasons)
+    if row.subject_independent is not None:  # beside the reason, so the gap is read at once
+        reasons.append(f"ours by subject ({row.subject_independent_protocol}): "
+                       f"{fmt(row.subject_independent)}")
     return [row.family, row.dataset, row.metric, fmt(row.ours, row.ours_std), row.ours_n,
-            row.run_id[:12], tuned, row.our_protocol, fmt(row.published), row.published_id,
-            row.published_protocol, row.comparable, delta, "; ".join(row.reasons)]
+            row.run_id[:12], tuned, row.our_protocol, row.epochs, fmt(row.published),
+            row.published_id, row.published_protocol, row.comparable, delta,
+            "; ".join(reasons), row.paired]
 
 
 def render(rows: list[Row], fmt_name: str) -> str:
@@ -55,11 +63,11 @@ def _rich_table(rows: list[Row]) -> str:
     from rich.table import Table
 
     table = Table(title="ferbench leaderboard (accuracy in %, ours mean ± std)", show_lines=False)
-    for header in HEADERS:
-        table.add_column(header, overflow="fold")
+    for header in HEADERS:  # short cells stay on one line, the others wrap
+        table.add_column(header, overflow="fold", no_wrap=header in ONE_LINE)
     for row in rows:
         table.add_row(*_cells(row))
-    console = Console(record=True, width=220, file=io.StringIO())
+    console = Console(record=True, width=240, file=io.StringIO())
     console.print(table)
     return console.export_text()
 

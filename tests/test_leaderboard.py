@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from ferbench import baselines, record
 from ferbench.cli import app
+from ferbench.labels import EMOTIONS
 from ferbench.leaderboard import NOTHING_YET, leaderboard
 
 runner = CliRunner()
@@ -32,20 +33,29 @@ def fresh_store(isolated_store, migrated_db):
     return isolated_store
 
 
+OFFICIAL_SIZES = {"train": 28709, "val": 3589, "test": 3589}
+
+
 def our_run(family="five_layer_cnn", dataset="fer2013", protocol="official", test=0.45, seed=0,
-            synthetic=False, random_weights=False, params=None, extra=None, std=None) -> str:
+            synthetic=False, random_weights=False, params=None, extra=None, std=None,
+            sizes=OFFICIAL_SIZES, classes=EMOTIONS, epochs=10, tags=None, fingerprint="f" * 16) -> str:
+    """A finished kind=run run as the runner records it; sizes/classes None leave their tags out."""
     record.setup()
-    tags = {"source": "ferbench", "ferbench.kind": "run", "ferbench.family": family,
-            "ferbench.dataset": dataset, "ferbench.protocol": protocol, "ferbench.seed": seed,
-            "ferbench.fingerprint": "f" * 16, "ferbench.synthetic": str(synthetic).lower(),
-            "ferbench.random_weights": str(random_weights).lower(), "ferbench.tuned": "false",
-            "ferbench.selected_on": "val"}
+    all_tags = {"source": "ferbench", "ferbench.kind": "run", "ferbench.family": family,
+                "ferbench.dataset": dataset, "ferbench.protocol": protocol, "ferbench.seed": seed,
+                "ferbench.fingerprint": fingerprint, "ferbench.synthetic": str(synthetic).lower(),
+                "ferbench.random_weights": str(random_weights).lower(), "ferbench.tuned": "false",
+                "ferbench.selected_on": "val", **(tags or {})}
+    if sizes is not None:
+        all_tags["ferbench.split_sizes"] = json.dumps(sizes)
+    if classes is not None:
+        all_tags["ferbench.classes"] = ",".join(classes)
     metrics = {"test_accuracy": test, "val_accuracy": test - 0.01, "train_accuracy": 0.9, **(extra or {})}
     if std is not None:
         metrics["test_accuracy_std"] = std
-    with record.tracked_run(record.experiment_for(dataset), "r", tags) as run_id:
-        record.log(run_id, params={"lr": 0.001, **(params or {}), "protocol": protocol, "seed": seed},
-                   metrics=metrics)
+    with record.tracked_run(record.experiment_for(dataset), "r", all_tags) as run_id:
+        record.log(run_id, params={"lr": 0.001, "epochs": epochs, **(params or {}),
+                                   "protocol": protocol, "seed": seed}, metrics=metrics)
     return run_id
 
 
@@ -70,6 +80,20 @@ def test_matching_protocol_is_compared_with_delta():
     assert row.comparable == "caveats"          # only the unknown data copy
     assert row.reasons == ["unknown data copy"]
     assert row.delta == pytest.approx(0.45 - 0.39)
+
+
+def test_a_short_run_on_a_subset_is_not_compared():
+    our_run(test=0.35, sizes={"train": 504, "val": 63, "test": 63}, epochs=2)
+    row = by_published(rows_for(), "raghuvanshi2016.fer2013.five_layer.test")
+    assert row.comparable == "no" and row.delta is None and row.epochs == "2 / 10"
+    assert {"630 of 35,887 images", "budget: 2 of 10 epochs"} <= set(row.reasons)
+
+
+def test_runs_recorded_without_data_tags_are_not_compared():
+    our_run(sizes=None, classes=None)
+    row = by_published(rows_for(), "raghuvanshi2016.fer2013.five_layer.test")
+    assert row.comparable == "no" and row.delta is None
+    assert {"data size not recorded", "label space not recorded"} <= set(row.reasons)
 
 
 def test_non_matching_protocol_has_no_delta():
@@ -141,7 +165,7 @@ def test_cli_formats_and_leaderboard_run(tmp_path):
     assert out.exit_code == 0, out.output
     table = list(csv.DictReader(io.StringIO(out.stdout)))
     five = next(r for r in table if r["paper / id"] == "raghuvanshi2016.fer2013.five_layer.test")
-    assert five["delta"] == "+6.00" and five["comparable"] == "caveats"
+    assert five["delta"] == "+6.00" and five["comparable"] == "caveats" and five["epochs"] == "10 / 10"
     as_json = runner.invoke(app, ["leaderboard", "--format", "json", "--no-log"])
     assert any(r["published_id"] == "raghuvanshi2016.fer2013.five_layer.test"
                for r in json.loads(as_json.stdout))
