@@ -115,7 +115,8 @@ def pool(runs: list) -> list[Ours]:
         config = {k: v for k, v in params.items() if k != "seed"}
         key = json.dumps([tags.get("ferbench.family"), tags.get("ferbench.dataset"),
                           tags.get("ferbench.fingerprint"), tags.get("ferbench.protocol"),
-                          read_split_sizes(tags), tags.get("ferbench.classes"),
+                          tags.get("ferbench.split_sizes"), tags.get("ferbench.n_images"),
+                          tags.get("ferbench.classes"),
                           _flag(tags, "synthetic"), _flag(tags, "random_weights"), config],
                          sort_keys=True)
         groups.setdefault(key, []).append(run)
@@ -131,9 +132,9 @@ def _latest_per_seed(group: list) -> list:
     """One run per seed: a repeated seed is the same experiment again, not another sample."""
     latest: dict = {}
     for run in group:  # on equal end times the later-read run wins
-        kept = latest.get(_seed_of(run))
-        if kept is None or run.end_time >= kept.end_time:
-            latest[_seed_of(run)] = run
+        seed = _seed_of(run)
+        if seed not in latest or run.end_time >= latest[seed].end_time:
+            latest[seed] = run
     return list(latest.values())
 
 
