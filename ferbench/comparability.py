@@ -268,11 +268,13 @@ def paired_plan(ours_list: list[Ours], metric: str = "test_accuracy"):
 
 
 def _seed_pair(a: Ours, b: Ours) -> tuple[str, str]:
-    common = sorted(set(a.seed_runs) & set(b.seed_runs))
+    def lowest(seeds):  # numbers first; a seed that is not a number sorts after them
+        return min(seeds, key=lambda seed: (isinstance(seed, str), seed))
+
+    common = set(a.seed_runs) & set(b.seed_runs)
     if common:
-        return a.seed_runs[common[0]], b.seed_runs[common[0]]
-    first = (lambda o: o.seed_runs[min(o.seed_runs)] if o.seed_runs else o.run_id)
-    return first(a), first(b)
+        return a.seed_runs[lowest(common)], b.seed_runs[lowest(common)]
+    return tuple(o.seed_runs[lowest(o.seed_runs)] if o.seed_runs else o.run_id for o in (a, b))
 
 
 def paired_text(result: tuple[str | None, float | None, str], best: Ours, same_family: bool) -> str:

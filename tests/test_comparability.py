@@ -201,6 +201,8 @@ def test_paired_plan_pairs_a_shared_seed_with_the_best_of_the_same_data_and_prot
     lone = ours(family="baseline_cnn", run_id="l1", protocol="holdout:0.2")
     pairs, best_of = comparability.paired_plan([best, other, lone])
     assert pairs == {"o2": ("o1", "b1")} and best_of["o2"] is best and "l1" not in best_of
+    no_common = ours(family="deeper_cnn", run_id="o7", seed_runs={7: "o7", 5: "o5"})
+    assert comparability.paired_plan([best, no_common])[0] == {"o7": ("o5", "b0")}  # lowest seeds
 
 
 def test_paired_verdicts_from_the_predictions_artifact_and_cached_by_pair(monkeypatch):
