@@ -39,6 +39,8 @@ class Family(ABC):
     # True: fits of different folds may run side by side in threads (ferbench.threads); only for
     # families whose fit is GIL-releasing numpy / LIBLINEAR work, never a TensorFlow graph
     thread_safe_folds: ClassVar[bool] = False
+    # True: fit(checkpoint_dir=...) writes a checkpoint every epoch and resumes from one
+    epoch_checkpoints: ClassVar[bool] = False
     notes: ClassVar[str] = ""            # assumptions and caveats, shown by `ferbench models`
 
     def __init__(self, **params: Any):
@@ -75,9 +77,15 @@ class Family(ABC):
         seed: int = 0,
         callbacks: list[EpochCallback] | None = None,
         verbose: bool = False,
+        checkpoint_dir: Path | None = None,
     ) -> Family:
         """Learn from `train`; `val` only for early stopping and reporting. Sets `classes_` and,
-        for epoch-trained families, `history_` (metric name -> list per epoch)."""
+        for epoch-trained families, `history_` (metric name -> list per epoch).
+
+        checkpoint_dir: where a family with `epoch_checkpoints` writes a checkpoint after every
+        epoch; when it already holds one, the fit resumes from it and repeats no finished epoch.
+        Families that do not train by epochs ignore it; the runner passes it only to families
+        with `epoch_checkpoints`."""
 
     @abstractmethod
     def predict_proba(self, part: Part) -> np.ndarray:

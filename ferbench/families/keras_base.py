@@ -5,8 +5,9 @@ followed by the training-only augmentation layers, the family's fitted preproces
 (`ferbench.preprocess`, fit on the training part only) and the family's network. So a loaded
 `model.keras` takes raw images and nothing outside it must be remembered.
 
-Images stay uint8 until they are batched: a tf.data pipeline slices the uint8 arrays, shuffles,
-batches and only then casts each batch to float32, so no float copy of the data set exists.
+Images stay uint8 until they are batched: a tf.data pipeline orders and batches row numbers, then
+gathers each batch's uint8 rows and casts them to float32, so no float copy of the data set exists.
+The epoch loop, early stopping and checkpoints: ferbench.families.keras_training.
 """
 
 from __future__ import annotations
@@ -36,12 +37,15 @@ def common_params(*, augment: bool = True, batch_size: int = 128, learning_rate:
         "batch_size": Int(batch_size, "images per training step", tune=False, low=1, high=4096),
         "augment": Bool(augment, "random shifts and horizontal flips while training"),
         "patience": Int(3, "epochs without validation gain before early stopping", tune=False, low=1, high=1000),
+        "early_stopping": Bool(True, "stop when validation accuracy stalls and keep the best epoch's weights; "
+                               "off: the validation part only reports curves"),
     }
 
 
 class KerasFamily(Family):
     params: ClassVar[dict[str, Param]] = common_params()
     default_protocol: ClassVar[str | None] = "official"
+    epoch_checkpoints: ClassVar[bool] = True
     # Augmentation of the papers: random horizontal/vertical shifts and horizontal flips.
     augment_shift: ClassVar[float] = 0.1
     augment_rotation: ClassVar[float] = 0.0
@@ -101,7 +105,9 @@ class KerasFamily(Family):
         return model
 
     # --- data --------------------------------------------------------------------------------
-    def _batches(self, part: Part, batch_size: int, *, labels: bool, shuffle_seed: int | None = None):
+    def _pipeline(self, part: Part, batch_size: int, *, labels: bool):
+        """A function order -> batched tf.data pipeline over `part`'s rows in that order (stored
+        order for None). The uint8 arrays become tensors once, however many epochs ask."""
         import tensorflow as tf
 
         images = part.images  # uint8 rows of this part only: the one copy the pipeline holds
@@ -109,18 +115,22 @@ class KerasFamily(Family):
             images = images[..., None]
         images = tf.constant(images)
         targets = tf.constant(part.labels)
-        # Shuffle row numbers, not images: a shuffle buffer of image tensors would hold another
-        # copy of the whole part; gathering a batch of rows then casting keeps uint8 until here.
-        ds = tf.data.Dataset.range(len(part))
-        if shuffle_seed is not None:
-            ds = ds.shuffle(len(part), seed=shuffle_seed, reshuffle_each_iteration=True)
-        ds = ds.batch(batch_size)
 
         def gather(rows):
             batch = tf.cast(tf.gather(images, rows), tf.float32)
             return (batch, tf.gather(targets, rows)) if labels else batch
 
-        return ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        def batches(order: np.ndarray | None = None):
+            # Row numbers, not images, are ordered and batched: gathering a batch then casting
+            # keeps uint8 until here and no second copy of the part exists.
+            rows = (tf.data.Dataset.range(len(part)) if order is None
+                    else tf.data.Dataset.from_tensor_slices(np.asarray(order, dtype=np.int64)))
+            return rows.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+        return batches
+
+    def _batches(self, part: Part, batch_size: int, *, labels: bool, order: np.ndarray | None = None):
+        return self._pipeline(part, batch_size, labels=labels)(order)
 
     # --- learning ----------------------------------------------------------------------------
     def fit(
@@ -132,9 +142,15 @@ class KerasFamily(Family):
         seed: int = 0,
         callbacks: list[EpochCallback] | None = None,
         verbose: bool = False,
+        checkpoint_dir: Path | None = None,
     ) -> KerasFamily:
+        """One epoch after another over a (seed, epoch)-determined order, with early stopping
+        unless `early_stopping` is off; with `checkpoint_dir`, a checkpoint after every epoch and
+        a resumed fit when the directory holds one (ferbench.families.keras_training)."""
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import keras
+
+        from ferbench.families.keras_training import fit_epochs
 
         epochs = self.default_epochs if epochs is None else epochs
         if epochs is None or int(epochs) <= 0:
@@ -145,30 +161,8 @@ class KerasFamily(Family):
         n_classes = train.dataset.n_classes
         self.classes_ = np.arange(n_classes)
         self.class_names_ = tuple(train.dataset.class_names)
-        self.model_ = self.build_model(train.images, n_classes)
-
-        batch = self.params["batch_size"]
-        keras_callbacks = []
-        val_data = None
-        if val is not None and len(val) > 0:
-            val_data = self._batches(val, PREDICT_BATCH, labels=True)
-            keras_callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    monitor="val_accuracy", mode="max", patience=self.params["patience"],
-                    restore_best_weights=True,
-                )
-            )
-        if callbacks:
-            keras_callbacks.append(_EpochCallbacks(callbacks))
-        history = self.model_.fit(
-            self._batches(train, batch, labels=True, shuffle_seed=seed),
-            validation_data=val_data,
-            epochs=int(epochs),
-            callbacks=keras_callbacks,
-            shuffle=False,  # the pipeline shuffles, with the seed
-            verbose=2 if verbose else 0,
-        )
-        self.history_ = {k: [float(v) for v in values] for k, values in history.history.items()}
+        fit_epochs(self, train, val, epochs=int(epochs), seed=seed, callbacks=callbacks, verbose=verbose,
+                   checkpoint_dir=checkpoint_dir, build=lambda: self.build_model(train.images, n_classes))
         return self
 
     def predict_proba(self, part: Part) -> np.ndarray:
@@ -215,24 +209,3 @@ class KerasFamily(Family):
         family.history_ = info.get("history", {})
         return family
 
-
-def _epoch_callback_class():
-    import keras
-
-    class EpochCallbacks(keras.callbacks.Callback):
-        """Forward each epoch's logs, as plain floats, to the brief's EpochCallback functions."""
-
-        def __init__(self, functions: list[EpochCallback]):
-            super().__init__()
-            self.functions = list(functions)
-
-        def on_epoch_end(self, epoch, logs=None):
-            values = {k: float(v) for k, v in (logs or {}).items()}
-            for function in self.functions:
-                function(epoch, values)
-
-    return EpochCallbacks
-
-
-def _EpochCallbacks(functions: list[EpochCallback]):  # noqa: N802 - builds the Keras callback lazily
-    return _epoch_callback_class()(functions)
