@@ -7,13 +7,11 @@ cheaper than fluent per-call logging). Logging and loading trained models: `reco
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import os
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 from contextlib import closing, contextmanager
@@ -140,13 +138,28 @@ def tracked_run(
     all_tags = {key: str(value) for key, value in tags.items()}
     if parent_run_id:
         all_tags["mlflow.parentRunId"] = parent_run_id
-    run = c.create_run(experiment_id, run_name=run_name, tags=all_tags)
-    run_id = run.info.run_id
+    run_id = c.create_run(experiment_id, run_name=run_name, tags=all_tags).info.run_id
+    with _ended(c, run_id):
+        yield run_id
+
+
+@contextmanager
+def reopened_run(run_id: str) -> Iterator[str]:
+    """Set an existing run RUNNING again (a resumed run), yield its id, and end it as
+    `tracked_run` does."""
+    c = client()
+    c.update_run(run_id, status="RUNNING")
+    with _ended(c, run_id):
+        yield run_id
+
+
+@contextmanager
+def _ended(c, run_id: str) -> Iterator[None]:
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main else None
     status = "FAILED"
     try:
-        yield run_id
+        yield
         status = "FINISHED"
     except KeyboardInterrupt:
         status = "KILLED"
@@ -218,6 +231,14 @@ def weights_tag(params: dict[str, Any]) -> str:
     return value if value.startswith("file:") else f"file:{Path(value).name}"
 
 
+TAG_FAMILY = "ferbench.family"
+TAG_FINGERPRINT = "ferbench.fingerprint"
+TAG_N_IMAGES = "ferbench.n_images"
+TAG_SPLIT_SIZES = "ferbench.split_sizes"  # JSON {"train": n, "val": n, "test": n}, or {"all": n}
+TAG_CLASSES = "ferbench.classes"          # class names, comma-joined
+TAG_RESUMES = "ferbench.resumes"          # how often the run was resumed
+
+
 def common_tags(family_cls, dataset, protocol, seed: int, params: dict[str, Any]) -> dict[str, str]:
     """The brief's tag conventions for a ferbench run of `family_cls` on `dataset`."""
     from ferbench import __version__
@@ -225,11 +246,14 @@ def common_tags(family_cls, dataset, protocol, seed: int, params: dict[str, Any]
     tags = {
         "source": "ferbench",
         "ferbench.kind": "run",
-        "ferbench.family": family_cls.name,
+        TAG_FAMILY: family_cls.name,
         "ferbench.paper": family_cls.paper,
         "ferbench.dataset": dataset.name,
         "ferbench.dataset_variant": dataset.variant,
-        "ferbench.fingerprint": dataset.fingerprint,
+        TAG_FINGERPRINT: dataset.fingerprint,
+        TAG_N_IMAGES: str(len(dataset)),
+        TAG_SPLIT_SIZES: json.dumps(split_sizes(dataset)),
+        TAG_CLASSES: ",".join(dataset.class_names),
         "ferbench.protocol": getattr(protocol, "name", protocol),
         "ferbench.seed": str(seed),
         "ferbench.version": __version__,
@@ -237,7 +261,8 @@ def common_tags(family_cls, dataset, protocol, seed: int, params: dict[str, Any]
         "ferbench.random_weights": str(bool(family_cls.uses_random_weights(params))).lower(),
         "ferbench.synthetic": str(bool(dataset.is_synthetic)).lower(),
         "ferbench.tuned": "false",
-        "ferbench.selected_on": "val",
+        # without early stopping nothing is chosen on the validation rows
+        "ferbench.selected_on": "none" if params.get("early_stopping") is False else "val",
     }
     if "contempt" in dataset.options:
         tags["ferbench.contempt"] = str(dataset.options["contempt"])
@@ -246,6 +271,18 @@ def common_tags(family_cls, dataset, protocol, seed: int, params: dict[str, Any]
     if commit:
         tags["ferbench.git_commit"] = commit
     return tags
+
+
+def split_sizes(dataset) -> dict[str, int]:
+    """Images per official split (train, val, test first), or {"all": n} without splits."""
+    from ferbench.data.dataset import SPLIT_ORDER
+
+    if dataset.splits is None:
+        return {"all": len(dataset)}
+    names, counts = np.unique(dataset.splits, return_counts=True)
+    found = dict(zip(names.tolist(), counts.tolist()))
+    ordered = [name for name in SPLIT_ORDER if name in found] + sorted(set(found) - set(SPLIT_ORDER))
+    return {name: found[name] for name in ordered}
 
 
 def data_location_tags(dataset) -> dict[str, str]:
@@ -263,62 +300,14 @@ def data_location_tags(dataset) -> dict[str, str]:
     return tags
 
 
-# --- artifacts -------------------------------------------------------------------------------
-def log_evaluation_artifacts(run_id: str, y_true, proba, class_names, prefix: str = "test",
-                             figure: bool = True, folds: tuple[list[str], dict[str, list]] | None = None) -> None:
-    """Confusion matrix (CSV, and PNG unless figure=False: a grid's cells skip the ~0.3 s
-    figure each), the classification report and, given (fold names, {column: values}), the
-    per-fold table folds.csv, under `evaluation/`."""
-    from ferbench.evaluate import confusion, report_text
-
-    names = list(class_names)
-    y_true = np.asarray(y_true)
-    matrix = confusion(y_true, np.asarray(proba).argmax(axis=1), len(names))
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp)
-        rows = ["true\\pred," + ",".join(names)]
-        rows += [f"{n}," + ",".join(map(str, r)) for n, r in zip(names, matrix)]
-        (out / f"{prefix}_confusion_matrix.csv").write_text("\n".join(rows) + "\n")
-        (out / f"{prefix}_classification_report.txt").write_text(report_text(y_true, proba, names))
-        if folds is not None:
-            fold_names, columns = folds
-            with open(out / "folds.csv", "w", newline="") as handle:
-                writer = csv.writer(handle)
-                writer.writerow(["fold", *columns])
-                writer.writerows([name, *(float(values[i]) for values in columns.values())]
-                                 for i, name in enumerate(fold_names))
-        if figure:
-            _confusion_figure(matrix, names, prefix, out / f"{prefix}_confusion_matrix.png")
-        client().log_artifacts(run_id, str(out), artifact_path="evaluation")
-
-
-def _confusion_figure(matrix: np.ndarray, names: list[str], prefix: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 5), dpi=90)
-    shown = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-    ax.imshow(shown, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
-    ax.set_yticks(range(len(names)), names)
-    for i in range(len(names)):
-        for j in range(len(names)):
-            ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7,
-                    color="white" if shown[i, j] > 0.5 else "black")
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(f"{prefix} confusion (counts; colour = row rate)")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
 def __getattr__(name: str):
     # Models logged before record_models existed pickled their class as ferbench.record.FamilyModel.
     if name == "FamilyModel":
         from ferbench.record_models import FamilyModel
 
         return FamilyModel
+    if name == "log_evaluation_artifacts":  # moved to record_artifacts; callers still find it here
+        from ferbench.record_artifacts import log_evaluation_artifacts
+
+        return log_evaluation_artifacts
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,11 +6,15 @@ nothing behind. Multi-fold protocols train once per fold: k-fold with k <= 20 ge
 per fold (ferbench.kind=fold) and per-fold values as steps; every multi-fold run keeps them as a
 table (evaluation/folds.csv), which is all that larger k and leave-one-out get: hundreds of
 steps of 0/1 per metric chart nothing and cost the store one row each.
+
+A run that is stopped (Ctrl-C, SIGTERM, a crash, SIGKILL, a lost machine) keeps its checkpoint
+(ferbench.checkpoints) and `resume` goes on with it in the same MLflow run; a finished run's
+checkpoint is removed. Every run's pooled test predictions are logged per image, with a bootstrap
+confidence interval of its test accuracy.
 """
 
 from __future__ import annotations
 
-import itertools
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -20,9 +24,6 @@ import numpy as np
 from ferbench.errors import FerbenchError
 
 MAX_CHILD_RUNS = 20
-# Names of family history_ keys -> MLflow per-epoch curve names.
-CURVES = {"loss": "epoch_loss", "accuracy": "epoch_accuracy",
-          "val_loss": "epoch_val_loss", "val_accuracy": "epoch_val_accuracy"}
 
 
 @dataclass
@@ -151,6 +152,20 @@ def run(family_name, dataset, *, protocol=None, params=None, epochs=None, seed=0
                    parent_run_id=parent_run_id, start=start, log_figures=log_figures, fold_runs=fold_runs)
 
 
+def resume(run_id: str, dataset, *, family: str | None = None, tracking_uri: str | None = None,
+           quiet: bool = False, parent_run_id: str | None = None) -> RunResult:
+    """Go on with a stopped run in the same MLflow run (RUNNING again, then FINISHED): folds it
+    finished are not retrained, and a fold's fit repeats at most the epoch that was cut. The run's
+    family, params, protocol, seed and epochs come from the run itself; `family` and `dataset`
+    must be the run's (checked, with every other reason to refuse, by ferbench.resume)."""
+    from ferbench.resume import reopen
+
+    start = time.perf_counter()
+    plan, options, tags = reopen(run_id, dataset, family=family, tracking_uri=tracking_uri,
+                                 parent_run_id=parent_run_id)
+    return execute(plan, quiet=quiet, extra_tags=tags, start=start, resume_run_id=run_id, **options)
+
+
 class _Timer:
     """Sums the time spent talking to MLflow, to check the logging share of a run."""
 
@@ -166,120 +181,106 @@ class _Timer:
 
 
 def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_run_id=None,
-            start=None, log_figures=True, fold_runs=True) -> RunResult:
-    from ferbench import record, record_models
-    from ferbench.evaluate import aggregate, classification_metrics
+            start=None, log_figures=True, fold_runs=True, resume_run_id=None) -> RunResult:
+    """Train and evaluate `plan` as one MLflow run. Until the run finishes it keeps a checkpoint
+    (ferbench.checkpoints): its lease, every finished fold and, for families with epoch
+    checkpoints, each unfinished fold's newest epoch. resume_run_id: go on with that run from its
+    checkpoint instead of creating one (`resume` checks first that it may)."""
+    from ferbench import checkpoints, leases, record
     from ferbench.progress import progress
 
     start = time.perf_counter() if start is None else start
     timed = _Timer()
-    dataset, family_cls = plan.dataset, plan.family_cls
-    tags = record.common_tags(family_cls, dataset, plan.protocol, plan.seed, plan.params)
+    family_cls = plan.family_cls
+    tags = record.common_tags(family_cls, plan.dataset, plan.protocol, plan.seed, plan.params)
     tags.update({k: str(v) for k, v in (extra_tags or {}).items()})
-    run_params = {**plan.params, "protocol": plan.protocol.name, "seed": plan.seed,
-                  "epochs": plan.epochs if plan.epochs is not None else "n/a"}
-    multi = len(plan.folds) > 1
-    children = fold_runs and multi and plan.protocol.kind != "loo" and len(plan.folds) <= MAX_CHILD_RUNS
     name = f"{family_cls.name}-{plan.protocol.name}-s{plan.seed}"
-    with record.tracked_run(plan.experiment_id, name, tags, parent_run_id) as run_id, \
-            progress(quiet) as bars:
-        timed(record.log, run_id, params=run_params)
-        fold_metrics, pooled_true, pooled_proba = [], [], []
-        folds_task = bars.add(f"{family_cls.name}: folds", len(plan.folds)) if multi else None
-        for number, (fold, trained) in enumerate(zip(plan.folds, _trained_folds(plan, bars))):
-            family, metrics, proba, curves = trained
-            fold_metrics.append(metrics)
-            pooled_true.append(dataset.labels[fold.test])
-            pooled_proba.append(proba)
+    options = {"log_model": log_model, "log_figures": log_figures, "fold_runs": fold_runs}
+    opened = (record.tracked_run(plan.experiment_id, name, tags, parent_run_id) if resume_run_id is None
+              else record.reopened_run(resume_run_id))
+    with opened as run_id, progress(quiet) as bars:
+        if resume_run_id is None:
+            saved = checkpoints.RunCheckpoint.create(run_id, options, family=family_cls.name, dataset=plan.dataset.name,
+                                                     tracking_uri=record.current_uri())
+            timed(record.log, run_id, params=_run_params(plan))
+            wall_before = 0.0
+        else:
+            saved = checkpoints.RunCheckpoint.open(run_id)
+            wall_before = getattr(leases.read(saved.directory), "wall_s", 0.0)
+        lease = leases.Holder(saved.directory, wall_before)
+        try:
+            summary, fold_metrics, curves = _run_folds(plan, run_id, name, tags, options, saved, lease, bars, timed)
+            # one last call for every figure: the run's metrics and its wall time (over every
+            # process that worked on it), which then covers all but this call
+            summary["wall_time_s"] = time.perf_counter() - start + wall_before
+            timed(record.log, run_id, metrics={**summary, "logging_time_s": timed.total}, curves=curves)
+        finally:
+            lease.release()
+    saved.remove()
+    # the returned times include that last call
+    return RunResult(run_id, family_cls.name, plan.dataset.name, plan.protocol.name, dict(plan.params),
+                     summary, fold_metrics, time.perf_counter() - start + wall_before, timed.total)
+
+
+def _run_params(plan: Plan) -> dict[str, Any]:
+    return {**plan.params, "protocol": plan.protocol.name, "seed": plan.seed,
+            "epochs": plan.epochs if plan.epochs is not None else "n/a"}
+
+
+def _run_folds(plan: Plan, run_id, name, tags, options, saved, lease, bars, timed):
+    """Train the folds not finished yet (a resumed run has the others in its checkpoint), log
+    each as it ends, then evaluate the pooled test predictions. Returns (summary, per-fold
+    metrics, curves for the run's last log call: per-fold steps, or a single fold's epochs)."""
+    from ferbench import record, record_models
+    from ferbench.evaluate import aggregate, bootstrap_ci, classification_metrics
+    from ferbench.fold_training import trained_folds
+    from ferbench.predictions import log_predictions
+    from ferbench.record_artifacts import log_evaluation_artifacts
+
+    dataset, folds = plan.dataset, plan.folds
+    multi = len(folds) > 1
+    children = options["fold_runs"] and multi and plan.protocol.kind != "loo" and len(folds) <= MAX_CHILD_RUNS
+    done = saved.finished_folds()
+    trained = trained_folds(plan, [fold for fold in folds if fold.name not in done], bars, saved, lease)
+    fold_metrics, pooled_proba, curves = [], [], None
+    folds_task = bars.add(f"{plan.family_cls.name}: folds", len(folds)) if multi else None
+    for number, fold in enumerate(folds):
+        if fold.name in done:  # finished and logged by an earlier process
+            metrics, proba, curves = done[fold.name].metrics, done[fold.name].proba, done[fold.name].curves
+        else:
+            family, metrics, proba, curves = next(trained)
             if children:
                 child_tags = {**tags, "ferbench.kind": "fold", "ferbench.fold": fold.name}
-                with record.tracked_run(plan.experiment_id, f"{name}-{fold.name}", child_tags,
-                                        run_id) as child_id:
-                    timed(record.log, child_id, params=run_params, metrics=metrics, curves=curves)
-            elif not multi:
-                single_curves = curves  # logged with the summary, in the run's last call
-            if log_model and number == 0:
+                with record.tracked_run(plan.experiment_id, f"{name}-{fold.name}", child_tags, run_id) as child_id:
+                    timed(record.log, child_id, params=_run_params(plan), metrics=metrics, curves=curves)
+            if options["log_model"] and number == 0:
                 timed(record_models.log_family_model, run_id, family, dataset.images[fold.test[:2]],
                       dataset.class_names)
                 if multi:
                     timed(record.log, run_id, tags={"ferbench.model_fold": fold.name})
-            bars.advance(folds_task)
-        bars.done(folds_task)
-        summary = aggregate(fold_metrics) if multi else dict(fold_metrics[0])
-        per_fold = list(fold_metrics[0])
-        pooled_true, pooled_proba = np.concatenate(pooled_true), np.concatenate(pooled_proba)
-        if plan.protocol.kind == "loo":
-            # one test image per fold: class-wise figures only exist over the pooled predictions
-            pooled = classification_metrics(pooled_true, pooled_proba, dataset.class_names)
-            class_wise = set(pooled) - {"test_accuracy"}
-            per_fold = [k for k in per_fold if k not in class_wise]
-            summary = {k: v for k, v in summary.items() if k.removesuffix("_std") not in class_wise}
-            summary.update(pooled)
-        fold_values = {f"fold_{k}": [m.get(k, np.nan) for m in fold_metrics] for k in per_fold} if multi else None
-        timed(record.log_evaluation_artifacts, run_id, pooled_true, pooled_proba, dataset.class_names,
-              figure=log_figures, folds=([f.name for f in plan.folds], fold_values) if multi else None)
-        # one last call for every figure: the run's metrics, its per-fold steps (or its single
-        # fold's curves) and its wall time, which then covers all but this call
-        curves = (fold_values if len(plan.folds) <= MAX_CHILD_RUNS else None) if multi else single_curves
-        summary["wall_time_s"] = time.perf_counter() - start
-        timed(record.log, run_id, metrics={**summary, "logging_time_s": timed.total}, curves=curves)
-    # the returned times include that last call
-    return RunResult(run_id, family_cls.name, dataset.name, plan.protocol.name, dict(plan.params),
-                     summary, fold_metrics, time.perf_counter() - start, timed.total)
-
-
-def _trained_folds(plan: Plan, bars):
-    """Each fold's (family, metrics, test proba, curves), in fold order: side by side in threads
-    for families that allow it (a feature family's LOO folds), else one after the other, so a
-    Keras run logs each fold as soon as it is trained."""
-    from ferbench.threads import thread_map
-
-    def train(fold):
-        return _train_fold(plan, fold, bars)
-
-    if plan.family_cls.thread_safe_folds and len(plan.folds) > 1:
-        # the first fold alone: what every fold shares (features, Gram) is made once, with all
-        # BLAS threads, and a bad request fails before any thread starts
-        first = train(plan.folds[0])
-        return itertools.chain([first], thread_map(train, plan.folds[1:], ignore=plan.family_cls.expected_warnings()))
-    return map(train, plan.folds)
-
-
-def _train_fold(plan: Plan, fold, bars):
-    """Fit one family on the fold's training part; metrics on test (+ val, train)."""
-    from ferbench.evaluate import classification_metrics
-
-    dataset, family_cls = plan.dataset, plan.family_cls
-    train = dataset.part(fold.train)
-    val = dataset.part(fold.val) if len(fold.val) else None
-    family = family_cls(**plan.params)
-    label = f"{family_cls.name} {fold.name}" if len(plan.folds) > 1 else family_cls.name
-    task = bars.add(f"{label}: train", plan.epochs, images_per_step=len(train))
-
-    def on_epoch(epoch: int, logs: dict[str, float]) -> None:
-        shown = " ".join(f"{k}={v:.3f}" for k, v in logs.items() if k in CURVES)
-        bars.advance(task, note=f"{label}: epoch {epoch + 1} {shown}")
-
-    t0 = time.perf_counter()
-    family.fit(train, val, epochs=plan.epochs, seed=plan.seed, callbacks=[on_epoch], verbose=False)
-    fit_time = time.perf_counter() - t0
-    bars.done(task)
-    history = getattr(family, "history_", None) or {}
-    curves = {CURVES[k]: list(v) for k, v in history.items() if k in CURVES}
-    n_epochs = len(history.get("loss", [])) or (plan.epochs or 1)
-    metrics = {"fit_time_s": fit_time, "train_images_per_s": len(train) * n_epochs / fit_time}
-    if n_epochs and history.get("loss"):
-        metrics["epochs_run"] = float(n_epochs)
-    metrics.update(getattr(family, "metrics_", None) or {})  # family-specific, e.g. Ravi's A_JK
-    proba = family.predict_proba(dataset.part(fold.test))
-    metrics.update(classification_metrics(dataset.labels[fold.test], proba, dataset.class_names))
-    if val is not None:
-        val_proba = family.predict_proba(val)
-        metrics.update(classification_metrics(val.labels, val_proba, dataset.class_names, "val_"))
-    # Training accuracy: the last epoch's running figure when the family reports one (a second
-    # pass over a large training part would cost minutes); else one prediction pass.
-    if history.get("accuracy"):
-        metrics["train_accuracy"] = float(history["accuracy"][-1])
-    else:
-        metrics["train_accuracy"] = float(np.mean(family.predict(train) == train.labels))
-    return family, metrics, proba, curves
+            saved.record_fold(fold.name, metrics, proba, curves)
+            lease.renew()
+        fold_metrics.append(metrics)
+        pooled_proba.append(proba)
+        bars.advance(folds_task)
+    bars.done(folds_task)
+    summary = aggregate(fold_metrics) if multi else dict(fold_metrics[0])
+    per_fold = list(fold_metrics[0])
+    rows = np.concatenate([fold.test for fold in folds])  # data set rows in pooled order
+    pooled_true, pooled_proba = dataset.labels[rows], np.concatenate(pooled_proba)
+    if plan.protocol.kind == "loo":
+        # one test image per fold: class-wise figures only exist over the pooled predictions
+        pooled = classification_metrics(pooled_true, pooled_proba, dataset.class_names)
+        class_wise = set(pooled) - {"test_accuracy"}
+        per_fold = [k for k in per_fold if k not in class_wise]
+        summary = {k: v for k, v in summary.items() if k.removesuffix("_std") not in class_wise}
+        summary.update(pooled)
+    fold_values = {f"fold_{k}": [m.get(k, np.nan) for m in fold_metrics] for k in per_fold} if multi else None
+    timed(log_evaluation_artifacts, run_id, pooled_true, pooled_proba, dataset.class_names,
+          figure=options["log_figures"], folds=([f.name for f in folds], fold_values) if multi else None)
+    timed(log_predictions, run_id, rows, pooled_true, pooled_proba, fingerprint=dataset.fingerprint)
+    low, high = bootstrap_ci(pooled_true, pooled_proba.argmax(axis=1), seed=plan.seed)
+    summary.update(test_accuracy_ci_low=low, test_accuracy_ci_high=high)
+    if multi:
+        curves = fold_values if len(folds) <= MAX_CHILD_RUNS else None
+    return summary, fold_metrics, curves

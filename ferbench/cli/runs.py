@@ -49,9 +49,11 @@ def register(app: typer.Typer) -> None:
         protocol: Optional[str] = typer.Option(None, "--protocol", help="official, holdout[:f], kfold[:k], loo, subject-kfold[:k], loso"),
         assignments: Optional[List[str]] = typer.Option(None, "--set", help="hyperparameter key=value (repeatable)"),
         epochs: Optional[int] = typer.Option(None, "--epochs", help="training epochs (default: the family's)"),
-        seed: int = typer.Option(0, "--seed", help="random seed, recorded with the run"),
+        seed: Optional[int] = typer.Option(None, "--seed", help="random seed, recorded with the run (default 0)"),
         weights: Optional[str] = typer.Option(None, "--weights", help="imagenet | none | path (pretrained families only)"),
         tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: ./ferbench-store)"),
+        resume: Optional[str] = typer.Option(None, "--resume", metavar="RUN_ID",
+                                             help="go on with this stopped run from its checkpoint, with its own settings"),
         as_json: bool = typer.Option(False, "--json", help="print one JSON object, no progress"),
     ) -> None:
         """Train and evaluate one family under a protocol, recorded as an MLflow run."""
@@ -59,21 +61,31 @@ def register(app: typer.Typer) -> None:
         from ferbench.families import registry
 
         family_cls = registry.get(family)
-        params = _family_params(family_cls, assignments, weights)
+        if resume is not None:
+            given = [flag for flag, value in (("--protocol", protocol), ("--set", assignments), ("--epochs", epochs),
+                                              ("--seed", seed), ("--weights", weights)) if value not in (None, [])]
+            if given:
+                raise FerbenchError(f"--resume goes on with the run's own settings: drop {', '.join(given)}")
+        else:
+            params = _family_params(family_cls, assignments, weights)
         if epochs is not None and epochs < 1:
             raise FerbenchError(f"--epochs {epochs}: must be at least 1")
         data = _load(dataset, path)
         # Under --json, stray prints from libraries must not corrupt the one JSON object.
         sink = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
         with sink:
-            result = runner.run(family, data, protocol=protocol, params=params, epochs=epochs,
-                                seed=seed, tracking_uri=tracking_uri, quiet=as_json)
+            if resume is not None:
+                result = runner.resume(resume, data, family=family, tracking_uri=tracking_uri, quiet=as_json)
+            else:
+                result = runner.run(family, data, protocol=protocol, params=params, epochs=epochs,
+                                    seed=0 if seed is None else seed, tracking_uri=tracking_uri, quiet=as_json)
         if as_json:
             typer.echo(json.dumps(result.to_json()))
             return
         m = result.metrics
         std = f" ± {m['test_accuracy_std']:.3f}" if "test_accuracy_std" in m else ""
-        typer.echo(f"run {result.run_id}  {family} on {data.name} ({result.protocol})")
+        resumed = " (resumed)" if resume is not None else ""
+        typer.echo(f"run {result.run_id}{resumed}  {family} on {data.name} ({result.protocol})")
         typer.echo(f"test accuracy {m['test_accuracy']:.3f}{std}  macro-F1 {m['test_macro_f1']:.3f}"
                    f"  wall time {result.wall_time_s:.1f} s")
         if result.fold_metrics and len(result.fold_metrics) > 1:

@@ -1,0 +1,79 @@
+"""Training a run's folds for the runner: each fold's fitted family, metrics, test probabilities
+and epoch curves. A family with epoch checkpoints writes them in the fold's checkpoint directory
+and goes on from the newest one; every epoch renews the run's lease."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import numpy as np
+
+# Names of family history_ keys -> MLflow per-epoch curve names.
+CURVES = {"loss": "epoch_loss", "accuracy": "epoch_accuracy",
+          "val_loss": "epoch_val_loss", "val_accuracy": "epoch_val_accuracy"}
+
+
+def trained_folds(plan, folds, bars, saved, lease):
+    """Each of `folds`' (family, metrics, test proba, curves), in order: side by side in threads
+    for families that allow it (a feature family's LOO folds), else one after the other, so a
+    Keras run logs each fold as soon as it is trained."""
+    from ferbench.threads import thread_map
+
+    def train(fold):
+        return train_fold(plan, fold, bars, saved, lease)
+
+    if plan.family_cls.thread_safe_folds and len(folds) > 1:
+        # the first fold alone: what every fold shares (features, Gram) is made once, with all
+        # BLAS threads, and a bad request fails before any thread starts
+        first = train(folds[0])
+        return itertools.chain([first], thread_map(train, folds[1:], ignore=plan.family_cls.expected_warnings()))
+    return map(train, folds)
+
+
+def train_fold(plan, fold, bars, saved, lease):
+    """Fit one family on the fold's training part; metrics on test (+ val, train)."""
+    from ferbench import checkpoints
+    from ferbench.evaluate import classification_metrics
+
+    dataset, family_cls = plan.dataset, plan.family_cls
+    train = dataset.part(fold.train)
+    val = dataset.part(fold.val) if len(fold.val) else None
+    family = family_cls(**plan.params)
+    label = f"{family_cls.name} {fold.name}" if len(plan.folds) > 1 else family_cls.name
+    extra, done = {}, 0
+    if family_cls.epoch_checkpoints:
+        extra["checkpoint_dir"] = saved.fold_dir(fold.name)
+        done = checkpoints.epochs_done(extra["checkpoint_dir"])
+    # a resumed fit's bar counts the epochs still to train, so that its rate stays true
+    task = bars.add(f"{label}: train", plan.epochs and plan.epochs - done, images_per_step=len(train))
+
+    def on_epoch(epoch: int, logs: dict[str, float]) -> None:
+        lease.renew()
+        shown = " ".join(f"{k}={v:.3f}" for k, v in logs.items() if k in CURVES)
+        bars.advance(task, note=f"{label}: epoch {epoch + 1} {shown}")
+
+    t0 = time.perf_counter()
+    family.fit(train, val, epochs=plan.epochs, seed=plan.seed, callbacks=[on_epoch], verbose=False, **extra)
+    # a resumed fit also counts the epochs an earlier process trained
+    fit_time = time.perf_counter() - t0 + getattr(family, "resumed_fit_s_", 0.0)
+    bars.done(task)
+    history = getattr(family, "history_", None) or {}
+    curves = {CURVES[k]: list(v) for k, v in history.items() if k in CURVES}
+    n_epochs = len(history.get("loss", [])) or (plan.epochs or 1)
+    metrics = {"fit_time_s": fit_time, "train_images_per_s": len(train) * n_epochs / fit_time}
+    if n_epochs and history.get("loss"):
+        metrics["epochs_run"] = float(n_epochs)
+    metrics.update(getattr(family, "metrics_", None) or {})  # family-specific, e.g. Ravi's A_JK
+    proba = family.predict_proba(dataset.part(fold.test))
+    metrics.update(classification_metrics(dataset.labels[fold.test], proba, dataset.class_names))
+    if val is not None:
+        val_proba = family.predict_proba(val)
+        metrics.update(classification_metrics(val.labels, val_proba, dataset.class_names, "val_"))
+    # Training accuracy: the last epoch's running figure when the family reports one (a second
+    # pass over a large training part would cost minutes); else one prediction pass.
+    if history.get("accuracy"):
+        metrics["train_accuracy"] = float(history["accuracy"][-1])
+    else:
+        metrics["train_accuracy"] = float(np.mean(family.predict(train) == train.labels))
+    return family, metrics, proba, curves
