@@ -1,9 +1,11 @@
-"""What ferbench keeps under `store.home()/cache`, and removing it without breaking a reader.
+"""What ferbench keeps under `store.home()/cache` (and its run checkpoints), and removing it
+without breaking a reader.
 
 Kinds (see ferbench.store.cache_dir):
   features/<backbone>-<key>/   cached layers of one backbone over one data set (ferbench.features.cache)
   datasets/<key>.{images.npy,npz,json}   decoded data sets (ferbench.data.cache)
   leaderboard/<digest>.pickle  finished runs per tracking URI (ferbench.leaderboard_cache)
+  checkpoints/<run id>/        (beside cache/) what an unfinished run left (ferbench.checkpoint_inventory)
 
 Statuses:
   current        what today's code reads
@@ -11,6 +13,8 @@ Statuses:
   incomplete     no meta / sidecar, or an unreadable one: an interrupted write
   orphaned temp  a temporary file (or a directory being removed) whose process has ended
   writing        a temporary file whose process is alive, or an entry holding one: never removed
+  resumable      checkpoints of a stopped run that can still be resumed: only `clear --all` removes them
+  orphaned       checkpoints nothing will resume (the run finished, was deleted or is gone)
 
 Only numpy-level modules are imported here: listing never loads TensorFlow or MLflow.
 """
@@ -33,11 +37,13 @@ from ferbench.data import cache as data_cache
 from ferbench.errors import FerbenchError
 from ferbench.features import cache as feature_cache
 from ferbench.features.extract import batch_size_for
+from ferbench.leases import pid_alive
 
-KINDS = ("features", "datasets", "leaderboard")
+KINDS = ("features", "datasets", "leaderboard", "checkpoints")
 CURRENT, STALE, INCOMPLETE, ORPHANED, WRITING = "current", "stale", "incomplete", "orphaned temp", "writing"
-STATUSES = (CURRENT, STALE, INCOMPLETE, ORPHANED, WRITING)
-STALE_STATUSES = (STALE, INCOMPLETE, ORPHANED)  # what `clear --stale` removes
+RESUMABLE, ORPHANED_RUN = "resumable", "orphaned"
+STATUSES = (CURRENT, STALE, INCOMPLETE, ORPHANED, WRITING, RESUMABLE, ORPHANED_RUN)
+STALE_STATUSES = (STALE, INCOMPLETE, ORPHANED, ORPHANED_RUN)  # what `clear --stale` removes
 # The writers' temporary names: features "<name>.tmp-<pid>" (and directories this module is
 # removing), data sets ".<name>.<pid>.tmp", leaderboard "<name>.<pid>.tmp".
 TEMP_NAME = re.compile(r"\.tmp-(\d+)$|\.(\d+)\.tmp$")
@@ -79,11 +85,14 @@ def check_kinds(kind: str | None) -> tuple[str, ...]:
 
 def inventory(kinds: tuple[str, ...] = KINDS) -> list[CacheEntry]:
     """Every entry of the given kinds, in a stable order (kind, then name)."""
+    from ferbench import checkpoint_inventory, checkpoints
+
     root = cache_root()
-    scanners = {"features": _features, "datasets": _datasets, "leaderboard": _leaderboard}
+    scanners = {"features": _features, "datasets": _datasets, "leaderboard": _leaderboard,
+                "checkpoints": checkpoint_inventory.scan}
     entries: list[CacheEntry] = []
     for kind in kinds:
-        folder = root / kind
+        folder = checkpoints.root() if kind == "checkpoints" else root / kind
         if folder.is_dir():
             entries += sorted(scanners[kind](folder), key=lambda entry: entry.name)
     return entries
@@ -134,18 +143,6 @@ def temp_writer(name: str) -> int | None:
     """The pid in a temporary file name, or None when `name` is not a temporary name."""
     match = TEMP_NAME.search(name)
     return None if match is None else int(match.group(1) or match.group(2))
-
-
-def pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by another user
-        return True
-    return True
 
 
 def _temp_entry(kind: str, folder: Path, path: Path) -> CacheEntry:

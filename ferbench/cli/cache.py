@@ -1,4 +1,5 @@
-"""`ferbench cache`: see what the store's caches hold, and remove stale entries or all of them."""
+"""`ferbench cache`: see what the store's caches (and stopped runs' checkpoints) hold, and remove
+stale entries or all of them."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import typer
 
 from ferbench.errors import FerbenchError
 
-KIND_HELP = "features, datasets or leaderboard (default: all three)"
+KIND_HELP = "features, datasets, leaderboard or checkpoints (default: all four)"
 
 
 def _entries(count: int) -> str:
@@ -63,12 +64,12 @@ def register(app: typer.Typer) -> None:
     @group.command()
     def clear(
         kind: Optional[str] = typer.Option(None, "--kind", help=KIND_HELP),
-        stale: bool = typer.Option(False, "--stale", help="remove stale, incomplete and orphaned temporary entries"),
+        stale: bool = typer.Option(False, "--stale", help="remove stale, incomplete and orphaned entries (resumable checkpoints stay)"),
         everything: bool = typer.Option(False, "--all", help="remove every entry (except those being written)"),
         dry_run: bool = typer.Option(False, "--dry-run", help="only list what would be removed"),
         yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation"),
     ) -> None:
-        """Remove cache entries: --stale (what today's code never reads) or --all."""
+        """Remove cache entries: --stale (what today's code never reads or resumes) or --all."""
         from ferbench import cache_inventory as inventory
 
         if stale == everything:
