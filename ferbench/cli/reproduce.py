@@ -1,0 +1,93 @@
+"""`ferbench reproduce`: a paper's table in one command, resumable."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import List, Optional
+
+import typer
+
+from ferbench.errors import FerbenchError
+
+FORMATS = ("table", "markdown", "json")
+
+
+def _list_rows(rows, fmt: str) -> None:
+    from ferbench.families import registry
+
+    out = []
+    for row in rows:
+        family_cls = registry.get(row.family)
+        missing = None if "weights" in row.params else family_cls.unavailable_reason()
+        out.append({"row": row.label, "family": row.family, "params": row.params, "dataset": row.dataset,
+                    "protocol": row.protocol, "epochs": row.epochs, "seeds": list(row.seeds),
+                    "reproduces": list(row.reproduces), "compares_with": list(row.compares_with),
+                    "available": missing is None, "reason": missing, "notes": row.notes})
+    if fmt == "json":
+        typer.echo(json.dumps(out))
+        return
+    for item in out:
+        params = " ".join(f"{k}={v}" for k, v in item["params"].items())
+        typer.echo(f"{item['row']}  {item['family']} {params}".rstrip())
+        typer.echo(f"    {item['dataset']} {item['protocol']}, epochs {item['epochs'] or '-'}, "
+                   f"seeds {','.join(map(str, item['seeds']))}")
+        for label in ("reproduces", "compares_with"):
+            if item[label]:
+                typer.echo(f"    {label.replace('_', ' ')}: {', '.join(item[label])}")
+        if item["reason"]:
+            typer.echo(f"    cannot run here: {item['reason']}")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("reproduce")
+    def reproduce_command(
+        papers: Optional[List[str]] = typer.Argument(None, help="paper keys (default: every paper with a spec)"),
+        path: Optional[str] = typer.Option(None, "--path", help="where the data set is on disk"),
+        dataset: Optional[str] = typer.Option(None, "--dataset", help="data set to run the rows of (default: the rows' only one)"),
+        rows: Optional[str] = typer.Option(None, "--rows", help="comma-separated row ids (ROW or PAPER/ROW)"),
+        seeds: Optional[str] = typer.Option(None, "--seeds", help="comma-separated seeds for every row (default: each row's own)"),
+        list_rows: bool = typer.Option(False, "--list", help="list the rows and stop; nothing runs"),
+        fmt: str = typer.Option("table", "--format", help="table, markdown or json"),
+        tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: ./ferbench-store)"),
+    ) -> None:
+        """Reproduce papers' tables: run each row over its seeds (reusing finished runs and
+        resuming killed ones), then compare with the published numbers."""
+        from ferbench import reproductions
+        from ferbench.seeds import parse_seeds
+
+        if fmt not in FORMATS:
+            raise FerbenchError(f"--format {fmt!r} not one of {', '.join(FORMATS)}")
+        chosen = reproductions.select(papers or None, [r.strip() for r in rows.split(",")] if rows else None)
+        if seeds is not None:
+            override = parse_seeds(seeds)
+            chosen = [row.with_seeds(override) for row in chosen]
+        if list_rows:
+            _list_rows(chosen, fmt)
+            return
+        name = reproductions.check_dataset(chosen, dataset)
+        chosen = [row for row in chosen if row.dataset == name]
+        from ferbench import record
+        from ferbench.cli.runs import _load
+
+        record.setup(tracking_uri)  # an unusable store fails before any data is read
+        data = _load(name, path)
+        quiet = fmt == "json"
+        from rich.console import Console
+
+        console = Console(stderr=quiet, width=None if sys.stdout.isatty() else 200)
+        outcome = reproductions.reproduce(
+            chosen, data, quiet=quiet,
+            on_line=None if quiet else lambda line: console.print(
+                f"{line.row}: {line.verdict}", highlight=False))
+        if fmt == "json":
+            typer.echo(json.dumps({"parent_run_id": outcome.parent_run_id,
+                                   "rows": [line.to_json() for line in outcome.lines]}))
+        elif fmt == "markdown":
+            typer.echo(reproductions.markdown(outcome.lines))
+        else:
+            title = f"ferbench reproduce {' '.join(sorted({r.paper for r in chosen}))} on {data.name} ({data.variant})"
+            console.print(reproductions.rich_table(outcome.lines, title))
+            console.print(f"parent run {outcome.parent_run_id}", highlight=False)
+        if outcome.failed:
+            raise typer.Exit(1)

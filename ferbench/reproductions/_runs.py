@@ -1,0 +1,130 @@
+"""Finding, reusing and making the runs of a reproduction.
+
+A run's identity is family + params + epochs + data fingerprint + protocol + seed. A finished run
+with that identity is reused whoever started it, so a reproduction never trains twice; one that
+was cut off (killed, failed, or RUNNING with a stale lease) resumes from its checkpoint. A param
+that a run does not record was added to the family after the run, and counts as its default:
+new params are introduced with the default that keeps the old behaviour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ferbench.errors import FerbenchError
+
+RUN_KEYS = {"protocol", "seed", "epochs"}  # run params that are not family params
+TAG_REPRODUCTION = "ferbench.reproduction"
+TAG_ROW = "ferbench.reproduction_row"
+
+
+@dataclass
+class SeedRun:
+    """The run that stands for one row and seed, and how it was obtained."""
+
+    seed: int
+    run_id: str
+    how: str  # "reused" | "resumed" | "new"
+    metrics: dict[str, float]
+    params: dict[str, str]
+    tags: dict[str, str]
+
+
+def family_params(row) -> dict[str, Any]:
+    from ferbench.families import registry
+
+    return registry.get(row.family)(**row.params).params
+
+
+def params_match(logged: dict[str, str], row) -> bool:
+    """Does a run's logged params describe this row's configuration?"""
+    from ferbench.families import registry
+    from ferbench.record import _param_text as param_text
+
+    specs = registry.get(row.family).params_spec()
+    if set(logged) - RUN_KEYS - set(specs):
+        return False  # the run has params the family no longer declares: another configuration
+    for name, value in family_params(row).items():
+        if name in logged:
+            if logged[name] != param_text(value):
+                return False
+        elif value != specs[name].default:
+            return False
+    return row.epochs is None or logged.get("epochs") == str(row.epochs)
+
+
+def identity_filter(row, fingerprint: str, seed: int) -> str:
+    from ferbench.protocols import parse_protocol
+
+    wanted = {"source": "ferbench", "ferbench.kind": "run", "ferbench.family": row.family,
+              "ferbench.fingerprint": fingerprint,
+              "ferbench.protocol": parse_protocol(row.protocol).name, "ferbench.seed": str(seed)}
+    return " AND ".join(f"tags.`{k}` = '{v}'" for k, v in wanted.items())
+
+
+def candidates(experiment_id: str, row, fingerprint: str, seed: int) -> list:
+    """Runs of this row's identity for one seed, newest first (MLflow Run objects)."""
+    from ferbench import record
+
+    runs = record.client().search_runs([experiment_id], identity_filter(row, fingerprint, seed),
+                                       order_by=["attributes.start_time DESC"], max_results=200)
+    return [run for run in runs if params_match(dict(run.data.params), row)]
+
+
+def obtain(row, seed: int, dataset, experiment_id: str, parent_run_id: str, *, quiet: bool) -> SeedRun:
+    """The row's run for `seed`: reused when finished, resumed when cut off, else trained."""
+    from ferbench import record, runner
+
+    found = candidates(experiment_id, row, dataset.fingerprint, seed)
+    finished = [run for run in found if run.info.status == "FINISHED"]
+    if finished:
+        run = finished[0]
+        if "mlflow.parentRunId" not in run.data.tags:  # a stand-alone run joins the reproduction
+            record.log(run.info.run_id, tags={"mlflow.parentRunId": parent_run_id,
+                                              TAG_REPRODUCTION: row.paper, TAG_ROW: row.id})
+        return _seed_run(seed, run, "reused")
+    for run in found:
+        if runner.is_resumable(run.info.run_id):
+            result = runner.resume(run.info.run_id, dataset, family=row.family, quiet=quiet)
+            return _seed_run(seed, record.client().get_run(result.run_id), "resumed")
+    tags = {TAG_REPRODUCTION: row.paper, TAG_ROW: row.id}
+    result = runner.run(row.family, dataset, protocol=row.protocol, params=row.params,
+                        epochs=row.epochs, seed=seed, quiet=quiet, extra_tags=tags,
+                        parent_run_id=parent_run_id)
+    return _seed_run(seed, record.client().get_run(result.run_id), "new")
+
+
+def _seed_run(seed: int, run, how: str) -> SeedRun:
+    return SeedRun(seed, run.info.run_id, how, dict(run.data.metrics), dict(run.data.params),
+                   dict(run.data.tags))
+
+
+def parent_run(experiment_id: str, key: str, fingerprint: str) -> str:
+    """The reproduction's parent run: the one an earlier call made for the same papers and data,
+    reopened, or a new one."""
+    from ferbench import record
+
+    c = record.client()
+    query = (f"tags.`ferbench.kind` = 'reproduction' AND tags.`{TAG_REPRODUCTION}` = '{key}' "
+             f"AND tags.`ferbench.fingerprint` = '{fingerprint}'")
+    found = c.search_runs([experiment_id], query, order_by=["attributes.start_time DESC"], max_results=1)
+    if found:
+        c.update_run(found[0].info.run_id, status="RUNNING")
+        return found[0].info.run_id
+    tags = {"source": "ferbench", "ferbench.kind": "reproduction", TAG_REPRODUCTION: key,
+            "ferbench.fingerprint": fingerprint}
+    return c.create_run(experiment_id, run_name=f"reproduce-{key}", tags=tags).info.run_id
+
+
+def check_dataset(rows, dataset_name: str | None) -> str:
+    """The data set the chosen rows run on: the one given, or the rows' only one."""
+    names = sorted({row.dataset for row in rows})
+    if dataset_name is None:
+        if len(names) > 1:
+            raise FerbenchError(f"the chosen rows use data sets {', '.join(names)}: choose one with --dataset")
+        return names[0]
+    if dataset_name not in names:
+        raise FerbenchError(f"--dataset {dataset_name}: the chosen rows use {', '.join(names)}, "
+                            f"not {dataset_name}")
+    return dataset_name
