@@ -64,7 +64,9 @@ def lines_for(row, seed_runs: list) -> list:
 
 
 def _epochs(row, entry) -> str:
-    theirs = (entry or {}).get("epochs") or ((entry or {}).get("config") or {}).get("epochs")
+    from ferbench.comparability import published_epochs
+
+    theirs = published_epochs(entry) if entry else None
     ours = "-" if row.epochs is None else str(row.epochs)
     return f"{ours} (paper {theirs})" if theirs else ours
 
