@@ -145,9 +145,9 @@ def temp_writer(name: str) -> int | None:
     return None if match is None else int(match.group(1) or match.group(2))
 
 
-def _temp_entry(kind: str, folder: Path, path: Path) -> CacheEntry:
+def temp_entry(kind: str, folder: Path, path: Path) -> CacheEntry:
     pid = temp_writer(path.name)
-    size, modified = _tree_stats(path)
+    size, modified = tree_stats(path)
     if pid_alive(pid):
         status, description = WRITING, f"temporary file of running process {pid}"
     else:
@@ -158,7 +158,7 @@ def _temp_entry(kind: str, folder: Path, path: Path) -> CacheEntry:
 def _features(folder: Path):
     for path in folder.iterdir():
         if temp_writer(path.name) is not None:
-            yield _temp_entry("features", folder, path)
+            yield temp_entry("features", folder, path)
         elif path.is_dir():
             try:
                 found = list(_feature_directory(folder, path))
@@ -166,7 +166,7 @@ def _features(folder: Path):
                 continue
             yield from found
         else:
-            size, modified = _tree_stats(path)
+            size, modified = tree_stats(path)
             yield CacheEntry("features", path.name, INCOMPLETE, "stray file", size, modified, (path,),
                              "not a feature cache directory")
 
@@ -176,7 +176,7 @@ def _feature_directory(folder: Path, directory: Path):
     temps = [path for path in files if temp_writer(path.name) is not None]
     kept = [path for path in files if path not in temps]
     for temp in temps:  # listed on their own: an orphan inside a current entry is removable alone
-        yield _temp_entry("features", folder, temp)
+        yield temp_entry("features", folder, temp)
     metas, unreadable = [], []
     for path in sorted(directory.glob("meta-*.json")):
         try:
@@ -190,7 +190,7 @@ def _feature_directory(folder: Path, directory: Path):
             unreadable.append(f"{path.name}: not a JSON object")
     layers = sorted(path.name[:-len(".npy")] for path in kept
                     if path.name.endswith(".npy") and not path.name.endswith(".gram.npy"))
-    stats = [_tree_stats(path) for path in kept] or [(0, directory.stat().st_mtime)]
+    stats = [tree_stats(path) for path in kept] or [(0, directory.stat().st_mtime)]
     size, modified = sum(item[0] for item in stats), max(item[1] for item in stats)
     description = f"layers {', '.join(layers) or 'none'}"
     if metas:
@@ -244,7 +244,7 @@ def _datasets(folder: Path):
         if pid is None:
             groups.setdefault(_dataset_key(path.name), []).append(path)
             continue
-        entry = _temp_entry("datasets", folder, path)
+        entry = temp_entry("datasets", folder, path)
         if entry.status == WRITING:
             busy.add(_dataset_key(TEMP_NAME.sub("", path.name).lstrip(".")))
         yield entry
@@ -252,8 +252,8 @@ def _datasets(folder: Path):
         images, arrays, sidecar = (folder / f"{key}{suffix}" for suffix in DATASET_SUFFIXES)
         # the sidecar first: without it the entry is no longer read (data.cache.load)
         paths = sorted(paths, key=lambda path: path != sidecar)
-        size = sum(_tree_stats(path)[0] for path in paths)
-        modified = max(_tree_stats(path)[1] for path in paths)
+        size = sum(tree_stats(path)[0] for path in paths)
+        modified = max(tree_stats(path)[1] for path in paths)
         status, description, reason = _dataset_status(key in busy, images, arrays, sidecar)
         yield CacheEntry("datasets", key, status, description, size, modified, tuple(paths), reason)
 
@@ -285,9 +285,9 @@ def _dataset_status(busy: bool, images: Path, arrays: Path, sidecar: Path) -> tu
 def _leaderboard(folder: Path):
     for path in folder.iterdir():
         if temp_writer(path.name) is not None:
-            yield _temp_entry("leaderboard", folder, path)
+            yield temp_entry("leaderboard", folder, path)
             continue
-        size, modified = _tree_stats(path)
+        size, modified = tree_stats(path)
         if path.is_file() and path.suffix == ".pickle":
             yield CacheEntry("leaderboard", path.name, CURRENT, "finished runs of one tracking URI",
                              size, modified, (path,))
@@ -296,7 +296,7 @@ def _leaderboard(folder: Path):
                              "not a leaderboard cache file")
 
 
-def _tree_stats(path: Path) -> tuple[int, float]:
+def tree_stats(path: Path) -> tuple[int, float]:
     """(bytes, newest mtime) of a file, or of a directory and everything under it."""
     paths = [path]
     if path.is_dir():
@@ -318,7 +318,7 @@ def _remove_path(path: Path) -> int:
         if temp_writer(path.name) is None:
             doomed = path.with_name(f"{path.name}.tmp-{os.getpid()}")
             path.rename(doomed)
-        size = _tree_stats(doomed)[0]
+        size = tree_stats(doomed)[0]
         shutil.rmtree(doomed)
         return size
     try:

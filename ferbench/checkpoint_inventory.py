@@ -19,8 +19,8 @@ from contextlib import closing
 from pathlib import Path
 
 from ferbench import checkpoints, leases
-from ferbench.cache_inventory import (INCOMPLETE, ORPHANED_RUN, RESUMABLE, WRITING, CacheEntry, _temp_entry,
-                                      _tree_stats, temp_writer)
+from ferbench.cache_inventory import (INCOMPLETE, ORPHANED_RUN, RESUMABLE, WRITING, CacheEntry, temp_entry,
+                                      temp_writer, tree_stats)
 
 KIND = "checkpoints"
 
@@ -29,11 +29,11 @@ def scan(folder: Path):
     runs = []
     for path in folder.iterdir():
         if temp_writer(path.name) is not None:  # a removal that was cut short
-            yield _temp_entry(KIND, folder, path)
+            yield temp_entry(KIND, folder, path)
         elif path.is_dir():
             runs.append(path)
         else:
-            size, modified = _tree_stats(path)
+            size, modified = tree_stats(path)
             yield CacheEntry(KIND, path.name, INCOMPLETE, "stray file", size, modified, (path,),
                              "not a run's checkpoint directory")
     records = {path.name: _run_record(path) for path in runs}
@@ -51,7 +51,7 @@ def _run_record(path: Path) -> dict | None:
 
 
 def _entry(path: Path, record: dict | None, statuses: dict) -> CacheEntry:
-    size, modified = _tree_stats(path)
+    size, modified = tree_stats(path)
     lease = leases.read(path)
     if record is None:
         description = "checkpoints"

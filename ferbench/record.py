@@ -1,8 +1,9 @@
-"""Everything that talks to MLflow for runs: the store, experiments, run lifecycle, logging, models.
+"""Everything that talks to MLflow for runs: the store, experiments, run lifecycle, logging, tags.
 
-A run opened by `tracked_run` always ends FINISHED, FAILED (exception) or KILLED (Ctrl-C or
-SIGTERM), never RUNNING. Bulk logging goes through `MlflowClient.log_batch` (measured about 5x
-cheaper than fluent per-call logging). Logging and loading trained models: `record_models`.
+A run opened by `tracked_run` (or reopened by `reopened_run` to resume it) always ends FINISHED,
+FAILED (exception) or KILLED (Ctrl-C or SIGTERM); only a process killed outright leaves it
+RUNNING. Bulk logging goes through `MlflowClient.log_batch` (measured about 5x cheaper than fluent
+per-call logging). Trained models: `record_models`; evaluation files: `record_artifacts`.
 """
 
 from __future__ import annotations
@@ -306,8 +307,4 @@ def __getattr__(name: str):
         from ferbench.record_models import FamilyModel
 
         return FamilyModel
-    if name == "log_evaluation_artifacts":  # moved to record_artifacts; callers still find it here
-        from ferbench.record_artifacts import log_evaluation_artifacts
-
-        return log_evaluation_artifacts
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

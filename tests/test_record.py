@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from tiny_family import TinyFamily, tiny_dataset, tiny_family  # noqa: F401
 
-from ferbench import record, record_models
+from ferbench import record, record_artifacts, record_models
 from ferbench.errors import FerbenchError
 
 
@@ -152,7 +152,7 @@ def test_evaluation_artifacts(experiment):
     y = np.array([0, 1, 2, 3, 4, 5, 6, 0])
     proba = np.eye(7)[[0, 1, 2, 3, 4, 5, 6, 1]]
     with record.tracked_run(experiment, "art", {}) as run_id:
-        record.log_evaluation_artifacts(run_id, y, proba, tiny_dataset().class_names)
+        record_artifacts.log_evaluation_artifacts(run_id, y, proba, tiny_dataset().class_names)
     names = {a.path for a in record.client().list_artifacts(run_id, "evaluation")}
     assert names == {"evaluation/test_confusion_matrix.png", "evaluation/test_confusion_matrix.csv",
                      "evaluation/test_classification_report.txt"}
