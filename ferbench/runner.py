@@ -198,23 +198,25 @@ def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_
     options = {"log_model": log_model, "log_figures": log_figures, "fold_runs": fold_runs}
     opened = (record.tracked_run(plan.experiment_id, name, tags, parent_run_id) if resume_run_id is None
               else record.reopened_run(resume_run_id))
-    with opened as run_id, progress(quiet) as bars:
-        if resume_run_id is None:
-            saved = checkpoints.RunCheckpoint.create(run_id, options, family=family_cls.name, dataset=plan.dataset.name,
-                                                     tracking_uri=record.current_uri())
-            timed(record.log, run_id, params=_run_params(plan))
-            wall_before = 0.0
-        else:
-            saved = checkpoints.RunCheckpoint.open(run_id)
-            wall_before = getattr(leases.read(saved.directory), "wall_s", 0.0)
-        lease = leases.Holder(saved.directory, wall_before)
-        try:
+    lease = None
+    try:
+        with opened as run_id, progress(quiet) as bars:
+            if resume_run_id is None:
+                saved = checkpoints.RunCheckpoint.create(run_id, options, family=family_cls.name,
+                                                         dataset=plan.dataset.name, tracking_uri=record.current_uri())
+                timed(record.log, run_id, params=_run_params(plan))
+                wall_before = 0.0
+            else:
+                saved = checkpoints.RunCheckpoint.open(run_id)
+                wall_before = getattr(leases.read(saved.directory), "wall_s", 0.0)
+            lease = leases.Holder(saved.directory, wall_before)
             summary, fold_metrics, curves = _run_folds(plan, run_id, name, tags, options, saved, lease, bars, timed)
             # one last call for every figure: the run's metrics and its wall time (over every
             # process that worked on it), which then covers all but this call
             summary["wall_time_s"] = time.perf_counter() - start + wall_before
             timed(record.log, run_id, metrics={**summary, "logging_time_s": timed.total}, curves=curves)
-        finally:
+    finally:
+        if lease is not None:  # after MLflow ended the run: a RUNNING run's lease is never released
             lease.release()
     saved.remove()
     # the returned times include that last call

@@ -129,15 +129,23 @@ def _save(directory: Path, family, model, progress, early, seed, epochs, best_fi
 
     def write(folder: Path) -> None:
         model.save(folder / MODEL_FILE)
-        if best_epoch is not None:
-            if best_file is not None and best_file[1] == best_epoch and best_file[0].exists():
-                os.link(best_file[0], folder / BEST_FILE)  # unchanged since the last epoch
-            else:
-                np.savez(folder / BEST_FILE, *early.weights)
+        if best_epoch is not None and not _linked(best_file, best_epoch, folder / BEST_FILE):
+            np.savez(folder / BEST_FILE, *early.weights)
         (folder / STATE_FILE).write_text(json.dumps(state))
 
     final = checkpoints.write_epoch(directory, progress.epochs_done, write)
     return None if best_epoch is None else (final / BEST_FILE, best_epoch)
+
+
+def _linked(best_file, best_epoch: int, target: Path) -> bool:
+    """Hard-link the last epoch's best weights when they are still the best (no second copy)."""
+    if best_file is None or best_file[1] != best_epoch:
+        return False
+    try:
+        os.link(best_file[0], target)
+    except OSError:  # gone, or a file system without hard links
+        return False
+    return True
 
 
 def read_state(epoch_dir: Path) -> dict:
