@@ -49,6 +49,18 @@ class Ours:
     def spread_of(self, metric: str) -> str:
         return f"{self.n} seeds" if self.n > 1 else (f"{self.n_folds} folds" if self.n_folds else "1 run")
 
+    def interval_of(self, metric: str) -> tuple[float, float] | None:
+        """95% interval: Student t over seeds, else the run's own bootstrap interval (if logged)."""
+        if self.n > 1:
+            if metric not in self.metrics or metric not in self.stds:
+                return None
+            from scipy import stats
+
+            half = float(stats.t.ppf(0.975, self.n - 1)) * self.stds[metric] / self.n ** 0.5
+            return self.metrics[metric] - half, self.metrics[metric] + half
+        low, high = self.metrics.get(f"{metric}_ci_low"), self.metrics.get(f"{metric}_ci_high")
+        return None if low is None or high is None else (low, high)
+
     @property
     def subject_independent(self) -> bool | None:
         """False for an image-level split of data with subjects; None where it does not apply."""

@@ -75,6 +75,7 @@ class Row:
     subject_independent: float | None = None  # ours on a subject split, beside an image split
     subject_independent_protocol: str = ""
     paired: str = ""                  # against the best of ours on the same data and protocol
+    ours_ci: tuple[float, float] | None = None  # 95%: t over seeds, else the run's bootstrap
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -235,7 +236,8 @@ def _row(o: Ours, entry: dict | None, metric: str, judgement, ours_list: list[Ou
     peer = subject_independent_peer(o, ours_list, metric)
     return Row(
         family=o.family, dataset=o.dataset, ours=o.metrics.get(metric), ours_std=o.stds.get(metric),
-        ours_n=o.spread_of(metric), run_id=o.run_id, tuned=o.tuned, our_protocol=o.protocol,
+        ours_n=o.spread_of(metric), ours_ci=o.interval_of(metric), run_id=o.run_id,
+        tuned=o.tuned, our_protocol=o.protocol,
         metric=metric, published=entry["value"] if entry else None,
         published_id=entry["id"] if entry else "", paper=entry["paper"] if entry else "",
         published_protocol=entry["protocol"] if entry else "",
