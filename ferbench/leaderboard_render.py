@@ -1,15 +1,18 @@
-"""Leaderboard output: table / markdown / csv / json / html text, the ours-vs-published chart
-(PNG via matplotlib, HTML via plotly; kaleido is not used), and its MLflow leaderboard run."""
+"""Leaderboard output: the terminal table (fits 100 columns; --wide shows every column),
+markdown / csv / json / html text, and the one MLflow leaderboard run per data set and filter.
+The HTML page and the charts live in leaderboard_page."""
 
 from __future__ import annotations
 
 import csv
-import html
 import io
 import json
+import re
+import sys
 import tempfile
 from pathlib import Path
 
+from ferbench.comparability import CAVEATS, COMPARABLE, NOT_COMPARABLE
 from ferbench.errors import FerbenchError
 from ferbench.leaderboard import Row, fmt
 
@@ -17,24 +20,120 @@ FORMATS = ("table", "markdown", "csv", "json", "html")
 HEADERS = ("family", "dataset", "metric", "ours", "n", "run", "tuned", "protocol", "epochs",
            "published", "paper / id", "pub. protocol", "comparable", "delta", "reasons",
            "vs our best")
+# Off a terminal rich would assume 80 columns and cut the table: a fixed width instead.
+NARROW_WIDTH, WIDE_WIDTH = 100, 240
+MARKS = {COMPARABLE: ("✓", "green"), CAVEATS: ("~", "yellow"), NOT_COMPARABLE: ("✗", "red")}
+VERDICTS = {COMPARABLE: "comparable", CAVEATS: "comparable with caveats",
+            NOT_COMPARABLE: "not comparable"}
+LEGEND = ("✓ comparable · ~ with caveats (Δ shown) · ✗ not comparable (no Δ). ours: mean ± 95% CI "
+          "(t over seeds, or one run's bootstrap; (low–high) if uneven), ± sd: std over folds.")
 
-ONE_LINE = ("ours", "n", "epochs", "comparable", "delta")
+
+# --- cell texts, shared by every format ----------------------------------------------------------
+def metric_label(metric: str) -> str:
+    """'test_accuracy' -> 'test', 'train_cv_accuracy' -> 'train cv'."""
+    return metric.removesuffix("_accuracy").replace("_", " ")
 
 
-def _cells(row: Row) -> list[str]:
-    tuned = "" if row.tuned is None else ("yes" if row.tuned else "no")
-    delta = "" if row.delta is None else f"{100 * row.delta:+.2f}"
+def ours_text(row: Row) -> str:
+    if row.ours is None:
+        return ""
+    value = f"{100 * row.ours:.2f}"
+    if row.ours_ci is not None:
+        above, below = (f"{100 * abs(bound - row.ours):.2f}" for bound in row.ours_ci[::-1])
+        if above == below:  # t intervals, and bootstrap ones symmetric at this precision
+            return f"{value} ± {above}"
+        return f"{value} ({100 * row.ours_ci[0]:.1f}–{100 * row.ours_ci[1]:.1f})"
+    return f"{value} ± {100 * row.ours_std:.2f} sd" if row.ours_std is not None else value
+
+
+def delta_text(row: Row) -> str:
+    return "" if row.delta is None else f"{100 * row.delta:+.2f}"
+
+
+def all_reasons(row: Row) -> list[str]:
     reasons = list(row.reasons)
     if row.subject_independent is not None:  # beside the reason, so the gap is read at once
         reasons.append(f"ours by subject ({row.subject_independent_protocol}): "
                        f"{fmt(row.subject_independent)}")
+    return reasons
+
+
+def short_reason(reason: str) -> str:
+    """Its head: 'protocol differs (kfold:10 vs official)' -> 'protocol differs'."""
+    head = re.sub(r"\s*\([^)]*\)", "", reason).split(", ")[0]
+    return " ".join(head.split())
+
+
+def short_why(row: Row) -> str:
+    """The delta, or the first reason there is none, and how many reasons more (--wide)."""
+    if row.reference_only:
+        return "reference, not ours"
+    reasons = all_reasons(row)
+    first = short_reason(reasons[0]) if reasons else ""
+    if len(reasons) > 1:
+        first += f" +{len(reasons) - 1} more"
+    if row.delta is None:
+        return first
+    return f"{delta_text(row)} {first}" if first else delta_text(row)
+
+
+def _cells(row: Row) -> list[str]:
+    tuned = "" if row.tuned is None else ("yes" if row.tuned else "no")
     return [row.family, row.dataset, row.metric, fmt(row.ours, row.ours_std), row.ours_n,
             row.run_id[:12], tuned, row.our_protocol, row.epochs, fmt(row.published),
-            row.published_id, row.published_protocol, row.comparable, delta,
-            "; ".join(reasons), row.paired]
+            row.published_id, row.published_protocol, row.comparable, delta_text(row),
+            "; ".join(all_reasons(row)), row.paired]
 
 
-def render(rows: list[Row], fmt_name: str) -> str:
+# --- the terminal table ---------------------------------------------------------------------------
+def table(rows: list[Row], wide: bool = False):
+    """The rich table: narrow (fits 100 columns) or every column (--wide)."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    out = Table(title="ferbench leaderboard: ours against published (accuracy, %)",
+                caption=LEGEND + ("" if wide else " --wide: every column, reasons in full."),
+                box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1, 0, 0), pad_edge=False,
+                caption_justify="left")
+    names = ["family", "data", "metric", "ours", "n"]
+    names += (["run", "protocol", "epochs", "paper", "paper id", "paper protocol", "Δ", "reasons",
+               "vs our best"] if wide else ["paper", "Δ, or why not"])
+    for name in names:  # only the text columns wrap; numbers and names stay whole
+        wraps = name in ("reasons", "vs our best", "Δ, or why not")
+        out.add_column(name, no_wrap=not wraps, overflow="fold" if wraps else "ellipsis",
+                       justify="right" if name == "Δ" else "left")
+    for row in rows:
+        mark, colour = MARKS.get(row.comparable, ("", ""))
+        cells = [row.family, row.dataset, metric_label(row.metric), ours_text(row), row.ours_n]
+        if wide:
+            cells += [row.run_id[:12], row.our_protocol, row.epochs, fmt(row.published),
+                      row.published_id, row.published_protocol,
+                      Text(f"{mark} {delta_text(row)}".strip(), style=colour),
+                      "; ".join(all_reasons(row)), row.paired]
+        else:
+            why = Text()
+            why.append(f"{mark} " if mark else "  ", style=f"bold {colour}" if mark else "")
+            why.append(short_why(row))
+            cells += [fmt(row.published), why]
+        out.add_row(*cells, style="dim" if row.reference_only else None)
+    return out
+
+
+def print_table(rows: list[Row], wide: bool = False, file=None) -> None:
+    """Colours and the terminal's width on a terminal; plain text at a fixed width elsewhere."""
+    from rich.console import Console
+
+    file = file if file is not None else sys.stdout
+    tty = file.isatty()
+    console = Console(file=file, width=None if tty else (WIDE_WIDTH if wide else NARROW_WIDTH),
+                      force_terminal=None if tty else False, color_system="auto" if tty else None,
+                      highlight=False, emoji=False)
+    console.print(table(rows, wide))
+
+
+def render(rows: list[Row], fmt_name: str, wide: bool = False) -> str:
     if fmt_name not in FORMATS:
         raise FerbenchError(f"--format {fmt_name!r} not one of {', '.join(FORMATS)}")
     if fmt_name == "json":
@@ -50,114 +149,56 @@ def render(rows: list[Row], fmt_name: str) -> str:
         lines += ["| " + " | ".join(c.replace("|", "\\|") for c in _cells(r)) + " |" for r in rows]
         return "\n".join(lines)
     if fmt_name == "html":
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in HEADERS)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in _cells(r)) + "</tr>"
-                       for r in rows)
-        return (f"<table class=\"ferbench-leaderboard\"><thead><tr>{head}</tr></thead>"
-                f"<tbody>{body}</tbody></table>")
-    return _rich_table(rows)
+        from ferbench.leaderboard_page import page
+
+        return page(rows)
+    text = io.StringIO()
+    print_table(rows, wide, file=text)
+    return text.getvalue().rstrip("\n")
 
 
-def _rich_table(rows: list[Row]) -> str:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title="ferbench leaderboard (accuracy in %, ours mean ± std)", show_lines=False)
-    for header in HEADERS:  # short cells stay on one line, the others wrap
-        table.add_column(header, overflow="fold", no_wrap=header in ONE_LINE)
-    for row in rows:
-        table.add_row(*_cells(row))
-    console = Console(record=True, width=240, file=io.StringIO())
-    console.print(table)
-    return console.export_text()
+# --- the MLflow leaderboard run -------------------------------------------------------------------
+LEGACY_METRICS = ("rows", "comparable_rows")  # bare names that led MLflow's chart view
 
 
-# --- chart ----------------------------------------------------------------------------------------
-def _chart_points(rows: list[Row]):
-    """Per family/data set: our value and the published values of the same metric (held-out only)."""
-    points = []
-    for row in rows:
-        if row.reference_only or row.metric == "train_accuracy":
-            continue
-        points.append((f"{row.family}\n{row.dataset}", row))
-    return points
-
-
-def chart_png(rows: list[Row], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    points = _chart_points(rows)
-    labels = sorted({label for label, _ in points})
-    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(labels) + 2), 4.5), dpi=100)
-    colours = {"yes": "tab:green", "caveats": "tab:orange", "no": "tab:grey", "": "tab:grey"}
-    for label, row in points:
-        x = labels.index(label)
-        if row.ours is not None:
-            ax.errorbar(x - 0.12, 100 * row.ours, yerr=100 * (row.ours_std or 0), fmt="o",
-                        color="tab:blue", capsize=3)
-        if row.published is not None:
-            ax.plot(x + 0.12, 100 * row.published, marker="s", linestyle="none",
-                    color=colours.get(row.comparable, "tab:grey"))
-    ax.set_xticks(range(len(labels)), labels, fontsize=7)
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title("ours (blue, mean ± std) vs published (square; green comparable, "
-                 "orange caveats, grey not)", fontsize=8)
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
-def chart_html(rows: list[Row], path: Path) -> None:
-    import plotly.graph_objects as go
-
-    points = _chart_points(rows)
-    ours = {(label, r.run_id): r for label, r in points if r.ours is not None}
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(
-        x=[k[0].replace("\n", " / ") for k in ours], y=[100 * r.ours for r in ours.values()],
-        error_y={"type": "data", "array": [100 * (r.ours_std or 0) for r in ours.values()]},
-        mode="markers", name="ours", text=[r.run_id for r in ours.values()],
-    ))
-    for verdict in ("yes", "caveats", "no"):
-        chosen = [(label, r) for label, r in points if r.published is not None and r.comparable == verdict]
-        if chosen:
-            fig.add_trace(go.Scatter(
-                x=[label.replace("\n", " / ") for label, _ in chosen],
-                y=[100 * r.published for _, r in chosen], mode="markers",
-                marker={"symbol": "square"}, name=f"published (comparable: {verdict})",
-                text=[f"{r.published_id}: {'; '.join(r.reasons)}" for _, r in chosen],
-            ))
-    fig.update_layout(title="ferbench: ours vs published", yaxis_title="accuracy (%)")
-    fig.write_html(str(path), include_plotlyjs=True, full_html=True)
-
-
-def log_run(rows: list[Row], dataset: str | None, filters: dict, out_dir: Path | None = None) -> str:
-    """Log the chart, the table and the rows as a kind=leaderboard run; returns its run id."""
+def log_run(rows: list[Row], dataset: str | None, filters: dict) -> tuple[str, bool]:
+    """Create or refresh THE leaderboard run of this data set and filter (page, chart, tables as
+    artifacts); returns (run id, whether it was created). Older duplicates are deleted."""
     from ferbench import __version__, record
 
     datasets = {r.dataset for r in rows if not r.reference_only}
     target = dataset or (next(iter(datasets)) if len(datasets) == 1 else "leaderboard")
     experiment = record.experiment_for(target)
+    wanted = {f"ferbench.filter.{k}": str(v) for k, v in filters.items() if v}
+    client = record.client()
+    found = [run for run in client.search_runs(
+                 [experiment], "tags.`ferbench.kind` = 'leaderboard'", max_results=1000,
+                 order_by=["attributes.start_time DESC"])
+             if {k: v for k, v in run.data.tags.items() if k.startswith("ferbench.filter.")} == wanted]
+    keep = next((run for run in found if not set(LEGACY_METRICS) & run.data.metrics.keys()), None)
+    for run in found:  # one run per data set and filter: earlier calls each added one
+        if run is not keep:
+            client.delete_run(run.info.run_id)
     tags = {"source": "ferbench", "ferbench.kind": "leaderboard", "ferbench.version": __version__,
-            **{f"ferbench.filter.{k}": v for k, v in filters.items() if v}}
-    with record.tracked_run(experiment, "leaderboard", tags) as run_id:
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp)
-            chart_png(rows, folder / "leaderboard.png")
-            chart_html(rows, folder / "leaderboard.html")
-            (folder / "leaderboard.md").write_text(render(rows, "markdown") + "\n")
-            (folder / "leaderboard.json").write_text(render(rows, "json"))
-            record.client().log_artifacts(run_id, str(folder), artifact_path="leaderboard")
-            if out_dir is not None:
-                out_dir.mkdir(parents=True, exist_ok=True)
-                for item in folder.iterdir():
-                    tmp_target = out_dir / f".{item.name}.tmp"
-                    tmp_target.write_bytes(item.read_bytes())
-                    tmp_target.replace(out_dir / item.name)
-        record.log(run_id, metrics={"rows": len(rows),
-                                    "comparable_rows": sum(r.comparable in ("yes", "caveats") for r in rows)})
-    return run_id
+            **wanted}
+    opened = (record.reopened_run(keep.info.run_id) if keep
+              else record.tracked_run(experiment, "leaderboard", tags))
+    with opened as run_id:
+        with tempfile.TemporaryDirectory() as tmp:  # the same names each time: files are replaced
+            write_artifacts(rows, Path(tmp))
+            client.log_artifacts(run_id, tmp, artifact_path="leaderboard")
+        comparable = sum(r.comparable in (COMPARABLE, CAVEATS) for r in rows)
+        # a "leaderboard/" prefix puts them in their own section of MLflow's chart view
+        record.log(run_id, tags=tags, metrics={"leaderboard/rows": len(rows),
+                                                "leaderboard/comparable_rows": comparable})
+    return run_id, keep is None
+
+
+def write_artifacts(rows: list[Row], folder: Path) -> None:
+    from ferbench.leaderboard_page import chart_png
+
+    chart_png(rows, folder / "leaderboard.png")
+    (folder / "leaderboard.html").write_text(render(rows, "html"), encoding="utf-8")
+    (folder / "leaderboard.md").write_text(render(rows, "markdown") + "\n", encoding="utf-8")
+    (folder / "leaderboard.json").write_text(render(rows, "json"), encoding="utf-8")
+

@@ -16,20 +16,26 @@ def leaderboard(
     dataset: Optional[str] = typer.Option(None, "--dataset", help="Only this data set (e.g. fer2013)."),
     protocol: Optional[str] = typer.Option(None, "--protocol", help="Only runs under this protocol text."),
     family: Optional[str] = typer.Option(None, "--family", help="Only this family."),
-    format: str = typer.Option("table", "--format", help="table, markdown, csv, json or html."),
+    format: str = typer.Option("table", "--format",
+                               help="table, markdown, csv, json or html (one page with a chart)."),
+    wide: bool = typer.Option(False, "--wide", help="Table: every column (protocol, epochs, "
+                              "paper id, reasons in full, vs our best, run)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the output to this file, not stdout."),
+    log: bool = typer.Option(False, "--log/--no-log", help="Keep the page, chart and tables in MLflow: "
+                             "one kind=leaderboard run per data set and filter, updated each time."),
     tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help=TRACKING_HELP),
-    log: bool = typer.Option(True, "--log/--no-log", help="Log the chart as a kind=leaderboard run."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Also write the chart and tables here."),
     refresh: bool = typer.Option(False, "--refresh", help="Re-read every run instead of catching up the local cache."),
 ) -> None:
     """Our best run per family beside every published number, with comparability and delta."""
     from ferbench import record
     from ferbench.leaderboard import NOTHING_YET
     from ferbench.leaderboard import leaderboard as build
-    from ferbench.leaderboard_render import FORMATS, log_run, render
+    from ferbench.leaderboard_render import FORMATS, log_run, print_table, render
 
     if format not in FORMATS:
         raise FerbenchError(f"--format {format!r} not one of {', '.join(FORMATS)}")
+    if out is not None and out.is_dir():
+        raise FerbenchError(f"--out {out} is a directory: give a file name")
     if protocol:
         from ferbench.protocols import parse_protocol
 
@@ -43,10 +49,29 @@ def leaderboard(
     if not rows:
         typer.echo(NOTHING_YET)
         return
-    typer.echo(render(rows, format))
+    if out is not None:
+        _write(out, render(rows, format, wide))
+        typer.echo(f"leaderboard written to {out}", err=True)
+    elif format == "table":
+        print_table(rows, wide)
+    else:
+        typer.echo(render(rows, format))
     if log:
-        run_id = log_run(rows, dataset, {"dataset": dataset, "protocol": protocol, "family": family}, out)
-        typer.echo(f"chart logged to MLflow run {run_id} (kind=leaderboard)", err=True)
+        run_id, created = log_run(rows, dataset, {"dataset": dataset, "protocol": protocol,
+                                                  "family": family})
+        typer.echo(f"leaderboard run {run_id} {'created' if created else 'updated'} in MLflow",
+                   err=True)
+
+
+def _write(path: Path, text: str) -> None:
+    """Whole or not at all: a reader never sees half a page."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        partial.replace(path)
+    except OSError as exc:
+        raise FerbenchError(f"--out {path}: {exc.strerror or exc}") from None
 
 
 def register(app: typer.Typer) -> None:
