@@ -99,7 +99,7 @@ class RunCheckpoint:
                            "curves": {k: [float(v) for v in vs] for k, vs in (curves or {}).items()}})
         with open(self.directory / FOLDS_FILE, "a") as handle:
             handle.write(line + "\n")
-        shutil.rmtree(self.fold_dir(name), ignore_errors=True)  # its epochs are no longer needed
+        remove_tree(self.fold_dir(name))  # its epochs are no longer needed
 
     def finished_folds(self) -> dict[str, FoldRecord]:
         records = {}
