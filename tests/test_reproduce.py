@@ -119,11 +119,17 @@ def test_a_standalone_run_with_the_rows_identity_is_reused(tiny_specs, isolated_
                     "--epochs", "2", "--seed", "0", "--json")
     assert result.exit_code == 0, result.output
     standalone = json.loads(result.output)["run_id"]
+    from ferbench import record
+
+    for tag in ("ferbench.split_sizes", "ferbench.n_images", "ferbench.classes"):  # as runs made before them
+        record.client().delete_tag(standalone, tag)
     other = invoke("run", "tiny_test_family", "--dataset", "synthetic", "--protocol", "holdout",
                    "--epochs", "1", "--seed", "1", "--json")  # another budget: not this row's
     assert other.exit_code == 0
     out = json.loads(invoke("reproduce", "tinypaper", "--rows", "tiny", "--format", "json").output)
     assert out["rows"][0]["run_ids"][0] == standalone
+    tags = record.client().get_run(standalone).data.tags  # filled from the data set it provably used
+    assert tags["ferbench.split_sizes"] == '{"train": 1400, "val": 300, "test": 300}' and tags["ferbench.n_images"] == "2000"
     assert len(_runs(isolated_store)) == 3
 
 
@@ -131,3 +137,45 @@ def test_verdict_thresholds():
     assert _report.verdict(0.029) == "reproduced" and _report.verdict(-0.03) == "reproduced"
     assert _report.verdict(0.031) == "beaten"
     assert _report.verdict(-0.106) == "short by 10.6 points"
+
+
+def test_a_killed_reproduction_resumes_its_row_from_the_checkpoint_and_finishes(monkeypatch, isolated_store):
+    from tiny_family import tiny_dataset
+
+    from ferbench import record, runner
+    from ferbench.families import keras_training
+    from ferbench.reproductions import Row
+
+    data = tiny_dataset(splits=True)
+    params = {"filters": 2, "batch_size": 16, "augment": True, "patience": 10}
+    row = Row("tinypaper", "cnn", "baseline_cnn", data.name, "official", 4, params, (5,))
+    real, trained = keras_training.fit_epochs, []
+
+    def cut_after_epoch_1(*args, callbacks=None, **kwargs):
+        def cut(epoch, logs):
+            if epoch == 1:
+                raise KeyboardInterrupt
+        return real(*args, callbacks=[*(callbacks or []), cut], **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(keras_training, "fit_epochs", cut_after_epoch_1)
+        reproductions.reproduce([row], data, quiet=True)
+    (parent,) = _runs(isolated_store, "reproduction")
+    (cut,) = _runs(isolated_store)
+    assert parent.info.status == "KILLED" and cut.info.status == "KILLED"
+
+    def counting(*args, callbacks=None, **kwargs):
+        return real(*args, callbacks=[*(callbacks or []), lambda epoch, logs: trained.append(epoch)], **kwargs)
+
+    monkeypatch.setattr(keras_training, "fit_epochs", counting)
+    outcome = reproductions.reproduce([row], data, quiet=True)
+    assert trained == [2, 3]  # only the epochs the kill left
+    (line,) = outcome.lines
+    assert line.run_ids == [cut.info.run_id] and outcome.parent_run_id == parent.info.run_id
+    client = record.client()
+    assert client.get_run(cut.info.run_id).info.status == "FINISHED"
+    assert client.get_run(parent.info.run_id).info.status == "FINISHED"
+    monkeypatch.setattr(keras_training, "fit_epochs", real)
+    whole = runner.run("baseline_cnn", data, protocol="official", params=params, epochs=4, seed=5,
+                       quiet=True, log_model=False)
+    assert line.mean == whole.metrics["test_accuracy"]  # resumed exactly

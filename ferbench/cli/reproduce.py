@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
 
         console = Console(stderr=quiet, width=None if sys.stdout.isatty() else 200)
         outcome = reproductions.reproduce(
-            chosen, data, quiet=quiet,
+            chosen, data, tracking_uri=tracking_uri, quiet=quiet,
             on_line=None if quiet else lambda line: console.print(
                 f"{line.row}: {line.verdict}", highlight=False))
         if fmt == "json":

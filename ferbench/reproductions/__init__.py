@@ -26,7 +26,7 @@ class Outcome:
     failed: list[str] = field(default_factory=list)
 
 
-def runnable(row: Row, dataset) -> str | None:
+def runnable(row: Row, dataset, tracking_uri: str | None = None) -> str | None:
     """Why the row cannot run on this data set and machine (None: it can). The runner's own
     checks decide, before any run exists."""
     from ferbench import runner
@@ -35,7 +35,7 @@ def runnable(row: Row, dataset) -> str | None:
         return f"needs data set {row.dataset} (--dataset {row.dataset} --path ...)"
     try:
         runner.prepare(row.family, dataset, protocol=row.protocol, params=row.params,
-                       epochs=row.epochs, seed=row.seeds[0])
+                       epochs=row.epochs, seed=row.seeds[0], tracking_uri=tracking_uri)
     except StoreError:
         raise
     except FerbenchError as exc:
@@ -43,12 +43,14 @@ def runnable(row: Row, dataset) -> str | None:
     return None
 
 
-def reproduce(rows: list[Row], dataset, *, quiet: bool = False, on_line=None) -> Outcome:
+def reproduce(rows: list[Row], dataset, *, tracking_uri: str | None = None, quiet: bool = False,
+              on_line=None) -> Outcome:
     """Run (or reuse, or resume) every runnable row on `dataset` and return the table's lines.
     Rows that cannot run are listed with the reason; a row that fails does not stop the others."""
     from ferbench import record
     from ferbench.reproductions import _runs
 
+    record.setup(tracking_uri)
     experiment_id = record.experiment_for(dataset.name)
     key = "+".join(sorted({row.paper for row in rows})) + f"@{dataset.name}"
     parent = _runs.parent_run(experiment_id, key, dataset.fingerprint)
@@ -56,7 +58,7 @@ def reproduce(rows: list[Row], dataset, *, quiet: bool = False, on_line=None) ->
     status = "FAILED"
     try:
         for row in rows:
-            reason = runnable(row, dataset)
+            reason = runnable(row, dataset, tracking_uri)
             if reason:
                 new = [not_run_line(row, reason)]
             else:

@@ -9,6 +9,7 @@ new params are introduced with the default that keeps the old behaviour.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,12 +81,15 @@ def obtain(row, seed: int, dataset, experiment_id: str, parent_run_id: str, *, q
     finished = [run for run in found if run.info.status == "FINISHED"]
     if finished:
         run = finished[0]
+        tags = data_facts(run, dataset)
         if "mlflow.parentRunId" not in run.data.tags:  # a stand-alone run joins the reproduction
-            record.log(run.info.run_id, tags={"mlflow.parentRunId": parent_run_id,
-                                              TAG_REPRODUCTION: row.paper, TAG_ROW: row.id})
+            tags.update({"mlflow.parentRunId": parent_run_id, TAG_REPRODUCTION: row.paper, TAG_ROW: row.id})
+        if tags:
+            record.log(run.info.run_id, tags=tags)
+            run = record.client().get_run(run.info.run_id)
         return _seed_run(seed, run, "reused")
     for run in found:
-        if runner.is_resumable(run.info.run_id):
+        if _resumable(run):
             result = runner.resume(run.info.run_id, dataset, family=row.family, quiet=quiet)
             return _seed_run(seed, record.client().get_run(result.run_id), "resumed")
     tags = {TAG_REPRODUCTION: row.paper, TAG_ROW: row.id}
@@ -93,6 +97,31 @@ def obtain(row, seed: int, dataset, experiment_id: str, parent_run_id: str, *, q
                         epochs=row.epochs, seed=seed, quiet=quiet, extra_tags=tags,
                         parent_run_id=parent_run_id)
     return _seed_run(seed, record.client().get_run(result.run_id), "new")
+
+
+def data_facts(run, dataset) -> dict[str, str]:
+    """Size and label-space tags a run recorded before ferbench wrote them. The run's content
+    fingerprint equals the data set's (the search asked for it), so the facts are the data set's."""
+    from ferbench import record
+
+    facts = {record.TAG_N_IMAGES: str(len(dataset)),
+             record.TAG_SPLIT_SIZES: json.dumps(record.split_sizes(dataset)),
+             record.TAG_CLASSES: ",".join(dataset.class_names)}
+    return {k: v for k, v in facts.items() if k not in run.data.tags}
+
+
+def _resumable(run) -> bool:
+    """A stopped run that left a checkpoint; a run whose owner still runs is refused outright,
+    so two processes never train the same row and seed."""
+    from ferbench import checkpoints, leases
+
+    directory = checkpoints.run_dir(run.info.run_id)
+    if not directory.is_dir():
+        return False
+    lease = leases.read(directory)
+    if run.info.status == "RUNNING" and lease is not None and not leases.is_stale(lease):
+        raise FerbenchError(f"run {run.info.run_id} of this row is still running ({leases.describe(lease)})")
+    return True
 
 
 def _seed_run(seed: int, run, how: str) -> SeedRun:
