@@ -94,22 +94,28 @@ def published_for(family_cls, dataset, protocol: str) -> str:
     return ", ".join(f"{v:.3f}" for v in values) if values else "-"
 
 
-def run_all(plans, dataset, *, quiet=False, tags=None, on_row=None) -> list[Row]:
-    """Execute each plan; one family failing is recorded (its run ends FAILED) and the rest go on."""
+def run_all(plans, dataset, *, quiet=False, tags=None, on_row=None, seeds=None) -> list[Row]:
+    """Execute each plan; one family failing is recorded (its run ends FAILED) and the rest go on.
+    With `seeds`, each family runs once per seed under a parent run, and its row shows the mean
+    and the Student-t 95% interval over seeds."""
     from ferbench import runner
 
     rows = []
     for name, plan in plans:
         try:
-            result = runner.execute(plan, quiet=quiet, extra_tags=tags)
+            if seeds:
+                row = _seeds_row(name, plan, dataset, seeds, quiet=quiet, tags=tags)
+            else:
+                result = runner.execute(plan, quiet=quiet, extra_tags=tags)
+                m = result.metrics
+                row = Row(name, "ok", protocol=result.protocol, accuracy=m.get("test_accuracy"),
+                          accuracy_std=m.get("test_accuracy_std"), wall_time_s=result.wall_time_s,
+                          run_id=result.run_id, params=result.params)
+        except StoreError:
+            raise
         except Exception as exc:  # noqa: BLE001 - reported in the table and the exit code
             row = Row(name, "failed", reason=f"{type(exc).__name__}: {first_line(exc, 200)}",
                       protocol=plan.protocol.name)
-        else:
-            m = result.metrics
-            row = Row(name, "ok", protocol=result.protocol, accuracy=m.get("test_accuracy"),
-                      accuracy_std=m.get("test_accuracy_std"), wall_time_s=result.wall_time_s,
-                      run_id=result.run_id, params=result.params)
         row.published = published_for(plan.family_cls, dataset, row.protocol)
         rows.append(row)
         if on_row:
@@ -117,11 +123,23 @@ def run_all(plans, dataset, *, quiet=False, tags=None, on_row=None) -> list[Row]
     return rows
 
 
+def _seeds_row(name, plan, dataset, seeds, *, quiet, tags) -> Row:
+    from ferbench.seeds import run_seeds
+
+    parent, results, summary = run_seeds(name, dataset, seeds, protocol=plan.protocol.name, params=plan.params,
+                                         epochs=plan.epochs, quiet=quiet, extra_tags=tags)
+    half = (summary["test_accuracy_ci_high"] - summary["test_accuracy_mean"]
+            if "test_accuracy_ci_high" in summary else None)
+    return Row(name, "ok", protocol=plan.protocol.name, accuracy=summary["test_accuracy_mean"],
+               accuracy_std=half, wall_time_s=sum(r.wall_time_s for r in results), run_id=parent,
+               params=dict(plan.params))
+
+
 def table(rows: list[Row], title: str):
     """A rich Table: family, protocol, accuracy +- std, wall time, published."""
     from rich.table import Table
 
-    out = Table(title=title)
+    out = Table(title=title, caption="±: std over folds, or the 95% CI half-width over seeds (--seeds)")
     for column, justify in (("family", "left"), ("protocol", "left"), ("test accuracy", "right"),
                             ("wall time", "right"), ("published", "right"), ("note", "left")):
         out.add_column(column, justify=justify)

@@ -123,6 +123,23 @@ def test_bench_on_synthetic_runs_and_prints_table(isolated_store):
     assert rows[0]["status"] == "ok" and rows[0]["published"] == "n/a (synthetic)"
 
 
+def test_bench_with_seeds_runs_each_family_per_seed_under_a_parent(isolated_store):
+    result = invoke("bench", "--families", FAMILY, "--seeds", "0,1,2", "--json")
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)
+    runs = _all_runs(isolated_store)
+    children = [r for r in runs if r.data.tags["ferbench.kind"] == "run"]
+    (parent,) = [r for r in runs if r.data.tags["ferbench.kind"] == "seeds"]
+    assert sorted(r.data.params["seed"] for r in children) == ["0", "1", "2"]
+    assert row["run_id"] == parent.info.run_id
+    assert abs(row["accuracy"] - parent.data.metrics["test_accuracy_mean"]) < 1e-12
+    assert bad_seeds_refused(invoke("bench", "--families", FAMILY, "--seeds", "2,-1"))
+
+
+def bad_seeds_refused(result) -> bool:
+    return result.exit_code == 2 and "seed -1" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
 @pytest.fixture
 def offline_families(tiny_family):
     """Two tiny families whose defaults cannot run here; one says how bench runs it offline."""

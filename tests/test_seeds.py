@@ -49,3 +49,26 @@ def test_run_seeds_makes_a_parent_with_one_child_per_seed(tiny_family, isolated_
     assert math.isclose(run.data.metrics["test_accuracy_mean"], sum(accs) / 3)
     assert run.data.metrics["test_accuracy_ci_low"] <= min(accs) or len(set(accs)) == 1
     assert summary["n_seeds"] == 3
+
+
+def test_cli_run_seeds_prints_the_interval_and_refuses_bad_seeds(tiny_family, isolated_store):  # noqa: F811
+    import json
+
+    from typer.testing import CliRunner
+
+    from ferbench.cli import app
+
+    def invoke(*args):
+        return CliRunner().invoke(app, ["run", "tiny_test_family", "--dataset", "synthetic",
+                                        "--protocol", "holdout", "--epochs", "1", *args])
+
+    result = invoke("--seeds", "0,1", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert [r["seed"] for r in out["runs"]] == [0, 1] and out["summary"]["n_seeds"] == 2
+    text = invoke("--seeds", "3,4")
+    assert text.exit_code == 0 and "95% CI [" in text.output and "seed 4" in text.output
+    for args, needle in ((["--seeds", "1,1"], "given twice"), (["--seeds", "1", "--seed", "2"], "not both"),
+                         (["--seeds", ""], "at least one seed")):
+        bad = invoke(*args)
+        assert bad.exit_code == 2 and needle in bad.stderr and len(bad.stderr.strip().splitlines()) == 1

@@ -40,6 +40,20 @@ def _baseline_line(entry: dict) -> str:
             f"{entry['metric']} = {shown}  [{entry.get('source', '')}]")
 
 
+def _print_seeds(parent: str, seeds: list[int], results, summary: dict, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps({"parent_run_id": parent, "summary": summary,
+                               "runs": [{**r.to_json(), "seed": s} for s, r in zip(seeds, results)]}))
+        return
+    typer.echo(f"parent run {parent}: {len(results)} seeds")
+    for s, r in zip(seeds, results):
+        typer.echo(f"  seed {s}  run {r.run_id}  test accuracy {r.metrics['test_accuracy']:.3f}")
+    mean = summary["test_accuracy_mean"]
+    interval = (f"  95% CI [{summary['test_accuracy_ci_low']:.3f}, {summary['test_accuracy_ci_high']:.3f}]"
+                if "test_accuracy_ci_low" in summary else "")
+    typer.echo(f"test accuracy mean {mean:.3f}{interval}")
+
+
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run_command(
@@ -50,6 +64,8 @@ def register(app: typer.Typer) -> None:
         assignments: Optional[List[str]] = typer.Option(None, "--set", help="hyperparameter key=value (repeatable)"),
         epochs: Optional[int] = typer.Option(None, "--epochs", help="training epochs (default: the family's)"),
         seed: Optional[int] = typer.Option(None, "--seed", help="random seed, recorded with the run (default 0)"),
+        seeds: Optional[str] = typer.Option(None, "--seeds", help="comma-separated seeds: one child run per seed under a parent "
+                                            "holding their mean, std and 95% CI"),
         weights: Optional[str] = typer.Option(None, "--weights", help="imagenet | none | path (pretrained families only)"),
         tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: ./ferbench-store)"),
         resume: Optional[str] = typer.Option(None, "--resume", metavar="RUN_ID",
@@ -61,9 +77,17 @@ def register(app: typer.Typer) -> None:
         from ferbench.families import registry
 
         family_cls = registry.get(family)
+        seed_list = None
+        if seeds is not None:
+            from ferbench.seeds import parse_seeds
+
+            if seed is not None:
+                raise FerbenchError("give --seed or --seeds, not both")
+            seed_list = parse_seeds(seeds)
         if resume is not None:
             given = [flag for flag, value in (("--protocol", protocol), ("--set", assignments), ("--epochs", epochs),
-                                              ("--seed", seed), ("--weights", weights)) if value not in (None, [])]
+                                              ("--seed", seed), ("--seeds", seeds), ("--weights", weights))
+                     if value not in (None, [])]
             if given:
                 raise FerbenchError(f"--resume goes on with the run's own settings: drop {', '.join(given)}")
         else:
@@ -74,11 +98,19 @@ def register(app: typer.Typer) -> None:
         # Under --json, stray prints from libraries must not corrupt the one JSON object.
         sink = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
         with sink:
-            if resume is not None:
+            if seed_list is not None:
+                from ferbench.seeds import run_seeds
+
+                parent, results, summary = run_seeds(family, data, seed_list, protocol=protocol, params=params,
+                                                     epochs=epochs, tracking_uri=tracking_uri, quiet=as_json)
+            elif resume is not None:
                 result = runner.resume(resume, data, family=family, tracking_uri=tracking_uri, quiet=as_json)
             else:
                 result = runner.run(family, data, protocol=protocol, params=params, epochs=epochs,
                                     seed=0 if seed is None else seed, tracking_uri=tracking_uri, quiet=as_json)
+        if seed_list is not None:
+            _print_seeds(parent, seed_list, results, summary, as_json)
+            return
         if as_json:
             typer.echo(json.dumps(result.to_json()))
             return
@@ -132,6 +164,8 @@ def register(app: typer.Typer) -> None:
         families: Optional[str] = typer.Option(None, "--families", help="comma-separated family names (default: all)"),
         budget: str = typer.Option("quick", "--budget", help="quick (the families' quick epochs) | paper"),
         seed: int = typer.Option(0, "--seed", help="random seed, recorded with every run"),
+        seeds: Optional[str] = typer.Option(None, "--seeds", help="comma-separated seeds: each family runs once per seed, "
+                                            "its row shows the mean and 95% CI"),
         tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
         as_json: bool = typer.Option(False, "--json", help="print the table as JSON, no progress"),
     ) -> None:
@@ -141,6 +175,12 @@ def register(app: typer.Typer) -> None:
         from ferbench import bench, record
 
         chosen = bench.select_families(families)
+        seed_list = None
+        if seeds is not None:
+            from ferbench.seeds import parse_seeds
+
+            seed_list = parse_seeds(seeds)
+            seed = seed_list[0]
         if budget not in bench.BUDGETS:
             raise FerbenchError(f"--budget {budget!r} is not one of {', '.join(bench.BUDGETS)}")
         record.setup(tracking_uri)  # an unusable store fails before any data is read
@@ -155,12 +195,13 @@ def register(app: typer.Typer) -> None:
         tags = {"ferbench.bench_budget": budget}
         sink = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
         with sink:
-            rows = bench.run_all(plans, data, quiet=as_json, tags=tags)
+            rows = bench.run_all(plans, data, quiet=as_json, tags=tags, seeds=seed_list)
         rows += skipped
         if as_json:
             typer.echo(json.dumps([row.to_json() for row in rows]))
         else:
-            title = f"ferbench bench: {data.name} ({data.variant}), budget {budget}, seed {seed}"
+            shown = f"seeds {seeds}" if seed_list else f"seed {seed}"
+            title = f"ferbench bench: {data.name} ({data.variant}), budget {budget}, {shown}"
             console.print(bench.table(rows, title))
         if any(row.status == "failed" for row in rows):
             raise typer.Exit(1)
