@@ -127,7 +127,15 @@ def cells(line: Line) -> tuple[str, ...]:
         ours = f"{line.mean:.3f} [{line.ci_low:.3f}, {line.ci_high:.3f}]"
     seeds = ",".join(map(str, line.seeds)) or "-"
     wall = f"{line.wall_time_s / 60:.1f} min" if line.wall_time_s else "-"
-    return (f"{line.row} ({line.protocol})", published, ours, seeds, line.epochs, wall, line.verdict)
+    return (f"{line.row} ({line.protocol})", published, ours, seeds, line.epochs, wall, _short(line.verdict))
+
+
+def _short(text: str, limit: int = 160) -> str:
+    """Table cells keep the start of a long reason (a missing file's download address, say);
+    `--format json` keeps all of it."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + " …"
 
 
 def markdown(lines: list[Line]) -> str:
