@@ -111,11 +111,12 @@ def _compose_command():
 
 
 @pytest.mark.skipif(_compose_command() is None, reason="neither `docker compose` nor docker-compose on PATH")
-def test_docker_compose_file_validates():
+def test_docker_compose_file_validates_with_the_example_env_and_requires_passwords():
     import yaml
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "MLFLOW_", "FERBENCH_"))}
-    out = subprocess.run([*_compose_command(), "-f", str(ROOT / "docker-compose.yml"), "config"],
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "MLFLOW_", "OPTUNA_", "FERBENCH_"))}
+    compose = [*_compose_command(), "-f", str(ROOT / "docker-compose.yml")]
+    out = subprocess.run([*compose, "--env-file", str(ROOT / "tracking" / ".env.example"), "config"],
                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
     assert out.returncode == 0, out.stderr
     services = yaml.safe_load(out.stdout)["services"]
@@ -129,6 +130,19 @@ def test_docker_compose_file_validates():
     assert worker_env["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
     assert worker_env["FERBENCH_OPTUNA_STORAGE"].startswith("postgresql+psycopg://optuna:")
     assert services["worker"]["command"][0] == "tune"
-    # the defaults hold when no .env is given, and no password is written in the file itself
+    # no .env: no built-in password, compose stops and says what to do
+    bare = subprocess.run([*compose, "config"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
+    assert bare.returncode != 0 and "is missing, set it in .env" in bare.stderr
     text = (ROOT / "docker-compose.yml").read_text()
-    assert "PASSWORD:-" in text and "PASSWORD: ferbench" not in text
+    assert "PASSWORD:-" not in text and text.count("PASSWORD:?") == 5
+
+
+def test_the_database_password_is_on_no_command_line():
+    entrypoint = (ROOT / "tracking" / "mlflow-entrypoint.sh").read_text()
+    command = entrypoint[entrypoint.index("exec mlflow server"):]
+    assert "PASSWORD" not in command and "export PGPASSWORD" in entrypoint
+    initdb = (ROOT / "tracking" / "initdb" / "01-databases.sh").read_text()
+    psql = initdb[initdb.index("psql "):initdb.index("<<'SQL'")]
+    assert "PASSWORD" not in psql and "\\getenv mlflow_password MLFLOW_DB_PASSWORD" in initdb
+    for path in (ROOT / "tracking" / "mlflow-entrypoint.sh", ROOT / "tracking" / "initdb" / "01-databases.sh"):
+        assert ":-mlflow" not in path.read_text() and ":-optuna" not in path.read_text()
