@@ -3,6 +3,11 @@
 The file groups entries that share fields (`common`); `load_all()` flattens the groups, validates
 every entry against the schema below and returns plain dicts (fresh copies, so callers may edit).
 `for_family(name)` is what `Family.baselines()` and the leaderboard use.
+
+A plugin family may ship its own file of the same schema (class attribute `baselines_file`):
+without an explicit path, every function here reads published.yaml and those files. A plugin's
+file holds numbers for its own families only; one that fails validation is skipped with a
+one-line warning, so a broken plugin never breaks ferbench.
 """
 
 from __future__ import annotations
@@ -126,7 +131,7 @@ def _check_confusion(entry: dict, bad) -> None:
         raise bad("rows: true (rows are the true class) must be stated")
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=16)
 def _load(path: str) -> tuple[dict, tuple[dict, ...], dict]:
     import yaml
 
@@ -157,18 +162,62 @@ def _load(path: str) -> tuple[dict, tuple[dict, ...], dict]:
     return papers, tuple(entries), none
 
 
+_WARNED: set[str] = set()
+
+
+def _check_plugin(path: Path, families: tuple[str, ...], document: tuple, taken_ids: set, taken_papers: dict) -> None:
+    """A plugin's file speaks only of its own families and takes no id or paper key of another file."""
+    papers_, entries, none = document
+    for entry in entries:
+        if entry["family"] not in families and not entry["family"].startswith("ref:"):
+            raise FerbenchError(f"{path.name} entry {entry['id']}: family {entry['family']!r} is not one of "
+                                f"the plugin's ({', '.join(families)})")
+        if entry["id"] in taken_ids:
+            raise FerbenchError(f"{path.name} entry {entry['id']}: the id is already used")
+    strangers = sorted(set(none) - set(families))
+    if strangers:
+        raise FerbenchError(f"{path.name}: no_published_numbers names {', '.join(strangers)}, "
+                            "not the plugin's families")
+    clashes = sorted(key for key in papers_ if key in taken_papers and taken_papers[key] != papers_[key])
+    if clashes:
+        raise FerbenchError(f"{path.name}: paper {', '.join(clashes)} is defined differently elsewhere")
+
+
+def _documents(path: str | Path | None) -> list[tuple[dict, tuple[dict, ...], dict]]:
+    """(papers, entries, no_published_numbers) of the given file, or of published.yaml and the
+    files of installed plugins."""
+    if path is not None:
+        return [_load(str(path))]
+    from ferbench.families import registry
+
+    documents = [_load(str(PUBLISHED))]
+    for plugin_path, families in registry.plugin_baselines().items():
+        taken_ids = {entry["id"] for document in documents for entry in document[1]}
+        taken_papers = {key: value for document in documents for key, value in document[0].items()}
+        try:
+            document = _load(str(plugin_path))
+            _check_plugin(plugin_path, families, document, taken_ids, taken_papers)
+        except FerbenchError as exc:
+            if str(plugin_path) not in _WARNED:
+                _WARNED.add(str(plugin_path))
+                registry.warn(f"baselines of plugin family {', '.join(families)} skipped: {exc}")
+            continue
+        documents.append(document)
+    return documents
+
+
 def load_all(path: str | Path | None = None) -> list[dict]:
-    """Every published entry, validated, in file order."""
-    return copy.deepcopy(list(_load(str(path or PUBLISHED))[1]))
+    """Every published entry, validated, in file order (published.yaml first)."""
+    return copy.deepcopy([entry for document in _documents(path) for entry in document[1]])
 
 
 def papers(path: str | Path | None = None) -> dict[str, dict]:
-    return copy.deepcopy(_load(str(path or PUBLISHED))[0])
+    return copy.deepcopy({key: value for document in _documents(path) for key, value in document[0].items()})
 
 
 def without_numbers(path: str | Path | None = None) -> dict[str, str]:
     """Families declared to have no published number -> why."""
-    return dict(_load(str(path or PUBLISHED))[2])
+    return {key: value for document in _documents(path) for key, value in document[2].items()}
 
 
 def for_family(name: str, path: str | Path | None = None) -> list[dict]:

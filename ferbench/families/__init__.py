@@ -1,2 +1,43 @@
 """Model families. Each `*.py` module here (not starting with `_`, not base/registry) defines and
-registers one or more families; `registry.load_all()` finds them by convention."""
+registers one or more families; `registry.load_all()` finds them by convention, and installed
+plugins through the entry-point group `ferbench.families`.
+
+What a family is written against, built in or in a plugin:
+
+    from ferbench.families import Family, KerasFamily, FeatureFamily, register
+
+The names resolve on first use, so importing this package stays cheap for `ferbench --help`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ferbench.families.base import EpochCallback, Family
+    from ferbench.families.feature_base import FeatureFamily
+    from ferbench.families.keras_base import KerasFamily
+    from ferbench.families.registry import register
+
+_EXPORTS = {
+    "Family": "ferbench.families.base",
+    "EpochCallback": "ferbench.families.base",
+    "KerasFamily": "ferbench.families.keras_base",
+    "FeatureFamily": "ferbench.families.feature_base",
+    "register": "ferbench.families.registry",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
