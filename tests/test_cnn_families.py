@@ -90,6 +90,18 @@ def test_nishime_is_lenet_style_after_gcn_zca():
     assert "assum" in NishimeCNN.notes.lower()
 
 
+def test_nishime_defaults_and_preprocessing_constants():
+    defaults = NishimeCNN().params
+    assert defaults["early_stopping"] is False and defaults["augment"] is True
+    assert (defaults["optimizer"], defaults["zca_epsilon"], defaults["gcn_scale"]) == ("adam", 1e-6, 1.0)
+    images = np.random.default_rng(0).integers(0, 256, (30, 20, 20), dtype=np.uint8)
+    family = NishimeCNN(**{**NishimeCNN.test_params, "gcn_scale": 2.0, "zca_epsilon": 0.1, "optimizer": "sgd"})
+    model = family.build_model(images, 7)
+    assert [layer.name for layer in model.layers[1:6]] == ["aug_shift", "aug_flip", "resize", "gcn", "zca"]
+    assert model.get_layer("gcn").scale == 2.0 and model.get_layer("zca").epsilon == 0.1
+    assert isinstance(model.optimizer, keras.optimizers.SGD)
+
+
 def tiny(n=28, size=20, seed=0):
     rng = np.random.default_rng(seed)
     labels = np.arange(n) % 7
