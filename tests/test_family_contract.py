@@ -10,14 +10,9 @@ from ferbench.families import registry
 from ferbench.testing import TinyFamily, checks, parametrize_with_family_checks
 
 # Known gaps, strict: a family that is fixed fails here until its entry is removed.
-UNFITTED = {"check_predict_before_fit_raises": "predict_proba before fit raises AttributeError, not FerbenchError"}
-EXPECTED_FAILURES = {name: UNFITTED for name in (
-    "mini_xception", "resnet50_head", "vgg16_finetune", "vggface_finetune", "transfer_vgg16",
-    "transfer_inception", "transfer_resnet50", "transfer_xception", "vgg19_pca_svm", "cnn_features_pca_svm",
-)}
 
 
-@parametrize_with_family_checks([*registry.load_all().values(), TinyFamily], EXPECTED_FAILURES)
+@parametrize_with_family_checks([*registry.load_all().values(), TinyFamily])
 def test_family_contract(family, check):
     check(family)
 

@@ -143,6 +143,7 @@ class HeadFamily(Family):
         return self
 
     def predict_proba(self, part: Part) -> np.ndarray:
+        self.check_fitted()
         proba = self.model_.predict(self._inputs(part), verbose=0, batch_size=256)
         proba = np.asarray(proba, dtype=np.float64)
         return proba / proba.sum(axis=1, keepdims=True)

@@ -91,6 +91,13 @@ class Family(ABC):
     def predict_proba(self, part: Part) -> np.ndarray:
         """(len(part), n_classes) float array whose rows sum to 1."""
 
+    def check_fitted(self) -> None:
+        """FerbenchError unless `fit` has run (every fit sets `classes_`)."""
+        if not hasattr(self, "classes_"):
+            from ferbench.errors import FerbenchError
+
+            raise FerbenchError(f"family {self.name} is not fitted yet")
+
     def predict(self, part: Part) -> np.ndarray:
         return np.argmax(self.predict_proba(part), axis=1)
 

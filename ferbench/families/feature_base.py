@@ -215,6 +215,7 @@ class FeatureFamily(Family):
         return proba / proba.sum(axis=1, keepdims=True)
 
     def predict_proba(self, part: Part) -> np.ndarray:
+        self.check_fitted()
         k = self.params["n_components"]
         if self._fold is not None and (part.dataset is self._dataset
                                        or part.dataset.fingerprint == self._dataset.fingerprint):

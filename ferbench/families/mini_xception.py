@@ -49,6 +49,7 @@ class MiniXception(Family):
         return self
 
     def predict_proba(self, part):
+        self.check_fitted()
         out = np.zeros((len(part), len(self.classes_)))
         if len(part):
             x = prepare(backbone(MINI_XCEPTION), part.images, 64)
