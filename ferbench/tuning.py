@@ -170,7 +170,7 @@ def tune(family_name: str, dataset, *, trials: int, protocol: str | None = None,
     from ferbench.families import registry
     from ferbench.protocols import default_protocol, parse_protocol
     from ferbench.tuning_mlflow import PARENT_ATTR, StudyTracker, best_config
-    from ferbench.tuning_storage import create_or_load, mask_url, open_storage, state_counts
+    from ferbench.tuning_storage import TARGET_ATTR, create_or_load, mask_url, open_storage, state_counts
 
     echo = echo or (lambda text: None)
     if trials <= 0:
@@ -210,8 +210,9 @@ def tune(family_name: str, dataset, *, trials: int, protocol: str | None = None,
     while not created and not study.user_attrs.get(PARENT_ATTR) and time.time() < deadline:
         time.sleep(0.5)  # the creating worker opens the parent run right after the study
     tracker.attach(study)
-    echo(f"study {name} on {shown}: {'created' if created else 'resumed'}, target {trials} trials; "
-         f"objective: {splits.description}")
+    study.set_user_attr(TARGET_ATTR, trials)  # what --trials asked for last: finished trials
+    echo(f"study {name} on {shown}: {'created' if created else 'resumed'}, target {trials} finished trials "
+         f"(complete + pruned); objective: {splits.description}")
     objective = Objective(family_cls, dataset, splits, fixed_values, search_space, epochs=epochs, seed=seed,
                           total=trials, tracker=tracker, low_fidelity=low_fidelity)
 

@@ -22,6 +22,7 @@ from ferbench.errors import FerbenchError, first_line
 ATTR_PREFIX = "ferbench."
 IDENTITY = ("family", "dataset", "fingerprint", "protocol", "direction")
 DONE_STATES = ("COMPLETE", "PRUNED")
+TARGET_ATTR = ATTR_PREFIX + "trials_target"  # the finished trials the last --trials asked for
 
 
 def mask_url(url: str) -> str:
@@ -133,6 +134,19 @@ def state_counts(trials) -> dict[str, int]:
     return counts
 
 
+def counts_text(counts: dict[str, int], target: int | None = None) -> str:
+    """"5 complete, 2 pruned, 1 failed" (running and waiting when there are any), then the
+    target of finished trials: a total of trials is never mistaken for complete ones."""
+    text = f"{counts.get('COMPLETE', 0)} complete, {counts.get('PRUNED', 0)} pruned, {counts.get('FAIL', 0)} failed"
+    for state in ("RUNNING", "WAITING"):
+        if counts.get(state):
+            text += f", {counts[state]} {state.lower()}"
+    if target is not None:
+        done = counts.get("COMPLETE", 0) + counts.get("PRUNED", 0)
+        text += f"; {done} of {target} finished trials (complete + pruned) wanted"
+    return text
+
+
 def summaries(storage) -> list[dict[str, Any]]:
     """One row per study: name, family, data set, trial counts per state, best value."""
     import optuna
@@ -150,6 +164,7 @@ def summaries(storage) -> list[dict[str, Any]]:
             "direction": summary.direction.name.lower(),
             "trials": len(trials),
             **{state.lower(): n for state, n in state_counts(trials).items()},
+            "target": summary.user_attrs.get(TARGET_ATTR),
             "best_value": None if best is None else best.value,
             "best_trial": None if best is None else best.number,
         })

@@ -58,11 +58,31 @@ def test_tune_text_output_resumes(tiny):
     first = invoke("tune", "tiny_sgd_test", "--dataset", "tinyset", "--trials", "2", "--no-final",
                    "--set", "loss=log_loss", "--space", "alpha=1e-4:1e-2")
     assert first.exit_code == 0, first.output
-    assert "created, target 2 trials" in first.output and "best trial" in first.output
+    assert "created, target 2 finished trials (complete + pruned)" in first.output and "best trial" in first.output
     second = invoke("tune", "tiny_sgd_test", "--dataset", "tinyset", "--trials", "3", "--no-final",
                     "--set", "loss=log_loss")
     assert second.exit_code == 0, second.output
-    assert "resumed, target 3 trials" in second.output and second.output.count("trial 2:") == 1
+    assert "resumed, target 3 finished trials" in second.output and second.output.count("trial 2:") == 1
+
+
+def test_summaries_say_how_many_trials_completed_were_pruned_and_failed(tiny, isolated_store):
+    import optuna
+
+    from ferbench import store
+
+    result = invoke("tune", "tiny_sgd_test", "--dataset", "tinyset", "--trials", "3", "--study", "counted",
+                    "--sampler", "random", "--pruner", "none", "--epochs", "2", "--no-final")
+    assert result.exit_code == 0, result.output
+    assert "study counted: 3 complete, 0 pruned, 0 failed; 3 of 3 finished trials (complete + pruned) wanted" \
+        in result.stdout
+    study = optuna.load_study(study_name="counted", storage=store.optuna_storage_url())
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL))
+    listed = invoke("studies")
+    assert listed.exit_code == 0, listed.output
+    assert ("counted  tiny_sgd_test on tinyset [official]  4 trials: 3 complete, 0 pruned, 1 failed; "
+            "3 of 3 finished trials (complete + pruned) wanted") in listed.stdout
+    row = next(r for r in json.loads(invoke("studies", "--json").stdout) if r["study"] == "counted")
+    assert (row["trials"], row["complete"], row["fail"], row["target"]) == (4, 3, 1, 3)
 
 
 @pytest.mark.parametrize("args, message", [

@@ -66,8 +66,9 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(result.as_dict(), default=str, indent=2))
             return
-        counts = ", ".join(f"{n} {s.lower()}" for s, n in result.counts.items() if n)
-        typer.echo(f"study {result.study}: {counts}")
+        from ferbench.tuning_storage import counts_text
+
+        typer.echo(f"study {result.study}: {counts_text(result.counts, result.total)}")
         if result.best:
             typer.echo(f"best trial {result.best['trial']}: val_accuracy={result.best['val_accuracy']:.4f} "
                        f"params={json.dumps(result.best['params'], default=str)}")
@@ -97,11 +98,13 @@ def register(app: typer.Typer) -> None:
             return
         if not rows:
             typer.echo("no studies")
+        from ferbench.tuning_storage import counts_text
+
         for r in rows:
             best = "-" if r["best_value"] is None else f"{r['best_value']:.4f} (trial {r['best_trial']})"
-            typer.echo(f"{r['study']}  {r['family']} on {r['dataset']} [{r['protocol']}]  trials={r['trials']} "
-                       f"complete={r['complete']} pruned={r['pruned']} fail={r['fail']} running={r['running']} "
-                       f"waiting={r['waiting']}  best={best}")
+            counts = {state.upper(): r[state] for state in ("complete", "pruned", "fail", "running", "waiting")}
+            typer.echo(f"{r['study']}  {r['family']} on {r['dataset']} [{r['protocol']}]  {r['trials']} trials: "
+                       f"{counts_text(counts, r['target'])}  best={best}")
 
     @studies_app.command("show")
     def show(
