@@ -277,7 +277,11 @@ def _dataset_status(busy: bool, images: Path, arrays: Path, sidecar: Path) -> tu
         return STALE, description, f"cache version {recorded}, today {data_cache.CACHE_VERSION}"
     inputs = meta.get("key_inputs")
     if inputs and Path(inputs["source"]).exists():
-        if data_cache.key_for(inputs) != sidecar.name.removesuffix(".json"):
+        try:
+            key = data_cache.key_for(inputs)
+        except FerbenchError as exc:  # its source can no longer be keyed (listing, links)
+            return STALE, description, f"its source cannot be read: {exc}"
+        if key != sidecar.name.removesuffix(".json"):
             return STALE, description, "its source's files changed since (added, removed or modified)"
     return CURRENT, description, ""
 

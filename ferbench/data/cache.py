@@ -24,26 +24,63 @@ CACHE_VERSION = 2  # 2: split-shift warning added to cached data sets
 
 def stat_key(reader: str, source: Path, options: dict) -> str:
     """Hash of reader name, options and (relative path, size, mtime) of every file under `source`."""
+    return keyed_tree(reader, source, options)[0]
+
+
+def keyed_tree(reader: str, source: Path, options: dict) -> tuple[str, str | None]:
+    """(`stat_key`, a warning line naming the directory links skipped as loops, or None).
+
+    Links to files are followed. A directory link back into one of its own ancestors (a loop) is
+    skipped and counted; one that leads out of the data folder is refused in one line, since the
+    readers would read files the key did not cover."""
     digest = hashlib.blake2b(digest_size=16)
     digest.update(json.dumps([CACHE_VERSION, reader, options], sort_keys=True, default=str).encode())
     if source.is_file():
         st = source.stat()
         digest.update(f"{source.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-        return digest.hexdigest()
+        return digest.hexdigest(), None
+    root = source.resolve()
+    top = root.stat()
     lines: list[str] = []
-    stack = [(source, "")]
+    loops: list[str] = []
+    stack = [(source, "", ((top.st_dev, top.st_ino),))]
     while stack:
-        folder, rel = stack.pop()
-        with os.scandir(folder) as entries:
-            for entry in entries:
+        folder, rel, ancestors = stack.pop()
+        try:
+            with os.scandir(folder) as scan:
+                entries = sorted(scan, key=lambda e: e.name)
+        except OSError as exc:
+            raise FerbenchError(f"{folder}: cannot list the data folder ({exc.strerror or exc})") from None
+        for entry in entries:
+            name = f"{rel}{entry.name}"
+            try:
                 if entry.is_dir():
-                    stack.append((Path(entry.path), f"{rel}{entry.name}/"))
+                    st = os.stat(entry.path)  # the target's, for a link
+                    if (st.st_dev, st.st_ino) in ancestors:
+                        loops.append(name)
+                        lines.append(f"{name}\0loop")
+                        continue
+                    if entry.is_symlink() and not Path(entry.path).resolve().is_relative_to(root):
+                        raise FerbenchError(
+                            f"{entry.path}: a directory link out of the data folder {root} (to "
+                            f"{Path(entry.path).resolve()}); move or copy those files into the folder")
+                    stack.append((Path(entry.path), f"{name}/", (*ancestors, (st.st_dev, st.st_ino))))
                 elif entry.is_file():
                     st = entry.stat()
-                    lines.append(f"{rel}{entry.name}\0{st.st_size}\0{st.st_mtime_ns}")
+                    lines.append(f"{name}\0{st.st_size}\0{st.st_mtime_ns}")
+                elif entry.is_symlink():  # dangling, or a link to itself: the readers skip it too
+                    loops.append(name)
+                    lines.append(f"{name}\0broken")
+            except OSError:  # e.g. a link loop the kernel stops at (ELOOP)
+                loops.append(name)
+                lines.append(f"{name}\0unreadable")
     lines.sort()  # directory order is not guaranteed; the key must not depend on it
     digest.update("\n".join(lines).encode())
-    return digest.hexdigest()
+    note = None
+    if loops:
+        note = (f"skipped {len(loops)} link(s) that loop or lead nowhere in {source}: "
+                + "; ".join(sorted(loops)[:5]) + (" ..." if len(loops) > 5 else ""))
+    return digest.hexdigest(), note
 
 
 def key_inputs(reader: str, source: Path, options: dict) -> dict:
@@ -54,6 +91,11 @@ def key_inputs(reader: str, source: Path, options: dict) -> dict:
 def key_for(inputs: dict) -> str:
     """The key `stat_key` gives these inputs today (changed files under the source change it)."""
     return stat_key(inputs["reader"], Path(inputs["source"]), inputs["options"])
+
+
+def key_and_note(inputs: dict) -> tuple[str, str | None]:
+    """`key_for`, and the warning line of `keyed_tree`."""
+    return keyed_tree(inputs["reader"], Path(inputs["source"]), inputs["options"])
 
 
 def _paths(key: str) -> tuple[Path, Path, Path]:

@@ -26,18 +26,27 @@ def is_image(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
 
 
+def _is(entry: os.DirEntry, kind: str) -> bool:
+    """entry.is_file() / is_dir(), following links; a link loop (ELOOP) is neither. Such links are
+    counted in the data set's warnings by its cache key's walk (ferbench.data.cache)."""
+    try:
+        return entry.is_file() if kind == "file" else entry.is_dir()
+    except OSError:
+        return False
+
+
 def list_images(folder: Path) -> tuple[list[Path], list[Path]]:
     """(image files, other non-hidden files) directly inside `folder`, sorted by name."""
     images, others = [], []
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-        if entry.is_file() and not entry.name.startswith("."):
+        if _is(entry, "file") and not entry.name.startswith("."):
             (images if is_image(Path(entry.name)) else others).append(Path(entry.path))
     return images, others
 
 
 def subdirs(folder: Path) -> dict[str, Path]:
     """Non-hidden sub-folders by lower-case name."""
-    return {e.name.lower(): Path(e.path) for e in os.scandir(folder) if e.is_dir() and not e.name.startswith(".")}
+    return {e.name.lower(): Path(e.path) for e in os.scandir(folder) if _is(e, "dir") and not e.name.startswith(".")}
 
 
 def class_folders(root: Path, class_map: dict[str, str] | None = None) -> dict[str, Path]:

@@ -122,11 +122,11 @@ def load_dataset(
     if not root.exists():
         raise FerbenchError(f"{root}: path does not exist")
     inputs = cache.key_inputs(name, root.resolve(), chosen)
-    key = cache.key_for(inputs) if use_cache else None
+    key, links = cache.key_and_note(inputs) if use_cache else (None, None)
     if key is not None and (hit := cache.load(key)) is not None:
         return hit
     dataset = module.read(root, **chosen)
-    for note in (duplicate_warning(dataset.images, dataset.splits), shift_warning(dataset)):
+    for note in (links, duplicate_warning(dataset.images, dataset.splits), shift_warning(dataset)):
         if note:
             dataset.warnings.append(note)
     if key is not None:
