@@ -54,10 +54,9 @@ class Ours:
         if self.n > 1:
             if metric not in self.metrics or metric not in self.stds:
                 return None
-            from scipy import stats
+            from ferbench.evaluate import t_interval
 
-            half = float(stats.t.ppf(0.975, self.n - 1)) * self.stds[metric] / self.n ** 0.5
-            return self.metrics[metric] - half, self.metrics[metric] + half
+            return t_interval(self.metrics[metric], self.stds[metric], self.n, bounds=(0.0, 1.0))
         low, high = self.metrics.get(f"{metric}_ci_low"), self.metrics.get(f"{metric}_ci_high")
         return None if low is None or high is None else (low, high)
 

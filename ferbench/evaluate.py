@@ -124,11 +124,11 @@ def _check_confidence(confidence: float) -> float:
     return float(confidence)
 
 
-def mean_ci(values, confidence: float = 0.95) -> dict[str, float]:
+def mean_ci(values, confidence: float = 0.95, bounds: tuple[float, float] | None = None) -> dict[str, float]:
     """Mean over seeds with its Student-t interval: mean, std (sample, ddof=1), ci_low, ci_high, n.
 
-    One value has no spread: std and the bounds are NaN then (not an error)."""
-    from scipy import stats
+    One value has no spread: std and the bounds are NaN then (not an error). `bounds` clips the
+    interval to the metric's range: an accuracy near 1 would otherwise reach past it."""
 
     confidence = _check_confidence(confidence)
     values = np.asarray(values, dtype=np.float64).ravel()
@@ -140,11 +140,22 @@ def mean_ci(values, confidence: float = 0.95) -> dict[str, float]:
     if n == 1:
         return {"mean": mean, "std": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"), "n": 1}
     std = float(values.std(ddof=1))
+    low, high = t_interval(mean, std, n, confidence, bounds)
+    return {"mean": mean, "std": std, "ci_low": low, "ci_high": high, "n": n}
+
+
+def t_interval(mean: float, std: float, n: int, confidence: float = 0.95,
+               bounds: tuple[float, float] | None = None) -> tuple[float, float]:
+    """Student-t interval of a mean from its sample std over n >= 2 values, clipped to `bounds`."""
+    from scipy import stats
+
     if std == 0.0:  # scipy returns NaN bounds for a zero scale; identical seeds pin the mean
         low = high = mean
     else:
         low, high = stats.t.interval(confidence, df=n - 1, loc=mean, scale=std / np.sqrt(n))
-    return {"mean": mean, "std": std, "ci_low": float(low), "ci_high": float(high), "n": n}
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return float(low), float(high)
 
 
 def _hits(y_true, *predictions) -> list[np.ndarray]:

@@ -54,7 +54,7 @@ def summarise(per_seed: list[dict[str, float]], metrics: Iterable[str] = SUMMARI
         values = [m[metric] for m in per_seed if metric in m]
         if not values:
             continue
-        ci = mean_ci(values)
+        ci = mean_ci(values, bounds=(0.0, 1.0))  # every summarised metric is a fraction
         out[f"{metric}_mean"] = ci["mean"]
         if len(values) > 1:
             out.update({f"{metric}_std": ci["std"], f"{metric}_ci_low": ci["ci_low"],

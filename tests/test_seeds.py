@@ -29,6 +29,8 @@ def test_summary_over_seeds_is_a_t_interval_and_one_seed_has_no_interval():
     assert math.isclose(many["test_accuracy_std"], 0.02)
     half = many["test_accuracy_ci_high"] - 0.42
     assert math.isclose(half, 4.302653 * 0.02 / math.sqrt(3), rel_tol=1e-5)  # t(0.975, 2 df)
+    near_one = summarise([{"test_accuracy": v} for v in (0.98, 1.0, 1.0)])
+    assert near_one["test_accuracy_ci_high"] == 1.0 < 1.0 + 4.302653 * near_one["test_accuracy_std"] / math.sqrt(3)
     one = summarise([{"test_accuracy": 0.5}])
     assert one == {"n_seeds": 1.0, "test_accuracy_mean": 0.5}
 

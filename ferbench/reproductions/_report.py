@@ -56,7 +56,7 @@ def lines_for(row, seed_runs: list) -> list:
                     metric, seeds=[r.seed for r in seed_runs], wall_time_s=wall,
                     run_ids=[r.run_id for r in seed_runs], epochs=_epochs(row, entry))
         if values:
-            ci = mean_ci(values)
+            ci = mean_ci(values, bounds=(0.0, 1.0))  # accuracies and recalls are fractions
             line.mean, line.ci_low, line.ci_high = ci["mean"], ci["ci_low"], ci["ci_high"]
         line.verdict = _judge(row, seed_runs, entry) if values else "no runs"
         out.append(line)
