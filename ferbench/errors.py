@@ -23,3 +23,44 @@ def first_line(exc: BaseException, limit: int = 240) -> str:
     name when it has no text: an empty message must not become an empty error)."""
     lines = [line for line in str(exc).strip().splitlines() if line.strip()]
     return lines[0].strip()[:limit] if lines else type(exc).__name__
+
+
+_FULL_TEXT = ("no space left on device", "database or disk is full", "disk quota exceeded")
+
+
+def _chain(exc: BaseException):
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether `exc`, or an exception it was raised from, says the disk is full (ENOSPC, EDQUOT,
+    or SQLite's "database or disk is full" wrapped by SQLAlchemy and MLflow)."""
+    import errno
+
+    for link in _chain(exc):
+        if isinstance(link, OSError) and link.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if any(text in str(link).lower() for text in _FULL_TEXT):
+            return True
+    return False
+
+
+def full_path(exc: BaseException) -> str | None:
+    """The file a disk-full OSError names, if any."""
+    import errno
+
+    for link in _chain(exc):
+        if isinstance(link, OSError) and link.errno in (errno.ENOSPC, errno.EDQUOT) and link.filename:
+            return str(link.filename)
+    return None
+
+
+def damaged_store(exc: BaseException) -> bool:
+    """SQLite found the store's file damaged after it was opened."""
+    return any(text in str(link) for link in _chain(exc)
+               for text in ("database disk image is malformed", "file is not a database"))
+

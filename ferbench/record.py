@@ -3,26 +3,26 @@
 A run opened by `tracked_run` (or reopened by `reopened_run` to resume it) always ends FINISHED,
 FAILED (exception) or KILLED (Ctrl-C or SIGTERM); only a process killed outright leaves it
 RUNNING. Bulk logging goes through `MlflowClient.log_batch` (measured about 5x cheaper than fluent
-per-call logging). Trained models: `record_models`; evaluation files: `record_artifacts`.
+per-call logging). Opening the store (lock, creation, checks, retries): `store_setup`. Trained
+models: `record_models`; evaluation files: `record_artifacts`.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import subprocess
 import threading
 import time
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 
-from ferbench.errors import StoreError, first_line
+from ferbench.errors import StoreError
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 # Artifact transfer bars would garble our own progress bars and --json output.
@@ -36,16 +36,13 @@ _state: dict[str, Any] = {}
 def setup(tracking_uri: str | None = None):
     """Point MLflow at the store (explicit > MLFLOW_TRACKING_URI > ./ferbench-store) and check it
     answers; returns an MlflowClient. Raises FerbenchError when the store cannot be used."""
-    import mlflow
-    from mlflow import MlflowClient
-
-    from ferbench import store
+    from ferbench import store, store_setup
 
     uri = store.mlflow_tracking_uri(tracking_uri)
-    # MLflow's INFO lines ("Creating initial MLflow database tables...") are noise here.
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
-    if uri.startswith("sqlite:///"):
-        db = Path(uri[len("sqlite:///"):])
+    store_setup.quiet_libraries()
+    store_setup.check_scheme(uri)
+    db = store_setup.sqlite_path(uri)
+    if db is not None:
         parent = db.parent
         if not parent.is_dir() or not os.access(parent, os.W_OK) or (
             db.exists() and not os.access(db, os.W_OK)
@@ -53,30 +50,12 @@ def setup(tracking_uri: str | None = None):
             raise StoreError(f"MLflow store {db} is not writable")
     if _state.get("uri") == uri:
         return _state["client"]
+    import mlflow
+
+    client = store_setup.open_client(uri)
     mlflow.set_tracking_uri(uri)
-    client = MlflowClient(tracking_uri=uri)
-    try:
-        client.search_experiments(max_results=1)
-    except Exception as exc:  # any backend failure is a bad store, reported in one line
-        raise StoreError(f"MLflow store {uri} cannot be used: {first_line(exc)}") from None
-    if uri.startswith("sqlite:///"):
-        _write_ahead_log(Path(uri[len("sqlite:///"):]))
     _state.update(uri=uri, client=client)
     return client
-
-
-def _write_ahead_log(db: Path) -> None:
-    """Put a SQLite store in WAL mode (it persists in the file). A commit then costs one fsync
-    instead of three or so (about 3 ms against 11 here, and a grid cell makes ~6 commits), and
-    the MLflow UI can read while runs write. If another process holds the store in a way that
-    stops the switch, the store keeps its rollback journal: slower, equally correct."""
-    import sqlite3
-
-    try:
-        with closing(sqlite3.connect(db, timeout=1.0)) as connection:
-            connection.execute("PRAGMA journal_mode=WAL")
-    except sqlite3.OperationalError as exc:
-        logging.getLogger(__name__).info("MLflow store %s keeps its rollback journal: %s", db, exc)
 
 
 def client():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from tiny_family import TinyFamily, tiny_dataset, tiny_family  # noqa: F401
 
-from ferbench import record, record_artifacts, record_models
+from ferbench import record, record_artifacts, record_models, store_setup
 from ferbench.errors import FerbenchError
 
 
@@ -37,13 +37,12 @@ def test_sqlite_store_writes_ahead_and_a_locked_store_still_opens(isolated_store
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     # another process mid-write: the switch waits briefly, then the store keeps its journal
     other = tmp_path / "other.db"
-    record.setup(f"sqlite:///{other}")
-    with sqlite3.connect(other) as connection:
-        connection.execute("PRAGMA journal_mode=DELETE")
+    with sqlite3.connect(other) as connection:  # a store still in its rollback journal
+        connection.execute("CREATE TABLE t (x)")
     holder = sqlite3.connect(other, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        record._write_ahead_log(other)
+        store_setup._write_ahead_log(other)
         assert holder.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     finally:
         holder.execute("ROLLBACK")

@@ -45,12 +45,11 @@ class RunTarget:
 
 
 def client(tracking_uri: str | None = None):
-    from mlflow.tracking import MlflowClient
+    """(MlflowClient, tracking URI), through record.setup like every command's store."""
+    from ferbench import record
 
-    from ferbench.store import mlflow_tracking_uri
-
-    uri = mlflow_tracking_uri(tracking_uri)
-    return MlflowClient(tracking_uri=uri), uri
+    opened = record.setup(tracking_uri)
+    return opened, record.current_uri()
 
 
 def get_run(run_id: str, tracking_uri: str | None = None):

@@ -26,14 +26,40 @@ class _FerbenchGroup(TyperGroup):
             typer.echo(f"error: {exc}", err=True)
             # typer 0.29 ships its own click: only typer.Exit is understood here.
             raise typer.Exit(exc.exit_code) from None
+        except Exception as exc:
+            message = _store_failure(exc)
+            if message is None:
+                raise
+            typer.echo(f"error: {message}", err=True)
+            raise typer.Exit(2) from None
+
+
+def _store_failure(exc: Exception) -> str | None:
+    """One line for what any command can meet while writing: a full disk, a damaged store."""
+    from ferbench import store
+    from ferbench.errors import damaged_store, disk_full, first_line, full_path
+
+    if disk_full(exc):
+        where = full_path(exc)
+        writing = f" writing {where}" if where else ""
+        return (f"no space left on device{writing} (store {store.home()}): free some space or point "
+                "FERBENCH_HOME elsewhere")
+    if damaged_store(exc):
+        return (f"the MLflow store is damaged ({first_line(exc)}); move {store.home()} aside or point "
+                "FERBENCH_HOME elsewhere")
+    return None
 
 
 def _quiet_environment() -> None:
     # Offline and private by default; set before MLflow / TensorFlow are imported by a command.
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # no INFO lines from MLflow or alembic
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    from ferbench import tf_quiet
+
+    tf_quiet.install()
 
 
 def build_app() -> typer.Typer:

@@ -1,0 +1,210 @@
+"""The store under stress: processes starting together on a fresh store, runs killed with -9, a
+full disk, a corrupt or foreign mlflow.db, an unknown tracking scheme, a tracking server that does
+not answer, library chatter on stderr, Ctrl-C. Every failure is one line and exit code 2."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from cli_subprocess import cli, cli_process
+from tiny_family import tiny_dataset, tiny_family  # noqa: F401
+from typer.testing import CliRunner
+
+from ferbench import checkpoints, record
+from ferbench.cli import app
+
+TINY = "tiny_test_family"
+
+
+def invoke(*args):
+    return CliRunner().invoke(app, list(args))
+
+
+def _statuses(home: Path) -> list[str]:
+    """Statuses of the store's training runs (not their fold runs), read without MLflow."""
+    with sqlite3.connect(home / "mlflow.db") as connection:
+        return [row[0] for row in connection.execute(
+            "SELECT status FROM runs JOIN tags ON tags.run_uuid = runs.run_uuid "
+            "WHERE tags.key = 'ferbench.kind' AND tags.value = 'run'")]
+
+
+def _one_error_line(stderr: str, *needles: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), stderr[-3000:]
+    assert "Traceback" not in stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+# --- processes starting together -------------------------------------------------------------
+STARTER = """
+import os, sys, time
+sys.path.insert(0, {tests!r})
+from tiny_family import TinyFamily, tiny_dataset
+from ferbench.families import registry
+registry._FAMILIES[TinyFamily.name] = TinyFamily
+import mlflow.store.tracking.sqlalchemy_store  # the slow imports before the start line
+from ferbench import runner
+data = tiny_dataset()
+open(os.path.join({gate!r}, str(os.getpid())), "w").close()
+deadline = time.time() + 120
+while len(os.listdir({gate!r})) < {n} and time.time() < deadline:
+    time.sleep(0.01)
+runner.run(TinyFamily.name, data, protocol="holdout", epochs=1, seed={seed}, quiet=True, log_model=False,
+           log_figures=False)
+"""
+
+
+def test_processes_starting_together_on_a_fresh_store_all_record_their_run(tmp_path):
+    from cli_subprocess import TESTS
+
+    n = 4
+    for attempt in range(3):
+        home, gate = tmp_path / f"store-{attempt}", tmp_path / f"gate-{attempt}"
+        gate.mkdir()
+        env = {**os.environ, "FERBENCH_HOME": str(home)}
+        env.pop("MLFLOW_TRACKING_URI", None)
+        processes = [subprocess.Popen(
+            [sys.executable, "-c", STARTER.format(tests=str(TESTS), gate=str(gate), n=n, seed=seed)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for seed in range(n)]
+        for process in processes:
+            _, err = process.communicate(timeout=300)
+            assert process.returncode == 0, err[-3000:]
+            assert "Traceback" not in err and "INFO" not in err, err[-3000:]
+        assert _statuses(home) == ["FINISHED"] * n
+        assert not list(home.glob(".mlflow.db.tmp-*"))  # the store was made in one piece
+
+
+def test_a_creation_that_fails_leaves_no_store_and_the_next_one_succeeds(isolated_store, monkeypatch):
+    import mlflow.store.db.utils as db_utils
+
+    (isolated_store / "mlflow.db").unlink()
+
+    def killed(engine):
+        raise KeyboardInterrupt  # cut in the middle of the migrations
+
+    with monkeypatch.context() as patch:
+        patch.setattr(db_utils, "_initialize_tables", killed)
+        with pytest.raises(KeyboardInterrupt):
+            record.setup()
+    assert sorted(p.name for p in isolated_store.iterdir()) == [".store.lock"]
+    assert record.setup().search_experiments() is not None
+    assert (isolated_store / "mlflow.db").stat().st_size > 0
+
+
+def test_a_locked_database_is_retried_then_refused_in_one_line(monkeypatch):
+    from ferbench import store_setup
+
+    calls = []
+
+    def locked_twice():
+        calls.append(1)
+        if len(calls) < 3:
+            raise sqlite3.OperationalError("database is locked")
+        return "client"
+
+    def always_locked():
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(store_setup.time, "sleep", lambda s: None)
+    assert store_setup._retry_locked(locked_twice, "sqlite:///x") == "client" and len(calls) == 3
+    with pytest.raises(store_setup.StoreError, match="stays locked by another process"):
+        store_setup._retry_locked(always_locked, "sqlite:///x")
+
+
+# --- a corrupt or foreign mlflow.db --------------------------------------------------------------
+def _foreign_sqlite(path: Path) -> None:
+    path.unlink()
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE studies (study_id INTEGER PRIMARY KEY, study_name TEXT)")
+
+
+@pytest.mark.parametrize("make, why", [
+    (lambda p: p.write_bytes(os.urandom(6000)), "not an SQLite database"),
+    (lambda p: p.write_bytes(b"SQLite format 3\0" + os.urandom(8000)), "not a valid MLflow store"),
+    (_foreign_sqlite, "without MLflow's tables"),
+    (lambda p: (p.unlink(), p.mkdir()), "a directory"),
+])
+@pytest.mark.parametrize("command", [["leaderboard"], ["run", TINY, "--dataset", "synthetic", "--epochs", "1"]])
+def test_a_corrupt_or_foreign_store_is_one_line_and_never_written(tiny_family, isolated_store, make, why, command):
+    db = isolated_store / "mlflow.db"
+    make(db)
+    before = hashlib.sha256(db.read_bytes()).hexdigest() if db.is_file() else None
+    result = invoke(*command)
+    assert result.exit_code == 2, result.output
+    _one_error_line(result.stderr, str(db), "is not a valid MLflow store", why, "move it aside", "FERBENCH_HOME")
+    if before is not None:
+        assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+
+
+# --- tracking URIs -----------------------------------------------------------------------------
+@pytest.mark.parametrize("uri", ["foo://bar", "mlruns", "file:///tmp/mlruns"])
+def test_an_unsupported_tracking_scheme_is_one_line_listing_the_accepted_ones(uri):
+    result = invoke("leaderboard", "--tracking-uri", uri)
+    assert result.exit_code == 2, result.output
+    _one_error_line(result.stderr, repr(uri), "accepted: sqlite:///PATH, http://, https://, postgresql://")
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_tracking_server_on_a_closed_port_fails_within_seconds(isolated_store):
+    uri = f"http://127.0.0.1:{_closed_port()}"
+    start = time.monotonic()
+    result = cli(isolated_store, "leaderboard", "--tracking-uri", uri, timeout=60)
+    took = time.monotonic() - start
+    assert took < 15, f"{took:.1f} s"
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith(f"error: MLflow tracking server {uri} does not answer (connection refused)")
+    assert lines[:-1] in ([], [f"waiting for the MLflow tracking server {uri} (3 retries) ..."])
+
+
+def test_the_user_s_own_http_settings_are_kept(isolated_store):
+    uri = f"http://127.0.0.1:{_closed_port()}"
+    start = time.monotonic()
+    result = cli(isolated_store, "leaderboard", "--tracking-uri", uri, env={"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"})
+    assert result.returncode == 2 and time.monotonic() - start < 10
+    assert "waiting for" not in result.stderr  # no retries: nothing to wait for
+
+
+# --- noise -------------------------------------------------------------------------------------
+def test_a_fresh_store_prints_no_library_info_lines(tmp_path):
+    home = tmp_path / "fresh"  # no database yet: it is created by this command
+    result = cli(home, "analyze", "occlusion", "UNKNOWN_ID")
+    assert result.returncode == 2
+    _one_error_line(result.stderr, "unknown run id 'UNKNOWN_ID'")
+
+
+def test_tensorflow_import_lines_are_filtered_and_other_output_kept(tmp_path):
+    code = ("from ferbench import tf_quiet; tf_quiet.install()\n"
+            "import os, sys\n"
+            "sys.modules.pop('tensorflow', None)\n"
+            "import tensorflow\n"
+            "os.write(2, b'after\\n')\n")
+    fake = tmp_path / "tensorflow"
+    fake.mkdir()
+    (fake / "__init__.py").write_text(
+        "import os\n"
+        "os.write(2, b'WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n')\n"
+        "os.write(2, b'I0000 00:00:1796428538.293465   32358 port.cc:153] oneDNN custom operations are on.\\n')\n"
+        "os.write(2, b'a real warning\\n')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "a real warning\nafter\n"
