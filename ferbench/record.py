@@ -1,8 +1,9 @@
 """Everything that talks to MLflow for runs: the store, experiments, run lifecycle, logging, tags.
 
 A run opened by `tracked_run` (or reopened by `reopened_run` to resume it) always ends FINISHED,
-FAILED (exception) or KILLED (Ctrl-C or SIGTERM); only a process killed outright leaves it
-RUNNING. Bulk logging goes through `MlflowClient.log_batch` (measured about 5x cheaper than fluent
+FAILED (exception) or KILLED (Ctrl-C or SIGTERM); a run whose process was killed outright is
+marked KILLED by the next command that opens the store (`setup`, through ferbench.stale_runs).
+Bulk logging goes through `MlflowClient.log_batch` (measured about 5x cheaper than fluent
 per-call logging). Opening the store (lock, creation, checks, retries): `store_setup`. Trained
 models: `record_models`; evaluation files: `record_artifacts`.
 """
@@ -35,7 +36,8 @@ _state: dict[str, Any] = {}
 # --- store and experiments -------------------------------------------------------------------
 def setup(tracking_uri: str | None = None):
     """Point MLflow at the store (explicit > MLFLOW_TRACKING_URI > ./ferbench-store) and check it
-    answers; returns an MlflowClient. Raises FerbenchError when the store cannot be used."""
+    answers; returns an MlflowClient. Raises FerbenchError when the store cannot be used. The
+    first call per store in a process also closes runs whose owner is gone (ferbench.stale_runs)."""
     from ferbench import store, store_setup
 
     uri = store.mlflow_tracking_uri(tracking_uri)
@@ -52,9 +54,12 @@ def setup(tracking_uri: str | None = None):
         return _state["client"]
     import mlflow
 
+    from ferbench.stale_runs import close_stale
+
     client = store_setup.open_client(uri)
     mlflow.set_tracking_uri(uri)
     _state.update(uri=uri, client=client)
+    close_stale(client, uri)
     return client
 
 

@@ -200,16 +200,19 @@ def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_
               else record.reopened_run(resume_run_id))
     lease = None
     try:
+        if resume_run_id is not None:
+            # a fresh lease before the run is RUNNING again: other commands close a RUNNING run
+            # whose lease is stale (ferbench.stale_runs), as the old lease is
+            saved = checkpoints.RunCheckpoint.open(resume_run_id)
+            wall_before = getattr(leases.read(saved.directory), "wall_s", 0.0)
+            lease = leases.Holder(saved.directory, wall_before)
         with opened as run_id, progress(quiet) as bars:
             if resume_run_id is None:
                 saved = checkpoints.RunCheckpoint.create(run_id, options, family=family_cls.name,
                                                          dataset=plan.dataset.name, tracking_uri=record.current_uri())
                 timed(record.log, run_id, params=_run_params(plan))
                 wall_before = 0.0
-            else:
-                saved = checkpoints.RunCheckpoint.open(run_id)
-                wall_before = getattr(leases.read(saved.directory), "wall_s", 0.0)
-            lease = leases.Holder(saved.directory, wall_before)
+                lease = leases.Holder(saved.directory, wall_before)
             summary, fold_metrics, curves = _run_folds(plan, run_id, name, tags, options, saved, lease, bars, timed)
             # one last call for every figure: the run's metrics and its wall time (over every
             # process that worked on it), which then covers all but this call

@@ -146,7 +146,7 @@ def test_a_process_killed_mid_write_leaves_the_previous_epoch_and_resumes_from_t
     assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
     (run,) = _runs()
     run_id = run.info.run_id
-    assert run.info.status == "RUNNING"  # SIGKILL: nobody ended it
+    assert run.info.status == "KILLED"  # SIGKILL: nobody ended it, so the next setup closed it
     fold = checkpoints.run_dir(run_id) / "official"
     latest = checkpoints.latest_epoch(fold)
     assert latest.name == "epoch-0002"

@@ -124,6 +124,79 @@ def test_a_locked_database_is_retried_then_refused_in_one_line(monkeypatch):
         store_setup._retry_locked(always_locked, "sqlite:///x")
 
 
+# --- runs killed with -9 -----------------------------------------------------------------------
+KILLED_IN_FOLD_2 = """
+import os, signal
+real, calls = TinyFamily.fit, []
+def fit(self, *args, **kwargs):
+    calls.append(1)
+    if len(calls) == 2:  # fold 1 is in the checkpoint
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(self, *args, **kwargs)
+TinyFamily.fit = fit
+import ferbench.cli.runs
+ferbench.cli.runs._load = lambda name, path: tiny_dataset()
+from tiny_family import tiny_dataset
+"""
+
+
+def test_a_run_killed_with_sigkill_is_closed_by_the_next_command_and_resumes(tiny_family, isolated_store, monkeypatch):
+    killed = cli(isolated_store, "run", TINY, "--dataset", "synthetic", "--protocol", "kfold:3", "--epochs", "2",
+                 "--json", before=KILLED_IN_FOLD_2)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert _statuses(isolated_store) == ["RUNNING"]
+    (run_dir,) = checkpoints.root().iterdir()
+    run_id = run_dir.name
+    assert list(checkpoints.RunCheckpoint(run_id, {}).finished_folds()) == ["fold1"]
+
+    listed = cli(isolated_store, "leaderboard")  # any command that opens the store
+    assert listed.returncode == 0, listed.stderr
+    assert f"run {run_id} marked KILLED: its process is gone" in listed.stderr
+    assert _statuses(isolated_store) == ["KILLED"]
+    again = cli(isolated_store, "leaderboard")
+    assert again.returncode == 0 and "marked KILLED" not in again.stderr  # nothing left to close
+
+    monkeypatch.setattr("ferbench.cli.runs._load", lambda name, path: tiny_dataset())
+    resumed = invoke("run", TINY, "--dataset", "synthetic", "--resume", run_id)
+    assert resumed.exit_code == 0, resumed.output
+    run = record.client().get_run(run_id)
+    assert run.info.status == "FINISHED" and run.data.tags[record.TAG_RESUMES] == "1"
+    assert not checkpoints.run_dir(run_id).exists()
+
+
+def test_only_running_runs_with_a_stale_lease_are_closed(isolated_store):
+    import json
+    import socket
+    from dataclasses import asdict
+
+    from ferbench import leases
+    from test_resume import _fresh_lease
+
+    client = record.setup()
+    experiment = record.experiment_for("tinyset")
+
+    def run_with(lease: leases.Lease | None, status: str = "RUNNING") -> str:
+        run_id = client.create_run(experiment, tags={"ferbench.kind": "run"}).info.run_id
+        checkpoints.RunCheckpoint.create(run_id, {}, tracking_uri=record.current_uri())
+        if lease is not None:
+            (checkpoints.run_dir(run_id) / leases.LEASE_FILE).write_text(json.dumps(asdict(lease)))
+        if status != "RUNNING":
+            client.set_terminated(run_id, status)
+        return run_id
+
+    now = time.time()
+    alive = run_with(None)
+    _fresh_lease(alive)  # this process, on this host
+    run_with(None)  # no lease: its owner is unknown
+    run_with(leases.Lease("another-host", 1, None, now - 30, 0.0))  # heartbeat recent elsewhere
+    run_with(leases.Lease(socket.gethostname(), 1, "1", now, 0.0), status="FAILED")  # stale, not RUNNING
+    gone = run_with(leases.Lease("another-host", 1, None, now - 10 * leases.TIMEOUT_S, 0.0))
+    listed = cli(isolated_store, "leaderboard")
+    assert listed.returncode == 0, listed.stderr
+    assert [line.split()[1] for line in listed.stderr.splitlines() if "marked KILLED" in line] == [gone]
+    assert sorted(_statuses(isolated_store)) == ["FAILED", "KILLED", "RUNNING", "RUNNING", "RUNNING"]
+
+
 # --- a corrupt or foreign mlflow.db --------------------------------------------------------------
 def _foreign_sqlite(path: Path) -> None:
     path.unlink()
