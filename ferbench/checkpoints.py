@@ -97,8 +97,18 @@ class RunCheckpoint:
         line = json.dumps({"fold": name, "metrics": {k: float(v) for k, v in metrics.items()},
                            "proba": np.asarray(proba, dtype=np.float64).tolist(),
                            "curves": {k: [float(v) for v in vs] for k, vs in (curves or {}).items()}})
-        with open(self.directory / FOLDS_FILE, "a") as handle:
-            handle.write(line + "\n")
+        data = (line + "\n").encode()
+        fd = os.open(self.directory / FOLDS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            size = os.fstat(fd).st_size
+            try:
+                while data:
+                    data = data[os.write(fd, data):]
+            except BaseException:
+                os.ftruncate(fd, size)  # e.g. a full disk: no torn line to glue the next one to
+                raise
+        finally:
+            os.close(fd)
         remove_tree(self.fold_dir(name))  # its epochs are no longer needed
 
     def finished_folds(self) -> dict[str, FoldRecord]:
@@ -193,8 +203,12 @@ def _alive(pid: int) -> bool:
 
 def _write_text(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _fsync(path: Path) -> None:

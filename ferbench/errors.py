@@ -64,3 +64,13 @@ def damaged_store(exc: BaseException) -> bool:
     return any(text in str(link) for link in _chain(exc)
                for text in ("database disk image is malformed", "file is not a database"))
 
+
+def stopped_run(exc: BaseException, run_id: str | None = None) -> str | None:
+    """The run that `exc` stopped. The runner notes it on the exception (the innermost run wins)
+    so that a command can name the run in its one-line message."""
+    if run_id and getattr(exc, "ferbench_run_id", None) is None:
+        try:
+            exc.ferbench_run_id = run_id
+        except AttributeError:  # an exception type without attributes of its own
+            pass
+    return getattr(exc, "ferbench_run_id", None)

@@ -186,7 +186,9 @@ def log_run(rows: list[Row], dataset: str | None, filters: dict) -> tuple[str, b
     with opened as run_id:
         with tempfile.TemporaryDirectory() as tmp:  # the same names each time: files are replaced
             write_artifacts(rows, Path(tmp))
-            client.log_artifacts(run_id, tmp, artifact_path="leaderboard")
+            from ferbench.record_artifacts import log_files
+
+            log_files(run_id, tmp, artifact_path="leaderboard")
         comparable = sum(r.comparable in (COMPARABLE, CAVEATS) for r in rows)
         # a "leaderboard/" prefix puts them in their own section of MLflow's chart view
         record.log(run_id, tags=tags, metrics={"leaderboard/rows": len(rows),

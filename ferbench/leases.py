@@ -103,16 +103,20 @@ class Holder:
                       self.wall_before + time.perf_counter() - self._start, released)
         with self._lock:
             tmp = self.path.with_name(f".{LEASE_FILE}.tmp-{pid}")
-            tmp.write_text(json.dumps(asdict(lease)))
-            os.replace(tmp, self.path)
+            try:
+                tmp.write_text(json.dumps(asdict(lease)))
+                os.replace(tmp, self.path)
+            except BaseException:
+                tmp.unlink(missing_ok=True)  # e.g. a full disk: never a torn lease file
+                raise
 
     def release(self) -> None:
         self._stop.set()
         self._thread.join()
         try:
             self.renew(released=True)
-        except FileNotFoundError:  # the directory went with a finished run
-            pass
+        except OSError:  # the directory went with a finished run, or the disk is full: then the
+            pass         # lease goes stale with this process all the same
 
     def _beat(self) -> None:
         while not self._stop.wait(HEARTBEAT_S):

@@ -38,8 +38,6 @@ def _check_rows(rows: np.ndarray, what: str) -> None:
 
 def log_predictions(run_id: str, rows, y_true, proba, *, fingerprint: str) -> None:
     """Store a run's per-image test predictions as its `evaluation/predictions.npz`."""
-    from ferbench import record
-
     rows = np.asarray(rows, dtype=np.int64).ravel()
     y_true = np.asarray(y_true).ravel()
     proba = np.asarray(proba, dtype=np.float64)
@@ -59,10 +57,12 @@ def log_predictions(run_id: str, rows, y_true, proba, *, fingerprint: str) -> No
         "proba": proba.astype(np.float16),
         "fingerprint": np.array(fingerprint),
     }
+    from ferbench.record_artifacts import log_files
+
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / _FILE
         np.savez_compressed(path, **arrays)
-        record.client().log_artifact(run_id, str(path), artifact_path=_FOLDER)
+        log_files(run_id, path, artifact_path=_FOLDER)
 
 
 def load_predictions(run_id: str) -> Predictions:

@@ -152,7 +152,13 @@ def _ended(c, run_id: str) -> Iterator[None]:
     finally:
         if in_main:
             signal.signal(signal.SIGTERM, previous)
-        c.set_terminated(run_id, status=status)
+        try:
+            c.set_terminated(run_id, status=status)
+        except Exception:
+            # e.g. a full disk: the error that stopped the run is the one to report; the run's
+            # lease is released, so the next command closes it (ferbench.stale_runs)
+            if status == "FINISHED":
+                raise
 
 
 def log(

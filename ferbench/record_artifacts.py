@@ -36,7 +36,7 @@ def log_evaluation_artifacts(run_id: str, y_true, proba, class_names, prefix: st
                                  for i, name in enumerate(fold_names))
         if figure:
             _confusion_figure(matrix, names, prefix, out / f"{prefix}_confusion_matrix.png")
-        record.client().log_artifacts(run_id, str(out), artifact_path="evaluation")
+        log_files(run_id, out, artifact_path="evaluation")
 
 
 def _confusion_figure(matrix: np.ndarray, names: list[str], prefix: str, path: Path) -> None:
@@ -60,3 +60,44 @@ def _confusion_figure(matrix: np.ndarray, names: list[str], prefix: str, path: P
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def log_files(run_id: str, local: str | Path, artifact_path: str | None = None) -> None:
+    """Log a file, or every file under a folder, as artifacts of run `run_id`: each file whole or
+    not at all. On a local store the files go one by one (MLflow writes each to a temporary name,
+    then renames it; a folder is otherwise copied in place, and a full disk would leave a torn
+    file), and if one fails, the ones this call wrote are removed. A server stores what it gets."""
+    from ferbench import record
+
+    client = record.client()
+    local = Path(local)
+    root = _local_artifact_dir(client, run_id)
+    if root is None:
+        if local.is_dir():
+            client.log_artifacts(run_id, str(local), artifact_path=artifact_path)
+        else:
+            client.log_artifact(run_id, str(local), artifact_path=artifact_path)
+        return
+    files = [local] if local.is_file() else sorted(p for p in local.rglob("*") if p.is_file())
+    written: list[Path] = []
+    try:
+        for path in files:
+            folder = "/".join(part for part in (artifact_path or "", path.parent.relative_to(local).as_posix()
+                                                if local.is_dir() else "") if part not in ("", "."))
+            target = root / folder / path.name
+            client.log_artifact(run_id, str(path), artifact_path=folder or None)
+            written.append(target)
+    except BaseException:
+        for target in written:
+            target.unlink(missing_ok=True)
+        raise
+
+
+def _local_artifact_dir(client, run_id: str) -> Path | None:
+    """The run's artifact folder when it is on this machine's file system, else None."""
+    uri = client.get_run(run_id).info.artifact_uri
+    if not uri.startswith("file:"):
+        return None
+    from mlflow.utils.file_utils import local_file_uri_to_path
+
+    return Path(local_file_uri_to_path(uri))

@@ -102,10 +102,34 @@ def log_family_model(run_id: str, family, sample_images: np.ndarray, class_names
                         signature=signature,
                         pip_requirements=_requirements(),
                     )
+                except BaseException:
+                    _discard_unready_models(run_id)
+                    raise
                 finally:
                     _pop_active_run()
         finally:
             mlflow_logger.setLevel(level)
+
+
+def _discard_unready_models(run_id: str) -> None:
+    """A model whose logging failed (a full disk mid-copy) goes, files and record: no half-written
+    model stays in the store. Best effort: the store may refuse the clean-up too."""
+    import shutil
+
+    from mlflow.utils.file_utils import local_file_uri_to_path
+
+    c = record.client()
+    try:
+        experiment = c.get_run(run_id).info.experiment_id
+        models = c.search_logged_models([experiment], filter_string=f"source_run_id = '{run_id}'")
+        for model in models:
+            if str(model.status).upper().endswith("READY"):
+                continue
+            if model.artifact_location.startswith("file:"):
+                shutil.rmtree(Path(local_file_uri_to_path(model.artifact_location)).parent, ignore_errors=True)
+            c.delete_logged_model(model.model_id)
+    except Exception:
+        pass
 
 
 def _pop_active_run() -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ferbench.errors import FerbenchError
+from ferbench.errors import FerbenchError, stopped_run
 
 MAX_CHILD_RUNS = 20
 
@@ -198,7 +198,7 @@ def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_
     options = {"log_model": log_model, "log_figures": log_figures, "fold_runs": fold_runs}
     opened = (record.tracked_run(plan.experiment_id, name, tags, parent_run_id) if resume_run_id is None
               else record.reopened_run(resume_run_id))
-    lease = None
+    lease, run_id = None, resume_run_id
     try:
         if resume_run_id is not None:
             # a fresh lease before the run is RUNNING again: other commands close a RUNNING run
@@ -218,6 +218,9 @@ def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_
             # process that worked on it), which then covers all but this call
             summary["wall_time_s"] = time.perf_counter() - start + wall_before
             timed(record.log, run_id, metrics={**summary, "logging_time_s": timed.total}, curves=curves)
+    except BaseException as exc:
+        stopped_run(exc, run_id)
+        raise
     finally:
         if lease is not None:  # after MLflow ended the run: a RUNNING run's lease is never released
             lease.release()

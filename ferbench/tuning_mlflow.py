@@ -119,6 +119,7 @@ class StudyTracker:
 
     # --- end of study ----------------------------------------------------------------------
     def summarize(self, study, best_config: dict | None, final: dict | None) -> None:
+        from ferbench.record_artifacts import log_files
         from ferbench.tuning_storage import state_counts
 
         counts = state_counts(study.get_trials(deepcopy=False))
@@ -138,7 +139,7 @@ class StudyTracker:
             notes = save_plots(study, out)
             if notes:
                 (out / "plots_skipped.txt").write_text("\n".join(notes) + "\n")
-            self.client.log_artifacts(self.parent_id, str(out), artifact_path="study")
+            log_files(self.parent_id, out, artifact_path="study")
 
 
 def _as_param(value) -> str:

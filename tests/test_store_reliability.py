@@ -197,6 +197,90 @@ def test_only_running_runs_with_a_stale_lease_are_closed(isolated_store):
     assert sorted(_statuses(isolated_store)) == ["FAILED", "KILLED", "RUNNING", "RUNNING", "RUNNING"]
 
 
+# --- a full disk -------------------------------------------------------------------------------
+def _no_space(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def _artifact_files(home: Path) -> list[Path]:
+    return sorted(p for p in (home / "artifacts").rglob("*") if p.is_file()) if (home / "artifacts").exists() else []
+
+
+def test_a_full_disk_while_logging_evaluation_files_is_one_line_and_leaves_no_partial_file(
+        tiny_family, isolated_store, monkeypatch):
+    import mlflow.store.artifact.local_artifact_repo as local_repo
+
+    real, copies = local_repo.shutil.copyfileobj, []
+
+    def filling(source, target, length=0):  # the second evaluation file half written, then full
+        copies.append(1)
+        if len(copies) == 2:
+            target.write(source.read(10))
+            _no_space()
+        return real(source, target, length)
+
+    monkeypatch.setattr("ferbench.cli.runs._load", lambda name, path: tiny_dataset())
+    monkeypatch.setattr(local_repo.shutil, "copyfileobj", filling)
+    result = invoke("run", TINY, "--dataset", "synthetic", "--epochs", "1", "--json")
+    assert result.exit_code == 2, result.output
+    line = _one_error_line(result.stderr, "no space left on device", str(isolated_store))
+    run = record.client().search_runs([record.experiment_for("tinyset")])[0]
+    assert run.info.status == "FAILED" and f"--resume {run.info.run_id}" in line
+    evaluation = [p for p in _artifact_files(isolated_store) if "evaluation" in p.parts]
+    assert evaluation == []  # neither the torn file nor the one written before it
+
+
+def test_a_full_disk_while_logging_the_model_leaves_no_model_behind(tiny_family, isolated_store, monkeypatch):
+    import mlflow.store.artifact.local_artifact_repo as local_repo
+
+    def torn_copy(source, target):
+        Path(target).mkdir(parents=True, exist_ok=True)
+        (Path(target) / "MLmodel").write_text("artifact_path: mo")  # half a file
+        _no_space()
+
+    monkeypatch.setattr("ferbench.cli.runs._load", lambda name, path: tiny_dataset())
+    monkeypatch.setattr(local_repo, "shutil_copytree_without_file_permissions", torn_copy)
+    result = invoke("run", TINY, "--dataset", "synthetic", "--epochs", "1", "--json")
+    assert result.exit_code == 2, result.output
+    _one_error_line(result.stderr, "no space left on device")
+    assert _artifact_files(isolated_store) == []
+    experiment = record.experiment_for("tinyset")
+    assert list(record.client().search_logged_models([experiment])) == []
+    assert [r.info.status for r in record.client().search_runs([experiment])] == ["FAILED"]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 3 MB tmpfs (root only; skipped elsewhere)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_a_full_tmpfs_gives_one_line_and_the_next_command_leaves_no_run_running(small_disk, migrated_mlflow_db):
+    home = small_disk / "store"
+    home.mkdir()
+    shutil.copy(migrated_mlflow_db, home / "mlflow.db")
+    filler = small_disk / "filler"
+    free = shutil.disk_usage(small_disk).free
+    filler.write_bytes(b"\0" * max(0, free - 96 * 1024))  # about 96 KB left
+    result = cli(home, "run", TINY, "--dataset", "synthetic", "--epochs", "1", "--json")
+    assert result.returncode == 2, result.stderr[-3000:]
+    _one_error_line(result.stderr, "no space left on device", str(home))
+    filler.unlink()
+    after = cli(home, "leaderboard")
+    assert after.returncode == 0, after.stderr
+    assert "RUNNING" not in _statuses(home)
+    leftovers = [p for p in home.rglob("*") if ".tmp" in p.name and p.name != ".store.lock"]
+    assert leftovers == []
+
+
 # --- a corrupt or foreign mlflow.db --------------------------------------------------------------
 def _foreign_sqlite(path: Path) -> None:
     path.unlink()

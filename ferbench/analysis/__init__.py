@@ -207,9 +207,11 @@ class Workspace:
     def publish(self, run_id: str, tracking_uri: str) -> list[str]:
         import shutil
 
-        mlflow_client, _ = client(tracking_uri)
+        from ferbench.record_artifacts import log_files
+
+        client(tracking_uri)  # the store the run is in
         artifact_path = f"{ARTIFACT_DIR}/{self.name}"
-        mlflow_client.log_artifacts(run_id, str(self.dir), artifact_path)
+        log_files(run_id, self.dir, artifact_path)
         if self.out:
             target = self.out / self.name
             target.mkdir(parents=True, exist_ok=True)

@@ -37,16 +37,18 @@ class _FerbenchGroup(TyperGroup):
 def _store_failure(exc: Exception) -> str | None:
     """One line for what any command can meet while writing: a full disk, a damaged store."""
     from ferbench import store
-    from ferbench.errors import damaged_store, disk_full, first_line, full_path
+    from ferbench.errors import damaged_store, disk_full, first_line, full_path, stopped_run
 
+    run_id = stopped_run(exc)
+    then = f"; run {run_id} stopped: resume it with --resume {run_id}" if run_id else ""
     if disk_full(exc):
         where = full_path(exc)
         writing = f" writing {where}" if where else ""
         return (f"no space left on device{writing} (store {store.home()}): free some space or point "
-                "FERBENCH_HOME elsewhere")
+                f"FERBENCH_HOME elsewhere{then}")
     if damaged_store(exc):
         return (f"the MLflow store is damaged ({first_line(exc)}); move {store.home()} aside or point "
-                "FERBENCH_HOME elsewhere")
+                f"FERBENCH_HOME elsewhere{then}")
     return None
 
 

@@ -121,7 +121,7 @@ def log_grid_summary(run_id: str, cells: list[dict], layers: list[str], pca: lis
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from ferbench import record
+    from ferbench.record_artifacts import log_files
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
@@ -146,7 +146,7 @@ def log_grid_summary(run_id: str, cells: list[dict], layers: list[str], pca: lis
         fig.tight_layout()
         fig.savefig(out / "grid_test_accuracy.png")
         plt.close(fig)
-        record.client().log_artifacts(run_id, str(out), artifact_path="grid")
+        log_files(run_id, out, artifact_path="grid")
 
 
 def register(app: typer.Typer) -> None:
