@@ -365,3 +365,16 @@ def test_tensorflow_import_lines_are_filtered_and_other_output_kept(tmp_path):
                           env={**os.environ, "PYTHONPATH": str(tmp_path)})
     assert done.returncode == 0, done.stderr
     assert done.stderr == "a real warning\nafter\n"
+
+
+# --- Ctrl-C ------------------------------------------------------------------------------------
+def test_ctrl_c_names_the_killed_run_and_how_to_resume_it(tiny_family, monkeypatch):
+    monkeypatch.setattr("ferbench.cli.runs._load", lambda name, path: tiny_dataset())
+    result = invoke("run", TINY, "--dataset", "synthetic", "--epochs", "2", "--set", "interrupt_at=1", "--json")
+    assert result.exit_code == 130, result.output
+    run = record.client().search_runs([record.experiment_for("tinyset")])[0]
+    run_id = run.info.run_id
+    assert run.info.status == "KILLED"
+    assert result.stderr.strip().splitlines() == [
+        f"interrupted: run {run_id} marked KILLED (resume with ferbench run {TINY} --dataset synthetic "
+        f"--resume {run_id})"]

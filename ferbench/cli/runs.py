@@ -33,6 +33,25 @@ def _load(dataset: str, path: str | None):
     return load_dataset(dataset, path)
 
 
+def _interrupted(exc: KeyboardInterrupt, family: str, dataset: str, path, tracking_uri) -> None:
+    """One line on what Ctrl-C (or SIGTERM) left and how to go on; exit 130 (143)."""
+    import shlex
+
+    from ferbench.errors import stopped_run
+    from ferbench.record import Terminated
+
+    word, code = ("terminated", 143) if isinstance(exc, Terminated) else ("interrupted", 130)
+    run_id = stopped_run(exc)
+    if run_id is None:
+        typer.echo(f"{word}: no run was started", err=True)
+    else:
+        where = "".join(f" {flag} {shlex.quote(str(value))}" for flag, value in
+                        (("--path", path), ("--tracking-uri", tracking_uri)) if value)
+        typer.echo(f"{word}: run {run_id} marked KILLED (resume with ferbench run {family} --dataset "
+                   f"{dataset}{where} --resume {run_id})", err=True)
+    raise typer.Exit(code)
+
+
 def _baseline_line(entry: dict) -> str:
     value = entry.get("value")
     shown = "confusion matrix" if value is None else f"{value:.3f}"
@@ -98,16 +117,19 @@ def register(app: typer.Typer) -> None:
         # Under --json, stray prints from libraries must not corrupt the one JSON object.
         sink = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
         with sink:
-            if seed_list is not None:
-                from ferbench.seeds import run_seeds
+            try:
+                if seed_list is not None:
+                    from ferbench.seeds import run_seeds
 
-                parent, results, summary = run_seeds(family, data, seed_list, protocol=protocol, params=params,
-                                                     epochs=epochs, tracking_uri=tracking_uri, quiet=as_json)
-            elif resume is not None:
-                result = runner.resume(resume, data, family=family, tracking_uri=tracking_uri, quiet=as_json)
-            else:
-                result = runner.run(family, data, protocol=protocol, params=params, epochs=epochs,
-                                    seed=0 if seed is None else seed, tracking_uri=tracking_uri, quiet=as_json)
+                    parent, results, summary = run_seeds(family, data, seed_list, protocol=protocol, params=params,
+                                                         epochs=epochs, tracking_uri=tracking_uri, quiet=as_json)
+                elif resume is not None:
+                    result = runner.resume(resume, data, family=family, tracking_uri=tracking_uri, quiet=as_json)
+                else:
+                    result = runner.run(family, data, protocol=protocol, params=params, epochs=epochs,
+                                        seed=0 if seed is None else seed, tracking_uri=tracking_uri, quiet=as_json)
+            except KeyboardInterrupt as exc:
+                _interrupted(exc, family, dataset, path, tracking_uri)
         if seed_list is not None:
             _print_seeds(parent, seed_list, results, summary, as_json)
             return
