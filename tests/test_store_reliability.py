@@ -197,6 +197,36 @@ def test_only_running_runs_with_a_stale_lease_are_closed(isolated_store):
     assert sorted(_statuses(isolated_store)) == ["FAILED", "KILLED", "RUNNING", "RUNNING", "RUNNING"]
 
 
+def test_closing_stale_runs_reads_leases_first_and_loads_no_tensorflow(isolated_store):
+    import json
+    from dataclasses import asdict
+
+    from ferbench import leases
+
+    client = record.setup()
+    run_id = client.create_run(record.experiment_for("tinyset"), tags={"ferbench.kind": "run"}).info.run_id
+    checkpoints.RunCheckpoint.create(run_id, {}, tracking_uri=record.current_uri())
+    dead = leases.Lease("another-host", 1, None, time.time() - 10 * leases.TIMEOUT_S, 0.0)
+    (checkpoints.run_dir(run_id) / leases.LEASE_FILE).write_text(json.dumps(asdict(dead)))
+    probe = ("import sys\n"
+             "from ferbench import record, stale_runs\n"
+             "asked = []\n"
+             "real = stale_runs._running\n"
+             "stale_runs._running = lambda *a: asked.append(1) or real(*a)\n"
+             "record.setup()\n"
+             "heavy = sorted({'tensorflow', 'keras'} & set(sys.modules))\n"
+             "print(len(asked), heavy)\n")
+    env = {**os.environ, "FERBENCH_HOME": str(isolated_store)}
+    first = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    assert first.stdout.strip() == "1 []", first.stderr[-2000:]  # one MLflow query, no TensorFlow
+    assert f"run {run_id} marked KILLED" in first.stderr
+    again = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    assert again.stdout.strip() == "1 []" and "marked KILLED" not in again.stderr
+    checkpoints.RunCheckpoint(run_id, {}).remove()
+    none = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    assert none.stdout.strip() == "0 []"  # no stale lease: MLflow is not asked at all
+
+
 # --- a full disk -------------------------------------------------------------------------------
 def _no_space(*args, **kwargs):
     raise OSError(errno.ENOSPC, "No space left on device")
