@@ -82,9 +82,10 @@ def open_client(uri: str):
             client = _retry_locked(lambda: _answering_client(uri), uri)
             _write_ahead_log(db)
         return client
-    if scheme.startswith(("http", "databricks")):
-        for name, value in HTTP_BOUNDS.items():
-            os.environ.setdefault(name, value)
+    if not scheme.startswith(("http", "databricks")):  # a database server
+        return _retry_locked(lambda: _answering_client(uri), uri)
+    for name, value in HTTP_BOUNDS.items():
+        os.environ.setdefault(name, value)
     with _waiting_line(uri):
         return _retry_locked(lambda: _answering_client(uri), uri)
 
@@ -216,7 +217,7 @@ def is_locked(exc: BaseException) -> bool:
 
 
 def _retry_locked(open_: Callable[[], T], uri: str, tries: int = 8) -> T:
-    """`open_()`, again after a growing pause while SQLite says the database is locked (about
+    """`open_()`, again after a growing pause while SQLite says the database is locked (10 to
     15 s in all); any other failure is one StoreError line."""
     for attempt in range(tries):
         try:
