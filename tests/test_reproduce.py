@@ -179,3 +179,16 @@ def test_a_killed_reproduction_resumes_its_row_from_the_checkpoint_and_finishes(
     whole = runner.run("baseline_cnn", data, protocol="official", params=params, epochs=4, seed=5,
                        quiet=True, log_model=False)
     assert line.mean == whole.metrics["test_accuracy"]  # resumed exactly
+
+
+def test_no_train_shows_finished_seeds_only_and_writes_nothing(tiny_specs, isolated_store):
+    first = invoke("reproduce", "tinypaper", "--rows", "tiny", "--seeds", "0", "--format", "json")
+    assert first.exit_code == 0, first.output
+    before = [(r.info.run_id, r.info.status) for r in _runs(isolated_store) + _runs(isolated_store, "reproduction")]
+    result = invoke("reproduce", "tinypaper", "--no-train", "--format", "json")
+    assert result.exit_code == 0, result.output
+    tiny, weights = json.loads(result.output)["rows"]
+    assert tiny["seeds"] == [0]  # seed 1 has no finished run, and none was trained
+    assert weights["verdict"].startswith("not run: ")
+    after = [(r.info.run_id, r.info.status) for r in _runs(isolated_store) + _runs(isolated_store, "reproduction")]
+    assert after == before

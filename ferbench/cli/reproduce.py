@@ -39,6 +39,20 @@ def _list_rows(rows, fmt: str) -> None:
             typer.echo(f"    cannot run here: {item['reason']}")
 
 
+def _print(lines, fmt: str, console, rows, data, parent_run_id: str | None) -> None:
+    from ferbench import reproductions
+
+    if fmt == "json":
+        typer.echo(json.dumps({"parent_run_id": parent_run_id, "rows": [line.to_json() for line in lines]}))
+    elif fmt == "markdown":
+        typer.echo(reproductions.markdown(lines))
+    else:
+        title = f"ferbench reproduce {' '.join(sorted({r.paper for r in rows}))} on {data.name} ({data.variant})"
+        console.print(reproductions.rich_table(lines, title))
+        if parent_run_id:
+            console.print(f"parent run {parent_run_id}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("reproduce")
     def reproduce_command(
@@ -48,6 +62,7 @@ def register(app: typer.Typer) -> None:
         rows: Optional[str] = typer.Option(None, "--rows", help="comma-separated row ids (ROW or PAPER/ROW)"),
         seeds: Optional[str] = typer.Option(None, "--seeds", help="comma-separated seeds for every row (default: each row's own)"),
         list_rows: bool = typer.Option(False, "--list", help="list the rows and stop; nothing runs"),
+        no_train: bool = typer.Option(False, "--no-train", help="the table from finished runs only; nothing is trained or written"),
         fmt: str = typer.Option("table", "--format", help="table, markdown or json"),
         tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: ./ferbench-store)"),
     ) -> None:
@@ -76,18 +91,13 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         console = Console(stderr=quiet, width=None if sys.stdout.isatty() else 200)
+        if no_train:
+            _print(reproductions.report(chosen, data, tracking_uri=tracking_uri), fmt, console, chosen, data, None)
+            return
         outcome = reproductions.reproduce(
             chosen, data, tracking_uri=tracking_uri, quiet=quiet,
             on_line=None if quiet else lambda line: console.print(
                 f"{line.row}: {line.verdict}", highlight=False))
-        if fmt == "json":
-            typer.echo(json.dumps({"parent_run_id": outcome.parent_run_id,
-                                   "rows": [line.to_json() for line in outcome.lines]}))
-        elif fmt == "markdown":
-            typer.echo(reproductions.markdown(outcome.lines))
-        else:
-            title = f"ferbench reproduce {' '.join(sorted({r.paper for r in chosen}))} on {data.name} ({data.variant})"
-            console.print(reproductions.rich_table(outcome.lines, title))
-            console.print(f"parent run {outcome.parent_run_id}", highlight=False)
+        _print(outcome.lines, fmt, console, chosen, data, outcome.parent_run_id)
         if outcome.failed:
             raise typer.Exit(1)

@@ -15,7 +15,7 @@ from ferbench.reproductions._report import Line, lines_for, markdown, not_run_li
 from ferbench.reproductions._runs import check_dataset
 from ferbench.reproductions._spec import Row, load, papers, select
 
-__all__ = ["Line", "Outcome", "Row", "check_dataset", "load", "markdown", "papers", "reproduce",
+__all__ = ["Line", "Outcome", "Row", "check_dataset", "load", "markdown", "papers", "report", "reproduce",
            "rich_table", "runnable", "select"]
 
 
@@ -83,6 +83,23 @@ def reproduce(rows: list[Row], dataset, *, tracking_uri: str | None = None, quie
     finally:
         record.client().set_terminated(parent, status=status)
     return outcome
+
+
+def report(rows: list[Row], dataset, *, tracking_uri: str | None = None) -> list[Line]:
+    """The table from finished runs only: nothing is trained, resumed or written. A row shows
+    the seeds that have finished so far."""
+    from ferbench import record
+    from ferbench.reproductions import _runs
+
+    record.setup(tracking_uri)
+    experiment_id = record.experiment_for(dataset.name)
+    lines = []
+    for row in rows:
+        reason = runnable(row, dataset, tracking_uri)
+        done = [] if reason else [r for r in (_runs.finished(row, seed, dataset, experiment_id)
+                                              for seed in row.seeds) if r is not None]
+        lines.extend(lines_for(row, done) if done else [not_run_line(row, reason or "no finished run yet")])
+    return lines
 
 
 def _log_summary(parent: str, lines: list[Line]) -> None:

@@ -10,7 +10,7 @@ new params are introduced with the default that keeps the old behaviour.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ferbench.errors import FerbenchError
@@ -30,6 +30,7 @@ class SeedRun:
     metrics: dict[str, float]
     params: dict[str, str]
     tags: dict[str, str]
+    filled: dict[str, str] = field(default_factory=dict)  # data facts the run did not record
 
 
 def family_params(row) -> dict[str, Any]:
@@ -73,23 +74,32 @@ def candidates(experiment_id: str, row, fingerprint: str, seed: int) -> list:
     return [run for run in runs if params_match(dict(run.data.params), row)]
 
 
+def finished(row, seed: int, dataset, experiment_id: str) -> SeedRun | None:
+    """The newest finished run of this row and seed, with the data facts it lacks filled in
+    (in memory: see `data_facts`), or None."""
+    for run in candidates(experiment_id, row, dataset.fingerprint, seed):
+        if run.info.status == "FINISHED":
+            found = _seed_run(seed, run, "reused")
+            found.filled = data_facts(run, dataset)
+            found.tags.update(found.filled)
+            return found
+    return None
+
+
 def obtain(row, seed: int, dataset, experiment_id: str, parent_run_id: str, *, quiet: bool) -> SeedRun:
     """The row's run for `seed`: reused when finished, resumed when cut off, else trained."""
     from ferbench import record, runner
 
-    found = candidates(experiment_id, row, dataset.fingerprint, seed)
-    finished = [run for run in found if run.info.status == "FINISHED"]
-    if finished:
-        run = finished[0]
-        tags = data_facts(run, dataset)
-        if "mlflow.parentRunId" not in run.data.tags:  # a stand-alone run joins the reproduction
+    done = finished(row, seed, dataset, experiment_id)
+    if done is not None:
+        tags = dict(done.filled)
+        if "mlflow.parentRunId" not in done.tags:  # a stand-alone run joins the reproduction
             tags.update({"mlflow.parentRunId": parent_run_id, TAG_REPRODUCTION: row.paper, TAG_ROW: row.id})
         if tags:
-            record.log(run.info.run_id, tags=tags)
-            run = record.client().get_run(run.info.run_id)
-        return _seed_run(seed, run, "reused")
-    for run in found:
-        if _resumable(run):
+            record.log(done.run_id, tags=tags)
+        return done
+    for run in candidates(experiment_id, row, dataset.fingerprint, seed):
+        if run.info.status != "FINISHED" and _resumable(run):
             result = runner.resume(run.info.run_id, dataset, family=row.family, quiet=quiet)
             return _seed_run(seed, record.client().get_run(result.run_id), "resumed")
     tags = {TAG_REPRODUCTION: row.paper, TAG_ROW: row.id}
