@@ -45,13 +45,18 @@ def train_fold(plan, fold, bars, saved, lease):
     if family_cls.epoch_checkpoints:
         extra["checkpoint_dir"] = saved.fold_dir(fold.name)
         done = checkpoints.epochs_done(extra["checkpoint_dir"])
-    # a resumed fit's bar counts the epochs still to train, so that its rate stays true
-    task = bars.add(f"{label}: train", plan.epochs and plan.epochs - done, images_per_step=len(train))
+    # a bar of training images; a resumed fit's counts the epochs still to train, so its rate stays true
+    first = f"{label}: epoch {done + 1}/{plan.epochs}" if plan.epochs else f"{label}: fit"
+    task = bars.add(first, plan.epochs and (plan.epochs - done) * len(train), unit="img")
 
     def on_epoch(epoch: int, logs: dict[str, float]) -> None:
         lease.renew()
-        shown = " ".join(f"{k}={v:.3f}" for k, v in logs.items() if k in CURVES)
-        bars.advance(task, note=f"{label}: epoch {epoch + 1} {shown}")
+        shown = "  ".join(f"{k} {logs[k]:.3f}" for k in CURVES if k in logs)
+        bars.log(f"{label} epoch {epoch + 1}/{plan.epochs}: {shown}")
+        bars.update(task, completed=(epoch + 1 - done) * len(train),
+                    description=f"{label}: epoch {min(epoch + 2, plan.epochs)}/{plan.epochs}")
+
+    on_epoch.on_batch = lambda images: bars.advance(task, images)  # Keras families: per-batch progress
 
     t0 = time.perf_counter()
     family.fit(train, val, epochs=plan.epochs, seed=plan.seed, callbacks=[on_epoch], verbose=False, **extra)

@@ -83,10 +83,12 @@ def fit_epochs(family, train, val, *, epochs: int, seed: int, build, callbacks=N
     family.model_ = model
     family.resumed_epochs_, family.resumed_fit_s_ = progress.epochs_done, progress.fit_seconds
     best_file = None  # (path, best epoch) of the newest best.npz written, to link while unchanged
+    per_batch = _batch_hooks(callbacks, family.params["batch_size"], len(train))
     for epoch in range(progress.epochs_done, progress.epochs_done if progress.stopped else epochs):
         t0 = time.perf_counter()
         result = model.fit(train_batches(epoch_order(seed, epoch, len(train))), validation_data=val_data,
-                           initial_epoch=epoch, epochs=epoch + 1, shuffle=False, verbose=2 if verbose else 0)
+                           initial_epoch=epoch, epochs=epoch + 1, shuffle=False, verbose=2 if verbose else 0,
+                           callbacks=per_batch)
         logs = {k: float(v[-1]) for k, v in result.history.items()}
         for key, value in logs.items():
             progress.history.setdefault(key, []).append(value)
@@ -103,6 +105,24 @@ def fit_epochs(family, train, val, *, epochs: int, seed: int, build, callbacks=N
     if early is not None and early.weights is not None:
         model.set_weights(early.weights)
     family.history_ = progress.history
+
+
+def _batch_hooks(callbacks, batch_size: int, n: int) -> list:
+    """A Keras callback calling each epoch callback's optional `on_batch(images)` after every
+    training batch (progress bars). Keras calls its batch hooks and reads the step's logs every
+    step anyway, so this adds one Python call per batch."""
+    hooks = [f.on_batch for f in callbacks or () if callable(getattr(f, "on_batch", None))]
+    if not hooks:
+        return []
+    import keras
+
+    class BatchHook(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            images = min(batch_size, n - batch * batch_size)
+            for hook in hooks:
+                hook(images)
+
+    return [BatchHook()]
 
 
 def _seed_states(model) -> list:

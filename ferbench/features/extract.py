@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ferbench.errors import FerbenchError
+from ferbench.progress import current
 from ferbench.weights import MINI_XCEPTION, Backbone
 
 POOLED = "@gap"
@@ -104,6 +105,8 @@ def extract(model, spec: Backbone, layers: list[str], images: np.ndarray, size: 
                       "fortran_order": False, "shape": (n, widths[name])}
             np.lib.format.write_array_header_1_0(handles[name], header)
         _PASSES[0] += 1
+        bars = current()  # one batch (a logged model's sample images): nothing to watch
+        task = bars.add(f"{spec.name} features at {size} px", n, unit="img") if n > batch_size else None
         for start in range(0, n, batch_size):
             batch = prepare(spec, images[start:start + batch_size], size)
             # always a full batch: the same kernels run for every image, so an image's features
@@ -116,6 +119,8 @@ def extract(model, spec: Backbone, layers: list[str], images: np.ndarray, size: 
             for name, value in zip(layers, outputs):
                 rows = np.ascontiguousarray(np.asarray(value)[:len(batch)].reshape(len(batch), -1))
                 handles[name].write(rows.data)
+            bars.advance(task, len(batch))
+        bars.done(task)
         for name in layers:
             handles.pop(name).close()
             os.replace(temps[name], targets[name])
