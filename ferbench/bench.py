@@ -2,8 +2,10 @@
 
 Each family is planned first (`runner.prepare`: params, protocol, input size), so a family that
 cannot run is listed with its reason before any training starts, and a bad request leaves no
-run behind. A family whose defaults need something missing here (say, ImageNet weights) runs
-only when its class attribute `bench_params` says how to run it offline; else it is skipped.
+run behind. Under the quick budget a family trains `quick_epochs` with its `quick_params`. A
+family whose defaults need something missing here (say, ImageNet weights) runs only when one of
+its `bench_params` (a dict, or candidates in order of preference) can run here offline; else it
+is skipped. Whatever the bench sets is recorded with the run and listed below the table.
 """
 
 from __future__ import annotations
@@ -28,9 +30,19 @@ class Row:
     run_id: str | None = None
     published: str = ""
     params: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)  # what the bench set (quick_params, bench_params)
+    note: str = ""                   # why the bench set them
 
     def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "params" or v}
+        return {k: v for k, v in self.__dict__.items() if k not in ("params", "settings", "note") or v}
+
+
+@dataclass
+class Planned:
+    name: str
+    plan: Any                        # runner.Plan
+    settings: dict[str, Any]
+    note: str
 
 
 def select_families(names: str | None) -> dict[str, type]:
@@ -57,35 +69,63 @@ def epochs_for(family_cls, budget: str) -> int | None:
     return family_cls.default_epochs
 
 
+def offline_params(family_cls) -> dict[str, Any] | None:
+    """The first of the family's `bench_params` whose weights load here, or None."""
+    from ferbench.weights import BACKBONES, available
+
+    candidates = getattr(family_cls, "bench_params", None) or ()
+    for params in (candidates,) if isinstance(candidates, dict) else candidates:
+        backbone = params.get("backbone") or getattr(family_cls, "backbone_name", None)
+        if "weights" not in params or backbone not in BACKBONES or available(backbone, params["weights"]):
+            return dict(params)
+    return None
+
+
+def settings_for(family_cls, budget: str) -> tuple[dict[str, Any], str, str | None]:
+    """(params the bench sets, why, the reason it cannot run here or None)."""
+    settings = dict(getattr(family_cls, "quick_params", None) or {}) if budget == "quick" else {}
+    why = "quick budget" if settings else ""
+    reason = family_cls.unavailable_reason()
+    if reason:
+        offline = offline_params(family_cls)
+        if offline is None:
+            return settings, why, reason
+        settings.update(offline)
+        why = "offline: its defaults need weights not here"
+        if family_cls.uses_random_weights(settings):
+            why += "; random weights, never compared with published numbers"
+    return settings, why, None
+
+
 def plan_all(families, dataset, *, budget="quick", seed=0, tracking_uri=None):
-    """(plans as (name, Plan), skipped Rows), nothing trained and no run created."""
+    """(list of Planned, skipped Rows), nothing trained and no run created."""
     from ferbench import runner
 
     plans, skipped = [], []
     for name, cls in families.items():
-        offline = getattr(cls, "bench_params", None)
-        reason = cls.unavailable_reason()
-        if reason and not offline:
+        settings, why, reason = settings_for(cls, budget)
+        if reason:
             skipped.append(Row(name, "skipped", reason=reason))
             continue
-        params = dict(offline or {}) if reason else {}
         try:
-            plan = runner.prepare(name, dataset, params=params, epochs=epochs_for(cls, budget),
+            plan = runner.prepare(name, dataset, params=settings, epochs=epochs_for(cls, budget),
                                   seed=seed, tracking_uri=tracking_uri,
-                                  check_available=not reason)
+                                  check_available=not why.startswith("offline"))
         except StoreError:
             raise  # the store is everyone's problem, not this family's
         except FerbenchError as exc:
             skipped.append(Row(name, "skipped", reason=str(exc)))
             continue
-        plans.append((name, plan))
+        plans.append(Planned(name, plan, settings, why))
     return plans, skipped
 
 
-def published_for(family_cls, dataset, protocol: str) -> str:
+def published_for(family_cls, dataset, protocol: str, params: dict | None = None) -> str:
     """Published test accuracy for this family on this data set and protocol, if any."""
     if dataset.is_synthetic:
         return "n/a (synthetic)"
+    if params is not None and family_cls.uses_random_weights(params):
+        return "n/a (random weights)"
     values = [
         entry["value"] for entry in family_cls.baselines()
         if entry.get("dataset") == dataset.name and entry.get("protocol") == protocol
@@ -101,7 +141,8 @@ def run_all(plans, dataset, *, quiet=False, tags=None, on_row=None, seeds=None) 
     from ferbench import runner
 
     rows = []
-    for name, plan in plans:
+    for planned in plans:
+        name, plan = planned.name, planned.plan
         try:
             if seeds:
                 row = _seeds_row(name, plan, dataset, seeds, quiet=quiet, tags=tags)
@@ -113,10 +154,11 @@ def run_all(plans, dataset, *, quiet=False, tags=None, on_row=None, seeds=None) 
                           run_id=result.run_id, params=result.params)
         except StoreError:
             raise
-        except Exception as exc:  # noqa: BLE001 - reported in the table and the exit code
+        except Exception as exc:  # noqa: BLE001 - reported below the table and in the exit code
             row = Row(name, "failed", reason=f"{type(exc).__name__}: {first_line(exc, 200)}",
                       protocol=plan.protocol.name)
-        row.published = published_for(plan.family_cls, dataset, row.protocol)
+        row.settings, row.note = planned.settings, planned.note
+        row.published = published_for(plan.family_cls, dataset, row.protocol, plan.params)
         rows.append(row)
         if on_row:
             on_row(row)
@@ -136,20 +178,41 @@ def _seeds_row(name, plan, dataset, seeds, *, quiet, tags) -> Row:
 
 
 def table(rows: list[Row], title: str):
-    """A rich Table: family, protocol, accuracy +- std, wall time, published."""
+    """A rich Table of the families that ran (or failed): family, protocol, accuracy ± std, wall
+    time, published, run; it fits 100 columns. What else there is to say: `notes`."""
     from rich.table import Table
 
     out = Table(title=title, caption="±: std over folds, or the 95% CI half-width over seeds (--seeds)")
     for column, justify in (("family", "left"), ("protocol", "left"), ("test accuracy", "right"),
-                            ("wall time", "right"), ("published", "right"), ("note", "left")):
-        out.add_column(column, justify=justify)
+                            ("wall time", "right"), ("published", "right"), ("run", "left")):
+        out.add_column(column, justify=justify, no_wrap=True)
     for row in rows:
         if row.status == "ok":
             acc = f"{row.accuracy:.3f}" + (f" ± {row.accuracy_std:.3f}"
                                            if row.accuracy_std is not None else "")
             out.add_row(row.family, row.protocol, acc, f"{row.wall_time_s:.0f} s", row.published,
-                        f"run {row.run_id[:8]}")
-        else:
-            out.add_row(row.family, row.protocol or "-", "-", "-", row.published or "-",
-                        f"{row.status}: {row.reason}")
+                        row.run_id[:8])
+        elif row.status == "failed":
+            out.add_row(row.family, row.protocol or "-", "failed", "-", row.published or "-", "-")
     return out
+
+
+def short_reason(reason: str) -> str:
+    """A skip reason in one short line: a missing-weights reason is cut to its summary (the words
+    before the first ": "), as `ferbench weights` says which file and where."""
+    head = reason.split(": ", 1)[0]
+    if "weights" in head.lower() and head != reason:
+        return f"{head} (see `ferbench weights`)"
+    return reason
+
+
+def notes(rows: list[Row]) -> list[str]:
+    """One line per family with something to say: what the bench set, a failure, a skip."""
+    lines = []
+    for row in rows:
+        if row.settings and row.status != "skipped":
+            shown = ", ".join(f"{k}={v}" for k, v in row.settings.items())
+            lines.append(f"{row.family}: {shown} ({row.note})")
+    lines += [f"failed {row.family}: {row.reason}" for row in rows if row.status == "failed"]
+    lines += [f"skip {row.family}: {short_reason(row.reason)}" for row in rows if row.status == "skipped"]
+    return lines

