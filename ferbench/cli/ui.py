@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from typing import Optional
@@ -22,15 +24,37 @@ def port_is_free(port: int) -> bool:
         return sock.connect_ex((HOST, port)) != 0
 
 
+# start-up notices of `mlflow server` that are neither warnings nor errors
+_NOTICES = ("[MLflow] Security middleware enabled with default settings",)
+
+
 def server_command(tracking_uri: str, port: int) -> list[str]:
-    """`mlflow server` on the store; artifacts stay where each experiment says (local paths)."""
+    """`mlflow server` on the store; artifacts stay where each experiment says (local paths).
+    uvicorn logs warnings and errors only: no line per HTTP request, no start-up chatter."""
     command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", tracking_uri,
-               "--host", HOST, "--port", str(port), "--workers", "1"]
+               "--registry-store-uri", tracking_uri, "--host", HOST, "--port", str(port), "--workers", "1",
+               "--uvicorn-opts", "--no-access-log --log-level warning"]
     if tracking_uri.startswith("sqlite:///"):
         from ferbench.store import mlflow_artifact_root
 
         command += ["--default-artifact-root", mlflow_artifact_root(), "--no-serve-artifacts"]
     return command
+
+
+def server_environment() -> dict[str, str]:
+    """MLflow's INFO lines (database set-up, migrations) and the libraries' Python warnings
+    (deprecations) off too; a user's own settings win."""
+    return {**os.environ, "MLFLOW_LOGGING_LEVEL": os.environ.get("MLFLOW_LOGGING_LEVEL") or "WARNING",
+            "PYTHONWARNINGS": os.environ.get("PYTHONWARNINGS") or "ignore"}
+
+
+def forward(lines, out) -> None:
+    """The server's output to `out` (our stderr), less its start-up notices: stdout keeps only
+    the address line."""
+    for line in lines:
+        if not line.startswith(_NOTICES):
+            out.write(line)
+            out.flush()
 
 
 def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 120.0) -> None:
@@ -73,11 +97,12 @@ def ui(
     url = f"http://{HOST}:{port}"
     # SIGTERM (service managers, `timeout`) must stop the server too, not orphan it.
     previous = signal.signal(signal.SIGTERM, _interrupt)
-    process = subprocess.Popen(server_command(uri, port))
+    process = subprocess.Popen(server_command(uri, port), env=server_environment(), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, errors="replace")
+    threading.Thread(target=forward, args=(process.stdout, sys.stderr), daemon=True).start()
     try:
         wait_healthy(url, process)
         typer.echo(f"MLflow UI: {url}  (store: {uri}; Ctrl-C stops it)")
-        typer.echo("tip: `ferbench baselines sync` puts the papers' numbers beside your runs")
         process.wait()
     except KeyboardInterrupt:
         pass
