@@ -82,19 +82,19 @@ def offline_params(family_cls) -> dict[str, Any] | None:
 
 
 def settings_for(family_cls, budget: str) -> tuple[dict[str, Any], str, str | None]:
-    """(params the bench sets, why, the reason it cannot run here or None)."""
+    """(params the bench sets, why, the reason it cannot run here or None). Under the quick budget
+    the family's `quick_params`; when its defaults cannot run here, its `bench_params` if one fits."""
     settings = dict(getattr(family_cls, "quick_params", None) or {}) if budget == "quick" else {}
-    why = "quick budget" if settings else ""
+    why = ["quick budget"] if settings else []
     reason = family_cls.unavailable_reason()
     if reason:
         offline = offline_params(family_cls)
         if offline is None:
-            return settings, why, reason
+            return settings, "", reason
         settings.update(offline)
-        why = "offline: its defaults need weights not here"
-        if family_cls.uses_random_weights(settings):
-            why += "; random weights, never compared with published numbers"
-    return settings, why, None
+        why.append("offline, random weights: never compared" if family_cls.uses_random_weights(settings)
+                   else "offline")
+    return settings, "; ".join(why), None
 
 
 def plan_all(families, dataset, *, budget="quick", seed=0, tracking_uri=None):
@@ -108,9 +108,10 @@ def plan_all(families, dataset, *, budget="quick", seed=0, tracking_uri=None):
             skipped.append(Row(name, "skipped", reason=reason))
             continue
         try:
+            # offline settings are judged by the family's own checks, not by its defaults' needs
             plan = runner.prepare(name, dataset, params=settings, epochs=epochs_for(cls, budget),
                                   seed=seed, tracking_uri=tracking_uri,
-                                  check_available=not why.startswith("offline"))
+                                  check_available=cls.unavailable_reason() is None)
         except StoreError:
             raise  # the store is everyone's problem, not this family's
         except FerbenchError as exc:
@@ -212,7 +213,7 @@ def notes(rows: list[Row]) -> list[str]:
     for row in rows:
         if row.settings and row.status != "skipped":
             shown = ", ".join(f"{k}={v}" for k, v in row.settings.items())
-            lines.append(f"{row.family}: {shown} ({row.note})")
+            lines.append(f"{row.family} ran with {shown} ({row.note})")
     lines += [f"failed {row.family}: {row.reason}" for row in rows if row.status == "failed"]
     lines += [f"skip {row.family}: {short_reason(row.reason)}" for row in rows if row.status == "skipped"]
     return lines

@@ -185,8 +185,8 @@ def test_bench_text_lists_settings_and_skips_below_the_table_one_line_each(isola
     lines = result.stdout.splitlines()
     assert all(len(line) <= 100 for line in lines)  # piped: the table fits 100 columns
     assert lines[-4:] == [
-        "tiny_offline: learning_rate=0.3 (offline: its defaults need weights not here)",
-        "tiny_quick: l2=0.01 (quick budget)",
+        "tiny_offline ran with learning_rate=0.3 (offline)",
+        "tiny_quick ran with l2=0.01 (quick budget)",
         "skip tiny_skipped: needs a weights file (test)",
         "skip tiny_long: ImageNet weights for vgg19 missing (see `ferbench weights`)",
     ]
