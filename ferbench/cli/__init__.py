@@ -15,7 +15,7 @@ from typer.core import TyperGroup
 
 from ferbench.errors import FerbenchError
 
-COMMAND_MODULES = ("datasets", "runs", "grid", "tune", "leaderboard", "analyze", "ui", "cache", "compare", "reproduce")
+COMMAND_MODULES = ("datasets", "runs", "grid", "tune", "leaderboard", "analyze", "ui", "cache", "compare", "reproduce", "weights")
 
 
 class _FerbenchGroup(TyperGroup):
