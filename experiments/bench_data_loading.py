@@ -1,7 +1,7 @@
 """Speed and memory of reading FER-2013 (folder layout): first read, cached re-read, memory.
 
 Each measurement runs in a fresh subprocess (so peak RSS, from getrusage ru_maxrss, is that
-read's own) against a fresh, temporary ferbench store. Targets (issue 2): first read <= 20 s,
+read's own) against a fresh, temporary ferbench store. Targets: first read <= 20 s,
 cached re-read <= 1 s, images ~83 MB uint8 in memory, peak RSS <= 400 MB.
 
     python experiments/bench_data_loading.py [PATH ...]   (default ../shared/data/fer2013)

@@ -1,4 +1,4 @@
-"""Cost of Ravi's grid against one bare VGG19 forward pass (issue 4's speed and memory targets).
+"""Cost of Ravi's grid against one bare VGG19 forward pass (speed and memory targets).
 
     python experiments/bench_feature_grid.py                      # JAFFE-sized: 213 images, full grid
     python experiments/bench_feature_grid.py --n 981 --protocols kfold:10 --tag ckplus

@@ -15,7 +15,7 @@ since the best is a maximum of noisy scores).
     python experiments/bench_pruning.py --family five_layer_cnn --space filters=4:16 --seeds 19 --jobs 2
     python experiments/bench_pruning.py ... --max-fraction 0.35   # TPE stops at the target's budget
 
-Defaults (set at stop 10, before their runs): a full trial trains the family's default 10 epochs,
+Defaults (declared before their runs): a full trial trains the family's default 10 epochs,
 since pruning after one of only 4 epochs can save at most three quarters of a trial; 6,000
 validation images, since "reached random's best" compares against a maximum of noisy scores
 (standard error about 0.006 at 6,000 images, 0.0105 at 2,000). Results of other settings are kept

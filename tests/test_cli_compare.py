@@ -108,7 +108,7 @@ def test_compare_json_is_one_object(strong_and_weak):
     assert out["bootstrap"] == {"resamples": 1000, "seed": 0, "confidence": 0.95}
 
 
-def _one_line_error(result, message):
+def assert_one_line_error(result, message):
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
@@ -116,22 +116,22 @@ def _one_line_error(result, message):
 
 
 def test_unknown_run(strong_and_weak):
-    _one_line_error(invoke("compare", strong_and_weak[0], "no-such-run"), "unknown run id 'no-such-run'")
+    assert_one_line_error(invoke("compare", strong_and_weak[0], "no-such-run"), "unknown run id 'no-such-run'")
 
 
 def test_run_without_predictions(strong_and_weak, labels):
     bare = _make_run("baseline_cnn", 0, labels, labels, log=False)
-    _one_line_error(invoke("compare", strong_and_weak[0], bare, "--json"),
+    assert_one_line_error(invoke("compare", strong_and_weak[0], bare, "--json"),
                     f"run {bare} has no per-image predictions")
 
 
 def test_different_data(strong_and_weak, labels):
     other = _make_run("baseline_cnn", 0, labels, labels, fingerprint="fp-other")
-    _one_line_error(invoke("compare", strong_and_weak[0], other),
+    assert_one_line_error(invoke("compare", strong_and_weak[0], other),
                     "different data: fingerprints fp-synthetic and fp-other")
 
 
 def test_different_test_images(strong_and_weak, labels):
     shifted = _make_run("baseline_cnn", 0, labels, labels, rows=np.arange(N_IMAGES) + 150)
-    _one_line_error(invoke("compare", strong_and_weak[0], shifted),
+    assert_one_line_error(invoke("compare", strong_and_weak[0], shifted),
                     "run A has 200, run B has 200, 50 shared")

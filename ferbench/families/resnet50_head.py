@@ -30,7 +30,7 @@ class ResNet50Head(HeadFamily):
              "implemented as a Keras L2(0.0005) kernel penalty on the head, not AdamW. The head trains "
              "on cached pooled features (one backbone pass). Gong also used ResNet-18/34: Keras has no "
              "pretrained ResNet-18/34, so they are not offered. Gong cropped faces with FaceNet/MTCNN; "
-             "face_crop=true uses ferbench's detector (helper B's crop_faces, default haar).")
+             "face_crop=true uses ferbench's detector (ferbench.preprocess.crop_faces, default haar).")
 
     def _cropped(self, part: Part) -> Part:
         if not self.params["face_crop"]:
