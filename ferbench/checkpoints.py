@@ -31,6 +31,7 @@ import numpy as np
 from ferbench import store
 from ferbench.errors import FerbenchError
 
+
 RUN_FILE = "run.json"
 FOLDS_FILE = "folds.jsonl"
 EPOCH_NAME = re.compile(r"^epoch-(\d{4,})$")
@@ -169,7 +170,7 @@ def write_epoch(directory: Path, epoch: int, write: Callable[[Path], None]) -> P
         if final.exists():  # the same epoch again: set the old copy aside first
             remove_tree(final)
         os.rename(tmp, final)
-        _fsync(directory)
+        store.fsync(directory)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -211,16 +212,8 @@ def _write_text(path: Path, text: str) -> None:
         raise
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _fsync_tree(folder: Path) -> None:
     for path in folder.iterdir():
         if path.is_file():
-            _fsync(path)
-    _fsync(folder)
+            store.fsync(path)
+    store.fsync(folder)

@@ -61,3 +61,12 @@ def optuna_storage_url(explicit: str | None = None) -> str:
     if url:
         return url
     return f"sqlite:///{ensure_home() / 'optuna.db'}"
+
+
+def fsync(path: Path) -> None:
+    """Flush a file or a directory entry to disk, so a rename that follows survives a crash."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

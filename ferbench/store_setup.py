@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
 from ferbench.errors import StoreError, damaged_store, disk_full, first_line
+from ferbench.store import fsync
 
 SCHEMES = ("sqlite", "postgresql", "mysql", "mssql", "http", "https", "databricks")
 LOCK_FILE = ".store.lock"
@@ -174,9 +175,9 @@ def _create_sqlite(db: Path) -> None:
         _initialize_tables(engine)
         engine.dispose()
         _write_ahead_log(tmp)  # persists in the file; no -wal is left once its connection closes
-        _fsync(tmp)
+        fsync(tmp)
         os.replace(tmp, db)
-        _fsync(db.parent)
+        fsync(db.parent)
     except BaseException as exc:
         engine.dispose()
         for path in (tmp, *(tmp.with_name(tmp.name + s) for s in ("-wal", "-shm", "-journal"))):
@@ -196,14 +197,6 @@ def _write_ahead_log(db: Path) -> None:
             connection.execute("PRAGMA journal_mode=WAL")
     except sqlite3.OperationalError as exc:
         logging.getLogger(__name__).debug("MLflow store %s keeps its rollback journal: %s", db, exc)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # --- retries and waiting ---------------------------------------------------------------------
