@@ -86,23 +86,26 @@ def _artifact_location(uri: str) -> str | None:
 
 
 def experiment_for(dataset_name: str) -> str:
-    """Id of the experiment "ferbench-<dataset_name>", created on first use."""
+    """Id of the experiment "ferbench-<dataset_name>", created on first use and tagged as model
+    training, so MLflow 3's UI opens it on its runs rather than on the GenAI overview."""
     from mlflow.exceptions import MlflowException
 
     c = client()
     name = f"ferbench-{dataset_name}"
     found = c.get_experiment_by_name(name)
-    if found is not None:
-        if found.lifecycle_stage == "deleted":
-            c.restore_experiment(found.experiment_id)
-        return found.experiment_id
-    try:
-        return c.create_experiment(name, artifact_location=_artifact_location(_state["uri"]))
-    except MlflowException:  # created meanwhile by another process
-        found = c.get_experiment_by_name(name)
-        if found is None:
-            raise
-        return found.experiment_id
+    if found is None:
+        try:
+            return c.create_experiment(name, artifact_location=_artifact_location(_state["uri"]),
+                                       tags={EXPERIMENT_KIND: MODEL_TRAINING})
+        except MlflowException:  # created meanwhile by another process
+            found = c.get_experiment_by_name(name)
+            if found is None:
+                raise
+    if found.lifecycle_stage == "deleted":
+        c.restore_experiment(found.experiment_id)
+    if found.tags.get(EXPERIMENT_KIND) != MODEL_TRAINING:  # made by an older ferbench
+        c.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND, MODEL_TRAINING)
+    return found.experiment_id
 
 
 # --- run lifecycle ---------------------------------------------------------------------------
@@ -222,6 +225,8 @@ def weights_tag(params: dict[str, Any]) -> str:
     return value if value.startswith("file:") else f"file:{Path(value).name}"
 
 
+EXPERIMENT_KIND = "mlflow.experimentKind"      # MLflow 3 UI: which landing page an experiment gets
+MODEL_TRAINING = "custom_model_development"
 TAG_FAMILY = "ferbench.family"
 TAG_FINGERPRINT = "ferbench.fingerprint"
 TAG_N_IMAGES = "ferbench.n_images"

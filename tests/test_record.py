@@ -30,6 +30,14 @@ def test_default_store_and_experiment_per_dataset(isolated_store, experiment):
     assert record.experiment_for("tinyset") == experiment
 
 
+def test_experiments_are_tagged_as_model_training_even_when_made_before(experiment):
+    client = record.client()
+    assert client.get_experiment(experiment).tags["mlflow.experimentKind"] == "custom_model_development"
+    older = client.create_experiment("ferbench-older")  # as an earlier ferbench made it: no kind
+    assert record.experiment_for("older") == older
+    assert client.get_experiment(older).tags["mlflow.experimentKind"] == "custom_model_development"
+
+
 def test_sqlite_store_writes_ahead_and_a_locked_store_still_opens(isolated_store, experiment, tmp_path):
     import sqlite3
 
