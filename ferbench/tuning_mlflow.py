@@ -19,6 +19,13 @@ from ferbench import record
 PARENT_ATTR = "ferbench.mlflow_parent_run_id"
 
 
+def _readable(spec) -> dict:
+    """A parameter spec as plain JSON: its kind and its fields (default, range, scale, choices)."""
+    from dataclasses import asdict
+
+    return {"kind": type(spec).__name__.lower(), **asdict(spec)}
+
+
 class StudyTracker:
     def __init__(self, *, tracking_uri, family_cls, dataset, protocol_name: str, study_name: str,
                  storage_shown: str, sampler: str, pruner: str, seed: int, space: dict, fixed: dict,
@@ -32,7 +39,7 @@ class StudyTracker:
         self.base_tags.update({"ferbench.tuned": "true", "ferbench.study": study_name})
         self.info = {"study": study_name, "sampler": sampler, "pruner": pruner, "storage": storage_shown,
                      "trials_requested": total, "epochs": epochs, "seed": seed, "protocol": protocol_name,
-                     "space": {k: repr(v) for k, v in space.items()}, "fixed": fixed}
+                     "space": {k: _readable(v) for k, v in space.items()}, "fixed": fixed}
         self.parent_id: str | None = None
 
     # --- parent ----------------------------------------------------------------------------

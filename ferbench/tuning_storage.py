@@ -20,6 +20,7 @@ from typing import Any
 from ferbench.errors import FerbenchError, first_line
 
 ATTR_PREFIX = "ferbench."
+OBJECTIVE_NAME = "val_accuracy"  # what every trial returns: accuracy on the validation part
 IDENTITY = ("family", "dataset", "fingerprint", "protocol", "direction")
 DONE_STATES = ("COMPLETE", "PRUNED")
 TARGET_ATTR = ATTR_PREFIX + "trials_target"  # the finished trials the last --trials asked for
@@ -101,6 +102,9 @@ def create_or_load(storage, name: str, identity: dict[str, str], sampler, pruner
         )
         for key, value in identity.items():
             study.set_user_attr(ATTR_PREFIX + key, value)
+        with warnings.catch_warnings():  # experimental in Optuna 5; optuna-dashboard shows the name
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([OBJECTIVE_NAME])
         created = True
     except optuna.exceptions.DuplicatedStudyError:
         study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)

@@ -78,6 +78,9 @@ def test_tune_then_resume_reaches_the_exact_total_and_reuses_the_parent_run():
     assert parent.data.metrics["best_val_accuracy"] == pytest.approx(max(
         t.value for t in study.trials if t.state.name == "COMPLETE"))
     assert parent.data.params["storage"].startswith("sqlite:///")
+    space = json.loads(parent.data.params["space"])  # readable JSON, not a Python repr
+    assert space and all({"kind", "default"} <= set(spec) for spec in space.values())
+    assert study.metric_names == ["val_accuracy"]  # optuna-dashboard's label for the objective
     artifacts = {a.path for a in record.client().list_artifacts(first.parent_run_id, "study")}
     for name in ("best_config.json", "best_config.yaml", "optimization_history.html",
                  "optimization_history.png"):
