@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 import os
 import re
 import shutil
@@ -72,11 +73,24 @@ class RunCheckpoint:
 
     @classmethod
     def create(cls, run_id: str, options: dict[str, Any], **about: str) -> RunCheckpoint:
-        """A new run's directory; `about` (family, dataset, tracking_uri) lets listings judge it."""
-        saved = cls(run_id, options)
-        saved.directory.mkdir(parents=True, exist_ok=True)
-        _write_text(saved.directory / RUN_FILE, json.dumps({"options": options, **about}))
-        return saved
+        """The directory of a run that exists already; `about` as for `prepare`."""
+        pending = cls.prepare(options, **about)
+        os.replace(pending, run_dir(run_id))
+        return cls(run_id, options)
+
+    @staticmethod
+    def prepare(options: dict[str, Any], **about: str) -> Path:
+        """A new run's directory under a pending name, written before its MLflow run exists, so
+        that a run is never RUNNING without a checkpoint and lease (a full disk fails here, before
+        the run). `about` (family, dataset, tracking_uri) lets listings judge it."""
+        pending = root() / f".pending-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        pending.mkdir(parents=True)
+        try:
+            _write_text(pending / RUN_FILE, json.dumps({"options": options, **about}))
+        except BaseException:
+            remove_tree(pending)
+            raise
+        return pending
 
     @classmethod
     def open(cls, run_id: str) -> RunCheckpoint:

@@ -110,6 +110,13 @@ class Holder:
                 tmp.unlink(missing_ok=True)  # e.g. a full disk: never a torn lease file
                 raise
 
+    def move(self, directory: Path, to: Path) -> None:
+        """Rename the lease's directory (a pending run's, once the run has its id) without a
+        heartbeat writing into the old name meanwhile."""
+        with self._lock:
+            os.replace(directory, to)
+            self.path = Path(to) / LEASE_FILE
+
     def release(self) -> None:
         self._stop.set()
         self._thread.join()

@@ -198,9 +198,13 @@ def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_
     options = {"log_model": log_model, "log_figures": log_figures, "fold_runs": fold_runs}
     opened = (record.tracked_run(plan.experiment_id, name, tags, parent_run_id) if resume_run_id is None
               else record.reopened_run(resume_run_id))
-    lease, run_id = None, resume_run_id
+    lease, run_id, pending = None, resume_run_id, None
     try:
-        if resume_run_id is not None:
+        if resume_run_id is None:
+            pending = checkpoints.RunCheckpoint.prepare(options, family=family_cls.name, dataset=plan.dataset.name,
+                                                        tracking_uri=record.current_uri())
+            lease = leases.Holder(pending, 0.0)
+        else:
             # a fresh lease before the run is RUNNING again: other commands close a RUNNING run
             # whose lease is stale (ferbench.stale_runs), as the old lease is
             saved = checkpoints.RunCheckpoint.open(resume_run_id)
@@ -208,11 +212,9 @@ def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_
             lease = leases.Holder(saved.directory, wall_before)
         with opened as run_id, progress(quiet) as bars:
             if resume_run_id is None:
-                saved = checkpoints.RunCheckpoint.create(run_id, options, family=family_cls.name,
-                                                         dataset=plan.dataset.name, tracking_uri=record.current_uri())
+                lease.move(pending, checkpoints.run_dir(run_id))
+                pending, saved, wall_before = None, checkpoints.RunCheckpoint(run_id, options), 0.0
                 timed(record.log, run_id, params=_run_params(plan))
-                wall_before = 0.0
-                lease = leases.Holder(saved.directory, wall_before)
             summary, fold_metrics, curves = _run_folds(plan, run_id, name, tags, options, saved, lease, bars, timed)
             # one last call for every figure: the run's metrics and its wall time (over every
             # process that worked on it), which then covers all but this call
@@ -224,6 +226,8 @@ def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_
     finally:
         if lease is not None:  # after MLflow ended the run: a RUNNING run's lease is never released
             lease.release()
+        if pending is not None:  # no run was created: nothing may be left behind
+            checkpoints.remove_tree(pending)
     saved.remove()
     # the returned times include that last call
     return RunResult(run_id, family_cls.name, plan.dataset.name, plan.protocol.name, dict(plan.params),
