@@ -70,7 +70,7 @@ def make_objective(dataset, *, epochs: int, seed: int, low_fidelity, family: str
     """The tuning objective `ferbench tune` would build for `family` over `space` (overrides of the
     family's tunable ranges; SPACE for FAMILY) on the subset's val part."""
     from ferbench.protocols import parse_protocol
-    from ferbench.tuning_objective import Objective, make_splits
+    from ferbench.tuning import Objective, make_splits
 
     family_cls, fixed, ranges = search_space(family, space, epochs)
     splits = make_splits(dataset, parse_protocol("official"), seed)
@@ -187,7 +187,7 @@ def replay_trial(study, ranges: dict, value: float) -> dict:
 
 def rung_step(rung_epoch: int | None) -> int:
     """The step at which rung pruners cut: the cheap first rung, or the given epoch of the full fit."""
-    from ferbench.tuning_objective import LOW_FIDELITY_STEP
+    from ferbench.tuning import LOW_FIDELITY_STEP
 
     return LOW_FIDELITY_STEP if rung_epoch is None else LOW_FIDELITY_STEP + rung_epoch
 
@@ -306,8 +306,8 @@ def fer2013_missing() -> bool:
 
 def parse_fidelity(text: str) -> tuple[float, float] | None:
     """'0.5:0.2' -> (0.5, 0.2); 'none' -> (0, 0), no cheap fit; None unless a first rung the
-    objective can fit (tuning_objective.is_valid_low_fidelity: a rung on all the images is --rung-epoch)."""
-    from ferbench.tuning_objective import is_valid_low_fidelity
+    objective can fit (ferbench.tuning.is_valid_low_fidelity: a rung on all the images is --rung-epoch)."""
+    from ferbench.tuning import is_valid_low_fidelity
 
     if text == "none":
         return (0.0, 0.0)
@@ -387,7 +387,7 @@ def main(argv=None) -> int:
         return 2
     if fer2013_missing():
         return 2
-    from ferbench.tuning_objective import LOW_FIDELITY  # the first rung `ferbench tune` uses
+    from ferbench.tuning import LOW_FIDELITY  # the first rung `ferbench tune` uses
 
     low_fidelity = LOW_FIDELITY if args.low_fidelity is None else parse_fidelity(args.low_fidelity)
     if low_fidelity is None:

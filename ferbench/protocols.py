@@ -82,6 +82,30 @@ class Protocol:
         return folds
 
 
+@dataclass(frozen=True)
+class OuterFold:
+    """One fold of a multi-fold protocol, duck-typed as a Protocol: a tuned configuration's
+    final test on the fold whose training part the study tuned on ("kfold:5#fold0")."""
+
+    base: Protocol
+    index: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"{self.base.name}#fold{self.index}"
+
+    @property
+    def kind(self) -> str:
+        return self.base.kind
+
+    @property
+    def uses_subjects(self) -> bool:
+        return self.base.uses_subjects
+
+    def folds(self, dataset, seed: int = 0, val_fraction: float = 0.1) -> list[Fold]:
+        return [self.base.folds(dataset, seed=seed, val_fraction=val_fraction)[self.index]]
+
+
 def parse_protocol(text: str) -> Protocol:
     """Parse a protocol text such as "kfold:5" or "holdout:0.3" (see the module doc)."""
     raw = str(text).strip().lower()

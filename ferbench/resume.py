@@ -70,7 +70,7 @@ def _plan(run, dataset, tracking_uri):
     plan = prepare(family_cls.name, dataset, protocol=base, params=own, epochs=epochs, seed=seed,
                    tracking_uri=tracking_uri, check_available=False)
     if fold:
-        from ferbench.tuning_objective import OuterFold
+        from ferbench.protocols import OuterFold
 
         plan = replace(plan, protocol=OuterFold(plan.protocol, int(fold)), folds=[plan.folds[int(fold)]])
     return replace(plan, experiment_id=run.info.experiment_id)

@@ -157,7 +157,7 @@ def test_a_penalty_valid_at_zero_is_searched_on_a_log_scale():
 
 def test_objective_never_sees_the_test_part():
     from ferbench.protocols import parse_protocol
-    from ferbench.tuning_objective import make_splits
+    from ferbench.tuning import make_splits
 
     data = tiny_dataset(splits=False)
     for text in ("holdout:0.3", "kfold:4"):
@@ -177,7 +177,7 @@ def test_every_trial_fits_its_first_rung_on_the_same_rows(monkeypatch):
 
     from ferbench.protocols import parse_protocol
     from ferbench.tuning import parse_space
-    from ferbench.tuning_objective import Objective, make_splits
+    from ferbench.tuning import Objective, make_splits
 
     data = tiny_dataset(splits=False)
     fitted = []
@@ -229,7 +229,7 @@ def storage_url(request):
 def test_kill_9_mid_trial_then_resume_reaches_exact_total(isolated_store, storage_url):
     from ferbench import record, store
     from ferbench.tuning import tune
-    from ferbench.tuning_storage import open_storage
+    from ferbench.tuning import open_storage
 
     record.setup()  # MLflow tables exist before the worker starts
     open_storage(storage_url or store.optuna_storage_url())  # and Optuna's, so polling never races it

@@ -9,7 +9,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from ferbench.tuning_pruners import FirstRungPruner
+from ferbench.tuning import FirstRungPruner
 
 sys.path.insert(0, str(Path(__file__).parent))
 from tuning_helpers import tiny_dataset, tiny_sgd  # noqa: E402, F401

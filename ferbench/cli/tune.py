@@ -19,7 +19,7 @@ def _load(dataset: str, path: Optional[str], options: list[str] | None):
 
 def _storage(url: Optional[str]):
     from ferbench import store
-    from ferbench.tuning_storage import open_storage
+    from ferbench.tuning import open_storage
 
     return open_storage(store.optuna_storage_url(url))
 
@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(result.as_dict(), default=str, indent=2))
             return
-        from ferbench.tuning_storage import counts_text
+        from ferbench.tuning import counts_text
 
         typer.echo(f"study {result.study}: {counts_text(result.counts, result.total)}")
         if result.best:
@@ -90,7 +90,7 @@ def register(app: typer.Typer) -> None:
         ctx.obj = {"storage": storage, "json": as_json}
         if ctx.invoked_subcommand is not None:
             return
-        from ferbench.tuning_storage import summaries
+        from ferbench.tuning import summaries
 
         rows = summaries(_storage(storage))
         if as_json:
@@ -98,7 +98,7 @@ def register(app: typer.Typer) -> None:
             return
         if not rows:
             typer.echo("no studies")
-        from ferbench.tuning_storage import counts_text
+        from ferbench.tuning import counts_text
 
         for r in rows:
             best = "-" if r["best_value"] is None else f"{r['best_value']:.4f} (trial {r['best_trial']})"
@@ -114,7 +114,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """The trials of study NAME: state, value, params."""
-        from ferbench.tuning_storage import trial_rows
+        from ferbench.tuning import trial_rows
 
         parent = ctx.obj or {}
         rows = trial_rows(_storage(storage or parent.get("storage")), name)

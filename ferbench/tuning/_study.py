@@ -1,19 +1,5 @@
-"""Optuna studies for ferbench: search space, leakage-free objective, pruning, resumable loop.
-
-- Space: every parameter a family declares with `tune=True` (ferbench.params), minus `--set`
-  fixed ones, with `--space key=low:high` (or `key=a,b` for choices) narrowing a range.
-- Objective: validation accuracy, never the test part. Single-split protocols (official,
-  holdout) use the fold's val part. Multi-fold protocols (small data sets) tune on the training
-  part of outer fold 0 only (train + val), scored by inner k-fold CV; the final test figure then
-  comes from that same fold's test part, so nothing the search looked at is tested on.
-- Cost: a low-fidelity rung first (a fraction of the training images and of the epochs, step 1),
-  then the full fit reporting val accuracy every epoch (steps 2..E+1); median or Hyperband pruning
-  stops poor trials at any step, the rung pruner (tuning_pruners) at the first rung only.
-  `compute` (trial-epochs x images) is kept per trial.
-- Resumption: trials are added until COMPLETE + PRUNED reaches the requested total; racing
-  workers never overshoot (a trial that finds `total` live trials ahead of it ends FAIL, tagged
-  surplus, before any work). See tuning_storage for storage and crash safety, tuning_mlflow for runs.
-"""
+"""The study loop of `ferbench tune`: the search space, sampler and pruner, trials added until
+the requested total is reached, then one retraining of the best configuration."""
 
 from __future__ import annotations
 
@@ -26,8 +12,11 @@ import numpy as np
 
 from ferbench import params as P
 from ferbench.errors import FerbenchError
-from ferbench.tuning_objective import (
+from ferbench.tuning._objective import (
     LOW_FIDELITY, LOW_FIDELITY_STEP, WORKER_ID, Objective, Splits, Surplus, is_valid_low_fidelity, make_splits,
+)
+from ferbench.tuning._storage import (
+    FINAL_ATTR, PARENT_ATTR, TARGET_ATTR, WORKER_ATTR, create_or_load, mask_url, open_storage, state_counts,
 )
 
 
@@ -89,7 +78,7 @@ def make_pruner(kind: str, n_steps: int, rung_step: int = LOW_FIDELITY_STEP):
     if kind == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
     if kind in ("rung", "rung-screen"):
-        from ferbench.tuning_pruners import FirstRungPruner
+        from ferbench.tuning._pruners import FirstRungPruner
 
         return FirstRungPruner(step=rung_step, screened=TPE_STARTUP_TRIALS if kind == "rung-screen" else 0)
     if kind == "hyperband":
@@ -134,7 +123,7 @@ def run_until(study, objective: Objective, total: int, *, sampler: str, seed: in
         extra = [os.getpid()] if "RUNNING" in states else []
         study.sampler = make_sampler(sampler, int(np.random.SeedSequence([seed, len(trials), *extra]).generate_state(1)[0]))
         def record(study, frozen):
-            if frozen.user_attrs.get("ferbench.worker") == WORKER_ID:
+            if frozen.user_attrs.get(WORKER_ATTR) == WORKER_ID:
                 out.ran.append(frozen.number)
                 if on_trial:
                     on_trial(frozen)
@@ -169,8 +158,7 @@ def tune(family_name: str, dataset, *, trials: int, protocol: str | None = None,
     from ferbench import store
     from ferbench.families import registry
     from ferbench.protocols import default_protocol, parse_protocol
-    from ferbench.tuning_mlflow import PARENT_ATTR, StudyTracker, best_config
-    from ferbench.tuning_storage import TARGET_ATTR, create_or_load, mask_url, open_storage, state_counts
+    from ferbench.tuning._mlflow import StudyTracker, best_config
 
     echo = echo or (lambda text: None)
     if trials <= 0:
@@ -235,11 +223,11 @@ def tune(family_name: str, dataset, *, trials: int, protocol: str | None = None,
     final_info = None
     if loop.finished and best and final and _should_finalize(study, all_trials, loop, best):
         final_info = _final_run(family_name, dataset, splits, best, epochs, seed, tracking_uri, tracker, echo)
-        study.set_user_attr("ferbench.final", {"trial": best["trial"], **final_info})
+        study.set_user_attr(FINAL_ATTR, {"trial": best["trial"], **final_info})
     tracker.summarize(study, best, final_info)
     tracker.end("FINISHED")
     return TuneResult(name, shown, trials, state_counts(all_trials), loop.ran, loop.finished, best,
-                      final_info or study.user_attrs.get("ferbench.final"), tracker.parent_id)
+                      final_info or study.user_attrs.get(FINAL_ATTR), tracker.parent_id)
 
 
 def _should_finalize(study, trials, loop: LoopResult, best: dict) -> bool:
@@ -247,8 +235,8 @@ def _should_finalize(study, trials, loop: LoopResult, best: dict) -> bool:
     none, whoever finds the stored final run out of date)."""
     done = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED") and t.datetime_complete]
     if loop.ran and done:
-        return max(done, key=lambda t: t.datetime_complete).user_attrs.get("ferbench.worker") == WORKER_ID
-    previous = study.user_attrs.get("ferbench.final") or {}
+        return max(done, key=lambda t: t.datetime_complete).user_attrs.get(WORKER_ATTR) == WORKER_ID
+    previous = study.user_attrs.get(FINAL_ATTR) or {}
     return previous.get("trial") != best["trial"]
 
 

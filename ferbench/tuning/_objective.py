@@ -2,8 +2,8 @@
 
 - Single-split protocols (official, holdout) score on the fold's val part. Multi-fold protocols
   (small data sets) tune on the training part (train + val) of outer fold 0 only, scored by
-  inner k-fold CV; the final test then uses that fold's test part (`OuterFold`), so nothing the
-  search looked at is ever tested on.
+  inner k-fold CV; the final test then uses that fold's test part (`protocols.OuterFold`), so
+  nothing the search looked at is ever tested on.
 - Multi-fidelity: a first rung fits a stratified fraction of the training images for a fraction
   of the epochs (step 1); then the full fit reports val accuracy every epoch (steps 2..E+1), and the
   pruner may stop the trial at any step. Steps start at 1 because Hyperband's first rung is at
@@ -20,6 +20,7 @@ import numpy as np
 
 from ferbench import params as P
 from ferbench.errors import FerbenchError
+from ferbench.tuning._storage import SURPLUS_ATTR, WORKER_ATTR
 
 LOW_FIDELITY = (0.25, 1 / 3)  # (fraction of training images, fraction of epochs) of the first rung
 LOW_FIDELITY_STEP = 1  # the first rung's step; full-fit epochs report at the steps after it
@@ -47,32 +48,9 @@ class Splits:
     description: str
 
 
-@dataclass(frozen=True)
-class OuterFold:
-    """One fold of a multi-fold protocol, duck-typed as a Protocol for the final run."""
-
-    base: Any
-    index: int = 0
-
-    @property
-    def name(self) -> str:
-        return f"{self.base.name}#fold{self.index}"
-
-    @property
-    def kind(self) -> str:
-        return self.base.kind
-
-    @property
-    def uses_subjects(self) -> bool:
-        return self.base.uses_subjects
-
-    def folds(self, dataset, seed: int = 0, val_fraction: float = 0.1):
-        return [self.base.folds(dataset, seed=seed, val_fraction=val_fraction)[self.index]]
-
-
 def make_splits(dataset, protocol, seed: int) -> Splits:
     from ferbench.data.dataset import FaceDataset
-    from ferbench.protocols import Protocol
+    from ferbench.protocols import OuterFold, Protocol
 
     folds = protocol.folds(dataset, seed=seed)
     if len(folds) == 1:
@@ -109,9 +87,9 @@ class Objective:
         ahead = [t for t in trial.study.get_trials(deepcopy=False) if t.number < trial.number and t.state.name
                  in ("COMPLETE", "PRUNED", "RUNNING", "WAITING")]
         if len(ahead) >= self.total:
-            trial.set_user_attr("ferbench.surplus", True)
+            trial.set_user_attr(SURPLUS_ATTR, True)
             raise Surplus(f"trial {trial.number}: {self.total} trials already done or running")
-        trial.set_user_attr("ferbench.worker", WORKER_ID)
+        trial.set_user_attr(WORKER_ATTR, WORKER_ID)
         values = {name: spec.suggest(trial, name) for name, spec in self.space.items()}
         params = P.resolve(self.family_cls.params_spec(), {**self.fixed, **values}, f"family {self.family_cls.name}")
         state = {"compute": 0, "intermediate": {}}

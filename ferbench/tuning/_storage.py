@@ -19,11 +19,19 @@ from typing import Any
 
 from ferbench.errors import FerbenchError, first_line
 
-ATTR_PREFIX = "ferbench."
 OBJECTIVE_NAME = "val_accuracy"  # what every trial returns: accuracy on the validation part
 IDENTITY = ("family", "dataset", "fingerprint", "protocol", "direction")
 DONE_STATES = ("COMPLETE", "PRUNED")
+# Optuna user attributes ferbench keeps. On the study: its identity (ATTR_PREFIX + IDENTITY), and
+ATTR_PREFIX = "ferbench."
 TARGET_ATTR = ATTR_PREFIX + "trials_target"  # the finished trials the last --trials asked for
+PARENT_ATTR = ATTR_PREFIX + "mlflow_parent_run_id"  # the study's parent MLflow run
+FINAL_ATTR = ATTR_PREFIX + "final"  # the best trial's final run: trial, run id, metrics
+# on each trial:
+WORKER_ATTR = ATTR_PREFIX + "worker"  # the worker process that ran it
+SURPLUS_ATTR = ATTR_PREFIX + "surplus"  # ended before any work: the requested total was reached
+PARAMS_ATTR = ATTR_PREFIX + "params"  # every param of the trial, fixed ones included
+RUN_ID_ATTR = ATTR_PREFIX + "mlflow_run_id"  # the trial's MLflow run
 
 
 def mask_url(url: str) -> str:

@@ -1,4 +1,4 @@
-"""Pruners of ferbench's own, for the objective's two fidelities (see tuning_objective).
+"""Pruners of ferbench's own, for the objective's two fidelities (see tuning._objective).
 
 `FirstRungPruner` is successive halving with a single rung: the cheap low-fidelity step. A trial
 goes on to its full fit only if its rung value is among the top 1/reduction_factor of every trial
@@ -19,7 +19,7 @@ import math
 
 import optuna
 
-from ferbench.tuning_objective import LOW_FIDELITY_STEP
+from ferbench.tuning._objective import LOW_FIDELITY_STEP
 
 
 class FirstRungPruner(optuna.pruners.BasePruner):

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ferbench import record
-
-PARENT_ATTR = "ferbench.mlflow_parent_run_id"
+from ferbench.tuning._storage import PARAMS_ATTR, PARENT_ATTR, RUN_ID_ATTR, state_counts
 
 
 def _readable(spec) -> dict:
@@ -77,7 +76,7 @@ class StudyTracker:
 
     # --- trials ----------------------------------------------------------------------------
     def trial_run(self, trial, params: dict):
-        trial.set_user_attr("ferbench.params", params)
+        trial.set_user_attr(PARAMS_ATTR, params)
         tags = {**self.base_tags, "ferbench.kind": "trial", "ferbench.trial_number": trial.number,
                 "ferbench.optuna_trial_id": trial._trial_id}
         retry_of = trial.study._storage.get_trial(trial._trial_id).system_attrs.get("failed_trial")
@@ -88,7 +87,7 @@ class StudyTracker:
     def log_trial(self, run_id, trial, value, state: dict, pruned: bool) -> None:
         if run_id is None:
             return
-        trial.set_user_attr("ferbench.mlflow_run_id", run_id)
+        trial.set_user_attr(RUN_ID_ATTR, run_id)
         metrics = {"compute": state["compute"]}
         if value is not None:
             metrics["val_accuracy"] = value
@@ -127,7 +126,6 @@ class StudyTracker:
     # --- end of study ----------------------------------------------------------------------
     def summarize(self, study, best_config: dict | None, final: dict | None) -> None:
         from ferbench.record_artifacts import log_files
-        from ferbench.tuning_storage import state_counts
 
         counts = state_counts(study.get_trials(deepcopy=False))
         metrics = {f"n_{state.lower()}": n for state, n in counts.items()}
@@ -198,6 +196,6 @@ def best_config(study, family_name: str, dataset, protocol_name: str, epochs, se
     return {
         "family": family_name, "dataset": dataset.name, "fingerprint": dataset.fingerprint,
         "protocol": protocol_name, "study": study.study_name, "trial": best.number,
-        "val_accuracy": best.value, "params": best.user_attrs.get("ferbench.params", best.params),
+        "val_accuracy": best.value, "params": best.user_attrs.get(PARAMS_ATTR, best.params),
         "epochs": epochs, "seed": seed,
     }
