@@ -7,7 +7,7 @@ live schema, so this follows MLflow's tables), with random accuracies and learni
 kind=trial, which the leaderboard's filter skips in SQL; the printed mix is counted in the store. A real store with k-fold and tuning children
 has a smaller kind=run share, so this mix is the hard case for the leaderboard read.
 
-The leaderboard keeps an incremental cache of the runs it read (ferbench.leaderboard_cache), so
+The leaderboard keeps an incremental cache of the runs it read (ferbench.leaderboard), so
 three figures matter: a whole leaderboard call on a cold cache (--refresh: a full read, pooling
 and the rows), a call with a warm cache and nothing new, and a catch-up call after 100 new runs.
 The runs' end times are spread over the past month. On a SQL store the full read takes the
@@ -40,8 +40,10 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ["FERBENCH_HOME"] = tempfile.mkdtemp(prefix="ferbench-bench-lb-home-")  # the leaderboard cache goes here
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ferbench import leaderboard_cache, record  # noqa: E402
-from ferbench.leaderboard import RUN_FILTER, experiment_ids, leaderboard, pool, search_our_runs  # noqa: E402
+from ferbench import record  # noqa: E402
+from ferbench.leaderboard import (  # noqa: E402
+    RUN_FILTER, experiment_ids, leaderboard, pool, search, search_our_runs, sql_store,
+)
 
 FAMILIES = ["five_layer_cnn", "deeper_cnn", "baseline_cnn", "nishime_cnn", "vgg19_pca_svm",
             "resnet50_head", "mini_xception", "transfer_vgg16"]
@@ -159,7 +161,7 @@ def time_query(uri: str, repeat: int, db: Path) -> dict[str, float]:
     read alone (fast path, then through search_runs), pooling, and the whole call on a warm cache
     with nothing new; then one catch-up call after 100 new runs."""
     client = record.setup(uri)
-    if leaderboard_cache.sql_store(client) is None:
+    if sql_store(client) is None:
         raise SystemExit("the leaderboard's SQL fast path does not apply to this store")
     ids = experiment_ids(client)
     figures: dict[str, list[float]] = {}
@@ -171,7 +173,7 @@ def time_query(uri: str, repeat: int, db: Path) -> dict[str, float]:
     for _ in range(repeat):
         rows, *cold = _timed(leaderboard, client, refresh=True)
         runs, *full = _timed(search_our_runs, client, refresh=True)
-        slow, *orm = _timed(leaderboard_cache.search, client, ids, RUN_FILTER, fast=False)
+        slow, *orm = _timed(search, client, ids, RUN_FILTER, fast=False)
         assert len(slow) == len(runs)
         del slow
         ours, *pooled = _timed(pool, runs)

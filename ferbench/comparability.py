@@ -3,7 +3,7 @@
 `judge(ours, entry)` decides a pair for the leaderboard and for reproduction reports: hard reasons
 make it "no" (no delta), soft reasons are caveats beside a delta; the rules are listed in
 ferbench.leaderboard's docstring. `paired_plan` picks which of our runs to test against each
-other image by image (leaderboard_cache.paired_results runs the test), `paired_text` words it.
+other image by image (ferbench.leaderboard.paired_results runs the test), `paired_text` words it.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from ferbench import cache_inventory, leaderboard_cache
+from ferbench import cache_inventory, leaderboard
 from ferbench.cli import app
 from ferbench.data import cache as data_cache
 from ferbench.data.synthetic import generate
@@ -92,7 +92,7 @@ def crafted(built, isolated_store):
         ("datasets", "e" * 32): "incomplete",
         ("datasets", f".{'c' * 32}.json.{dead}.tmp"): "orphaned temp",
         ("datasets", f".{'b' * 32}.images.npy.{alive}.tmp"): "writing",
-        ("leaderboard", leaderboard_cache.cache_path(TRACKING_URI).name): "current",
+        ("leaderboard", leaderboard.cache_path(TRACKING_URI).name): "current",
     }
     (current / f"{LAYER}.gram.npy.tmp-{dead}").write_bytes(b"\0" * 100)
     (features / f"vgg19-{'1' * 20}").mkdir()
@@ -106,7 +106,7 @@ def crafted(built, isolated_store):
     shutil.copy(datasets / f"{dataset_key}.images.npy", datasets / f"{'e' * 32}.images.npy")
     (datasets / f".{'c' * 32}.json.{dead}.tmp").write_text("{}")
     (datasets / f".{'b' * 32}.images.npy.{alive}.tmp").write_bytes(b"\0" * 10)
-    leaderboard_cache.cache_path(TRACKING_URI).write_bytes(pickle.dumps({"version": 1, "runs": {}}))
+    leaderboard.cache_path(TRACKING_URI).write_bytes(pickle.dumps({"version": 1, "runs": {}}))
     return expected
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ferbench import baselines, comparability, leaderboard, leaderboard_cache
+from ferbench import baselines, comparability, leaderboard
 from ferbench.comparability import Ours, budget_text, judge, read_early_stopping, read_split_sizes
 from ferbench.labels import EMOTIONS, EMOTIONS_WITH_CONTEMPT
-from ferbench.leaderboard_cache import RunRecord
+from ferbench.leaderboard import RunRecord
+from ferbench.leaderboard import _cache as leaderboard_cache  # its _read is patched
 from test_leaderboard import OFFICIAL_SIZES, by_published, our_run, rows_for
 
 

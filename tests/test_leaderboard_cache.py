@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ferbench import leaderboard_cache, record
+from ferbench import record
+from ferbench.leaderboard import _cache as leaderboard_cache  # patched where finished_runs looks it up
 from ferbench.leaderboard import search_our_runs
 from test_leaderboard import fresh_store, migrated_db, our_run  # noqa: F401  (fixtures)
 

@@ -10,7 +10,7 @@ import pytest
 from mlflow.entities import Metric, Param, RunTag, ViewType
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
-from ferbench import leaderboard_cache, record
+from ferbench import leaderboard, record
 from ferbench.leaderboard import RUN_FILTER, experiment_ids
 from test_leaderboard import our_run
 
@@ -53,7 +53,7 @@ def comparable(records):
 
 def test_the_fast_path_applies_to_mlflows_sql_store():
     """Fails if an MLflow upgrade moved the helpers the fast path uses (it would fall back silently)."""
-    assert leaderboard_cache.sql_store(record.setup()) is not None
+    assert leaderboard.sql_store(record.setup()) is not None
 
 
 def test_other_stores_and_overriding_subclasses_use_search_runs():
@@ -63,21 +63,21 @@ def test_other_stores_and_overriding_subclasses_use_search_runs():
 
     for store in (object(), OwnSearch.__new__(OwnSearch)):
         client = SimpleNamespace(_tracking_client=SimpleNamespace(store=store))
-        assert leaderboard_cache.sql_store(client) is None
+        assert leaderboard.sql_store(client) is None
 
 
 def test_fast_path_reads_what_search_runs_reads(mixed_store, monkeypatch):
     shown, hidden, deleted = mixed_store
     client = record.setup()
     ids = experiment_ids(client)
-    slow = leaderboard_cache.search(client, ids, RUN_FILTER, fast=False)
+    slow = leaderboard.search(client, ids, RUN_FILTER, fast=False)
     assert sorted(r.run_id for r in slow) == sorted(shown)
 
     def no_search_runs(*args, **kwargs):
         raise AssertionError("the fast path called search_runs")
 
     monkeypatch.setattr(client, "search_runs", no_search_runs)
-    fast = leaderboard_cache.search(client, ids, RUN_FILTER)
+    fast = leaderboard.search(client, ids, RUN_FILTER)
     assert comparable(fast) == comparable(slow)  # same runs, same order, same values
     nan_run = next(r for r in fast if r.run_id == shown[3])
     assert math.isnan(nan_run.metrics["test_accuracy"]) and "mlflow.note.content" not in nan_run.tags
@@ -87,8 +87,8 @@ def test_fast_path_reads_what_search_runs_reads(mixed_store, monkeypatch):
     since = min(r.end_time for r in slow)
     catch_up = f"{RUN_FILTER} AND attributes.end_time >= {since} AND attributes.run_id NOT IN ('{shown[0]}')"
     for query, view in ((catch_up, None), (RUN_FILTER, ViewType.DELETED_ONLY)):
-        expected = leaderboard_cache.search(client, ids, query, view, fast=False)
-        assert comparable(leaderboard_cache.search(client, ids, query, view)) == comparable(expected)
-    gone = leaderboard_cache.search(client, ids, RUN_FILTER, ViewType.DELETED_ONLY)
+        expected = leaderboard.search(client, ids, query, view, fast=False)
+        assert comparable(leaderboard.search(client, ids, query, view)) == comparable(expected)
+    gone = leaderboard.search(client, ids, RUN_FILTER, ViewType.DELETED_ONLY)
     assert [r.run_id for r in gone] == [deleted]
-    assert len(leaderboard_cache.search(client, ids, catch_up)) == len(shown) - 1
+    assert len(leaderboard.search(client, ids, catch_up)) == len(shown) - 1

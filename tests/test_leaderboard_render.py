@@ -11,8 +11,7 @@ from typer.testing import CliRunner
 
 from ferbench import record
 from ferbench.cli import app
-from ferbench.leaderboard import Row
-from ferbench.leaderboard_render import ours_text, print_table
+from ferbench.leaderboard import Row, ours_text, print_table
 from test_leaderboard import fresh_store, migrated_db, our_run  # noqa: F401  (fixtures)
 
 runner = CliRunner()

@@ -28,9 +28,8 @@ def leaderboard(
 ) -> None:
     """Our best run per family beside every published number, with comparability and delta."""
     from ferbench import record
-    from ferbench.leaderboard import NOTHING_YET
+    from ferbench.leaderboard import FORMATS, NOTHING_YET, log_run, print_table, render
     from ferbench.leaderboard import leaderboard as build
-    from ferbench.leaderboard_render import FORMATS, log_run, print_table, render
 
     if format not in FORMATS:
         raise FerbenchError(f"--format {format!r} not one of {', '.join(FORMATS)}")

@@ -1,20 +1,22 @@
 """Leaderboard output: the terminal table (fits 100 columns; --wide shows every column),
 markdown / csv / json / html text, and the one MLflow leaderboard run per data set and filter.
-The HTML page and the charts live in leaderboard_page."""
+The HTML page and the charts live in `_page`, the cell texts in `_cells`."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import re
 import sys
 import tempfile
 from pathlib import Path
 
-from ferbench.comparability import CAVEATS, COMPARABLE, NOT_COMPARABLE
+from ferbench.comparability import CAVEATS, COMPARABLE
 from ferbench.errors import FerbenchError
-from ferbench.leaderboard import Row, fmt
+from ferbench.leaderboard._cells import (
+    LEGEND, MARKS, all_reasons, delta_text, fmt, metric_label, ours_text, short_why,
+)
+from ferbench.leaderboard._compare import Row
 
 FORMATS = ("table", "markdown", "csv", "json", "html")
 HEADERS = ("family", "dataset", "metric", "ours", "n", "run", "tuned", "protocol", "epochs",
@@ -22,60 +24,6 @@ HEADERS = ("family", "dataset", "metric", "ours", "n", "run", "tuned", "protocol
            "vs our best")
 # Off a terminal rich would assume 80 columns and cut the table: a fixed width instead.
 NARROW_WIDTH, WIDE_WIDTH = 100, 240
-MARKS = {COMPARABLE: ("✓", "green"), CAVEATS: ("~", "yellow"), NOT_COMPARABLE: ("✗", "red")}
-VERDICTS = {COMPARABLE: "comparable", CAVEATS: "comparable with caveats",
-            NOT_COMPARABLE: "not comparable"}
-LEGEND = ("✓ comparable · ~ with caveats (Δ shown) · ✗ not comparable (no Δ). ours: mean ± 95% CI "
-          "(t over seeds, or one run's bootstrap; (low–high) if uneven), ± sd: std over folds.")
-
-
-# --- cell texts, shared by every format ----------------------------------------------------------
-def metric_label(metric: str) -> str:
-    """'test_accuracy' -> 'test', 'train_cv_accuracy' -> 'train cv'."""
-    return metric.removesuffix("_accuracy").replace("_", " ")
-
-
-def ours_text(row: Row) -> str:
-    if row.ours is None:
-        return ""
-    value = f"{100 * row.ours:.2f}"
-    if row.ours_ci is not None:
-        above, below = (f"{100 * abs(bound - row.ours):.2f}" for bound in row.ours_ci[::-1])
-        if above == below:  # t intervals, and bootstrap ones symmetric at this precision
-            return f"{value} ± {above}"
-        return f"{value} ({100 * row.ours_ci[0]:.1f}–{100 * row.ours_ci[1]:.1f})"
-    return f"{value} ± {100 * row.ours_std:.2f} sd" if row.ours_std is not None else value
-
-
-def delta_text(row: Row) -> str:
-    return "" if row.delta is None else f"{100 * row.delta:+.2f}"
-
-
-def all_reasons(row: Row) -> list[str]:
-    reasons = list(row.reasons)
-    if row.subject_independent is not None:  # beside the reason, so the gap is read at once
-        reasons.append(f"ours by subject ({row.subject_independent_protocol}): "
-                       f"{fmt(row.subject_independent)}")
-    return reasons
-
-
-def short_reason(reason: str) -> str:
-    """Its head: 'protocol differs (kfold:10 vs official)' -> 'protocol differs'."""
-    head = re.sub(r"\s*\([^)]*\)", "", reason).split(", ")[0]
-    return " ".join(head.split())
-
-
-def short_why(row: Row) -> str:
-    """The delta, or the first reason there is none, and how many reasons more (--wide)."""
-    if row.reference_only:
-        return "reference, not ours"
-    reasons = all_reasons(row)
-    first = short_reason(reasons[0]) if reasons else ""
-    if len(reasons) > 1:
-        first += f" +{len(reasons) - 1} more"
-    if row.delta is None:
-        return first
-    return f"{delta_text(row)} {first}" if first else delta_text(row)
 
 
 def _cells(row: Row) -> list[str]:
@@ -149,7 +97,7 @@ def render(rows: list[Row], fmt_name: str, wide: bool = False) -> str:
         lines += ["| " + " | ".join(c.replace("|", "\\|") for c in _cells(r)) + " |" for r in rows]
         return "\n".join(lines)
     if fmt_name == "html":
-        from ferbench.leaderboard_page import page
+        from ferbench.leaderboard._page import page
 
         return page(rows)
     text = io.StringIO()
@@ -197,7 +145,7 @@ def log_run(rows: list[Row], dataset: str | None, filters: dict) -> tuple[str, b
 
 
 def write_artifacts(rows: list[Row], folder: Path) -> None:
-    from ferbench.leaderboard_page import chart_png
+    from ferbench.leaderboard._page import chart_png
 
     chart_png(rows, folder / "leaderboard.png")
     (folder / "leaderboard.html").write_text(render(rows, "html"), encoding="utf-8")

@@ -7,10 +7,10 @@ import html
 from pathlib import Path
 
 from ferbench.comparability import CAVEATS, COMPARABLE
-from ferbench.leaderboard import Row, fmt
-from ferbench.leaderboard_render import (
-    LEGEND, MARKS, VERDICTS, all_reasons, delta_text, metric_label, ours_text,
+from ferbench.leaderboard._cells import (
+    LEGEND, MARKS, VERDICTS, all_reasons, delta_text, fmt, metric_label, ours_text,
 )
+from ferbench.leaderboard._compare import Row
 
 OPEN_NOTE = "Open markers: published numbers we may not compare with (no Δ)."
 STYLE = """

@@ -1,8 +1,8 @@
 """Ours against published: our best run per family and data set beside every published number,
-with a comparability verdict and its reasons. Rendering and charts live in leaderboard_render.
+with a comparability verdict and its reasons. Rendering and charts live in `_render` and `_page`.
 
 Our runs are read with one MLflow filter string (source=ferbench, kind=run, FINISHED), and kept
-in an incremental cache (ferbench.leaderboard_cache): a call asks MLflow only for runs finished
+in an incremental cache (`_cache`): a call asks MLflow only for runs finished
 since the last one; the dataset/protocol/family filters then apply to the cached records. On
 MLflow's SQL store the filter runs as MLflow's own WHERE clause over plain columns (the cache's
 fast path, 4x cheaper); other stores go through MlflowClient.search_runs.
@@ -44,9 +44,9 @@ import json
 import math
 from dataclasses import asdict, dataclass
 
-from ferbench.comparability import (  # Ours and the verdicts stay importable from here
-    CAVEATS, COMPARABLE, NOT_COMPARABLE, Ours, budget_text, judge, paired_plan, paired_text,
-    read_classes, read_early_stopping, read_epochs, read_split_sizes, subject_independent_peer,
+from ferbench.comparability import (
+    NOT_COMPARABLE, Ours, budget_text, judge, paired_plan, paired_text, read_classes, read_early_stopping,
+    read_epochs, read_split_sizes, subject_independent_peer,
 )
 
 NOTHING_YET = "nothing to show yet — run `ferbench bench` or `ferbench run ...` to create runs"
@@ -83,7 +83,7 @@ class Row:
 
 # --- reading our runs -------------------------------------------------------------------------
 # Our finished runs of every ferbench experiment; dataset/protocol/family filters apply to the
-# cached records (ferbench.leaderboard_cache), so one cache serves every filter.
+# cached records (`_cache`), so one cache serves every filter.
 RUN_FILTER = "tags.source = 'ferbench' AND tags.`ferbench.kind` = 'run' AND attributes.status = 'FINISHED'"
 
 
@@ -93,8 +93,8 @@ def experiment_ids(client) -> list[str]:
 
 def search_our_runs(client, dataset=None, protocol=None, family=None, *, refresh: bool = False) -> list:
     """Our finished kind=run runs (RunRecords), through the incremental cache of
-    ferbench.leaderboard_cache; the user's dataset/protocol/family filters apply to the records."""
-    from ferbench.leaderboard_cache import finished_runs
+    `_cache`; the user's dataset/protocol/family filters apply to the records."""
+    from ferbench.leaderboard._cache import finished_runs
 
     ids = experiment_ids(client)
     if not ids:
@@ -252,7 +252,7 @@ def _row(o: Ours, entry: dict | None, metric: str, judgement, ours_list: list[Ou
 def paired_verdicts(client, ours_list: list[Ours], shown: set[str]) -> dict[str, str]:
     """run_id (of the configurations shown) -> its verdict against the best of ours on the same
     data copy and protocol, through the cache by run-id pair (finished runs do not change)."""
-    from ferbench.leaderboard_cache import paired_results
+    from ferbench.leaderboard._cache import paired_results
 
     pairs, best_of = paired_plan(ours_list)
     pairs = {run_id: pair for run_id, pair in pairs.items() if run_id in shown}
@@ -286,10 +286,3 @@ def leaderboard(client, dataset=None, protocol=None, family=None,
     for row in rows:
         row.paired = paired.get(row.run_id, "")
     return rows
-
-
-def fmt(value: float | None, std: float | None = None) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    text = f"{100 * value:.2f}"
-    return f"{text} ± {100 * std:.2f}" if std is not None else text
