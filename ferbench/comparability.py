@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 
 from ferbench.labels import canonical
+from ferbench.record.tags import TAG_CLASSES, TAG_N_IMAGES, TAG_SPLIT_SIZES
 
 COMPARABLE, CAVEATS, NOT_COMPARABLE = "yes", "caveats", "no"
 # Data sets whose images come from few people: an image-level split puts one person on both sides.
@@ -80,19 +81,19 @@ class Judgement:
 def read_split_sizes(tags: dict) -> dict[str, int] | None:
     """ferbench.split_sizes (JSON), or ferbench.n_images as the total; None when neither is usable."""
     try:
-        sizes = json.loads(tags["ferbench.split_sizes"])
+        sizes = json.loads(tags[TAG_SPLIT_SIZES])
         if sizes and all(type(v) is int and v >= 0 for v in sizes.values()):
             return {str(k): v for k, v in sizes.items()}
     except (KeyError, TypeError, ValueError, AttributeError):  # absent, not JSON, not a mapping
         pass
     try:
-        return {"all": int(tags["ferbench.n_images"])}
+        return {"all": int(tags[TAG_N_IMAGES])}
     except (KeyError, TypeError, ValueError):
         return None
 
 
 def read_classes(tags: dict) -> tuple[str, ...] | None:
-    names = [name.strip() for name in tags.get("ferbench.classes", "").split(",") if name.strip()]
+    names = [name.strip() for name in tags.get(TAG_CLASSES, "").split(",") if name.strip()]
     return tuple(names) or None
 
 

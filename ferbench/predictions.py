@@ -57,7 +57,7 @@ def log_predictions(run_id: str, rows, y_true, proba, *, fingerprint: str) -> No
         "proba": proba.astype(np.float16),
         "fingerprint": np.array(fingerprint),
     }
-    from ferbench.record_artifacts import log_files
+    from ferbench.record import log_files
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / _FILE

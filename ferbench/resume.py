@@ -11,6 +11,9 @@ from dataclasses import replace
 from typing import Any
 
 from ferbench.errors import FerbenchError
+from ferbench.record.tags import (
+    MLFLOW_PARENT_RUN_ID, TAG_FAMILY, TAG_FINGERPRINT, TAG_FOLD, TAG_KIND, TAG_PREFIX, TAG_RESUMES, TAG_SOURCE,
+)
 
 
 def reopen(run_id: str, dataset, *, family: str | None = None, tracking_uri: str | None = None,
@@ -27,18 +30,18 @@ def reopen(run_id: str, dataset, *, family: str | None = None, tracking_uri: str
     except MlflowException:
         raise FerbenchError(f"unknown run id {run_id!r} in {record.current_uri()}") from None
     tags, status = run.data.tags, run.info.status
-    if tags.get("ferbench.kind") != "run" or record.TAG_FAMILY not in tags:
+    if tags.get(TAG_KIND) != "run" or TAG_FAMILY not in tags:
         raise FerbenchError(f"run {run_id} is not a ferbench training run")
     if run.info.lifecycle_stage == "deleted":
         raise FerbenchError(f"run {run_id} was deleted; restore it in MLflow to resume it")
     if status == "FINISHED":
         raise FerbenchError(f"run {run_id} has finished: there is nothing to resume")
-    if family is not None and tags[record.TAG_FAMILY] != family:
-        raise FerbenchError(f"run {run_id} trained family {tags[record.TAG_FAMILY]}, not {family}")
-    if tags.get(record.TAG_FINGERPRINT) != dataset.fingerprint:
+    if family is not None and tags[TAG_FAMILY] != family:
+        raise FerbenchError(f"run {run_id} trained family {tags[TAG_FAMILY]}, not {family}")
+    if tags.get(TAG_FINGERPRINT) != dataset.fingerprint:
         raise FerbenchError(f"data set {dataset.name!r} (fingerprint {dataset.fingerprint}) is not the one run "
-                            f"{run_id} trained on (fingerprint {tags.get(record.TAG_FINGERPRINT)})")
-    if parent_run_id and tags.get("mlflow.parentRunId") != parent_run_id:
+                            f"{run_id} trained on (fingerprint {tags.get(TAG_FINGERPRINT)})")
+    if parent_run_id and tags.get(MLFLOW_PARENT_RUN_ID) != parent_run_id:
         raise FerbenchError(f"run {run_id} is not nested under run {parent_run_id}")
     lease = leases.read(checkpoints.run_dir(run_id))
     if status == "RUNNING" and lease is not None and not leases.is_stale(lease):
@@ -47,8 +50,8 @@ def reopen(run_id: str, dataset, *, family: str | None = None, tracking_uri: str
     plan = _plan(run, dataset, tracking_uri)
     # nothing changed so far; from here on the run is taken over
     _drop_unfinished_fold_runs(client, run, saved.finished_folds())
-    record.log(run_id, tags={record.TAG_RESUMES: int(tags.get(record.TAG_RESUMES, 0)) + 1})
-    own = {k: v for k, v in tags.items() if k.startswith("ferbench.") or k == "source"}
+    record.log(run_id, tags={TAG_RESUMES: int(tags.get(TAG_RESUMES, 0)) + 1})
+    own = {k: v for k, v in tags.items() if k.startswith(TAG_PREFIX) or k == TAG_SOURCE}
     return plan, saved.options, own
 
 
@@ -58,7 +61,7 @@ def _plan(run, dataset, tracking_uri):
     from ferbench.runner import prepare
 
     params = run.data.params
-    family_cls = registry.get(run.data.tags["ferbench.family"])
+    family_cls = registry.get(run.data.tags[TAG_FAMILY])
     own = {k: v for k, v in params.items() if k in family_cls.params_spec()}
     try:
         protocol, seed = params["protocol"], int(params["seed"])
@@ -80,7 +83,7 @@ def _drop_unfinished_fold_runs(client, run, finished) -> None:
     """Fold runs of folds that did not finish (cut while logging, or left RUNNING by a kill) go:
     those folds are trained and logged again."""
     children = client.search_runs([run.info.experiment_id],
-                                  filter_string=f"tags.mlflow.parentRunId = '{run.info.run_id}'")
+                                  filter_string=f"tags.{MLFLOW_PARENT_RUN_ID} = '{run.info.run_id}'")
     for child in children:
-        if child.data.tags.get("ferbench.kind") == "fold" and child.data.tags.get("ferbench.fold") not in finished:
+        if child.data.tags.get(TAG_KIND) == "fold" and child.data.tags.get(TAG_FOLD) not in finished:
             client.delete_run(child.info.run_id)

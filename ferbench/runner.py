@@ -243,11 +243,11 @@ def _run_folds(plan: Plan, run_id, name, tags, options, saved, lease, bars, time
     """Train the folds not finished yet (a resumed run has the others in its checkpoint), log
     each as it ends, then evaluate the pooled test predictions. Returns (summary, per-fold
     metrics, curves for the run's last log call: per-fold steps, or a single fold's epochs)."""
-    from ferbench import record, record_models
+    from ferbench import record
     from ferbench.evaluate import aggregate, bootstrap_ci, classification_metrics
     from ferbench.fold_training import trained_folds
     from ferbench.predictions import log_predictions
-    from ferbench.record_artifacts import log_evaluation_artifacts
+    from ferbench.record import log_evaluation_artifacts
 
     dataset, folds = plan.dataset, plan.folds
     multi = len(folds) > 1
@@ -266,7 +266,7 @@ def _run_folds(plan: Plan, run_id, name, tags, options, saved, lease, bars, time
                 with record.tracked_run(plan.experiment_id, f"{name}-{fold.name}", child_tags, run_id) as child_id:
                     timed(record.log, child_id, params=_run_params(plan), metrics=metrics, curves=curves)
             if options["log_model"] and number == 0:
-                timed(record_models.log_family_model, run_id, family, dataset.images[fold.test[:2]],
+                timed(record.log_family_model, run_id, family, dataset.images[fold.test[:2]],
                       dataset.class_names)
                 if multi:
                     timed(record.log, run_id, tags={"ferbench.model_fold": fold.name})

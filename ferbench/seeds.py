@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from ferbench.errors import FerbenchError
+from ferbench.record.tags import TAG_KIND, TAG_SEED, TAG_SEEDS
 
 SUMMARISED = ("test_accuracy", "test_macro_f1", "val_accuracy")
 
@@ -73,8 +74,8 @@ def run_seeds(family: str, dataset, seeds: list[int], *, protocol=None, params=N
     plan = runner.prepare(family, dataset, protocol=protocol, params=params, epochs=epochs,
                           seed=seeds[0], tracking_uri=tracking_uri)
     tags = {**record.common_tags(plan.family_cls, dataset, plan.protocol, seeds[0], plan.params),
-            "ferbench.kind": "seeds", "ferbench.seeds": ",".join(map(str, seeds))}
-    tags.pop("ferbench.seed", None)
+            TAG_KIND: "seeds", TAG_SEEDS: ",".join(map(str, seeds))}
+    tags.pop(TAG_SEED, None)
     tags.update({k: str(v) for k, v in (extra_tags or {}).items()})
     name = f"{plan.family_cls.name}-{plan.protocol.name}-seeds-{'-'.join(map(str, seeds))}"
     with record.tracked_run(plan.experiment_id, name, tags) as parent:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from tiny_family import TinyFamily, tiny_dataset, tiny_family  # noqa: F401
 
-from ferbench import record, record_artifacts, record_models, store_setup
+from ferbench import record, store_setup
 from ferbench.errors import FerbenchError
 
 
@@ -159,7 +159,7 @@ def test_evaluation_artifacts(experiment):
     y = np.array([0, 1, 2, 3, 4, 5, 6, 0])
     proba = np.eye(7)[[0, 1, 2, 3, 4, 5, 6, 1]]
     with record.tracked_run(experiment, "art", {}) as run_id:
-        record_artifacts.log_evaluation_artifacts(run_id, y, proba, tiny_dataset().class_names)
+        record.log_evaluation_artifacts(run_id, y, proba, tiny_dataset().class_names)
     names = {a.path for a in record.client().list_artifacts(run_id, "evaluation")}
     assert names == {"evaluation/test_confusion_matrix.png", "evaluation/test_confusion_matrix.csv",
                      "evaluation/test_classification_report.txt"}
@@ -173,31 +173,29 @@ def test_logged_model_loads_back_with_identical_probabilities(experiment, tiny_f
     family = tiny_family().fit(data.part(), epochs=2)
     expected = family.predict_proba(data.part())
     with record.tracked_run(experiment, "model", {}) as run_id:
-        record_models.log_family_model(run_id, family, data.images[:2], data.class_names)
+        record.log_family_model(run_id, family, data.images[:2], data.class_names)
     assert _status(run_id) == "FINISHED"
     raw = mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
     assert raw.metadata.signature.inputs.to_dict()[0]["tensor-spec"]["dtype"] == "uint8"
     np.testing.assert_allclose(raw.predict(data.images), expected, rtol=1e-6)
-    loaded = record_models.load_model(run_id)
+    loaded = record.load_model(run_id)
     np.testing.assert_allclose(loaded.predict_proba(data.images), expected, rtol=1e-6)
     assert list(loaded.class_names) == list(data.class_names)
 
 
 def test_load_model_errors(experiment):
     with pytest.raises(FerbenchError, match="not found"):
-        record_models.load_model("0" * 32)
+        record.load_model("0" * 32)
     with record.tracked_run(experiment, "no-model", {}) as run_id:
         pass
     with pytest.raises(FerbenchError, match="no loadable model"):
-        record_models.load_model(run_id)
+        record.load_model(run_id)
 
 
 def test_models_logged_before_the_split_still_unpickle():
     import pickle
 
-    from ferbench import record_models
-
     # cloudpickle stored the class by reference under its old module: ferbench.record
-    assert pickle.loads(b"cferbench.record\nFamilyModel\n.") is record_models.FamilyModel
+    assert pickle.loads(b"cferbench.record\nFamilyModel\n.") is record.FamilyModel
     with pytest.raises(AttributeError):
         record.NoSuchThing  # noqa: B018

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from tiny_family import tiny_dataset, tiny_family  # noqa: F401
 
-from ferbench import record, record_models, runner
+from ferbench import record, runner
 from ferbench.errors import FerbenchError
 
 pytestmark = pytest.mark.usefixtures("tiny_family")
@@ -33,7 +33,7 @@ def test_single_run_logs_params_tags_metrics_curves_and_model():
     assert sorted(m.step for m in curve) == [0, 1]
     assert result.to_json().keys() == {"run_id", "family", "dataset", "protocol", "params", "metrics"}
     # the logged model reproduces the test-part metric
-    model = record_models.load_model(result.run_id)
+    model = record.load_model(result.run_id)
     assert model.predict_proba(data.images[:5]).shape == (5, 7)
 
 

@@ -18,6 +18,10 @@ import numpy as np
 
 from ferbench.data.dataset import FaceDataset, Part
 from ferbench.errors import FerbenchError, first_line
+from ferbench.record.tags import (
+    TAG_CONTEMPT, TAG_DATASET, TAG_DATA_OPTIONS, TAG_DATA_PATH, TAG_FINGERPRINT, TAG_FOLD, TAG_MODEL_FOLD,
+    TAG_PROTOCOL, TAG_SEED,
+)
 
 ARTIFACT_DIR = "analysis"
 
@@ -38,7 +42,7 @@ class RunTarget:
 
     @property
     def protocol(self) -> str:
-        return self.tags.get("ferbench.protocol") or self.params.get("protocol", "")
+        return self.tags.get(TAG_PROTOCOL) or self.params.get("protocol", "")
 
     def predict(self, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         return predict_in_batches(self.model, images, batch_size)
@@ -63,11 +67,11 @@ def get_run(run_id: str, tracking_uri: str | None = None):
 
 
 def load_run_model(run_id: str, tracking_uri: str):
-    from ferbench import record, record_models
+    from ferbench import record
 
     record.setup(tracking_uri)
     try:
-        return record_models.load_model(run_id)
+        return record.load_model(run_id)
     except FerbenchError:
         raise
     except Exception as exc:  # MLflow raises several types when a run holds no model
@@ -83,19 +87,19 @@ def dataset_for_run(tags: dict, params: dict, dataset: str | None = None,
 
     from ferbench.data.readers import READERS, load_dataset
 
-    name = dataset or tags.get("ferbench.dataset")
+    name = dataset or tags.get(TAG_DATASET)
     if not name:
         raise FerbenchError("the run has no ferbench.dataset tag; pass --dataset and --path")
-    same = name == tags.get("ferbench.dataset")
-    data_path = path or (tags.get("ferbench.data_path") if same else None) or None
+    same = name == tags.get(TAG_DATASET)
+    data_path = path or (tags.get(TAG_DATA_PATH) if same else None) or None
     options: dict = {}
-    if same and tags.get("ferbench.data_options"):
+    if same and tags.get(TAG_DATA_OPTIONS):
         try:
-            options = dict(json.loads(tags["ferbench.data_options"]))
+            options = dict(json.loads(tags[TAG_DATA_OPTIONS]))
         except (ValueError, TypeError):
-            raise FerbenchError(f"tag ferbench.data_options {tags['ferbench.data_options']!r} is not a JSON object") from None
-    elif same and tags.get("ferbench.contempt"):
-        options["contempt"] = tags["ferbench.contempt"]
+            raise FerbenchError(f"tag ferbench.data_options {tags[TAG_DATA_OPTIONS]!r} is not a JSON object") from None
+    elif same and tags.get(TAG_CONTEMPT):
+        options["contempt"] = tags[TAG_CONTEMPT]
     info = READERS.get(name)
     if data_path is None and info is not None and info.needs_path:
         raise FerbenchError(f"the run does not record where its {name} data is (tag ferbench.data_path); "
@@ -108,16 +112,16 @@ def fold_for_run(dataset: FaceDataset, tags: dict, params: dict):
     parent) or ferbench.fold, else the only fold; several unnamed folds are refused."""
     from ferbench.protocols import parse_protocol
 
-    text = tags.get("ferbench.protocol") or params.get("protocol")
+    text = tags.get(TAG_PROTOCOL) or params.get("protocol")
     protocol = parse_protocol(text) if text else None
     if protocol is None:
         from ferbench.protocols import default_protocol
 
         protocol = default_protocol(dataset)
-    seed = int(tags.get("ferbench.seed") or params.get("seed") or 0)
+    seed = int(tags.get(TAG_SEED) or params.get("seed") or 0)
     folds = protocol.folds(dataset, seed=seed)
     # A multi-fold parent logs the model of one fold and names it; a fold run names its own fold.
-    wanted = tags.get("ferbench.model_fold") or tags.get("ferbench.fold")
+    wanted = tags.get(TAG_MODEL_FOLD) or tags.get(TAG_FOLD)
     if wanted is not None:
         chosen = [f for f in folds if str(f.name) == wanted]
         if not chosen:
@@ -137,9 +141,9 @@ def open_run(run_id: str, *, tracking_uri: str | None = None, dataset: str | Non
     tags, params = dict(run.data.tags), dict(run.data.params)
     model = load_run_model(run_id, uri)
     data = dataset_for_run(tags, params, dataset, path)
-    expected = tags.get("ferbench.fingerprint")
+    expected = tags.get(TAG_FINGERPRINT)
     if expected and expected != data.fingerprint:
-        raise FerbenchError(f"data set {data.name} ({path or tags.get('ferbench.data_path', 'default path')}) "
+        raise FerbenchError(f"data set {data.name} ({path or tags.get(TAG_DATA_PATH, 'default path')}) "
                             f"has fingerprint {data.fingerprint}, run {run_id} was trained on {expected}; "
                             "pass --dataset/--path for the run's data")
     fold = fold_for_run(data, tags, params)
@@ -207,7 +211,7 @@ class Workspace:
     def publish(self, run_id: str, tracking_uri: str) -> list[str]:
         import shutil
 
-        from ferbench.record_artifacts import log_files
+        from ferbench.record import log_files
 
         client(tracking_uri)  # the store the run is in
         artifact_path = f"{ARTIFACT_DIR}/{self.name}"

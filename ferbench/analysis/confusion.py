@@ -12,6 +12,7 @@ import numpy as np
 
 from ferbench.errors import FerbenchError
 from ferbench.labels import EMOTIONS, canonical
+from ferbench.record.tags import TAG_DATASET, TAG_FAMILY, TAG_PROTOCOL
 
 NISHIME_PAPER = "nishime"
 
@@ -156,7 +157,7 @@ def side_by_side(ws, published: dict, y_pred, part, stem: str) -> None:
 def nishime_comparable(tags: dict, class_names) -> str | None:
     """None when the run's protocol matches the paper's (FER-2013, official split, the seven
     canonical classes); otherwise why the side-by-side is not shown."""
-    dataset, protocol = tags.get("ferbench.dataset"), tags.get("ferbench.protocol")
+    dataset, protocol = tags.get(TAG_DATASET), tags.get(TAG_PROTOCOL)
     if dataset != "fer2013":
         return f"Nishime's matrix is on FER-2013; this run is on {dataset}"
     if protocol != "official":
@@ -183,7 +184,7 @@ def analyze_confusion(target, out=None) -> dict:
         elif part_for_split(target, published["split"]) is None:
             why_not = f"the run has no {published['split']} part to match the paper's split"
             published = None
-    title = f"{target.tags.get('ferbench.family', '?')} on {target.dataset.name} ({target.fold}, test)"
+    title = f"{target.tags.get(TAG_FAMILY, '?')} on {target.dataset.name} ({target.fold}, test)"
     with Workspace("confusion", out) as ws:
         write_matrix_csv(ws.file("confusion_normalized.csv"), names, rates,
                          {"recall": recall, "support": counts.sum(axis=1)})

@@ -22,6 +22,9 @@ import numpy as np
 
 from ferbench.errors import FerbenchError
 from ferbench.labels import canonical
+from ferbench.record.tags import (
+    TAG_ANALYSIS, TAG_ANALYSIS_RUN, TAG_FAMILY, TAG_KIND, TAG_SEED, TAG_SOURCE, TAG_SYNTHETIC, TAG_VERSION,
+)
 
 EXPERIMENT = "cross-dataset"   # -> MLflow experiment "ferbench-cross-dataset"
 
@@ -126,7 +129,7 @@ def cross_dataset(family: str, train: list[DataSpec], evaluate: list[DataSpec], 
                   quiet: bool = True) -> dict:
     """Train `family` on every `train` data set (ferbench.runner.run, model logged), score each
     logged model on every `evaluate` data set, and log the matrix as a kind=analysis run."""
-    from ferbench import __version__, record, record_models, runner
+    from ferbench import __version__, record, runner
     from ferbench.analysis import Workspace, predict_in_batches, save_figure, write_csv
     from ferbench.families import registry
 
@@ -147,9 +150,9 @@ def cross_dataset(family: str, train: list[DataSpec], evaluate: list[DataSpec], 
     rows = [s.name for s in dict.fromkeys(train)]
     matrix = np.full((len(rows), len(cols)), np.nan)
     cells = []
-    tags = {"source": "ferbench", "ferbench.kind": "analysis", "ferbench.analysis": "cross-dataset",
-            "ferbench.family": family, "ferbench.seed": str(seed), "ferbench.version": __version__,
-            "ferbench.synthetic": str(any(d.is_synthetic for d in loaded.values())).lower()}
+    tags = {TAG_SOURCE: "ferbench", TAG_KIND: "analysis", TAG_ANALYSIS: "cross-dataset",
+            TAG_FAMILY: family, TAG_SEED: str(seed), TAG_VERSION: __version__,
+            TAG_SYNTHETIC: str(any(d.is_synthetic for d in loaded.values())).lower()}
     experiment = record.experiment_for(EXPERIMENT)
     with record.tracked_run(experiment, f"{family} cross-dataset", tags) as analysis_id:
         record.log(analysis_id, params={"family": family, "train": ",".join(rows), "eval": ",".join(cols),
@@ -159,8 +162,8 @@ def cross_dataset(family: str, train: list[DataSpec], evaluate: list[DataSpec], 
             data = loaded[source]
             result = runner.run(family, data, protocol=protocol, params=params, epochs=epochs, seed=seed,
                                 tracking_uri=tracking_uri, quiet=quiet,
-                                extra_tags={"ferbench.analysis_run": analysis_id})
-            model = record_models.load_model(result.run_id, tracking_uri)
+                                extra_tags={TAG_ANALYSIS_RUN: analysis_id})
+            model = record.load_model(result.run_id, tracking_uri)
             for j, target in enumerate(dict.fromkeys(evaluate)):
                 if target == source:
                     score = {"accuracy": float(result.metrics["test_accuracy"]), "macro_recall": float("nan"),

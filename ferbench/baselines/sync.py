@@ -14,6 +14,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from ferbench.record.tags import (
+    MLFLOW_NOTE, TAG_BASELINE_DIGEST, TAG_BASELINE_IDS, TAG_BASELINE_KEY, TAG_DATASET, TAG_DATASET_VARIANT,
+    TAG_EXTRA_DATA, TAG_FAMILY, TAG_FINGERPRINT, TAG_KIND, TAG_PAPER, TAG_PROTOCOL, TAG_PUBLISHED_SOURCE,
+    TAG_REFERENCE_ONLY, TAG_SELECTED_ON, TAG_SOURCE, TAG_SYNTHETIC, TAG_TTA,
+)
+
 KIND = "published"
 
 
@@ -83,16 +89,16 @@ def _run_content(group: list[dict]) -> tuple[str, dict, dict, dict]:
         return ",".join(sorted({str(e.get(field)).lower() for e in group}))
 
     tags = {
-        "source": "published", "ferbench.kind": KIND, "ferbench.family": first["family"],
-        "ferbench.paper": first["paper"], "ferbench.dataset": first["dataset"],
-        "ferbench.dataset_variant": first["variant"], "ferbench.protocol": first["protocol"],
-        "ferbench.selected_on": joined("selected_on"), "ferbench.tta": joined("tta"),
-        "ferbench.extra_data": joined("extra_data"), "ferbench.synthetic": "false",
-        "ferbench.published_source": first["source"],
-        "ferbench.baseline_ids": ",".join(e["id"] for e in group)[:4900],
-        "ferbench.reference_only": str(bool(first.get("reference_only"))).lower(),
-        "ferbench.fingerprint": first.get("fingerprint") or "unknown",
-        "mlflow.note.content": " ".join(dict.fromkeys(e.get("notes", "") for e in group)).strip(),
+        TAG_SOURCE: "published", TAG_KIND: KIND, TAG_FAMILY: first["family"],
+        TAG_PAPER: first["paper"], TAG_DATASET: first["dataset"],
+        TAG_DATASET_VARIANT: first["variant"], TAG_PROTOCOL: first["protocol"],
+        TAG_SELECTED_ON: joined("selected_on"), TAG_TTA: joined("tta"),
+        TAG_EXTRA_DATA: joined("extra_data"), TAG_SYNTHETIC: "false",
+        TAG_PUBLISHED_SOURCE: first["source"],
+        TAG_BASELINE_IDS: ",".join(e["id"] for e in group)[:4900],
+        TAG_REFERENCE_ONLY: str(bool(first.get("reference_only"))).lower(),
+        TAG_FINGERPRINT: first.get("fingerprint") or "unknown",
+        MLFLOW_NOTE: " ".join(dict.fromkeys(e.get("notes", "") for e in group)).strip(),
     }
     return f"published: {name}", params, metrics, {"tags": tags, "curves": curves}
 
@@ -110,16 +116,16 @@ def sync(tracking_uri: str | None = None, entries: list[dict] | None = None) -> 
         experiment = record.experiment_for(dataset)
         token = None
         while True:
-            page = client.search_runs([experiment], "tags.source = 'published'",
+            page = client.search_runs([experiment], f"tags.{TAG_SOURCE} = 'published'",
                                       max_results=50_000, page_token=token)
             for run in page:
-                existing.setdefault(run.data.tags.get("ferbench.baseline_key", ""), []).append(run)
+                existing.setdefault(run.data.tags.get(TAG_BASELINE_KEY, ""), []).append(run)
             token = page.token
             if not token:
                 break
     for key, runs in existing.items():
         digest = wanted.get(key, (None,))[0]
-        keep = [r for r in runs if r.data.tags.get("ferbench.baseline_digest") == digest
+        keep = [r for r in runs if r.data.tags.get(TAG_BASELINE_DIGEST) == digest
                 and r.info.status == "FINISHED"]
         for run in runs:
             if keep and run is keep[0]:
@@ -133,7 +139,7 @@ def sync(tracking_uri: str | None = None, entries: list[dict] | None = None) -> 
             report.replaced += 1
     for key, (digest, group) in wanted.items():
         name, params, metrics, extra = _run_content(group)
-        tags = {**extra["tags"], "ferbench.baseline_key": key, "ferbench.baseline_digest": digest}
+        tags = {**extra["tags"], TAG_BASELINE_KEY: key, TAG_BASELINE_DIGEST: digest}
         experiment = record.experiment_for(group[0]["dataset"])
         with record.tracked_run(experiment, name, tags) as run_id:
             record.log(run_id, params=params, metrics=metrics, curves=extra["curves"])

@@ -19,11 +19,12 @@ BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE = 1000, 0, 0.95
 
 def _described(run_id: str, tags: dict, y_true, y_pred) -> dict:
     from ferbench.evaluate import bootstrap_ci
+    from ferbench.record.tags import TAG_FAMILY, TAG_SEED
 
     low, high = bootstrap_ci(y_true, y_pred, n_resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED,
                              confidence=CONFIDENCE)
-    seed = tags.get("ferbench.seed")
-    return {"run_id": run_id, "family": tags.get("ferbench.family"),
+    seed = tags.get(TAG_SEED)
+    return {"run_id": run_id, "family": tags.get(TAG_FAMILY),
             "seed": int(seed) if seed and seed.isdigit() else seed,
             "accuracy": float((y_true == y_pred).mean()), "ci_low": low, "ci_high": high}
 

@@ -61,6 +61,7 @@ def run_grid(family_name: str, dataset, *, layers: list[str], pca: list[int], pr
     from ferbench import record, runner
     from ferbench.families import registry
     from ferbench.protocols import parse_protocol
+    from ferbench.record.tags import TAG_GRID_SELECTED, TAG_GRID_SKIPPED, TAG_KIND, TAG_SELECTED_ON
 
     family_cls = registry.get(family_name)
     spec = family_cls.params_spec()
@@ -75,7 +76,7 @@ def run_grid(family_name: str, dataset, *, layers: list[str], pca: list[int], pr
     record.setup(tracking_uri)
     experiment = record.experiment_for(dataset.name)
     tags = record.common_tags(family_cls, dataset, ",".join(p.name for p in parsed), seed, params)
-    tags["ferbench.kind"] = "grid"
+    tags[TAG_KIND] = "grid"
     cells: list[dict] = []
     with record.tracked_run(experiment, f"grid {family_name}", tags) as parent:
         record.log(parent, params={"layers": ",".join(layers), "pca": ",".join(map(str, pca)),
@@ -83,7 +84,7 @@ def run_grid(family_name: str, dataset, *, layers: list[str], pca: list[int], pr
         skipped = sorted({f"PCA {k} under {p.name} (training parts allow {limits[p.name]})"
                           for k in pca for p in parsed if k > limits[p.name]})
         if skipped:
-            record.log(parent, tags={"ferbench.grid_skipped": "; ".join(skipped)})
+            record.log(parent, tags={TAG_GRID_SKIPPED: "; ".join(skipped)})
         for layer in layers:
             for k in pca:
                 for protocol in parsed:
@@ -95,7 +96,7 @@ def run_grid(family_name: str, dataset, *, layers: list[str], pca: list[int], pr
                     result = runner.run(family_name, dataset, protocol=protocol.name,
                                         params={**cell_params(params, protocol), "layer": layer, "n_components": k},
                                         seed=seed, tracking_uri=tracking_uri, quiet=quiet, log_model=False,
-                                        parent_run_id=parent, extra_tags={"ferbench.kind": "grid_cell"},
+                                        parent_run_id=parent, extra_tags={TAG_KIND: "grid_cell"},
                                         log_figures=False, fold_runs=False)
                     cells.append({"run_id": result.run_id, "layer": layer, "n_components": k,
                                   "protocol": protocol.name, "test_accuracy": result.metrics.get("test_accuracy"),
@@ -103,7 +104,7 @@ def run_grid(family_name: str, dataset, *, layers: list[str], pca: list[int], pr
         log_grid_summary(parent, cells, layers, pca, [p.name for p in parsed])
         chosen = ravi_selection(cells) if select == "ravi" else None
         if chosen is not None:
-            record.log(parent, tags={"ferbench.selected_on": "test", "ferbench.grid_selected": chosen["run_id"]},
+            record.log(parent, tags={TAG_SELECTED_ON: "test", TAG_GRID_SELECTED: chosen["run_id"]},
                        metrics={"selected_test_accuracy": chosen["test_accuracy"],
                                 "selected_train_ajk_accuracy": chosen["train_ajk_accuracy"]})
     return parent, cells, chosen
@@ -121,7 +122,7 @@ def log_grid_summary(run_id: str, cells: list[dict], layers: list[str], pca: lis
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from ferbench.record_artifacts import log_files
+    from ferbench.record import log_files
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)

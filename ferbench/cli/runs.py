@@ -195,6 +195,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from ferbench import bench, record
+        from ferbench.record.tags import TAG_BENCH_BUDGET
 
         chosen = bench.select_families(families)
         seed_list = None
@@ -213,7 +214,7 @@ def register(app: typer.Typer) -> None:
             later = f"; {len(skipped)} skipped, listed after the table" if skipped else ""
             count = f"{len(plans)} famil{'y' if len(plans) == 1 else 'ies'}"
             typer.echo(f"bench: {count} to run ({', '.join(p.name for p in plans)}){later}", err=True)
-        tags = {"ferbench.bench_budget": budget}
+        tags = {TAG_BENCH_BUDGET: budget}
         sink = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
         with sink:
             rows = bench.run_all(plans, data, quiet=as_json, tags=tags, seeds=seed_list)

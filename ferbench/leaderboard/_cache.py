@@ -35,11 +35,13 @@ import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
+from ferbench.record.tags import TAG_PREFIX, TAG_SOURCE
+
 CACHE_VERSION = 1
 SKEW_MS = 10 * 60 * 1000  # clocks of other machines logging to the same server may lag ours
 PAGE = 50_000  # MLflow's largest search page
 ID_CHUNK = 500  # run ids per IN (...) in the fast path, as MLflow's own (old SQLite: 999 variables)
-KEPT_TAG_PREFIXES = ("ferbench.", "source")
+KEPT_TAG_PREFIXES = (TAG_PREFIX, TAG_SOURCE)
 PAIRED = "paired_v1"  # the state's key for paired results; a new format takes a new key
 _read: dict[str, dict] = {}  # tracking URI -> the state this process last read or wrote
 

@@ -48,6 +48,10 @@ from ferbench.comparability import (
     NOT_COMPARABLE, Ours, budget_text, judge, paired_plan, paired_text, read_classes, read_early_stopping,
     read_epochs, read_split_sizes, subject_independent_peer,
 )
+from ferbench.record.tags import (
+    TAG_CLASSES, TAG_DATASET, TAG_FAMILY, TAG_FINGERPRINT, TAG_KIND, TAG_N_IMAGES, TAG_PROTOCOL, TAG_RANDOM_WEIGHTS,
+    TAG_SEED, TAG_SELECTED_ON, TAG_SOURCE, TAG_SPLIT_SIZES, TAG_SYNTHETIC, TAG_TUNED,
+)
 
 NOTHING_YET = "nothing to show yet — run `ferbench bench` or `ferbench run ...` to create runs"
 
@@ -84,7 +88,7 @@ class Row:
 # --- reading our runs -------------------------------------------------------------------------
 # Our finished runs of every ferbench experiment; dataset/protocol/family filters apply to the
 # cached records (`_cache`), so one cache serves every filter.
-RUN_FILTER = "tags.source = 'ferbench' AND tags.`ferbench.kind` = 'run' AND attributes.status = 'FINISHED'"
+RUN_FILTER = f"tags.{TAG_SOURCE} = 'ferbench' AND tags.`{TAG_KIND}` = 'run' AND attributes.status = 'FINISHED'"
 
 
 def experiment_ids(client) -> list[str]:
@@ -99,13 +103,13 @@ def search_our_runs(client, dataset=None, protocol=None, family=None, *, refresh
     ids = experiment_ids(client)
     if not ids:
         return []
-    wanted = {"ferbench.dataset": dataset, "ferbench.protocol": protocol, "ferbench.family": family}
+    wanted = {TAG_DATASET: dataset, TAG_PROTOCOL: protocol, TAG_FAMILY: family}
     runs = finished_runs(client, ids, RUN_FILTER, refresh=refresh)
     return [r for r in runs if all(not v or r.tags.get(k) == v for k, v in wanted.items())]
 
 
 def _flag(tags: dict, name: str) -> bool:
-    return tags.get(f"ferbench.{name}", "false").lower() == "true"
+    return tags.get(name, "false").lower() == "true"
 
 
 def pool(runs: list) -> list[Ours]:
@@ -114,18 +118,18 @@ def pool(runs: list) -> list[Ours]:
     for run in runs:
         tags, params = run.tags, run.params
         config = {k: v for k, v in params.items() if k != "seed"}
-        key = json.dumps([tags.get("ferbench.family"), tags.get("ferbench.dataset"),
-                          tags.get("ferbench.fingerprint"), tags.get("ferbench.protocol"),
-                          tags.get("ferbench.split_sizes"), tags.get("ferbench.n_images"),
-                          tags.get("ferbench.classes"),
-                          _flag(tags, "synthetic"), _flag(tags, "random_weights"), config],
+        key = json.dumps([tags.get(TAG_FAMILY), tags.get(TAG_DATASET),
+                          tags.get(TAG_FINGERPRINT), tags.get(TAG_PROTOCOL),
+                          tags.get(TAG_SPLIT_SIZES), tags.get(TAG_N_IMAGES),
+                          tags.get(TAG_CLASSES),
+                          _flag(tags, TAG_SYNTHETIC), _flag(tags, TAG_RANDOM_WEIGHTS), config],
                          sort_keys=True)
         groups.setdefault(key, []).append(run)
     return [_summarise(_latest_per_seed(group)) for group in groups.values()]
 
 
 def _seed_of(run) -> int | str:
-    seed = str(run.tags.get("ferbench.seed", run.params.get("seed", "")))
+    seed = str(run.tags.get(TAG_SEED, run.params.get("seed", "")))
     return int(seed) if seed.isdigit() else seed
 
 
@@ -152,15 +156,15 @@ def _summarise(group: list) -> Ours:
         elif f"{name}_std" in first.metrics:
             stds[name] = first.metrics[f"{name}_std"]
     best = max(group, key=lambda r: r.metrics.get("test_accuracy", -1.0))
-    protocol = tags.get("ferbench.protocol", "?")
+    protocol = tags.get(TAG_PROTOCOL, "?")
     return Ours(
-        family=tags.get("ferbench.family", "?"), dataset=tags.get("ferbench.dataset", "?"),
-        protocol=protocol, fingerprint=tags.get("ferbench.fingerprint", ""),
+        family=tags.get(TAG_FAMILY, "?"), dataset=tags.get(TAG_DATASET, "?"),
+        protocol=protocol, fingerprint=tags.get(TAG_FINGERPRINT, ""),
         run_id=best.run_id, run_ids=[r.run_id for r in group], metrics=metrics,
         stds=stds, n=len(group), n_folds=_folds_of(protocol),
-        tuned=any(_flag(r.tags, "tuned") for r in group),
-        random_weights=_flag(tags, "random_weights"), synthetic=_flag(tags, "synthetic"),
-        selected_on=tags.get("ferbench.selected_on", "val"),
+        tuned=any(_flag(r.tags, TAG_TUNED) for r in group),
+        random_weights=_flag(tags, TAG_RANDOM_WEIGHTS), synthetic=_flag(tags, TAG_SYNTHETIC),
+        selected_on=tags.get(TAG_SELECTED_ON, "val"),
         params={k: v for k, v in first.params.items() if k != "seed"},
         split_sizes=read_split_sizes(tags), classes=read_classes(tags),
         epochs=read_epochs(first.params), early_stopping=read_early_stopping(first.params),
@@ -275,8 +279,8 @@ def leaderboard(client, dataset=None, protocol=None, family=None,
 
     # every family and protocol of the data set: the paired best and subject-independent figures
     runs = search_our_runs(client, dataset=dataset, refresh=refresh)
-    shown = [r for r in runs if (not protocol or r.tags.get("ferbench.protocol") == protocol)
-             and (not family or r.tags.get("ferbench.family") == family)]
+    shown = [r for r in runs if (not protocol or r.tags.get(TAG_PROTOCOL) == protocol)
+             and (not family or r.tags.get(TAG_FAMILY) == family)]
     if not shown:
         return []
     table = baselines.load_all() if published is None else published

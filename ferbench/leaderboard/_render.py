@@ -17,6 +17,7 @@ from ferbench.leaderboard._cells import (
     LEGEND, MARKS, all_reasons, delta_text, fmt, metric_label, ours_text, short_why,
 )
 from ferbench.leaderboard._compare import Row
+from ferbench.record.tags import TAG_FILTER_PREFIX, TAG_KIND, TAG_SOURCE, TAG_VERSION
 
 FORMATS = ("table", "markdown", "csv", "json", "html")
 HEADERS = ("family", "dataset", "metric", "ours", "n", "run", "tuned", "protocol", "epochs",
@@ -117,26 +118,24 @@ def log_run(rows: list[Row], dataset: str | None, filters: dict) -> tuple[str, b
     datasets = {r.dataset for r in rows if not r.reference_only}
     target = dataset or (next(iter(datasets)) if len(datasets) == 1 else "leaderboard")
     experiment = record.experiment_for(target)
-    wanted = {f"ferbench.filter.{k}": str(v) for k, v in filters.items() if v}
+    wanted = {f"{TAG_FILTER_PREFIX}{k}": str(v) for k, v in filters.items() if v}
     client = record.client()
     found = [run for run in client.search_runs(
-                 [experiment], "tags.`ferbench.kind` = 'leaderboard'", max_results=1000,
+                 [experiment], f"tags.`{TAG_KIND}` = 'leaderboard'", max_results=1000,
                  order_by=["attributes.start_time DESC"])
-             if {k: v for k, v in run.data.tags.items() if k.startswith("ferbench.filter.")} == wanted]
+             if {k: v for k, v in run.data.tags.items() if k.startswith(TAG_FILTER_PREFIX)} == wanted]
     keep = next((run for run in found if not set(LEGACY_METRICS) & run.data.metrics.keys()), None)
     for run in found:  # one run per data set and filter: earlier calls each added one
         if run is not keep:
             client.delete_run(run.info.run_id)
-    tags = {"source": "ferbench", "ferbench.kind": "leaderboard", "ferbench.version": __version__,
+    tags = {TAG_SOURCE: "ferbench", TAG_KIND: "leaderboard", TAG_VERSION: __version__,
             **wanted}
     opened = (record.reopened_run(keep.info.run_id) if keep
               else record.tracked_run(experiment, "leaderboard", tags))
     with opened as run_id:
         with tempfile.TemporaryDirectory() as tmp:  # the same names each time: files are replaced
             write_artifacts(rows, Path(tmp))
-            from ferbench.record_artifacts import log_files
-
-            log_files(run_id, tmp, artifact_path="leaderboard")
+            record.log_files(run_id, tmp, artifact_path="leaderboard")
         comparable = sum(r.comparable in (COMPARABLE, CAVEATS) for r in rows)
         # a "leaderboard/" prefix puts them in their own section of MLflow's chart view
         record.log(run_id, tags=tags, metrics={"leaderboard/rows": len(rows),

@@ -93,10 +93,10 @@ def _ours(row, seed_runs: list):
     """The leaderboard's summary of the row's runs, one per seed; params a run predates are
     filled with their defaults (see _runs) so all seeds pool as one configuration."""
     from ferbench import leaderboard
-    from ferbench.record import _param_text
+    from ferbench.record import param_text
     from ferbench.reproductions._runs import family_params
 
-    expected = {k: _param_text(v) for k, v in family_params(row).items()}
+    expected = {k: param_text(v) for k, v in family_params(row).items()}
     records = [leaderboard.RunRecord(r.run_id, "", 0, r.tags, {**expected, **r.params}, r.metrics) for r in seed_runs]
     (ours,) = leaderboard.pool(records)
     return ours

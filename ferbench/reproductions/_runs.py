@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ferbench.errors import FerbenchError
+from ferbench.record.tags import (
+    MLFLOW_PARENT_RUN_ID, TAG_CLASSES, TAG_FAMILY, TAG_FINGERPRINT, TAG_KIND, TAG_N_IMAGES, TAG_PROTOCOL,
+    TAG_REPRODUCTION, TAG_REPRODUCTION_ROW, TAG_SEED, TAG_SOURCE, TAG_SPLIT_SIZES,
+)
 
 RUN_KEYS = {"protocol", "seed", "epochs"}  # run params that are not family params
-TAG_REPRODUCTION = "ferbench.reproduction"
-TAG_ROW = "ferbench.reproduction_row"
 
 
 @dataclass
@@ -42,7 +44,7 @@ def family_params(row) -> dict[str, Any]:
 def params_match(logged: dict[str, str], row) -> bool:
     """Does a run's logged params describe this row's configuration?"""
     from ferbench.families import registry
-    from ferbench.record import _param_text as param_text
+    from ferbench.record import param_text
 
     specs = registry.get(row.family).params_spec()
     if set(logged) - RUN_KEYS - set(specs):
@@ -59,9 +61,9 @@ def params_match(logged: dict[str, str], row) -> bool:
 def identity_filter(row, fingerprint: str, seed: int) -> str:
     from ferbench.protocols import parse_protocol
 
-    wanted = {"source": "ferbench", "ferbench.kind": "run", "ferbench.family": row.family,
-              "ferbench.fingerprint": fingerprint,
-              "ferbench.protocol": parse_protocol(row.protocol).name, "ferbench.seed": str(seed)}
+    wanted = {TAG_SOURCE: "ferbench", TAG_KIND: "run", TAG_FAMILY: row.family,
+              TAG_FINGERPRINT: fingerprint,
+              TAG_PROTOCOL: parse_protocol(row.protocol).name, TAG_SEED: str(seed)}
     return " AND ".join(f"tags.`{k}` = '{v}'" for k, v in wanted.items())
 
 
@@ -93,8 +95,8 @@ def obtain(row, seed: int, dataset, experiment_id: str, parent_run_id: str, *, q
     done = finished(row, seed, dataset, experiment_id)
     if done is not None:
         tags = dict(done.filled)
-        if "mlflow.parentRunId" not in done.tags:  # a stand-alone run joins the reproduction
-            tags.update({"mlflow.parentRunId": parent_run_id, TAG_REPRODUCTION: row.paper, TAG_ROW: row.id})
+        if MLFLOW_PARENT_RUN_ID not in done.tags:  # a stand-alone run joins the reproduction
+            tags.update({MLFLOW_PARENT_RUN_ID: parent_run_id, TAG_REPRODUCTION: row.paper, TAG_REPRODUCTION_ROW: row.id})
         if tags:
             record.log(done.run_id, tags=tags)
         return done
@@ -102,7 +104,7 @@ def obtain(row, seed: int, dataset, experiment_id: str, parent_run_id: str, *, q
         if run.info.status != "FINISHED" and _resumable(run):
             result = runner.resume(run.info.run_id, dataset, family=row.family, quiet=quiet)
             return _seed_run(seed, record.client().get_run(result.run_id), "resumed")
-    tags = {TAG_REPRODUCTION: row.paper, TAG_ROW: row.id}
+    tags = {TAG_REPRODUCTION: row.paper, TAG_REPRODUCTION_ROW: row.id}
     result = runner.run(row.family, dataset, protocol=row.protocol, params=row.params,
                         epochs=row.epochs, seed=seed, quiet=quiet, extra_tags=tags,
                         parent_run_id=parent_run_id)
@@ -114,9 +116,9 @@ def data_facts(run, dataset) -> dict[str, str]:
     fingerprint equals the data set's (the search asked for it), so the facts are the data set's."""
     from ferbench import record
 
-    facts = {record.TAG_N_IMAGES: str(len(dataset)),
-             record.TAG_SPLIT_SIZES: json.dumps(record.split_sizes(dataset)),
-             record.TAG_CLASSES: ",".join(dataset.class_names)}
+    facts = {TAG_N_IMAGES: str(len(dataset)),
+             TAG_SPLIT_SIZES: json.dumps(record.split_sizes(dataset)),
+             TAG_CLASSES: ",".join(dataset.class_names)}
     return {k: v for k, v in facts.items() if k not in run.data.tags}
 
 
@@ -145,14 +147,14 @@ def parent_run(experiment_id: str, key: str, fingerprint: str) -> str:
     from ferbench import record
 
     c = record.client()
-    query = (f"tags.`ferbench.kind` = 'reproduction' AND tags.`{TAG_REPRODUCTION}` = '{key}' "
-             f"AND tags.`ferbench.fingerprint` = '{fingerprint}'")
+    query = (f"tags.`{TAG_KIND}` = 'reproduction' AND tags.`{TAG_REPRODUCTION}` = '{key}' "
+             f"AND tags.`{TAG_FINGERPRINT}` = '{fingerprint}'")
     found = c.search_runs([experiment_id], query, order_by=["attributes.start_time DESC"], max_results=1)
     if found:
         c.update_run(found[0].info.run_id, status="RUNNING")
         return found[0].info.run_id
-    tags = {"source": "ferbench", "ferbench.kind": "reproduction", TAG_REPRODUCTION: key,
-            "ferbench.fingerprint": fingerprint}
+    tags = {TAG_SOURCE: "ferbench", TAG_KIND: "reproduction", TAG_REPRODUCTION: key,
+            TAG_FINGERPRINT: fingerprint}
     return c.create_run(experiment_id, run_name=f"reproduce-{key}", tags=tags).info.run_id
 
 

@@ -15,6 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from ferbench import record
+from ferbench.record.tags import (
+    MLFLOW_PARENT_RUN_ID, TAG_FINAL_RUN_ID, TAG_KIND, TAG_OPTUNA_TRIAL_ID, TAG_RESUMED_PREFIX, TAG_RETRY_OF,
+    TAG_STUDY, TAG_TRIAL_NUMBER, TAG_TRIAL_STATE, TAG_TUNED,
+)
 from ferbench.tuning._storage import PARAMS_ATTR, PARENT_ATTR, RUN_ID_ATTR, state_counts
 
 
@@ -35,7 +39,7 @@ class StudyTracker:
         self.protocol_name, self.study_name = protocol_name, study_name
         self.seed, self.fixed, self.epochs = seed, fixed, epochs
         self.base_tags = record.common_tags(family_cls, dataset, protocol_name, seed, fixed)
-        self.base_tags.update({"ferbench.tuned": "true", "ferbench.study": study_name})
+        self.base_tags.update({TAG_TUNED: "true", TAG_STUDY: study_name})
         self.info = {"study": study_name, "sampler": sampler, "pruner": pruner, "storage": storage_shown,
                      "trials_requested": total, "epochs": epochs, "seed": seed, "protocol": protocol_name,
                      "space": {k: _readable(v) for k, v in space.items()}, "fixed": fixed}
@@ -57,13 +61,13 @@ class StudyTracker:
             self.client.update_run(run_id, status="RUNNING")
             logged = self.client.get_run(run_id).data.params
         else:
-            tags = {**self.base_tags, "ferbench.kind": "study"}
+            tags = {**self.base_tags, TAG_KIND: "study"}
             run = self.client.create_run(self.experiment_id, run_name=f"study {self.study_name}", tags=tags)
             run_id = run.info.run_id
             study.set_user_attr(PARENT_ATTR, run_id)
         # MLflow params are write-once: a resume with other settings records them as tags
         settings = {k: v for k, v in self.info.items() if k != "trials_requested"}
-        changed = {f"ferbench.resumed.{k}": json.dumps(v, default=str) for k, v in settings.items()
+        changed = {f"{TAG_RESUMED_PREFIX}{k}": json.dumps(v, default=str) for k, v in settings.items()
                    if k in logged and logged[k] != _as_param(v)}
         record.log(run_id, params={k: v for k, v in settings.items() if k not in logged}, tags=changed,
                    metrics={"trials_requested": self.info["trials_requested"]})
@@ -77,11 +81,11 @@ class StudyTracker:
     # --- trials ----------------------------------------------------------------------------
     def trial_run(self, trial, params: dict):
         trial.set_user_attr(PARAMS_ATTR, params)
-        tags = {**self.base_tags, "ferbench.kind": "trial", "ferbench.trial_number": trial.number,
-                "ferbench.optuna_trial_id": trial._trial_id}
+        tags = {**self.base_tags, TAG_KIND: "trial", TAG_TRIAL_NUMBER: trial.number,
+                TAG_OPTUNA_TRIAL_ID: trial._trial_id}
         retry_of = trial.study._storage.get_trial(trial._trial_id).system_attrs.get("failed_trial")
         if retry_of is not None:
-            tags["ferbench.retry_of"] = retry_of
+            tags[TAG_RETRY_OF] = retry_of
         return record.tracked_run(self.experiment_id, f"trial {trial.number}", tags, parent_run_id=self.parent_id)
 
     def log_trial(self, run_id, trial, value, state: dict, pruned: bool) -> None:
@@ -95,7 +99,7 @@ class StudyTracker:
         steps = state["intermediate"]
         record.log(run_id, params={**trial.params, "epochs": self.epochs, "seed": self.seed,
                                    "protocol": self.protocol_name}, metrics=metrics,
-                   tags={"ferbench.trial_state": outcome})
+                   tags={TAG_TRIAL_STATE: outcome})
         if steps:  # intermediate values as metric steps (step = Optuna step)
             from mlflow.entities import Metric
 
@@ -111,22 +115,20 @@ class StudyTracker:
         running = {t.number for t in trials if t.state.name == "RUNNING"}
         found = self.client.search_runs(
             [self.experiment_id],
-            filter_string=f"tags.mlflow.parentRunId = '{self.parent_id}' and attributes.status = 'RUNNING'",
+            filter_string=f"tags.{MLFLOW_PARENT_RUN_ID} = '{self.parent_id}' and attributes.status = 'RUNNING'",
             max_results=500,
         )
         closed = 0
         for run in found:
-            number = run.data.tags.get("ferbench.trial_number")
+            number = run.data.tags.get(TAG_TRIAL_NUMBER)
             if number is not None and int(number) not in running:
-                self.client.set_tag(run.info.run_id, "ferbench.trial_state", "FAIL")
+                self.client.set_tag(run.info.run_id, TAG_TRIAL_STATE, "FAIL")
                 self.client.set_terminated(run.info.run_id, status="KILLED")
                 closed += 1
         return closed
 
     # --- end of study ----------------------------------------------------------------------
     def summarize(self, study, best_config: dict | None, final: dict | None) -> None:
-        from ferbench.record_artifacts import log_files
-
         counts = state_counts(study.get_trials(deepcopy=False))
         metrics = {f"n_{state.lower()}": n for state, n in counts.items()}
         tags = {}
@@ -135,7 +137,7 @@ class StudyTracker:
             metrics["best_trial"] = best_config["trial"]
         if final:
             metrics.update({f"tuned_{k}": v for k, v in final["metrics"].items() if k.startswith("test_")})
-            tags["ferbench.final_run_id"] = final["run_id"]
+            tags[TAG_FINAL_RUN_ID] = final["run_id"]
         record.log(self.parent_id, metrics=metrics, tags=tags)
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp)
@@ -144,7 +146,7 @@ class StudyTracker:
             notes = save_plots(study, out)
             if notes:
                 (out / "plots_skipped.txt").write_text("\n".join(notes) + "\n")
-            log_files(self.parent_id, out, artifact_path="study")
+            record.log_files(self.parent_id, out, artifact_path="study")
 
 
 def _as_param(value) -> str:

@@ -12,6 +12,7 @@ import numpy as np
 
 from ferbench import params as P
 from ferbench.errors import FerbenchError
+from ferbench.record.tags import TAG_PROTOCOL, TAG_SELECTED_ON, TAG_STUDY, TAG_TUNED
 from ferbench.tuning._objective import (
     LOW_FIDELITY, LOW_FIDELITY_STEP, WORKER_ID, Objective, Splits, Surplus, is_valid_low_fidelity, make_splits,
 )
@@ -254,7 +255,7 @@ def _final_run(family_name, dataset, splits: Splits, best: dict, epochs, seed, t
                    seed=seed, tracking_uri=tracking_uri)
     if outer is not base:  # multi-fold protocol: only the fold whose training part was tuned on
         plan = replace(plan, protocol=outer, folds=family_folds(plan.family_cls, outer, dataset, seed))
-    tags = {"ferbench.tuned": "true", "ferbench.study": best["study"], "ferbench.selected_on": "val",
-            "ferbench.protocol": outer.name}
+    tags = {TAG_TUNED: "true", TAG_STUDY: best["study"], TAG_SELECTED_ON: "val",
+            TAG_PROTOCOL: outer.name}
     result = execute(plan, quiet=True, extra_tags=tags, parent_run_id=tracker.parent_id)
     return {"run_id": result.run_id, "metrics": {k: float(v) for k, v in result.metrics.items()}}

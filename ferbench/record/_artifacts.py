@@ -9,13 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ferbench.record import _client
+
 
 def log_evaluation_artifacts(run_id: str, y_true, proba, class_names, prefix: str = "test",
                              figure: bool = True, folds: tuple[list[str], dict[str, list]] | None = None) -> None:
     """Confusion matrix (CSV, and PNG unless figure=False: a grid's cells skip the ~0.3 s
     figure each), the classification report and, given (fold names, {column: values}), the
     per-fold table folds.csv, under `evaluation/`."""
-    from ferbench import record
     from ferbench.evaluate import confusion, report_text
 
     names = list(class_names)
@@ -67,9 +68,7 @@ def log_files(run_id: str, local: str | Path, artifact_path: str | None = None) 
     not at all. On a local store the files go one by one (MLflow writes each to a temporary name,
     then renames it; a folder is otherwise copied in place, and a full disk would leave a torn
     file), and if one fails, the ones this call wrote are removed. A server stores what it gets."""
-    from ferbench import record
-
-    client = record.client()
+    client = _client.client()
     local = Path(local)
     root = _local_artifact_dir(client, run_id)
     if root is None:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ferbench import record
 from ferbench.errors import FerbenchError, first_line
+from ferbench.record._client import client, current_uri, setup
 
 MODEL_NAME = "model"
 
@@ -118,7 +118,7 @@ def _discard_unready_models(run_id: str) -> None:
 
     from mlflow.utils.file_utils import local_file_uri_to_path
 
-    c = record.client()
+    c = client()
     try:
         experiment = c.get_run(run_id).info.experiment_id
         models = c.search_logged_models([experiment], filter_string=f"source_run_id = '{run_id}'")
@@ -158,11 +158,11 @@ def load_model(run_id: str, tracking_uri: str | None = None) -> LoadedModel:
     import mlflow.pyfunc
     from mlflow.exceptions import MlflowException
 
-    c = record.setup(tracking_uri)
+    c = setup(tracking_uri)
     try:
         c.get_run(run_id)
     except MlflowException:
-        raise FerbenchError(f"run {run_id!r} not found in {record.current_uri()}") from None
+        raise FerbenchError(f"run {run_id!r} not found in {current_uri()}") from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the type-hint nag, again on load

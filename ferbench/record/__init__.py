@@ -1,0 +1,42 @@
+"""Everything that talks to MLflow for runs.
+
+- `_client`: the store this process points at (`setup`, `client`) and ferbench's experiments;
+- `_runs`: run lifecycle (`tracked_run`, `reopened_run`, always ended) and bulk logging (`log`);
+- `_run_tags`: the tags of a training run; `tags`: the name of every tag ferbench sets or reads;
+- `_artifacts`: evaluation files and artifact logging; `_models`: trained models as MLflow pyfunc
+  models, imported on first use (it needs MLflow, which `import ferbench.record` does not).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ferbench.record._client import client, current_uri, experiment_for, setup
+from ferbench.record._runs import Terminated, log, param_text, reopened_run, tracked_run
+from ferbench.record._run_tags import common_tags, data_location_tags, git_commit, split_sizes, weights_tag
+from ferbench.record._artifacts import log_evaluation_artifacts, log_files
+from ferbench.record.tags import (
+    TAG_CLASSES, TAG_FAMILY, TAG_FINGERPRINT, TAG_N_IMAGES, TAG_RESUMES, TAG_SPLIT_SIZES,
+)
+
+if TYPE_CHECKING:
+    from ferbench.record._models import MODEL_NAME, FamilyModel, LoadedModel, load_model, log_family_model
+
+_MODELS = ("MODEL_NAME", "FamilyModel", "LoadedModel", "load_model", "log_family_model")
+
+
+def __getattr__(name: str) -> Any:
+    # ferbench.record.FamilyModel is also the class models logged by early ferbench versions name
+    if name in _MODELS:
+        from ferbench.record import _models
+
+        return getattr(_models, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "MODEL_NAME", "TAG_CLASSES", "TAG_FAMILY", "TAG_FINGERPRINT", "TAG_N_IMAGES", "TAG_RESUMES", "TAG_SPLIT_SIZES",
+    "FamilyModel", "LoadedModel", "Terminated", "client", "common_tags", "current_uri", "data_location_tags",
+    "experiment_for", "git_commit", "load_model", "log", "log_evaluation_artifacts", "log_family_model",
+    "log_files", "param_text", "reopened_run", "setup", "split_sizes", "tracked_run", "weights_tag",
+]
