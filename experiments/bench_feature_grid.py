@@ -89,8 +89,8 @@ def main() -> None:
 
     # the grid as `ferbench grid` runs it (MLflow parent + one child run per cell), timed by phase
     from ferbench import weights
-    from ferbench.cli import grid as grid_cli
     from ferbench.features import cache
+    from ferbench.grid import run_grid
     from ferbench.threads import available_threads
 
     # the store is created (and migrated) once per FERBENCH_HOME, before any grid: timed apart
@@ -134,9 +134,8 @@ def main() -> None:
     protocols = args.protocols.split(",")
     threads = available_threads()
     start = time.perf_counter()
-    parent, cells, _ = grid_cli.run_grid("vgg19_pca_svm", dataset, layers=list(LAYERS), pca=pca_sizes,
-                                         protocols=protocols, params={"weights": "none", "input_size": args.size},
-                                         seed=0)
+    parent, cells, _ = run_grid("vgg19_pca_svm", dataset, layers=list(LAYERS), pca=pca_sizes,
+                                protocols=protocols, params={"weights": "none", "input_size": args.size}, seed=0)
     grid = time.perf_counter() - start
     if not args.skip_forward:
         # this machine's speed drifts by ~10% over minutes: a second pass after the grid

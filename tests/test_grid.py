@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ferbench import record
-from ferbench.cli.grid import pca_limits, run_grid
+from ferbench.grid import pca_limits, run_grid
 from ferbench.data.synthetic import generate
 from ferbench.protocols import parse_protocol
 
