@@ -35,7 +35,7 @@ class ResNet50Head(HeadFamily):
     def _cropped(self, part: Part) -> Part:
         if not self.params["face_crop"]:
             return part
-        from ferbench.preprocess import crop_faces
+        from ferbench.data.face_crop import crop_faces
 
         key = part.dataset.fingerprint
         if key not in _CROPS:
