@@ -37,7 +37,7 @@ def matrix_rows(names, matrix, extra: dict[str, np.ndarray] | None = None):
 
 
 def write_matrix_csv(path, names, matrix, extra: dict[str, np.ndarray] | None = None):
-    from ferbench.analysis import write_csv
+    from ferbench.analysis._files import write_csv
 
     header = ["true\\pred", *names, *(extra or {})]
     return write_csv(path, header, matrix_rows(names, matrix, extra))
@@ -132,7 +132,7 @@ def part_for_split(target, split: str):
 
 def side_by_side(ws, published: dict, y_pred, part, stem: str) -> None:
     """Write ours-vs-published CSV and PNG for one published matrix."""
-    from ferbench.analysis import save_figure
+    from ferbench.analysis._files import save_figure
 
     names = list(EMOTIONS)
     _, rates, recall = confusion_rates(part.labels, y_pred, names)
@@ -169,7 +169,7 @@ def nishime_comparable(tags: dict, class_names) -> str | None:
 
 def analyze_confusion(target, out=None) -> dict:
     """Compute, write and log the analysis for an opened run (ferbench.analysis.RunTarget)."""
-    from ferbench.analysis import Workspace, save_figure
+    from ferbench.analysis._files import Workspace, save_figure
 
     names = list(target.dataset.class_names)
     proba = target.predict(target.test.images)

@@ -130,7 +130,8 @@ def cross_dataset(family: str, train: list[DataSpec], evaluate: list[DataSpec], 
     """Train `family` on every `train` data set (ferbench.runner.run, model logged), score each
     logged model on every `evaluate` data set, and log the matrix as a kind=analysis run."""
     from ferbench import __version__, record, runner
-    from ferbench.analysis import Workspace, predict_in_batches, save_figure, write_csv
+    from ferbench.analysis._files import Workspace, save_figure, write_csv
+    from ferbench.analysis._run import predict_in_batches
     from ferbench.families import registry
 
     registry.get(family)

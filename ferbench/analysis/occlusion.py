@@ -227,7 +227,7 @@ def analyze_occlusion(target, *, grid: int = 4, values=PAPER_VALUES, keeps=PAPER
                       batch_size: int = 2048, out=None) -> dict:
     """Occlusion scan over (at most `max_images`) correctly classified test images, then the
     keep-only confusion matrices over the whole test part; files logged under analysis/occlusion/."""
-    from ferbench.analysis import Workspace, save_figure, write_csv
+    from ferbench.analysis._files import Workspace, save_figure, write_csv
     from ferbench.analysis.confusion import (confusion_figure, confusion_rates, nishime_comparable,
                                              nishime_published, part_for_split, side_by_side,
                                              write_matrix_csv)
