@@ -12,7 +12,8 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from ferbench import cache_inventory, leaderboard
+from ferbench import inventory, leaderboard
+from ferbench.inventory import _listing  # its shutil.rmtree is patched
 from ferbench.cli import app
 from ferbench.data import cache as data_cache
 from ferbench.data.synthetic import generate
@@ -139,7 +140,7 @@ def test_clear_stale_keeps_current_and_written_entries(crafted, built, isolated_
     size = sum(e["bytes"] for key, e in listed().items() if key in removable)
     result = invoke("clear", "--stale", "--yes")
     assert result.exit_code == 0, result.output
-    assert f"freed {cache_inventory.human_size(size)} in {len(removable)} entries" in result.stdout
+    assert f"freed {inventory.human_size(size)} in {len(removable)} entries" in result.stdout
     assert set(listed()) == set(crafted) - removable
     assert not list((isolated_store / "cache" / "features").glob(f"*.tmp-{os.getpid()}"))  # none half-removed
     before = backbone_passes()
@@ -174,7 +175,7 @@ def test_interrupted_removal_leaves_no_entry_that_looks_current(crafted, built, 
     def interrupted(path, *args, **kwargs):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(cache_inventory.shutil, "rmtree", interrupted)
+    monkeypatch.setattr(_listing.shutil, "rmtree", interrupted)
     result = invoke("clear", "--kind", "features", "--all", "--yes")
     assert result.exit_code == 2
     assert "could not remove" in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -20,7 +20,7 @@ def _entries(count: int) -> str:
 
 
 def _plan_lines(entries) -> list[str]:
-    from ferbench.cache_inventory import human_size
+    from ferbench.inventory import human_size
 
     return [f"  {e.kind:<11} {e.status:<13} {human_size(e.size):>9}  {e.name}" for e in entries]
 
@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from ferbench import cache_inventory as inventory
+        from ferbench import inventory
 
         kinds = inventory.check_kinds(kind)
         entries = inventory.inventory(kinds)
@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
         yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation"),
     ) -> None:
         """Remove cache entries: --stale (what today's code never reads or resumes) or --all."""
-        from ferbench import cache_inventory as inventory
+        from ferbench import inventory
 
         if stale == everything:
             raise FerbenchError("say what to remove: exactly one of --stale (stale, incomplete, orphaned) or --all")

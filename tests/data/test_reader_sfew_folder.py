@@ -78,12 +78,12 @@ def test_folder_with_image_size_resizes(mapped_folder):
 
 
 def test_a_cached_read_is_listed_current_until_its_source_changes(mapped_folder, tmp_path, monkeypatch):
-    from ferbench import cache_inventory
+    from ferbench import inventory
 
     monkeypatch.setenv("FERBENCH_HOME", str(tmp_path / "store"))
     load_dataset("folder", mapped_folder, class_map="happy_face=happy, sad_face=sad")  # options hashed too
-    [entry] = [e for e in cache_inventory.inventory(("datasets",))]
+    [entry] = [e for e in inventory.inventory(("datasets",))]
     assert entry.status == "current", entry.reason
     next(p for p in mapped_folder.rglob("*") if p.is_file()).write_bytes(b"changed")
-    [entry] = [e for e in cache_inventory.inventory(("datasets",))]
+    [entry] = [e for e in inventory.inventory(("datasets",))]
     assert entry.status == "stale"

@@ -19,13 +19,14 @@ from contextlib import closing
 from pathlib import Path
 
 from ferbench import checkpoints, leases
-from ferbench.cache_inventory import (INCOMPLETE, ORPHANED_RUN, RESUMABLE, WRITING, CacheEntry, temp_entry,
-                                      temp_writer, tree_stats)
+from ferbench.inventory._entry import (
+    INCOMPLETE, ORPHANED_RUN, RESUMABLE, WRITING, CacheEntry, temp_entry, temp_writer, tree_stats,
+)
 
 KIND = "checkpoints"
 
 
-def scan(folder: Path):
+def scan_checkpoints(folder: Path):
     runs = []
     for path in folder.iterdir():
         if temp_writer(path.name) is not None:  # a removal that was cut short
