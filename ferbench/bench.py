@@ -127,8 +127,10 @@ def published_for(family_cls, dataset, protocol: str, params: dict | None = None
         return "n/a (synthetic)"
     if params is not None and family_cls.uses_random_weights(params):
         return "n/a (random weights)"
+    from ferbench.baselines import for_family
+
     values = [
-        entry["value"] for entry in family_cls.baselines()
+        entry["value"] for entry in for_family(family_cls.name)
         if entry.get("dataset") == dataset.name and entry.get("protocol") == protocol
         and entry.get("metric") == "test_accuracy" and entry.get("value") is not None
     ]

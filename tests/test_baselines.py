@@ -46,7 +46,6 @@ def test_every_registered_family_points_into_the_file():
         assert published or name in without, f"family {name} has no baselines and is not listed"
         if published and cls.paper:
             assert cls.paper in {e["paper"] for e in published}, name
-        assert cls.baselines() == published
     # A declared 'no numbers' family that is registered must not be a typo.
     for name in without:
         assert name in families or name == "cnn_features_pca_svm", name

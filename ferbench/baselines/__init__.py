@@ -2,7 +2,7 @@
 
 The file groups entries that share fields (`common`); `load_all()` flattens the groups, validates
 every entry against the schema below and returns plain dicts (fresh copies, so callers may edit).
-`for_family(name)` is what `Family.baselines()` and the leaderboard use.
+`for_family(name)`: every published number of one family (`ferbench models`, `bench`).
 
 A plugin family may ship its own file of the same schema (class attribute `baselines_file`):
 without an explicit path, every function here reads published.yaml and those files. A plugin's

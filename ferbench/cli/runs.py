@@ -150,6 +150,7 @@ def register(app: typer.Typer) -> None:
     @app.command("models")
     def models_command(as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
         """List the registered model families, their papers and published numbers."""
+        from ferbench.baselines import for_family
         from ferbench.families import registry
 
         out = []
@@ -160,7 +161,7 @@ def register(app: typer.Typer) -> None:
                 "default_epochs": cls.default_epochs, "quick_epochs": cls.quick_epochs,
                 "params": {k: p.default for k, p in cls.params_spec().items()},
                 "unavailable": cls.unavailable_reason(), "notes": cls.notes,
-                "published": cls.baselines(),
+                "published": for_family(name),
             })
         if as_json:
             typer.echo(json.dumps(out, default=str))

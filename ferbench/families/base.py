@@ -119,11 +119,3 @@ class Family(ABC):
     @abstractmethod
     def load(cls, directory: Path) -> Family:
         """Rebuild a fitted family from `save`'s directory."""
-
-    # --- baselines ----------------------------------------------------------------------------
-    @classmethod
-    def baselines(cls) -> list[dict]:
-        """Every published number for this family (from ferbench/baselines/published.yaml)."""
-        from ferbench.baselines import for_family
-
-        return for_family(cls.name)

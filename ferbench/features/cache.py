@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+import ferbench.features.extract as _extract  # by full name: the package's __init__ imports this module
 from ferbench import store
-from ferbench.features import extract as _extract
 from ferbench.weights import backbone, check_input_size, resolve
 
 PREPROCESS_VERSION = "v1:grey-rgb,cv2-resize,keras-preprocess_input"
