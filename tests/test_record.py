@@ -190,12 +190,3 @@ def test_load_model_errors(experiment):
         pass
     with pytest.raises(FerbenchError, match="no loadable model"):
         record.load_model(run_id)
-
-
-def test_models_logged_before_the_split_still_unpickle():
-    import pickle
-
-    # cloudpickle stored the class by reference under its old module: ferbench.record
-    assert pickle.loads(b"cferbench.record\nFamilyModel\n.") is record.FamilyModel
-    with pytest.raises(AttributeError):
-        record.NoSuchThing  # noqa: B018
