@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ferbench.record._client import client, current_uri, experiment_for, setup
-from ferbench.record._runs import Terminated, log, param_text, reopened_run, tracked_run
-from ferbench.record._run_tags import common_tags, data_location_tags, git_commit, split_sizes, weights_tag
 from ferbench.record._artifacts import log_evaluation_artifacts, log_files
+from ferbench.record._client import client, current_uri, experiment_for, setup
+from ferbench.record._run_tags import common_tags, data_location_tags, git_commit, split_sizes, weights_tag
+from ferbench.record._runs import Terminated, log, param_text, reopened_run, tracked_run
 from ferbench.record.tags import (
     TAG_CLASSES, TAG_FAMILY, TAG_FINGERPRINT, TAG_N_IMAGES, TAG_RESUMES, TAG_SPLIT_SIZES,
 )
