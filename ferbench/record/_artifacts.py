@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ferbench.record import _client
+import ferbench.record._client as _client
 
 
 def log_evaluation_artifacts(run_id: str, y_true, proba, class_names, prefix: str = "test",
