@@ -4,12 +4,13 @@ Each measurement runs in a fresh subprocess (so peak RSS, from getrusage ru_maxr
 read's own) against a fresh, temporary ferbench store. Targets: first read <= 20 s,
 cached re-read <= 1 s, images ~83 MB uint8 in memory, peak RSS <= 400 MB.
 
-    python experiments/bench_data_loading.py [PATH ...]   (default ../shared/data/fer2013)
+    python experiments/bench_data_loading.py [PATH ...]   (default: $FERBENCH_FER2013)
 Prints the figures and writes them to experiments/results/bench_data_loading.txt.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -17,8 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-DEFAULT = Path(os.environ.get("FERBENCH_FER2013", HERE.parents[1] / "shared" / "data" / "fer2013"))
+from _common import FER2013_HELP, RESULTS, fer2013_path, write_atomically
 
 REPEATS = 3
 CHILD = """
@@ -62,19 +62,16 @@ def report(path: Path) -> list[str]:
 
 
 def main() -> None:
-    """Usage: bench_data_loading.py [PATH ...] (the folder layout and/or fer2013.csv)."""
-    paths = [Path(arg) for arg in sys.argv[1:]] or [DEFAULT]
-    for path in paths:
-        if not path.exists():
-            sys.exit(f"error: {path}: FER-2013 not found (pass its path)")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="*", metavar="PATH", help=FER2013_HELP + "; several are read in turn")
+    args = parser.parse_args()
+    paths = [fer2013_path(parser, given) for given in args.paths or [None]]
     lines = [f"cpus: {os.cpu_count()}, load average before: {os.getloadavg()[0]:.1f}"]
     for path in paths:
         lines += report(path)
     text = "\n".join(lines)
     print(text)
-    results = HERE / "results"
-    results.mkdir(exist_ok=True)
-    (results / "bench_data_loading.txt").write_text(text + "\n")
+    write_atomically(RESULTS / "bench_data_loading.txt", text + "\n")
 
 if __name__ == "__main__":
     main()

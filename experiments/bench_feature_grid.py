@@ -27,8 +27,8 @@ import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 
+from _common import RESULTS, write_atomically
 
 LAYERS = ("block1_pool", "block2_pool", "block3_pool", "block4_pool", "block5_pool", "fc1")
 
@@ -48,7 +48,7 @@ def peak_rss_gb() -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=213)
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--pca", default="50,100,150,200")
@@ -88,15 +88,14 @@ def main() -> None:
                      f"in the pass): {build_s:.1f} s")
 
     # the grid as `ferbench grid` runs it (MLflow parent + one child run per cell), timed by phase
-    from ferbench import weights
-    from ferbench.features import cache
     from ferbench.grid import run_grid
-    from ferbench.threads import available_threads
 
     # the store is created (and migrated) once per FERBENCH_HOME, before any grid: timed apart
     from mlflow import MlflowClient
 
-    from ferbench import record
+    from ferbench import record, weights
+    from ferbench.features import cache
+    from ferbench.threads import available_threads
 
     start = time.perf_counter()
     record.setup()
@@ -135,7 +134,8 @@ def main() -> None:
     threads = available_threads()
     start = time.perf_counter()
     parent, cells, _ = run_grid("vgg19_pca_svm", dataset, layers=list(LAYERS), pca=pca_sizes,
-                                protocols=protocols, params={"weights": "none", "input_size": args.size}, seed=0)
+                                         protocols=protocols, params={"weights": "none", "input_size": args.size},
+                                         seed=0)
     grid = time.perf_counter() - start
     if not args.skip_forward:
         # this machine's speed drifts by ~10% over minutes: a second pass after the grid
@@ -182,9 +182,7 @@ def main() -> None:
               for c in cells]
     text = "\n".join(lines)
     print(text)
-    out = Path(__file__).parent / "results" / f"bench_feature_grid{'' if args.tag == 'jaffe' else '_' + args.tag}.txt"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n")
+    write_atomically(RESULTS / f"bench_feature_grid{'' if args.tag == 'jaffe' else '_' + args.tag}.txt", text + "\n")
 
 
 if __name__ == "__main__":

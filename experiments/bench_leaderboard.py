@@ -38,7 +38,8 @@ from pathlib import Path
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ["FERBENCH_HOME"] = tempfile.mkdtemp(prefix="ferbench-bench-lb-home-")  # the leaderboard cache goes here
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _common import RESULTS, write_atomically  # noqa: E402
 
 from ferbench import record  # noqa: E402
 from ferbench.leaderboard import (  # noqa: E402
@@ -216,9 +217,8 @@ def main() -> None:
                     f"        leaderboard after 100 new runs       wall {f['catchup_wall']:6.2f} s  cpu {f['catchup_cpu']:5.2f} s")
             print(line, flush=True)
             lines.append(line)
-    out = Path(__file__).parent / "results" / "bench_leaderboard.txt"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines) + "\n")
+    out = RESULTS / "bench_leaderboard.txt"
+    write_atomically(out, "\n".join(lines) + "\n")
     print(f"written to {out}")
 
 

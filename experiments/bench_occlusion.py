@@ -15,10 +15,10 @@ import json
 import os
 import tempfile
 import time
-from pathlib import Path
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from _common import RESULTS, write_atomically  # noqa: E402
 
 
 def main() -> None:
@@ -66,9 +66,7 @@ def main() -> None:
             f"forward passes in {wall:.1f} s wall ({cpu:.1f} s CPU): {rate:.0f} masked images/s; "
             f"500 images -> {500 * per_image / rate / 60:.1f} min")
     say(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (the machine is shared)")
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "bench_occlusion.txt").write_text("\n".join(lines) + "\n")
+    write_atomically(RESULTS / "bench_occlusion.txt", "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 On a real FER-2013 subset (N_TRAIN training images, N_VAL validation images carved from the
 official training split; the test split is never touched), with a small CNN (by default baseline_cnn:
 one conv layer, 2-16 filters; `--family` and `--space` choose another family and its ranges).
+FER-2013 comes from `--data` or $FERBENCH_FER2013, here and in the scripts that use these results.
 Compute = trial-epochs x training images, counted by the objective itself.
 
 Figure: the fraction of random search's total compute at which TPE + pruning first reaches random
@@ -11,7 +12,7 @@ experiments/results/bench_pruning_<pruner>_<settings>.txt. Each seed's line also
 each search first came within one standard error of that best (not the target: a reading aid,
 since the best is a maximum of noisy scores).
 
-    python experiments/bench_pruning.py [--seeds 0 1] [--trials 12] [--epochs 10]
+    python experiments/bench_pruning.py --data ~/data/fer2013 [--seeds 0 1] [--trials 12] [--epochs 10]
     python experiments/bench_pruning.py --family five_layer_cnn --space filters=4:16 --seeds 19 --jobs 2
     python experiments/bench_pruning.py ... --max-fraction 0.35   # TPE stops at the target's budget
 
@@ -36,105 +37,23 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import numpy as np  # noqa: E402
+from _common import (  # noqa: E402
+    RESULTS,
+    add_subset_arguments,
+    fer2013_path,
+    random_cache,
+    replay_trial,
+    seed_results,
+    setting_tag,
+    settings_objective,
+    short,
+    space_of,
+    subset,
+    subset_settings,
+    write_atomically,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "experiments" / "results"
-DATA = Path(os.environ.get("FERBENCH_FER2013", ROOT.parent / "shared" / "data" / "fer2013"))
-FAMILY = "baseline_cnn"
-SPACE = ["filters=2:16", "learning_rate=1e-5:1e-1"]  # plus the family's other tunable params
-FIXED = {"batch_size": "64"}
 SAMPLER_SEED_OFFSET = 10_000
-
-
-def subset(n_train: int, n_val: int, seed: int):
-    from ferbench.data.dataset import FaceDataset
-    from ferbench.data.readers import load_dataset
-    from ferbench.protocols import stratified_mask
-
-    full = load_dataset("fer2013", DATA)
-    pool = np.flatnonzero(full.splits == "train")
-    rng = np.random.default_rng(seed)
-    pool = pool[stratified_mask(full.labels[pool], (n_train + n_val) / len(pool), rng)]
-    val_mask = stratified_mask(full.labels[pool], n_val / len(pool), rng)
-    index = np.concatenate([pool[~val_mask], pool[val_mask]])
-    splits = np.array(["train"] * int((~val_mask).sum()) + ["val"] * int(val_mask.sum()))
-    # one placeholder test image keeps the official protocol valid; it is never scored on
-    index = np.append(index, np.flatnonzero(full.splits == "test")[:1])
-    splits = np.append(splits, "test")
-    return FaceDataset(full.images[index], full.labels[index], full.class_names, splits=splits,
-                       name="fer2013-subset", variant=full.variant)
-
-
-def make_objective(dataset, *, epochs: int, seed: int, low_fidelity, family: str = FAMILY,
-                   space: list[str] | None = None):
-    """The tuning objective `ferbench tune` would build for `family` over `space` (overrides of the
-    family's tunable ranges; SPACE for FAMILY) on the subset's val part."""
-    from ferbench.protocols import parse_protocol
-    from ferbench.tuning import Objective, make_splits
-
-    family_cls, fixed, ranges = search_space(family, space, epochs)
-    splits = make_splits(dataset, parse_protocol("official"), seed)
-    return Objective(family_cls, dataset, splits, fixed, ranges, epochs=epochs, seed=seed, total=10**6,
-                     low_fidelity=low_fidelity)
-
-
-def search_space(family: str, space: list[str] | None, epochs: int):
-    """(family class, fixed params, tunable ranges): what a run of `family` searches over."""
-    from ferbench.families import registry
-    from ferbench.params import resolve
-    from ferbench.tuning import parse_space
-
-    family_cls = registry.get(family)
-    fixed = resolve(family_cls.params_spec(), {**FIXED, "patience": str(epochs)}, family)
-    fixed = {k: fixed[k] for k in (*FIXED, "patience")}
-    return family_cls, fixed, parse_space(family_cls.params_spec(), space_of(family, space), fixed)
-
-
-def space_of(family: str, space: list[str] | None) -> list[str]:
-    """The range overrides a run uses: the given ones, else SPACE for FAMILY and none for others."""
-    return space if space is not None else (SPACE if family == FAMILY else [])
-
-
-def setting_tag(settings: dict) -> str:
-    """File-name part naming a family and space other than the original benchmark's (whose files
-    keep their names)."""
-    family, space = settings["family"], space_of(settings["family"], settings["space"])
-    if (family, space) == (FAMILY, SPACE):
-        return ""
-    return "_" + "_".join([family, *(item.replace("=", "").replace(":", "-") for item in space)])
-
-
-def seed_results(fn, seeds: list[int], settings: dict, jobs: int, failed: dict | None = None):
-    """Yield (seed, fn(seed, settings)) as each seed finishes; with jobs > 1, seeds run side by side
-    in spawned processes (TensorFlow does not survive fork). With `failed`, a seed that raises is
-    recorded there (seed -> one-line error) and the others go on."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    def outcome(seed: int, get) -> tuple[bool, object]:
-        try:
-            return True, get()
-        except Exception as exc:
-            if failed is None:
-                raise
-            from ferbench.errors import first_line
-
-            failed[seed] = f"{type(exc).__name__}: {first_line(exc)}"
-            print(f"seed {seed} failed: {failed[seed]}", file=sys.stderr, flush=True)
-            return False, None
-
-    if jobs <= 1:
-        for seed in seeds:
-            ok, result = outcome(seed, lambda: fn(seed, settings))
-            if ok:
-                yield seed, result
-        return
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(fn, seed, settings): seed for seed in seeds}
-        for future in as_completed(futures):
-            ok, result = outcome(futures[future], future.result)
-            if ok:
-                yield futures[future], result
 
 
 def search(objective, *, sampler: str, pruner: str, trials: int, stop_at: float | None = None,
@@ -175,35 +94,11 @@ def search(objective, *, sampler: str, pruner: str, trials: int, stop_at: float 
     return history
 
 
-def replay_trial(study, ranges: dict, value: float) -> dict:
-    """Tell `study` a trial of `value` without training: the sampler draws the parameters in
-    `ranges` (an objective's space) as it did when the trial ran (same seed, same order).
-    Returns those parameters."""
-    trial = study.ask()
-    params = {name: spec.suggest(trial, name) for name, spec in ranges.items()}
-    study.tell(trial, value)
-    return params
-
-
 def rung_step(rung_epoch: int | None) -> int:
     """The step at which rung pruners cut: the cheap first rung, or the given epoch of the full fit."""
     from ferbench.tuning import LOW_FIDELITY_STEP
 
     return LOW_FIDELITY_STEP if rung_epoch is None else LOW_FIDELITY_STEP + rung_epoch
-
-
-def short(params: dict) -> dict:
-    return {k: float(f"{v:.3g}") if isinstance(v, float) else v for k, v in params.items()}
-
-
-def random_cache(seed: int, settings: dict) -> Path:
-    return RESULTS / ("bench_pruning{}_random_seed{}_{trials}trials_{epochs}ep_{n_train}-{n_val}.json"
-                      .format(setting_tag(settings), seed, **settings))
-
-
-def settings_objective(data, seed: int, settings: dict, *, low_fidelity):
-    return make_objective(data, epochs=settings["epochs"], seed=seed, low_fidelity=low_fidelity,
-                          family=settings["family"], space=settings["space"])
 
 
 def random_search(data, seed: int, settings: dict) -> tuple[list, float]:
@@ -230,7 +125,7 @@ def run_seed(seed: int, settings: dict) -> tuple[str, float | None]:
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     trials, pruner = settings["trials"], settings["pruner"]
-    data = subset(settings["n_train"], settings["n_val"], seed)
+    data = subset(settings["data"], settings["n_train"], settings["n_val"], seed)
     rand, rand_time = random_search(data, seed, settings)
     if settings.get("random_only"):
         return f"seed {seed}: random search kept in {random_cache(seed, settings).name}", None
@@ -277,31 +172,6 @@ def describe(seed: int, rand: list, tpe: list, pruner: str, n_val: int, rand_tim
         + f", random at {rand_near / total:.1%} (not the target)"
     )
     return line, fraction
-
-
-def add_subset_arguments(parser: argparse.ArgumentParser) -> None:
-    """The family, space, subset and training length every script on this benchmark's data shares."""
-    parser.add_argument("--family", default=FAMILY)
-    parser.add_argument("--space", nargs="+", default=None, metavar="NAME=LOW:HIGH",
-                        help=f"range overrides, as `ferbench tune --space` (default: {' '.join(SPACE)} for "
-                             f"{FAMILY}, the family's own ranges otherwise)")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--n-train", type=int, default=1500)
-    parser.add_argument("--n-val", type=int, default=6000)
-
-
-def subset_settings(args, *more: str) -> dict:
-    """The settings add_subset_arguments declares (and `more` of the parsed arguments), as the
-    dict the scripts pass to seed workers, caches and file names."""
-    return {k: getattr(args, k) for k in ("family", "space", "epochs", "n_train", "n_val", *more)}
-
-
-def fer2013_missing() -> bool:
-    """True (after saying so) when the real FER-2013 is not where the scripts look."""
-    if (DATA / "train").is_dir():
-        return False
-    print(f"FER-2013 not found at {DATA}; set FERBENCH_FER2013", file=sys.stderr)
-    return True
 
 
 def parse_fidelity(text: str) -> tuple[float, float] | None:
@@ -353,14 +223,6 @@ def kept_seed_lines(out: Path, header: str, rerun: list[int]) -> dict[int, tuple
     return kept
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Written under a temporary name, then renamed: a run ended mid-write leaves the old file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def main(argv=None) -> int:
     import optuna
 
@@ -385,8 +247,7 @@ def main(argv=None) -> int:
     if not 0 < args.max_fraction <= 1:
         print(f"--max-fraction {args.max_fraction}: expected a share in (0, 1]", file=sys.stderr)
         return 2
-    if fer2013_missing():
-        return 2
+    args.data = str(fer2013_path(parser, args.data))
     from ferbench.tuning import LOW_FIDELITY  # the first rung `ferbench tune` uses
 
     low_fidelity = LOW_FIDELITY if args.low_fidelity is None else parse_fidelity(args.low_fidelity)
@@ -425,5 +286,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     raise SystemExit(main())

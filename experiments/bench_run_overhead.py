@@ -12,16 +12,16 @@
    and trains for RSS_SECONDS, then stopped with SIGTERM (a full epoch takes ~12 min here; the
    run must then end KILLED, which is checked too). Target <= 2 GB.
 
-    python experiments/bench_run_overhead.py [FER2013_PATH]
+    python experiments/bench_run_overhead.py [FER2013_PATH]   (default: $FERBENCH_FER2013)
 Prints the figures and writes experiments/results/bench_run_overhead.txt.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,12 +29,10 @@ from pathlib import Path
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
+from _common import FER2013_HELP, FERBENCH_CLI, RESULTS, fer2013_path, write_atomically  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
-DEFAULT = Path(os.environ.get("FERBENCH_FER2013", HERE.parents[1] / "shared" / "data" / "fer2013"))
 N_TRAIN, N_VAL, N_TEST = 800, 200, 200
 RSS_SECONDS = 120
-FERBENCH = Path(sys.executable).with_name("ferbench")
 
 
 def subset(dataset, seed=0):
@@ -72,7 +70,7 @@ def bare_fit(data, seed=0):
 def peak_rss(path: Path, store: str) -> tuple[float, str]:
     """(VmHWM in MB of `ferbench run five_layer_cnn` on full FER-2013 after RSS_SECONDS, status)."""
     uri = f"sqlite:///{store}/mlflow.db"
-    cmd = [str(FERBENCH), "run", "five_layer_cnn", "--dataset", "fer2013", "--path", str(path),
+    cmd = [*FERBENCH_CLI, "run", "five_layer_cnn", "--dataset", "fer2013", "--path", str(path),
            "--epochs", "1", "--json", "--tracking-uri", uri]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak_kb, start = 0, time.perf_counter()
@@ -97,9 +95,9 @@ def peak_rss(path: Path, store: str) -> tuple[float, str]:
 
 
 def main() -> None:
-    path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT
-    if not (path / "train").is_dir() and not path.is_file():
-        sys.exit(f"FER-2013 not found at {path}; pass its path")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("path", nargs="?", help=FER2013_HELP)
+    path = fer2013_path(parser, parser.parse_args().path)
     # A fixed home keeps the decoded-data cache between runs; MLflow goes to a fresh temp store.
     home = os.environ.setdefault("FERBENCH_HOME", str(Path(tempfile.gettempdir()) / "ferbench-overhead"))
     store = tempfile.mkdtemp(prefix="ferbench-overhead-mlflow-")
@@ -141,11 +139,8 @@ def main() -> None:
         f"on the full data set, sampled for the first {RSS_SECONDS} s (data read, pipeline built, "
         f"training under way), then SIGTERM; target <= 2048 MB {'OK' if mb <= 2048 else 'MISSED'}; "
         f"run status after SIGTERM: {status}")
-    out = HERE / "results" / "bench_run_overhead.txt"
-    out.parent.mkdir(exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(out)
+    out = RESULTS / "bench_run_overhead.txt"
+    write_atomically(out, "\n".join(lines) + "\n")
     print(f"wrote {out}")
 
 

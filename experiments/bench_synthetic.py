@@ -1,17 +1,20 @@
 """Speed of the synthetic generator (target: 2,000 48x48 images in < 2 s).
 
-Run: /work/venv/bin/python experiments/bench_synthetic.py
+    python experiments/bench_synthetic.py
 Prints the figures and writes them to experiments/results/bench_synthetic.txt.
 """
 
+import argparse
 import os
 import time
-from pathlib import Path
 
-from ferbench.data.synthetic import generate
+from _common import RESULTS, write_atomically
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    from ferbench.data.synthetic import generate
+
     lines = []
     generate(100, seed=0)  # warm-up (imports, allocator)
     for n in (2000, 10000):
@@ -33,9 +36,7 @@ def main() -> None:
     lines.append(f"target: n=2000 in < 2 s wall -> {'OK' if best_2000 < 2 else 'MISSED'}")
     text = "\n".join(lines)
     print(text)
-    out = Path(__file__).parent / "results" / "bench_synthetic.txt"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(text + "\n")
+    write_atomically(RESULTS / "bench_synthetic.txt", text + "\n")
 
 
 if __name__ == "__main__":

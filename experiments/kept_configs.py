@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_pruning import (  # noqa: E402
-    RESULTS, add_subset_arguments, setting_tag, short, subset_settings, write_atomically,
+from _common import (
+    RESULTS,
+    add_subset_arguments,
+    replayed_configs,
+    setting_tag,
+    short,
+    subset_settings,
+    write_atomically,
 )
-from fidelity_correlation import replayed_configs  # noqa: E402
 
 
 def ranked(seeds: list[int], settings: dict) -> list[tuple[float, int, dict]]:

@@ -45,7 +45,7 @@ budget; `augment`'s second seed ran 30 epochs, whose epoch 10 is the 10-epoch fi
 
 Each variant prints one line and appends it to experiments/results/nishime_assumptions.txt.
 
-    python experiments/nishime_assumptions.py --path /work/shared/data/fer2013 --variants base pylearn2
+    python experiments/nishime_assumptions.py --path ~/data/fer2013 --variants base pylearn2
     python experiments/nishime_assumptions.py --path ... --spectrum   # ZCA gains per epsilon, no training
 """
 
@@ -55,11 +55,11 @@ import argparse
 import json
 import os
 import time
-from pathlib import Path
 
 import numpy as np
+from _common import FER2013_HELP, RESULTS, fer2013_path
 
-RESULTS = Path(__file__).resolve().parent / "results" / "nishime_assumptions.txt"
+RESULTS_FILE = RESULTS / "nishime_assumptions.txt"
 HELD_OUT = 0.10
 SPLIT_SEED = 0
 
@@ -147,15 +147,15 @@ def spectrum(train):
 
 
 def append(line):
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with RESULTS.open("a") as handle:
+    RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    with RESULTS_FILE.open("a") as handle:
         handle.write(line + "\n")
     print(line, flush=True)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--path", required=True, help="FER-2013 folder (Kaggle layout) or csv")
+    parser.add_argument("--path", default=None, help=FER2013_HELP)
     parser.add_argument("--variants", nargs="*", default=[], choices=sorted(VARIANTS))
     parser.add_argument("--on", default="", choices=["", *sorted(CHANGES)],
                         help="a variant whose changes the others are applied on top of")
@@ -163,10 +163,11 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--spectrum", action="store_true")
     args = parser.parse_args()
+    path = fer2013_path(parser, args.path)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     from ferbench.data.readers import load_dataset
 
-    dataset = load_dataset("fer2013", args.path)
+    dataset = load_dataset("fer2013", path)
     train, held = split_training(dataset)
     if args.spectrum:
         for line in spectrum(train):

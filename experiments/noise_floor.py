@@ -6,20 +6,23 @@ each validation accuracy, their mean and standard deviation. The spread is the f
 a search cannot tell configurations apart: "reaching" a random search's best of n such scores
 is partly reaching the luckiest draw.
 
-    python experiments/noise_floor.py --seed 15 --set learning_rate=0.001 filters=6 kernel_size=7 --repeats 6
+    python experiments/noise_floor.py --data ~/data/fer2013 --seed 15 \\
+        --set learning_rate=0.001 filters=6 kernel_size=7 --repeats 6
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_pruning import (  # noqa: E402
-    RESULTS, add_subset_arguments, fer2013_missing, setting_tag, settings_objective, subset, subset_settings,
+from _common import (
+    RESULTS,
+    add_subset_arguments,
+    fer2013_path,
+    setting_tag,
+    settings_objective,
+    subset,
+    subset_settings,
     write_atomically,
 )
 
@@ -31,11 +34,10 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=6, help="training seeds 0..repeats-1")
     add_subset_arguments(parser)
     args = parser.parse_args()
-    if fer2013_missing():
-        return 2
+    args.data = str(fer2013_path(parser, args.data))
     from ferbench.params import resolve
 
-    data = subset(args.n_train, args.n_val, args.seed)
+    data = subset(args.data, args.n_train, args.n_val, args.seed)
     settings = subset_settings(args)
     objective = settings_objective(data, args.seed, settings, low_fidelity=(0, 0))
     given = dict(item.split("=", 1) for item in args.set)

@@ -7,13 +7,14 @@ unchanged). Faults: a full disk (a small tmpfs), a corrupt or foreign mlflow.db,
 server port, Ctrl-C, SIGTERM and SIGKILL during a run, a link out of a data folder. Training cases
 use baseline_cnn with 2 filters for 1 epoch on the synthetic data set.
 
-    python experiments/reliability.py
+    python experiments/reliability.py   (mounting the tmpfs of the disk cases needs root; else they skip)
 Prints a table (case, exit code, stderr lines, verdict) and the totals, and writes it to
 experiments/results/reliability.txt. Takes a few minutes.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import shutil
@@ -24,10 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reliability_cases import CLI, Case, Skip, cases, env_for, finished_run, small_disk  # noqa: E402
+from _common import FERBENCH_CLI, RESULTS, write_atomically
+from _reliability_cases import Case, Skip, cases, env_for, finished_run, small_disk
 
-OUT = Path(__file__).resolve().parent / "results" / "reliability.txt"
+OUT = RESULTS / "reliability.txt"
 TEMPLATE: Path | None = None  # a migrated, empty mlflow.db copied into each store
 
 
@@ -68,7 +69,7 @@ def run_case(case: Case, tmp: Path) -> tuple[str, int | None, int | None, list[s
     protected = {name: digest(tmp / name) for name in case.protect}
     args = case.args(tmp) if callable(case.args) else case.args
     start = time.time()
-    process = subprocess.Popen([*CLI, *args], env=env_for(tmp), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    process = subprocess.Popen([*FERBENCH_CLI, *args], env=env_for(tmp), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, cwd=tmp)
     if case.fault:
         case.fault(process, tmp / "store")
@@ -104,6 +105,7 @@ def unmount(tmp: Path) -> None:
 
 def main() -> int:
     global TEMPLATE
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
     work = Path(tempfile.mkdtemp(prefix="ferbench-reliability-"))
@@ -131,8 +133,7 @@ def main() -> int:
                  f"({time.time() - start:.0f} s)")
     text = "\n".join(table) + "\n"
     print("\n" + text)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(text)
+    write_atomically(OUT, text)
     return 1 if counts["defect"] else 0
 
 

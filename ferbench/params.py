@@ -1,6 +1,6 @@
 """Hyperparameter declarations: one spec gives the default, validates `--set`, and defines the tuning space.
 
-A family declares `params = {"dropout": Float(0.25, 0.0, 0.8), ...}`. The same object
+A family declares `params = {"dropout": Float(0.25, "dropout rate", low=0.0, high=0.8), ...}`. The same object
 - parses and range-checks a `--set dropout=0.3` string (`parse`),
 - checks a value given in code (`validate`),
 - becomes an Optuna distribution when `tune=True` (`suggest`).
@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ferbench.errors import FerbenchError
+
+if TYPE_CHECKING:  # optuna is imported only where a study runs
+    from optuna.trial import BaseTrial
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,7 @@ class Param:
     def validate(self, name: str, value: Any) -> Any:
         return self.parse(name, str(value)) if isinstance(value, str) else value
 
-    def suggest(self, trial, name: str) -> Any:
+    def suggest(self, trial: BaseTrial, name: str) -> Any:
         raise NotImplementedError
 
 
@@ -40,14 +43,14 @@ class Float(Param):
     # searched on a log scale, which cannot reach 0.
     search: tuple[float, float] | None = None
 
-    def parse(self, name, text):
+    def parse(self, name: str, text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             raise FerbenchError(f"parameter {name}: {text!r} is not a number") from None
         return self.validate(name, value)
 
-    def validate(self, name, value):
+    def validate(self, name: str, value: Any) -> float:
         if isinstance(value, str):
             return self.parse(name, value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -56,7 +59,7 @@ class Float(Param):
             raise FerbenchError(f"parameter {name}: {value} is outside [{self.low}, {self.high}]")
         return float(value)
 
-    def suggest(self, trial, name):
+    def suggest(self, trial: BaseTrial, name: str) -> float:
         low, high = self.search or (self.low, self.high)
         return trial.suggest_float(name, low, high, log=self.log)
 
@@ -68,45 +71,45 @@ class Int(Param):
     log: bool = False
     step: int = 1
 
-    def parse(self, name, text):
+    def parse(self, name: str, text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise FerbenchError(f"parameter {name}: {text!r} is not an integer") from None
         return self.validate(name, value)
 
-    def validate(self, name, value):
+    def validate(self, name: str, value: Any) -> int:
         if isinstance(value, str):
             return self.parse(name, value)
         if isinstance(value, bool) or not isinstance(value, int) and not (
             isinstance(value, float) and value.is_integer()
         ):
             raise FerbenchError(f"parameter {name}: {value!r} is not an integer")
-        value = int(value)
-        if not (self.low <= value <= self.high):
-            raise FerbenchError(f"parameter {name}: {value} is outside [{self.low}, {self.high}]")
-        return value
+        number = int(value)
+        if not (self.low <= number <= self.high):
+            raise FerbenchError(f"parameter {name}: {number} is outside [{self.low}, {self.high}]")
+        return number
 
-    def suggest(self, trial, name):
+    def suggest(self, trial: BaseTrial, name: str) -> int:
         return trial.suggest_int(name, self.low, self.high, log=self.log, step=self.step)
 
 
 @dataclass(frozen=True)
 class Choice(Param):
-    choices: tuple = field(default_factory=tuple)
+    choices: tuple[Any, ...] = field(default_factory=tuple)
 
-    def parse(self, name, text):
+    def parse(self, name: str, text: str) -> Any:
         for choice in self.choices:
             if str(choice).lower() == text.strip().lower():
                 return choice
         raise FerbenchError(f"parameter {name}: {text!r} is not one of {', '.join(map(str, self.choices))}")
 
-    def validate(self, name, value):
+    def validate(self, name: str, value: Any) -> Any:
         if value in self.choices and type(value) is type(self.default):
             return value
         return self.parse(name, str(value))
 
-    def suggest(self, trial, name):
+    def suggest(self, trial: BaseTrial, name: str) -> Any:
         return trial.suggest_categorical(name, list(self.choices))
 
 
@@ -116,16 +119,16 @@ class Text(Param):
 
     allow_empty: bool = False
 
-    def parse(self, name, text):
+    def parse(self, name: str, text: str) -> str:
         text = str(text).strip()
         if not text and not self.allow_empty:
             raise FerbenchError(f"parameter {name}: empty value")
         return text
 
-    def validate(self, name, value):
+    def validate(self, name: str, value: Any) -> str:
         return self.parse(name, value)
 
-    def suggest(self, trial, name):
+    def suggest(self, trial: BaseTrial, name: str) -> Any:
         return self.default
 
 

@@ -33,8 +33,13 @@ def test_single_run_logs_params_tags_metrics_curves_and_model():
     assert sorted(m.step for m in curve) == [0, 1]
     assert result.to_json().keys() == {"run_id", "family", "dataset", "protocol", "params", "metrics"}
     # the logged model reproduces the test-part metric
-    model = record.load_model(result.run_id)
-    assert model.predict_proba(data.images[:5]).shape == (5, 7)
+    from ferbench.predictions import load_predictions
+
+    test_rows = load_predictions(result.run_id).rows
+    proba = record.load_model(result.run_id).predict_proba(data.images[test_rows])
+    assert proba.shape == (len(test_rows), 7)
+    accuracy = float(np.mean(proba.argmax(axis=1) == data.labels[test_rows]))
+    assert accuracy == pytest.approx(result.metrics["test_accuracy"])
 
 
 def _folds_table(run_id: str) -> list[dict]:

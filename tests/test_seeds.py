@@ -1,8 +1,10 @@
 """Seeds: parsing, and a parent run holding mean, std and a Student-t interval over its children."""
 
 import math
+import statistics
 
 import pytest
+from scipy import stats
 from tiny_family import tiny_family  # noqa: F401
 
 from ferbench.data.synthetic import generate
@@ -49,7 +51,11 @@ def test_run_seeds_makes_a_parent_with_one_child_per_seed(tiny_family, isolated_
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent}
     accs = [r.metrics["test_accuracy"] for r in results]
     assert math.isclose(run.data.metrics["test_accuracy_mean"], sum(accs) / 3)
-    assert run.data.metrics["test_accuracy_ci_low"] <= min(accs) or len(set(accs)) == 1
+    # the Student-t 95% interval of the three children's accuracies, clipped to [0, 1]
+    half = stats.t.ppf(0.975, df=2) * statistics.stdev(accs) / math.sqrt(3)
+    mean = sum(accs) / 3
+    assert run.data.metrics["test_accuracy_ci_low"] == pytest.approx(max(mean - half, 0.0))
+    assert run.data.metrics["test_accuracy_ci_high"] == pytest.approx(min(mean + half, 1.0))
     assert summary["n_seeds"] == 3
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any, cast
 
 import numpy as np
 
@@ -35,10 +36,10 @@ class FaceDataset:
     name: str = "unnamed"
     variant: str = ""
     source: str = ""
-    options: dict = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.images.dtype != np.uint8:
             raise TypeError(f"FaceDataset images must be uint8, got {self.images.dtype}")
         self.labels = np.asarray(self.labels, dtype=np.int64)
@@ -99,11 +100,11 @@ class Part:
 
     @property
     def images(self) -> np.ndarray:
-        return self.dataset.images[self.index]
+        return cast(np.ndarray, self.dataset.images[self.index])  # numpy types fancy indexing as Any
 
     @property
     def labels(self) -> np.ndarray:
-        return self.dataset.labels[self.index]
+        return cast(np.ndarray, self.dataset.labels[self.index])
 
     def subset(self, positions: np.ndarray) -> Part:
         """Rows of this part at the given positions (0..len-1)."""

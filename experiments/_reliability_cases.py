@@ -10,16 +10,15 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from _common import FERBENCH_CLI
 from PIL import Image
 
-CLI = [sys.executable, "-c", "from ferbench.cli import main; main()"]
 CNN = ["baseline_cnn", "--dataset", "synthetic", "--epochs", "1", "--set", "filters=2"]
 
 
@@ -124,7 +123,7 @@ def read_only(tmp: Path) -> None:
 
 def finished_run(tmp: Path) -> None:
     """A finished run in the store, its id in tmp/run_id."""
-    done = subprocess.run([*CLI, "run", *CNN, "--json"], env=env_for(tmp), capture_output=True, text=True)
+    done = subprocess.run([*FERBENCH_CLI, "run", *CNN, "--json"], env=env_for(tmp), capture_output=True, text=True)
     (tmp / "run_id").write_text(json.loads(done.stdout)["run_id"])
 
 
@@ -155,7 +154,7 @@ def closed_port() -> int:
 
 def killed_then_next(tmp: Path) -> None:
     """A run killed with SIGKILL mid-training; the case's command is the next one."""
-    process = subprocess.Popen([*CLI, "run", *CNN, "--json"], env=env_for(tmp), stdout=subprocess.PIPE,
+    process = subprocess.Popen([*FERBENCH_CLI, "run", *CNN, "--json"], env=env_for(tmp), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE)
     if when_training(tmp / "store", process):
         process.kill()
