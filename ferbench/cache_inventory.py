@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import stat
 from dataclasses import dataclass, field
@@ -44,9 +43,7 @@ CURRENT, STALE, INCOMPLETE, ORPHANED, WRITING = "current", "stale", "incomplete"
 RESUMABLE, ORPHANED_RUN = "resumable", "orphaned"
 STATUSES = (CURRENT, STALE, INCOMPLETE, ORPHANED, WRITING, RESUMABLE, ORPHANED_RUN)
 STALE_STATUSES = (STALE, INCOMPLETE, ORPHANED, ORPHANED_RUN)  # what `clear --stale` removes
-# The writers' temporary names: features "<name>.tmp-<pid>" (and directories this module is
-# removing), data sets ".<name>.<pid>.tmp", leaderboard "<name>.<pid>.tmp".
-TEMP_NAME = re.compile(r"\.tmp-(\d+)$|\.(\d+)\.tmp$")
+TEMP_NAME = store.TEMP_NAME  # what writers (and removals in progress) name their temporary files
 DATASET_SUFFIXES = (".images.npy", ".npz", ".json")
 
 

@@ -408,3 +408,25 @@ def test_ctrl_c_names_the_killed_run_and_how_to_resume_it(tiny_family, monkeypat
     assert result.stderr.strip().splitlines() == [
         f"interrupted: run {run_id} marked KILLED (resume with ferbench run {TINY} --dataset synthetic "
         f"--resume {run_id})"]
+
+
+# --- atomic writes --------------------------------------------------------------------------------
+def test_atomic_write_replaces_whole_or_leaves_the_old_file(tmp_path):
+    from ferbench import cache_inventory, store
+
+    target = tmp_path / "folder" / "entry.json"
+    target.parent.mkdir()
+    target.write_text("old")
+    with store.atomic_write(target, "w") as handle:
+        assert Path(handle.name) == store.temp_path(target) and target.read_text() == "old"
+        handle.write("new")
+    assert target.read_text() == "new"
+    with pytest.raises(RuntimeError), store.atomic_write(target) as handle:
+        handle.write(b"half")
+        raise RuntimeError("killed mid-write")
+    assert target.read_text() == "new" and [p.name for p in target.parent.iterdir()] == ["entry.json"]
+    # the writers' one temporary name is what the cache listing and checkpoints recognise
+    name = store.temp_path(target).name
+    assert name == f".entry.json.tmp-{os.getpid()}"
+    assert cache_inventory.temp_writer(name) == os.getpid()
+    assert checkpoints.TEMP_NAME.search(name).group(1) == str(os.getpid())

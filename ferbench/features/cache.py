@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from pathlib import Path
 
@@ -65,7 +64,7 @@ class FeatureSet:
         self.directory.mkdir(parents=True, exist_ok=True)
         # held until the meta file exists: `ferbench cache` lists an entry holding a live
         # process's temporary file as being written, never as incomplete (removable)
-        marker = self.directory / f"extracting.tmp-{os.getpid()}"
+        marker = store.temp_path(self.directory / "extracting")
         marker.touch()
         try:
             top = any(layer.split("@")[0] in self.spec.top_layers for layer in missing)
@@ -75,7 +74,8 @@ class FeatureSet:
             meta = {"backbone": self.spec.name, "weights": self.weights_id, "top": top,
                     "input_size": self.input_size, "batch_size": self.batch_size, "preprocess": PREPROCESS_VERSION,
                     "fingerprint": self.dataset.fingerprint, "n": len(self.dataset), "widths": widths}
-            _atomic_write_text(self.directory / f"meta-{'-'.join(missing)[:80]}.json", json.dumps(meta))
+            with store.atomic_write(self.directory / f"meta-{'-'.join(missing)[:80]}.json", "w") as handle:
+                handle.write(json.dumps(meta))
         finally:
             marker.unlink(missing_ok=True)
 
@@ -99,7 +99,8 @@ class FeatureSet:
             else:
                 self.ensure([layer])
                 gram = streamed_gram(self.path(layer))
-                _atomic_save(target, gram)
+                with store.atomic_write(target) as handle:
+                    np.save(handle, gram)
             _GRAMS[memo] = gram
         return gram
 
@@ -147,16 +148,3 @@ def streamed_gram(path: Path) -> np.ndarray:
         product = block @ block.T
         gram = product if gram is None else gram + product
     return gram
-
-
-def _atomic_save(target: Path, array: np.ndarray) -> None:
-    temp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
-    with open(temp, "wb") as handle:
-        np.save(handle, array)
-    os.replace(temp, target)
-
-
-def _atomic_write_text(target: Path, text: str) -> None:
-    temp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
-    temp.write_text(text)
-    os.replace(temp, target)
