@@ -5,7 +5,7 @@
       lease.json          who runs it, and its heartbeat (ferbench.leases)
       folds.jsonl         one line per finished fold: its metrics, test probabilities and curves
       <fold name>/epoch-0003/   the newest complete epoch of an epoch-trained family
-                                (what it holds: ferbench.families.keras_training)
+                                (what it holds: ferbench.families._keras_training)
 
 An epoch is written into a temporary directory beside its target, flushed to disk, then renamed
 into place; older epochs go after that. A kill mid-write leaves the previous epoch valid and a

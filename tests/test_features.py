@@ -130,7 +130,7 @@ def test_unknown_layer_is_one_line_error():
 def test_linear_decision_and_predict_equal_sklearn(n_classes):
     from sklearn.svm import LinearSVC
 
-    from ferbench.families.feature_base import linear_decision, linear_predict
+    from ferbench.families._base_feature import linear_decision, linear_predict
 
     rng = np.random.default_rng(n_classes)
     z = rng.normal(size=(60, 8))

@@ -143,7 +143,7 @@ def test_a_killed_reproduction_resumes_its_row_from_the_checkpoint_and_finishes(
     from tiny_family import tiny_dataset
 
     from ferbench import record, runner
-    from ferbench.families import keras_training
+    from ferbench.families import _keras_training as keras_training
     from ferbench.reproductions import Row
 
     data = tiny_dataset(splits=True)

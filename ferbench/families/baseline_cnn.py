@@ -8,7 +8,7 @@ fed to a softmax classifier, as the paper words it), so there is no hidden FC la
 
 from __future__ import annotations
 
-from ferbench.families.keras_base import KerasFamily, common_params
+from ferbench.families._base_keras import KerasFamily, common_params
 from ferbench.families.registry import register
 from ferbench.params import Int
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ferbench.errors import FerbenchError
-from ferbench.families.feature_base import FeatureFamily, feature_params
+from ferbench.families._base_feature import FeatureFamily, feature_params
 from ferbench.families.registry import register
 from ferbench.params import Choice
 from ferbench.params import Text

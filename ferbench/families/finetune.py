@@ -5,7 +5,7 @@ with the number of fine-tuned backbone layers as a parameter."""
 from __future__ import annotations
 
 from ferbench.errors import FerbenchError
-from ferbench.families._head_base import HeadFamily, head_params
+from ferbench.families._base_head import HeadFamily, head_params
 from ferbench.families.registry import register
 from ferbench.params import Choice, Text
 

@@ -7,8 +7,8 @@ padding. `filters` (64) is the first block's width; the second block has twice a
 
 from __future__ import annotations
 
-from ferbench.families.deeper_cnn import raghuvanshi_network
-from ferbench.families.keras_base import KerasFamily, common_params
+from ferbench.families._base_keras import KerasFamily, common_params
+from ferbench.families._raghuvanshi import raghuvanshi_network
 from ferbench.families.registry import register
 from ferbench.params import Float, Int
 

@@ -19,7 +19,7 @@ input), batch 128, no dropout, 23 epochs and no early stopping, so no split sele
 
 from __future__ import annotations
 
-from ferbench.families.keras_base import KerasFamily, common_params
+from ferbench.families._base_keras import KerasFamily, common_params
 from ferbench.families.registry import register
 from ferbench.params import Bool, Choice, Float, Int
 

@@ -1,6 +1,6 @@
 """The registry: how every command finds model families. No command holds a hard-coded list.
 
-Built-in families are the modules of this package, found by convention. Plugins are installed
+Built-in families are the modules of this package not starting with `_`, found by convention. Plugins are installed
 packages that name family classes under the entry-point group `ferbench.families`
 (`name = "package.module:Class"`); they are loaded once, after the built-in ones. A plugin that
 cannot be loaded (import error, not a Family subclass, a name already taken) is skipped with a
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 ENTRY_POINT_GROUP = "ferbench.families"
 _FAMILIES: dict[str, type[Family]] = {}
 _PLUGINS: dict[str, str] = {}  # family name -> the entry point that brought it ("name = value")
-_NOT_FAMILY_MODULES = {"base", "registry", "keras_base", "feature_base"}
 _state = {"plugins_loaded": False}
 
 
@@ -50,7 +49,7 @@ def load_all() -> dict[str, type[Family]]:
     import ferbench.families as package
 
     for module in pkgutil.iter_modules(package.__path__):
-        if module.name.startswith("_") or module.name in _NOT_FAMILY_MODULES:
+        if module.name.startswith("_"):  # bases and shared parts; base and registry are loaded already
             continue
         importlib.import_module(f"{package.__name__}.{module.name}")
     load_plugins()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ferbench.data.dataset import Part
-from ferbench.families._head_base import HeadFamily, head_params
+from ferbench.families._base_head import HeadFamily, head_params
 from ferbench.families.registry import register
 from ferbench.params import Bool
 

@@ -7,7 +7,7 @@ fine_tune_layers to also train the top of the backbone."""
 
 from __future__ import annotations
 
-from ferbench.families._head_base import HeadFamily, head_params
+from ferbench.families._base_head import HeadFamily, head_params
 from ferbench.families.registry import register
 
 _NOTE = ("Survey reports train 98.9-99.8% (overfit) and validation/test without a fixed split or "

@@ -7,7 +7,7 @@ followed by the training-only augmentation layers, the family's fitted preproces
 
 Images stay uint8 until they are batched: a tf.data pipeline orders and batches row numbers, then
 gathers each batch's uint8 rows and casts them to float32, so no float copy of the data set exists.
-The epoch loop, early stopping and checkpoints: ferbench.families.keras_training.
+The epoch loop, early stopping and checkpoints: ferbench.families._keras_training.
 """
 
 from __future__ import annotations
@@ -146,11 +146,11 @@ class KerasFamily(Family):
     ) -> KerasFamily:
         """One epoch after another over a (seed, epoch)-determined order, with early stopping
         unless `early_stopping` is off; with `checkpoint_dir`, a checkpoint after every epoch and
-        a resumed fit when the directory holds one (ferbench.families.keras_training)."""
+        a resumed fit when the directory holds one (ferbench.families._keras_training)."""
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import keras
 
-        from ferbench.families.keras_training import fit_epochs
+        from ferbench.families._keras_training import fit_epochs
 
         epochs = self.default_epochs if epochs is None else epochs
         if epochs is None or int(epochs) <= 0:

@@ -68,7 +68,7 @@ def fit_epochs(family, train, val, *, epochs: int, seed: int, build, callbacks=N
     """Train `family.model_` (made by `build()`, or loaded from the newest checkpoint in
     `checkpoint_dir`) up to `epochs`; sets `model_`, `history_`, and `resumed_epochs_` /
     `resumed_fit_s_` (what an earlier process did, 0 for a fresh fit)."""
-    from ferbench.families.keras_base import PREDICT_BATCH
+    from ferbench.families._base_keras import PREDICT_BATCH
 
     train_batches = family._pipeline(train, family.params["batch_size"], labels=True)
     val_data = family._batches(val, PREDICT_BATCH, labels=True) if val is not None and len(val) else None
