@@ -68,7 +68,7 @@ class HeadFamily(Family):
         return self.cut_layer or model.layers[-1].name
 
     def _feature_layer(self) -> str:
-        return f"{self.cut_layer or _last_conv(self.backbone_name)}@gap"
+        return f"{self.cut_layer or backbone(self.backbone_name).last_conv}@gap"
 
     def _frozen(self) -> bool:
         return self.params["fine_tune_layers"] == 0 and not self.params["augment"]
@@ -163,11 +163,6 @@ class HeadFamily(Family):
         family.model_ = keras.models.load_model(Path(directory) / "head.keras", compile=False)
         family.classes_ = np.arange(meta["n_classes"])
         return family
-
-
-def _last_conv(name: str) -> str:
-    return {"vgg16": "block5_pool", "vgg19": "block5_pool", "resnet50": "conv5_block3_out",
-            "xception": "block14_sepconv2_act", "inception_v3": "mixed10"}[backbone(name).name]
 
 
 def _image_batches(family: HeadFamily, part: Part, *, training=False, seed=0, labels=None):

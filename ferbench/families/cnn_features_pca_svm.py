@@ -12,11 +12,6 @@ from ferbench.params import Choice
 from ferbench.params import Text
 from ferbench.weights import BACKBONES, backbone, check_input_size, missing_imagenet_message
 
-DEFAULT_LAYERS = {"vgg16": "block4_pool", "vgg19": "block4_pool", "resnet50": "conv5_block3_out@gap",
-                  "xception": "block14_sepconv2_act@gap", "inception_v3": "mixed10@gap",
-                  "mini_xception": "add_4"}
-
-
 @register
 class CnnFeaturesPcaSvm(FeatureFamily):
     name = "cnn_features_pca_svm"
@@ -51,7 +46,7 @@ class CnnFeaturesPcaSvm(FeatureFamily):
 
     @property
     def layer(self) -> str:
-        return self.params["layer"] or DEFAULT_LAYERS[self.backbone_name]
+        return self.params["layer"] or backbone(self.backbone_name).feature_layer
 
     @property
     def input_size(self) -> int:
