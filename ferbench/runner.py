@@ -15,6 +15,7 @@ confidence interval of its test accuracy.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ import numpy as np
 from ferbench.errors import FerbenchError, stopped_run
 
 MAX_CHILD_RUNS = 20
+TAG_DEVICE = "ferbench.device"  # what trained the run: "CPU", or the GPU's name
 
 
 @dataclass
@@ -219,7 +221,8 @@ def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_
             # one last call for every figure: the run's metrics and its wall time (over every
             # process that worked on it), which then covers all but this call
             summary["wall_time_s"] = time.perf_counter() - start + wall_before
-            timed(record.log, run_id, metrics={**summary, "logging_time_s": timed.total}, curves=curves)
+            timed(record.log, run_id, metrics={**summary, "logging_time_s": timed.total}, curves=curves,
+                  tags={TAG_DEVICE: training_device()})
     except BaseException as exc:
         stopped_run(exc, run_id)
         raise
@@ -232,6 +235,20 @@ def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_
     # the returned times include that last call
     return RunResult(run_id, family_cls.name, plan.dataset.name, plan.protocol.name, dict(plan.params),
                      summary, fold_metrics, time.perf_counter() - start + wall_before, timed.total)
+
+
+def training_device() -> str:
+    """What this process trained on: TensorFlow's first GPU when it sees one (Keras places its
+    work there), else "CPU". Asked once training is done, so a process that never loaded
+    TensorFlow (a numpy family, cached features) does not load it for this: it used the CPU."""
+    if "tensorflow" not in sys.modules:
+        return "CPU"
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return "CPU"
+    return str(tf.config.experimental.get_device_details(gpus[0]).get("device_name") or gpus[0].name)
 
 
 def _run_params(plan: Plan) -> dict[str, Any]:

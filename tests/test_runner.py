@@ -25,6 +25,7 @@ def test_single_run_logs_params_tags_metrics_curves_and_model():
     assert run.data.params["protocol"] == "holdout:0.2" and run.data.params["seed"] == "1"
     assert run.data.tags["ferbench.family"] == FAMILY
     assert run.data.tags["ferbench.fingerprint"] == data.fingerprint
+    assert run.data.tags[runner.TAG_DEVICE] == "CPU"  # this machine has no GPU
     for name in ("test_accuracy", "test_macro_f1", "test_recall_neutral", "val_accuracy",
                  "train_accuracy", "wall_time_s"):
         assert name in run.data.metrics
@@ -35,6 +36,22 @@ def test_single_run_logs_params_tags_metrics_curves_and_model():
     # the logged model reproduces the test-part metric
     model = record_models.load_model(result.run_id)
     assert model.predict_proba(data.images[:5]).shape == (5, 7)
+
+
+def test_the_device_is_the_first_gpu_tensorflow_sees(monkeypatch):
+    import sys
+    from types import SimpleNamespace
+
+    gpus = []
+    config = SimpleNamespace(list_physical_devices=lambda kind: gpus if kind == "GPU" else [],
+                             experimental=SimpleNamespace(get_device_details=lambda d: {"device_name": d.model}))
+    monkeypatch.setitem(sys.modules, "tensorflow", SimpleNamespace(config=config))
+    assert runner.training_device() == "CPU"
+    gpus.extend([SimpleNamespace(name="/physical_device:GPU:0", model="NVIDIA A100"),
+                 SimpleNamespace(name="/physical_device:GPU:1", model="NVIDIA T4")])
+    assert runner.training_device() == "NVIDIA A100"
+    monkeypatch.delitem(sys.modules, "tensorflow")
+    assert runner.training_device() == "CPU"  # never loaded: nothing trained on a GPU
 
 
 def _folds_table(run_id: str) -> list[dict]:
