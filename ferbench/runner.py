@@ -57,30 +57,6 @@ class Plan:
     experiment_id: str
 
 
-def check_input(family_cls, params: dict[str, Any], dataset) -> None:
-    """Can the data serve the family's input? A family may define `check_input(image_shape,
-    params)` itself; the default needs a matching size unless the family resizes, and matching
-    channels unless it converts grey to RGB."""
-    own = getattr(family_cls, "check_input", None)
-    if callable(own):
-        own(dataset.image_shape, params)
-        return
-    height, width, channels = family_cls.input_shape
-    shape = dataset.image_shape
-    have_c = 1 if len(shape) == 2 else shape[2]
-    steps = set(family_cls.preprocessing)
-    if tuple(shape[:2]) != (height, width) and "resize" not in steps:
-        raise FerbenchError(
-            f"family {family_cls.name} needs {height}x{width} images; data set {dataset.name!r} "
-            f"has {shape[0]}x{shape[1]} and the family does not resize"
-        )
-    if have_c != channels and not (have_c == 1 and channels == 3 and "grey_to_rgb" in steps):
-        raise FerbenchError(
-            f"family {family_cls.name} needs {channels}-channel images; data set "
-            f"{dataset.name!r} has {have_c}"
-        )
-
-
 def resolve_protocol(family_cls, dataset, protocol: str | None, seed: int):
     """(Protocol, folds). Without an explicit text: the family's paper protocol when it applies
     to this data set, else the data set's default."""
@@ -131,7 +107,7 @@ def prepare(family_name, dataset, *, protocol=None, params=None, epochs=None, se
         epochs = family_cls.default_epochs
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise FerbenchError(f"--seed {seed!r}: must be an integer >= 0")
-    check_input(family_cls, resolved, dataset)
+    family_cls.check_input(dataset.image_shape, resolved)
     parsed, folds = resolve_protocol(family_cls, dataset, protocol, seed)
     for fold in folds:
         if len(fold.train) == 0 or len(fold.test) == 0:

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
-from tiny_family import tiny_dataset, tiny_family  # noqa: F401
 
 from ferbench import record, record_models, runner
 from ferbench.errors import FerbenchError
+from ferbench.testing import tiny_dataset
 
 pytestmark = pytest.mark.usefixtures("tiny_family")
 FAMILY = "tiny_test_family"
@@ -52,6 +52,20 @@ def test_the_device_is_the_first_gpu_tensorflow_sees(monkeypatch):
     assert runner.training_device() == "NVIDIA A100"
     monkeypatch.delitem(sys.modules, "tensorflow")
     assert runner.training_device() == "CPU"  # never loaded: nothing trained on a GPU
+
+
+@pytest.mark.parametrize("images, message", [
+    (lambda data: data.images[:, :32, :32], "needs 48x48 images; the data set has 32x32 and the family does not resize"),
+    (lambda data: np.repeat(data.images[..., None], 3, axis=3), "needs 1-channel images; the data set has 3"),
+])
+def test_data_the_family_cannot_take_is_refused_before_any_run(images, message):
+    from dataclasses import replace
+
+    data = tiny_dataset()
+    with pytest.raises(FerbenchError, match=message):
+        runner.run(FAMILY, replace(data, images=np.ascontiguousarray(images(data))), quiet=True)
+    record.setup()  # this test's store: the refusal came before the runner opened it
+    assert _runs() == []
 
 
 def _folds_table(run_id: str) -> list[dict]:
@@ -164,7 +178,7 @@ def weighted_family(tiny_family):
 
     cls = type("WeightedTiny", (_NeedsWeights, tiny_family), {
         "name": "weighted_tiny",
-        "params": {**tiny_family.params, "weights": Choice("imagenet", choices=("imagenet", "none"))},
+        "param_specs": {**tiny_family.param_specs, "weights": Choice("imagenet", choices=("imagenet", "none"))},
     })
     registry._FAMILIES[cls.name] = cls
     yield cls

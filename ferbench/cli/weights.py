@@ -64,9 +64,8 @@ def _users() -> dict[str, list[str]]:
         default = str(spec["weights"].default).lower() if "weights" in spec else ""
         if default not in ("imagenet", "fer"):
             continue
-        backbone = name if name in BACKBONES else getattr(cls, "backbone_name", None)
-        if backbone in BACKBONES:
-            users.setdefault(backbone, []).append(name)
+        if cls.backbone_name in BACKBONES:
+            users.setdefault(cls.backbone_name, []).append(name)
     return users
 
 

@@ -12,7 +12,6 @@ The epoch loop, early stopping and checkpoints: ferbench.families._keras_trainin
 
 from __future__ import annotations
 
-import json
 import os
 from abc import abstractmethod
 from pathlib import Path
@@ -26,7 +25,6 @@ from ferbench.families.base import EpochCallback, Family
 from ferbench.params import Bool, Float, Int, Param
 
 MODEL_FILE = "model.keras"
-INFO_FILE = "family.json"
 PREDICT_BATCH = 256
 
 
@@ -43,7 +41,7 @@ def common_params(*, augment: bool = True, batch_size: int = 128, learning_rate:
 
 
 class KerasFamily(Family):
-    params: ClassVar[dict[str, Param]] = common_params()
+    param_specs: ClassVar[dict[str, Param]] = common_params()
     default_protocol: ClassVar[str | None] = "official"
     epoch_checkpoints: ClassVar[bool] = True
     # Augmentation of the papers: random horizontal/vertical shifts and horizontal flips.
@@ -175,18 +173,8 @@ class KerasFamily(Family):
 
     # --- persistence -------------------------------------------------------------------------
     def save(self, directory: Path) -> None:
-        directory = Path(directory)
-        self.model_.save(directory / MODEL_FILE)
-        info = {
-            "family": self.name,
-            "params": self.params,
-            "classes": self.classes_.tolist(),
-            "class_names": list(self.class_names_),
-            "history": getattr(self, "history_", {}),
-        }
-        tmp = directory / (INFO_FILE + ".tmp")
-        tmp.write_text(json.dumps(info, indent=1))
-        tmp.replace(directory / INFO_FILE)
+        self.model_.save(Path(directory) / MODEL_FILE)
+        self.save_info(directory, class_names=list(self.class_names_), history=dict(self.history_))
 
     @classmethod
     def load(cls, directory: Path) -> KerasFamily:
@@ -195,17 +183,8 @@ class KerasFamily(Family):
         import ferbench.layers  # noqa: F401 - registers the custom layers for deserialisation
         import ferbench.preprocess  # noqa: F401
 
-        directory = Path(directory)
-        try:
-            info = json.loads((directory / INFO_FILE).read_text())
-        except (OSError, ValueError) as exc:
-            raise FerbenchError(f"{directory / INFO_FILE}: cannot read saved family ({exc})") from None
-        if info.get("family") != cls.name:
-            raise FerbenchError(f"{directory} holds family {info.get('family')!r}, not {cls.name!r}")
-        family = cls(**info["params"])
-        family.model_ = keras.models.load_model(directory / MODEL_FILE)
-        family.classes_ = np.asarray(info["classes"])
+        family, info = cls.load_info(directory)
+        family.model_ = keras.models.load_model(Path(directory) / MODEL_FILE)
         family.class_names_ = tuple(info["class_names"])
         family.history_ = info.get("history", {})
         return family
-

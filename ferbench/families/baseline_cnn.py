@@ -20,7 +20,7 @@ class BaselineCNN(KerasFamily):
     title = "Raghuvanshi & Choksi baseline: one conv layer, one FC layer, softmax, no regularisation"
     input_shape = (48, 48, 1)
     preprocessing = ("resize", "feature_mean")
-    params = {
+    param_specs = {
         **common_params(augment=False),
         "filters": Int(32, "filters of the conv layer", low=1, high=256, log=True),
         "kernel_size": Int(3, "conv kernel size", low=1, high=9, step=2),

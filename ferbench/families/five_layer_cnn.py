@@ -20,7 +20,7 @@ class FiveLayerCNN(KerasFamily):
     title = "Raghuvanshi & Choksi five-layer CNN (Table 1): conv3-64 x3, conv3-128 x2, FC-512"
     input_shape = (48, 48, 1)
     preprocessing = ("resize", "feature_mean")
-    params = {
+    param_specs = {
         **common_params(augment=True),
         "filters": Int(64, "filters of the first block (the second has twice as many)", low=4, high=256, log=True),
         "dropout": Float(0.1, "dropout rate after each block and the FC layer", low=0.0, high=0.8),

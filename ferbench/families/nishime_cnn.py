@@ -31,7 +31,7 @@ class NishimeCNN(KerasFamily):
     title = "Nishime et al. CNN: GCN + ZCA, LeNet-style conv-pool-conv-pool-FC-softmax"
     input_shape = (48, 48, 1)
     preprocessing = ("resize", "gcn", "zca")
-    params = {
+    param_specs = {
         **common_params(augment=True),
         # a fixed epoch budget: the official protocol's validation split is the paper's test split
         "early_stopping": Bool(False, "stop when validation accuracy stalls and keep the best epoch's "

@@ -33,7 +33,7 @@ def _same_class(a: type, b: type) -> bool:
 
 def register(cls: type[Family]) -> type[Family]:
     """Class decorator: `@register class FiveLayerCNN(KerasFamily): name = "five_layer_cnn" ...`."""
-    if not getattr(cls, "name", None):
+    if not cls.name:
         raise TypeError(f"{cls.__name__} has no family name")
     existing = _FAMILIES.get(cls.name)
     if existing is not None and not _same_class(existing, cls):
@@ -100,7 +100,7 @@ def _load_plugin(entry) -> str | None:
         return "it is not a subclass of ferbench.families.Family"
     if inspect.isabstract(cls):
         return f"{cls.__qualname__} is abstract (methods {', '.join(sorted(cls.__abstractmethods__))})"
-    if not getattr(cls, "name", None):
+    if not cls.name:
         return f"{cls.__qualname__} has no family name"
     existing = _FAMILIES.get(cls.name)
     if existing is not None and not _same_class(existing, cls):
@@ -117,7 +117,7 @@ def plugin_baselines() -> dict[Path, tuple[str, ...]]:
     files: dict[Path, list[str]] = {}
     for name in sorted(_PLUGINS):
         cls = _FAMILIES.get(name)
-        declared = getattr(cls, "baselines_file", None) if cls is not None else None
+        declared = cls.baselines_file if cls is not None else None
         if not declared:
             continue
         path = Path(declared)

@@ -23,7 +23,7 @@ def _family(key: str, backbone_name: str, size: int, title: str, extra_note: str
         "backbone_name": backbone_name,
         "input_shape": (size, size, 3),
         "default_protocol": "official",
-        "params": head_params(units=(256,), dropout=0.5, size=size),
+        "param_specs": head_params(units=(256,), dropout=0.5, size=size),
         "test_params": {"weights": "none", "input_size": backbone(backbone_name).min_size, "batch_size": 16,
                         "units": 8},
         "notes": _NOTE + (" " + extra_note if extra_note else ""),

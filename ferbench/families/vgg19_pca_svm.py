@@ -19,7 +19,7 @@ class VGG19PcaSvm(FeatureFamily):
     backbone_name = "vgg19"
     input_shape = (224, 224, 3)
     default_protocol = "holdout:0.2"
-    params = {
+    param_specs = {
         **feature_params(Choice("block4_pool", "VGG19 layer whose output is the feature",
                                 choices=RAVI_LAYERS), 224),
     }

@@ -24,7 +24,7 @@ ATOL = 1e-5  # float32 networks: the same rows through another batch differ in t
 def check_metadata(family_cls) -> None:
     """name, paper, title and input_shape are set; epochs are consistent."""
     for field in ("name", "paper", "title"):
-        value = getattr(family_cls, field, None)
+        value = getattr(family_cls, field)
         assert isinstance(value, str) and value.strip(), f"{family_cls.__qualname__}.{field} is empty"
     assert _NAME.match(family_cls.name), f"family name {family_cls.name!r} is not lower-case [a-z0-9_]"
     shape = tuple(family_cls.input_shape)
