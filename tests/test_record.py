@@ -5,10 +5,10 @@ import signal
 import mlflow.pyfunc
 import numpy as np
 import pytest
-from tiny_family import TinyFamily, tiny_dataset, tiny_family  # noqa: F401
 
 from ferbench import record, record_artifacts, record_models, store_setup
 from ferbench.errors import FerbenchError
+from ferbench.testing import TinyFamily, tiny_dataset
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 import json
 
 import pytest
-from tiny_family import tiny_family  # noqa: F401
 from typer.testing import CliRunner
 
 from ferbench import reproductions
@@ -140,7 +139,7 @@ def test_verdict_thresholds():
 
 
 def test_a_killed_reproduction_resumes_its_row_from_the_checkpoint_and_finishes(monkeypatch, isolated_store):
-    from tiny_family import tiny_dataset
+    from ferbench.testing import tiny_dataset
 
     from ferbench import record, runner
     from ferbench.families import _keras_training as keras_training

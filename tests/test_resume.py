@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from tiny_family import tiny_dataset, tiny_family  # noqa: F401
 from typer.testing import CliRunner
 
 from ferbench import checkpoints, leases, record, runner
 from ferbench.cli import app
 from ferbench.errors import FerbenchError
+from ferbench.testing import tiny_dataset
 
 CNN = "baseline_cnn"
 CNN_PARAMS = {"filters": 2, "batch_size": 16, "augment": True, "patience": 10}
@@ -113,7 +113,7 @@ def test_a_cut_run_resumes_in_the_same_run_and_equals_an_uninterrupted_one(monke
 KILLED_WRITER = """
 import os, signal, sys
 sys.path.insert(0, {tests!r})
-from tiny_family import tiny_dataset
+from ferbench.testing import tiny_dataset
 from ferbench import checkpoints, runner
 
 real = checkpoints.write_epoch

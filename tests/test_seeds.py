@@ -3,7 +3,6 @@
 import math
 
 import pytest
-from tiny_family import tiny_family  # noqa: F401
 
 from ferbench.data.synthetic import generate
 from ferbench.errors import FerbenchError

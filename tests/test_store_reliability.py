@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 from cli_subprocess import cli, cli_process
-from tiny_family import tiny_dataset, tiny_family  # noqa: F401
 from typer.testing import CliRunner
 
 from ferbench import checkpoints, record
 from ferbench.cli import app
+from ferbench.testing import tiny_dataset
 
 TINY = "tiny_test_family"
 
@@ -52,7 +52,7 @@ def _one_error_line(stderr: str, *needles: str) -> str:
 STARTER = """
 import os, sys, time
 sys.path.insert(0, {tests!r})
-from tiny_family import TinyFamily, tiny_dataset
+from ferbench.testing import TinyFamily, tiny_dataset
 from ferbench.families import registry
 registry._FAMILIES[TinyFamily.name] = TinyFamily
 import mlflow.store.tracking.sqlalchemy_store  # the slow imports before the start line
@@ -136,7 +136,7 @@ def fit(self, *args, **kwargs):
 TinyFamily.fit = fit
 import ferbench.cli.runs
 ferbench.cli.runs._load = lambda name, path: tiny_dataset()
-from tiny_family import tiny_dataset
+from ferbench.testing import tiny_dataset
 """
 
 
