@@ -183,6 +183,19 @@ def test_logged_model_loads_back_with_identical_probabilities(experiment, tiny_f
     assert list(loaded.class_names) == list(data.class_names)
 
 
+def test_raw_images_are_predicted_in_chunks_with_the_same_probabilities(monkeypatch):
+    from ferbench.families import base
+
+    data = tiny_dataset()
+    family = TinyFamily().fit(data.part(), epochs=1)
+    sizes = []
+    predict_proba = family.predict_proba
+    monkeypatch.setattr(family, "predict_proba", lambda part: sizes.append(len(part)) or predict_proba(part))
+    monkeypatch.setattr(base, "PREDICT_CHUNK", 64)
+    np.testing.assert_allclose(family.predict_images(data.images), predict_proba(data.part()), rtol=1e-12)
+    assert sizes == [64, 64, 12]
+
+
 def test_load_model_errors(experiment):
     with pytest.raises(FerbenchError, match="not found"):
         record_models.load_model("0" * 32)

@@ -165,9 +165,10 @@ class Family(ABC):
         models), in chunks; their features are cached nowhere."""
         from ferbench.data.dataset import ADHOC, FaceDataset
 
-        chunks = [self.predict_proba(FaceDataset(chunk, np.zeros(len(chunk), dtype=np.int64), name=ADHOC).part())
-                  for chunk in np.array_split(images, max(1, -(-len(images) // PREDICT_CHUNK)))]
-        return np.concatenate(chunks)
+        chunks = [images[start:start + PREDICT_CHUNK] for start in range(0, len(images), PREDICT_CHUNK)]
+        return np.concatenate([self.predict_proba(FaceDataset(chunk, np.zeros(len(chunk), dtype=np.int64),
+                                                              name=ADHOC).part())
+                               for chunk in chunks or [images]])
 
     # --- persistence (MLflow logs a pyfunc model that wraps these) ----------------------------
     @abstractmethod
