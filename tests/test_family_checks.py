@@ -33,6 +33,16 @@ class _Unnormalised(TinyFamily):
         return super().predict_proba(part) * 2
 
 
+class _Caching(TinyFamily):
+    def predict_images(self, images):
+        import uuid
+
+        from ferbench import store
+
+        (store.cache_dir("features") / uuid.uuid4().hex).mkdir()
+        return super().predict_images(images)
+
+
 class _BatchDependent(TinyFamily):
     def predict_proba(self, part):
         proba = super().predict_proba(part) + super().predict_proba(part).mean(axis=0)
@@ -58,7 +68,8 @@ class _Unseeded(TinyFamily):
 @pytest.mark.parametrize("family, check", [
     (_Untitled, checks.check_metadata), (_Eager, checks.check_builds),
     (_Unguarded, checks.check_predict_before_fit_raises), (_Silent, checks.check_fit),
-    (_Unnormalised, checks.check_predict_proba), (_BatchDependent, checks.check_subset_predictions),
+    (_Unnormalised, checks.check_predict_proba), (_Caching, checks.check_predict_proba),
+    (_BatchDependent, checks.check_subset_predictions),
     (_Forgetful, checks.check_save_load), (_Unseeded, checks.check_same_seed_same_result),
 ], ids=lambda value: value.__name__.strip("_"))
 def test_a_check_fails_for_a_family_that_breaks_it(family, check):
