@@ -12,6 +12,7 @@ from ferbench.params import Choice
 from ferbench.params import Text
 from ferbench.weights import BACKBONES, backbone, check_input_size, missing_imagenet_message
 
+
 @register
 class CnnFeaturesPcaSvm(FeatureFamily):
     name = "cnn_features_pca_svm"

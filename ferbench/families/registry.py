@@ -1,10 +1,10 @@
 """The registry: how every command finds model families. No command holds a hard-coded list.
 
-Built-in families are the modules of this package not starting with `_`, found by convention. Plugins are installed
-packages that name family classes under the entry-point group `ferbench.families`
-(`name = "package.module:Class"`); they are loaded once, after the built-in ones. A plugin that
-cannot be loaded (import error, not a Family subclass, a name already taken) is skipped with a
-one-line warning on stderr, and everything else works.
+Built-in families are the modules of this package not starting with `_`, found by convention.
+Plugins are installed packages that name family classes under the entry-point group
+`ferbench.families` (`name = "package.module:Class"`); they are loaded once, after the built-in
+ones. A plugin that cannot be loaded (import error, not a Family subclass, a name already taken)
+is skipped with a one-line warning on stderr, and everything else works.
 """
 
 from __future__ import annotations
