@@ -73,9 +73,9 @@ def offline_params(family_cls) -> dict[str, Any] | None:
     """The first of the family's `bench_params` whose weights load here, or None."""
     from ferbench.weights import BACKBONES, available
 
-    candidates = getattr(family_cls, "bench_params", None) or ()
+    candidates = family_cls.bench_params
     for params in (candidates,) if isinstance(candidates, dict) else candidates:
-        backbone = params.get("backbone") or getattr(family_cls, "backbone_name", None)
+        backbone = params.get("backbone") or family_cls.backbone_name
         if "weights" not in params or backbone not in BACKBONES or available(backbone, params["weights"]):
             return dict(params)
     return None
@@ -84,7 +84,7 @@ def offline_params(family_cls) -> dict[str, Any] | None:
 def settings_for(family_cls, budget: str) -> tuple[dict[str, Any], str, str | None]:
     """(params the bench sets, why, the reason it cannot run here or None). Under the quick budget
     the family's `quick_params`; when its defaults cannot run here, its `bench_params` if one fits."""
-    settings = dict(getattr(family_cls, "quick_params", None) or {}) if budget == "quick" else {}
+    settings = dict(family_cls.quick_params) if budget == "quick" else {}
     why = ["quick budget"] if settings else []
     reason = family_cls.unavailable_reason()
     if reason:

@@ -5,7 +5,7 @@
       lease.json          who runs it, and its heartbeat (ferbench.leases)
       folds.jsonl         one line per finished fold: its metrics, test probabilities and curves
       <fold name>/epoch-0003/   the newest complete epoch of an epoch-trained family
-                                (what it holds: ferbench.families.keras_training)
+                                (what it holds: ferbench.families._keras_training)
 
 An epoch is written into a temporary directory beside its target, flushed to disk, then renamed
 into place; older epochs go after that. A kill mid-write leaves the previous epoch valid and a
@@ -36,7 +36,7 @@ from ferbench.errors import FerbenchError
 RUN_FILE = "run.json"
 FOLDS_FILE = "folds.jsonl"
 EPOCH_NAME = re.compile(r"^epoch-(\d{4,})$")
-TEMP_NAME = re.compile(r"\.tmp-(\d+)$")
+TEMP_NAME = store.TEMP_NAME
 
 
 def root() -> Path:
@@ -175,7 +175,7 @@ def write_epoch(directory: Path, epoch: int, write: Callable[[Path], None]) -> P
         if match and int(match.group(1)) != os.getpid() and not _alive(int(match.group(1))):
             shutil.rmtree(path, ignore_errors=True)
     final = directory / f"epoch-{epoch:04d}"
-    tmp = directory / f".{final.name}.tmp-{os.getpid()}"
+    tmp = store.temp_path(final)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
@@ -201,7 +201,7 @@ def remove_tree(path: Path) -> None:
     path = Path(path)
     if not path.exists():
         return
-    doomed = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    doomed = store.temp_path(path)
     shutil.rmtree(doomed, ignore_errors=True)
     try:
         path.rename(doomed)
@@ -217,13 +217,8 @@ def _alive(pid: int) -> bool:
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with store.atomic_write(path, "w") as handle:
+        handle.write(text)
 
 
 def _fsync_tree(folder: Path) -> None:

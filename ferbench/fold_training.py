@@ -61,15 +61,15 @@ def train_fold(plan, fold, bars, saved, lease):
     t0 = time.perf_counter()
     family.fit(train, val, epochs=plan.epochs, seed=plan.seed, callbacks=[on_epoch], verbose=False, **extra)
     # a resumed fit also counts the epochs an earlier process trained
-    fit_time = time.perf_counter() - t0 + getattr(family, "resumed_fit_s_", 0.0)
+    fit_time = time.perf_counter() - t0 + family.resumed_fit_s_
     bars.done(task)
-    history = getattr(family, "history_", None) or {}
+    history = family.history_
     curves = {CURVES[k]: list(v) for k, v in history.items() if k in CURVES}
     n_epochs = len(history.get("loss", [])) or (plan.epochs or 1)
     metrics = {"fit_time_s": fit_time, "train_images_per_s": len(train) * n_epochs / fit_time}
     if n_epochs and history.get("loss"):
         metrics["epochs_run"] = float(n_epochs)
-    metrics.update(getattr(family, "metrics_", None) or {})  # family-specific, e.g. Ravi's A_JK
+    metrics.update(family.metrics_)  # family-specific, e.g. Ravi's A_JK
     proba = family.predict_proba(dataset.part(fold.test))
     metrics.update(classification_metrics(dataset.labels[fold.test], proba, dataset.class_names))
     if val is not None:

@@ -6,7 +6,8 @@ quarter of an hour), and marks the lease released when it leaves the run. A leas
 run may be resumed elsewhere, when it was released, when its process is gone on this host, or when
 its heartbeat is older than TIMEOUT_S on another host.
 
-Only the standard library is used: `ferbench cache list` reads leases without loading MLflow.
+Only the standard library and ferbench.store are used: `ferbench cache list` reads leases without
+loading MLflow.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from ferbench import store
 
 LEASE_FILE = "lease.json"
 HEARTBEAT_S = float(os.environ.get("FERBENCH_LEASE_HEARTBEAT_S", 60))
@@ -101,14 +104,8 @@ class Holder:
         pid = os.getpid()
         lease = Lease(socket.gethostname(), pid, _process_start(pid), time.time(),
                       self.wall_before + time.perf_counter() - self._start, released)
-        with self._lock:
-            tmp = self.path.with_name(f".{LEASE_FILE}.tmp-{pid}")
-            try:
-                tmp.write_text(json.dumps(asdict(lease)))
-                os.replace(tmp, self.path)
-            except BaseException:
-                tmp.unlink(missing_ok=True)  # e.g. a full disk: never a torn lease file
-                raise
+        with self._lock, store.atomic_write(self.path, "w") as handle:  # never a torn lease file
+            handle.write(json.dumps(asdict(lease)))
 
     def move(self, directory: Path, to: Path) -> None:
         """Rename the lease's directory (a pending run's, once the run has its id) without a

@@ -15,6 +15,7 @@ confidence interval of its test accuracy.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ import numpy as np
 from ferbench.errors import FerbenchError, stopped_run
 
 MAX_CHILD_RUNS = 20
+TAG_DEVICE = "ferbench.device"  # what trained the run: "CPU", or the GPU's name
 
 
 @dataclass
@@ -53,30 +55,6 @@ class Plan:
     epochs: int | None
     seed: int
     experiment_id: str
-
-
-def check_input(family_cls, params: dict[str, Any], dataset) -> None:
-    """Can the data serve the family's input? A family may define `check_input(image_shape,
-    params)` itself; the default needs a matching size unless the family resizes, and matching
-    channels unless it converts grey to RGB."""
-    own = getattr(family_cls, "check_input", None)
-    if callable(own):
-        own(dataset.image_shape, params)
-        return
-    height, width, channels = family_cls.input_shape
-    shape = dataset.image_shape
-    have_c = 1 if len(shape) == 2 else shape[2]
-    steps = set(family_cls.preprocessing)
-    if tuple(shape[:2]) != (height, width) and "resize" not in steps:
-        raise FerbenchError(
-            f"family {family_cls.name} needs {height}x{width} images; data set {dataset.name!r} "
-            f"has {shape[0]}x{shape[1]} and the family does not resize"
-        )
-    if have_c != channels and not (have_c == 1 and channels == 3 and "grey_to_rgb" in steps):
-        raise FerbenchError(
-            f"family {family_cls.name} needs {channels}-channel images; data set "
-            f"{dataset.name!r} has {have_c}"
-        )
 
 
 def resolve_protocol(family_cls, dataset, protocol: str | None, seed: int):
@@ -129,7 +107,7 @@ def prepare(family_name, dataset, *, protocol=None, params=None, epochs=None, se
         epochs = family_cls.default_epochs
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise FerbenchError(f"--seed {seed!r}: must be an integer >= 0")
-    check_input(family_cls, resolved, dataset)
+    family_cls.check_input(dataset.image_shape, resolved)
     parsed, folds = resolve_protocol(family_cls, dataset, protocol, seed)
     for fold in folds:
         if len(fold.train) == 0 or len(fold.test) == 0:
@@ -219,7 +197,8 @@ def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_
             # one last call for every figure: the run's metrics and its wall time (over every
             # process that worked on it), which then covers all but this call
             summary["wall_time_s"] = time.perf_counter() - start + wall_before
-            timed(record.log, run_id, metrics={**summary, "logging_time_s": timed.total}, curves=curves)
+            timed(record.log, run_id, metrics={**summary, "logging_time_s": timed.total}, curves=curves,
+                  tags={TAG_DEVICE: training_device()})
     except BaseException as exc:
         stopped_run(exc, run_id)
         raise
@@ -232,6 +211,20 @@ def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_
     # the returned times include that last call
     return RunResult(run_id, family_cls.name, plan.dataset.name, plan.protocol.name, dict(plan.params),
                      summary, fold_metrics, time.perf_counter() - start + wall_before, timed.total)
+
+
+def training_device() -> str:
+    """What this process trained on: TensorFlow's first GPU when it sees one (Keras places its
+    work there), else "CPU". Asked once training is done, so a process that never loaded
+    TensorFlow (a numpy family, cached features) does not load it for this: it used the CPU."""
+    if "tensorflow" not in sys.modules:
+        return "CPU"
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return "CPU"
+    return str(tf.config.experimental.get_device_details(gpus[0]).get("device_name") or gpus[0].name)
 
 
 def _run_params(plan: Plan) -> dict[str, Any]:

@@ -13,12 +13,18 @@ server, and --storage points Optuna at any SQLAlchemy URL.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO, Any, Iterator
 
 from ferbench.errors import StoreError
 
 DEFAULT_DIRNAME = "ferbench-store"
+# The one name of a file or directory being written beside its target: ".<name>.tmp-<pid>".
+# A killed writer leaves it behind; the pid tells `ferbench cache` whether its writer still runs.
+TEMP_NAME = re.compile(r"\.tmp-(\d+)$")
 
 
 def home() -> Path:
@@ -70,3 +76,27 @@ def fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def temp_path(target: Path) -> Path:
+    """Where this process writes `target` before renaming it into place (TEMP_NAME)."""
+    target = Path(target)
+    return target.with_name(f".{target.name}.tmp-{os.getpid()}")
+
+
+@contextmanager
+def atomic_write(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
+    """A file opened for writing ("wb" or "w", UTF-8) under `temp_path(path)`; when the block
+    ends normally it is flushed, fsynced and renamed over `path`, else removed. Readers see the
+    old content or the new one, never a torn file, even after a crash."""
+    path = Path(path)
+    temp = temp_path(path)
+    try:
+        with open(temp, mode, encoding=None if "b" in mode else "utf-8") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise

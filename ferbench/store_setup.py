@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
 from ferbench.errors import StoreError, damaged_store, disk_full, first_line
-from ferbench.store import fsync
+from ferbench.store import fsync, temp_path
 
 SCHEMES = ("sqlite", "postgresql", "mysql", "mssql", "http", "https", "databricks")
 LOCK_FILE = ".store.lock"
@@ -169,7 +169,7 @@ def _create_sqlite(db: Path) -> None:
 
     for left in db.parent.glob(f".{db.name}.tmp-*"):  # killed creations: only the lock holder creates
         left.unlink(missing_ok=True)
-    tmp = db.with_name(f".{db.name}.tmp-{os.getpid()}")
+    tmp = temp_path(db)  # SQLAlchemy writes it, so not store.atomic_write: the same name and steps
     engine = sqlalchemy.create_engine(f"sqlite:///{tmp}", poolclass=NullPool)
     try:
         _initialize_tables(engine)

@@ -30,12 +30,16 @@ RANDOM_INIT_SEED = 1234
 
 @dataclass(frozen=True)
 class Backbone:
+    """What ferbench knows about one backbone network."""
+
     name: str            # ferbench name, e.g. "vgg19"
     constructor: str     # keras.applications attribute, e.g. "VGG19"
     module: str          # keras.applications.<module>.preprocess_input
     url_dir: str         # folder of the canonical weights under KERAS_URL
     default_size: int
-    min_size: int
+    min_size: int        # the smallest input side the network takes
+    last_conv: str       # the last layer of the convolutional part (what include_top=False ends with)
+    feature_layer: str   # cnn_features_pca_svm's default layer ("<layer>@gap" pools it)
     top_layers: tuple[str, ...] = ()  # layers that exist only with include_top=True
     channels: int = 3
 
@@ -44,16 +48,21 @@ class Backbone:
         return f"{self.url_dir}_weights_tf_dim_ordering_tf_kernels{'' if include_top else '_notop'}.h5"
 
 
+_VGG_TOP = ("flatten", "fc1", "fc2", "predictions")
+_POOLED_TOP = ("avg_pool", "predictions")
 BACKBONES: dict[str, Backbone] = {
     b.name: b
     for b in (
-        Backbone("vgg16", "VGG16", "vgg16", "vgg16", 224, 32, ("flatten", "fc1", "fc2", "predictions")),
-        Backbone("vgg19", "VGG19", "vgg19", "vgg19", 224, 32, ("flatten", "fc1", "fc2", "predictions")),
-        Backbone("resnet50", "ResNet50", "resnet50", "resnet50", 224, 32, ("avg_pool", "predictions")),
-        Backbone("xception", "Xception", "xception", "xception", 299, 71, ("avg_pool", "predictions")),
-        Backbone("inception_v3", "InceptionV3", "inception_v3", "inception_v3", 299, 75,
-                 ("avg_pool", "predictions")),
-        Backbone(MINI_XCEPTION, "", "", "", 64, 64, (), channels=1),
+        Backbone("vgg16", "VGG16", "vgg16", "vgg16", 224, 32, "block5_pool", "block4_pool", _VGG_TOP),
+        Backbone("vgg19", "VGG19", "vgg19", "vgg19", 224, 32, "block5_pool", "block4_pool", _VGG_TOP),
+        Backbone("resnet50", "ResNet50", "resnet50", "resnet50", 224, 32, "conv5_block3_out",
+                 "conv5_block3_out@gap", _POOLED_TOP),
+        Backbone("xception", "Xception", "xception", "xception", 299, 71, "block14_sepconv2_act",
+                 "block14_sepconv2_act@gap", _POOLED_TOP),
+        Backbone("inception_v3", "InceptionV3", "inception_v3", "inception_v3", 299, 75, "mixed10",
+                 "mixed10@gap", _POOLED_TOP),
+        # its last residual module; the classifier convolution after it predicts the 7 classes
+        Backbone(MINI_XCEPTION, "", "", "", 64, 64, "add_4", "add_4", (), channels=1),
     )
 }
 

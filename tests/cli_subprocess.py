@@ -13,7 +13,7 @@ TESTS = Path(__file__).resolve().parent
 SCRIPT = """
 import sys
 sys.path.insert(0, {tests!r})
-from tiny_family import TinyFamily
+from ferbench.testing import TinyFamily
 from ferbench.families import registry
 registry._FAMILIES[TinyFamily.name] = TinyFamily
 {before}

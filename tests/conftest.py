@@ -56,3 +56,15 @@ def real_fer2013() -> Path:
     if not (path / "train").is_dir():
         pytest.skip("real FER-2013 not available")
     return path
+
+
+@pytest.fixture
+def tiny_family():
+    """ferbench.testing's TinyFamily in the registry for one test only, so the registry the
+    contract tests read stays clean."""
+    from ferbench.families import registry
+    from ferbench.testing import TinyFamily
+
+    registry._FAMILIES[TinyFamily.name] = TinyFamily
+    yield TinyFamily
+    registry._FAMILIES.pop(TinyFamily.name, None)

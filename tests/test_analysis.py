@@ -9,7 +9,6 @@ import pytest
 from ferbench.analysis import occlusion as occ
 from ferbench.errors import FerbenchError
 from ferbench.labels import EMOTIONS
-from tiny_family import tiny_family  # noqa: F401  (fixtures)
 
 
 def region_model(region: int, grid: int = 4):
@@ -108,7 +107,7 @@ def test_nishime_matrix_is_reordered_to_canonical_rows_true():
 def _tiny_fer2013_run(family: str, tmp_path, **run_kwargs):
     """A 210-row fer2013.csv (blobs per class, official Training/PublicTest/PrivateTest usage),
     trained under the official protocol, the data path recorded on the run."""
-    from tiny_family import tiny_dataset
+    from ferbench.testing import tiny_dataset
 
     from ferbench import runner
     from ferbench.data.readers import load_dataset

@@ -10,7 +10,6 @@ import pytest
 from typer.testing import CliRunner
 
 from ferbench.cli import app
-from tiny_family import tiny_family  # noqa: F401  (fixtures)
 
 runner = CliRunner()
 

@@ -84,29 +84,29 @@ def crafted(built, isolated_store):
         # the key matches its fingerprint: only the batch size tells it is stale
         ("features", _copy_features(current, features / other_key, fingerprint=other_fingerprint,
                                     batch_size=8)): "stale",
-        ("features", f"{current_name}/{LAYER}.gram.npy.tmp-{dead}"): "orphaned temp",
+        ("features", f"{current_name}/.{LAYER}.gram.npy.tmp-{dead}"): "orphaned temp",
         ("features", f"vgg19-{'1' * 20}"): "incomplete",
         ("features", f"vgg19-{'2' * 20}"): "writing",
-        ("features", f"vgg19-{'2' * 20}/fc1.npy.tmp-{alive}"): "writing",
+        ("features", f"vgg19-{'2' * 20}/.fc1.npy.tmp-{alive}"): "writing",
         ("datasets", dataset_key): "current",
         ("datasets", "d" * 32): "stale",
         ("datasets", "e" * 32): "incomplete",
-        ("datasets", f".{'c' * 32}.json.{dead}.tmp"): "orphaned temp",
-        ("datasets", f".{'b' * 32}.images.npy.{alive}.tmp"): "writing",
+        ("datasets", f".{'c' * 32}.json.tmp-{dead}"): "orphaned temp",
+        ("datasets", f".{'b' * 32}.images.npy.tmp-{alive}"): "writing",
         ("leaderboard", leaderboard.cache_path(TRACKING_URI).name): "current",
     }
-    (current / f"{LAYER}.gram.npy.tmp-{dead}").write_bytes(b"\0" * 100)
+    (current / f".{LAYER}.gram.npy.tmp-{dead}").write_bytes(b"\0" * 100)
     (features / f"vgg19-{'1' * 20}").mkdir()
     shutil.copy(current / f"{LAYER}.npy", features / f"vgg19-{'1' * 20}" / f"{LAYER}.npy")
     (features / f"vgg19-{'2' * 20}").mkdir()
-    (features / f"vgg19-{'2' * 20}" / f"fc1.npy.tmp-{alive}").write_bytes(b"\0" * 10)
+    (features / f"vgg19-{'2' * 20}" / f".fc1.npy.tmp-{alive}").write_bytes(b"\0" * 10)
     for suffix in (".images.npy", ".npz", ".json"):
         shutil.copy(datasets / f"{dataset_key}{suffix}", datasets / f"{'d' * 32}{suffix}")
     sidecar = datasets / f"{'d' * 32}.json"
     sidecar.write_text(json.dumps(json.loads(sidecar.read_text()) | {"cache_version": 1}))
     shutil.copy(datasets / f"{dataset_key}.images.npy", datasets / f"{'e' * 32}.images.npy")
-    (datasets / f".{'c' * 32}.json.{dead}.tmp").write_text("{}")
-    (datasets / f".{'b' * 32}.images.npy.{alive}.tmp").write_bytes(b"\0" * 10)
+    (datasets / f".{'c' * 32}.json.tmp-{dead}").write_text("{}")
+    (datasets / f".{'b' * 32}.images.npy.tmp-{alive}").write_bytes(b"\0" * 10)
     leaderboard.cache_path(TRACKING_URI).write_bytes(pickle.dumps({"version": 1, "runs": {}}))
     return expected
 

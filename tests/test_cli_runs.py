@@ -3,7 +3,6 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
-from tiny_family import tiny_family  # noqa: F401
 from typer.testing import CliRunner
 
 from ferbench.cli import app

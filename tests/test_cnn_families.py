@@ -131,7 +131,7 @@ def test_bad_epochs_and_unfitted_predict_raise():
 def test_batches_stay_uint8_until_cast_per_batch(monkeypatch):
     import tensorflow as tf
 
-    from ferbench.families.keras_training import epoch_order
+    from ferbench.families._keras_training import epoch_order
 
     held = []
     original = tf.constant

@@ -72,7 +72,7 @@ def test_second_run_does_no_backbone_pass():
     before = backbone_passes()
     cls(**params).fit(dataset.part(np.arange(14)))
     assert backbone_passes() == before + 1
-    cache._SETS.clear(), cache._GRAMS.clear()  # a new process: only the disk cache remains
+    cache._kept_set.cache_clear()  # a new process: only the disk cache remains
     family = cls(**{**params, "layer": "block5_pool", "n_components": 3, "C": 0.1}).fit(dataset.part(np.arange(7, 21)))
     family.predict_proba(dataset.part(np.arange(7)))
     assert backbone_passes() == before + 1
@@ -121,6 +121,58 @@ def test_an_images_features_do_not_depend_on_its_batch_or_position(size):
     assert np.array_equal(np.asarray(rows[0][2:5]).view(np.uint16), np.asarray(rows[1]).view(np.uint16))
 
 
+def test_kept_feature_sets_are_bounded_and_ad_hoc_images_are_not_kept():
+    from dataclasses import replace
+
+    from ferbench.data.dataset import ADHOC
+
+    dataset = generate(n_images=7, seed=1, n_subjects=1, image_size=24)
+    first = feature_set(dataset, "vgg19", "none", 32)
+    assert feature_set(dataset, "vgg19", "none", 32) is first
+    for seed in range(cache.KEPT_SETS):
+        feature_set(generate(n_images=7, seed=10 + seed, n_subjects=1, image_size=24), "vgg19", "none", 32)
+    assert feature_set(dataset, "vgg19", "none", 32) is not first  # the least recently used went
+    adhoc = replace(dataset, name=ADHOC)
+    assert feature_set(adhoc, "vgg19", "none", 32) is not feature_set(adhoc, "vgg19", "none", 32)
+
+
+def test_predicting_raw_images_writes_no_feature_cache_entry(isolated_store):
+    from ferbench.families.registry import get
+
+    dataset = generate(n_images=21, seed=0, n_subjects=3, image_size=24)
+    family = get("vgg19_pca_svm")(weights="none", input_size=32, layer="block5_pool", n_components=4)
+    family.fit(dataset.part(np.arange(14)))
+    entries = sorted((isolated_store / "cache" / "features").iterdir())
+    before = backbone_passes()
+    proba = family.predict_images(dataset.images[14:])
+    assert backbone_passes() == before + 1  # the new images went through the backbone, in memory
+    assert sorted((isolated_store / "cache" / "features").iterdir()) == entries
+    np.testing.assert_allclose(proba, family.predict_proba(dataset.part(np.arange(14, 21))), atol=1e-6)
+
+
+def test_a_model_saved_in_the_earlier_layout_loads(tmp_path):
+    """family.json of earlier versions held `n_classes` instead of `classes`, and for the
+    mini-Xception no family name."""
+    import json
+
+    from ferbench.families.registry import get
+
+    dataset = generate(n_images=21, seed=0, n_subjects=3, image_size=24)
+    cls = get("vgg19_pca_svm")
+    family = cls(weights="none", input_size=32, layer="block5_pool", n_components=4).fit(dataset.part(np.arange(14)))
+    family.save(tmp_path)
+    info = json.loads((tmp_path / "family.json").read_text())
+    assert info["classes"] == list(range(7))
+    (tmp_path / "family.json").write_text(json.dumps({"params": info["params"], "n_classes": 7}))
+    loaded = cls.load(tmp_path)
+    np.testing.assert_array_equal(loaded.classes_, np.arange(7))
+    test = dataset.part(np.arange(14, 21))
+    np.testing.assert_allclose(loaded.predict_proba(test), family.predict_proba(test), atol=1e-6)
+    (tmp_path / "family.json").write_text(json.dumps({**info, "family": "resnet50_head"}))
+    with pytest.raises(FerbenchError, match="holds family 'resnet50_head', not 'vgg19_pca_svm'"):
+        cls.load(tmp_path)
+
+
 def test_unknown_layer_is_one_line_error():
     dataset = generate(n_images=7, seed=1, n_subjects=1, image_size=24)
     fs = feature_set(dataset, "mini_xception", "none", 64)
@@ -133,7 +185,7 @@ def test_unknown_layer_is_one_line_error():
 def test_linear_decision_and_predict_equal_sklearn(n_classes):
     from sklearn.svm import LinearSVC
 
-    from ferbench.families.feature_base import linear_decision, linear_predict
+    from ferbench.families._base_feature import linear_decision, linear_predict
 
     rng = np.random.default_rng(n_classes)
     z = rng.normal(size=(60, 8))

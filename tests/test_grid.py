@@ -107,7 +107,7 @@ def test_grid_parent_logs_the_cells_and_one_heatmap_while_cells_log_no_figures()
 @pytest.mark.filterwarnings("error")  # a ConvergenceWarning escaping any thread fails the test
 def test_liblinear_stopping_early_is_a_metric_not_a_warning(monkeypatch):
     from ferbench import runner
-    from ferbench.families.feature_base import FeatureFamily
+    from ferbench.families._base_feature import FeatureFamily
 
     monkeypatch.setenv("FERBENCH_THREADS", "2")
     data = generate(n_images=40, seed=3, n_subjects=5, image_size=24)

@@ -8,11 +8,11 @@ import pickle
 
 import numpy as np
 import pytest
-from tiny_family import tiny_dataset, tiny_family  # noqa: F401  (fixture)
 
 from ferbench import record
 from ferbench.leaderboard import RunRecord, cache_path, search_our_runs
 from ferbench.leaderboard import _cache as leaderboard_cache
+from ferbench.testing import tiny_dataset
 from test_leaderboard import fresh_store, migrated_db, our_run  # noqa: F401  (fixtures)
 
 

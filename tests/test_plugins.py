@@ -173,6 +173,18 @@ def test_the_public_api_is_importable_without_tensorflow():
     assert ferbench.families.Family.__module__ == "ferbench.families.base"
 
 
+def test_a_family_that_names_its_specs_params_keeps_working_with_a_warning():
+    from ferbench.params import Int
+    from ferbench.testing import TinyFamily
+
+    with pytest.warns(DeprecationWarning, match="param_specs"):
+        class Earlier(TinyFamily):  # how families named their parameter specs before
+            name = "earlier_family"
+            params = {"steps": Int(7, "gradient steps per epoch", low=1, high=200)}
+    assert list(Earlier.params_spec()) == ["steps"] and Earlier().params == {"steps": 7}
+    assert Earlier(steps=3).params == {"steps": 3}
+
+
 # --- the example plugin (examples/plugin; .ci/run installs it) --------------------------------
 EXAMPLE = "pixel_mean_logreg"
 

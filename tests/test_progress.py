@@ -64,9 +64,11 @@ def test_on_a_terminal_one_line_per_task(width):
         assert "mini_xception features at 64 px" in lines[3]
 
 
-def test_keras_batches_reach_on_batch_and_add_up_to_the_epoch():
+@pytest.mark.parametrize("name, params", [("baseline_cnn", {"filters": 2}),
+                                          ("resnet50_head", {"weights": "none", "input_size": 32})])
+def test_keras_batches_reach_on_batch_and_add_up_to_the_epoch(name, params):
     from ferbench.data.synthetic import generate
-    from ferbench.families.baseline_cnn import BaselineCNN
+    from ferbench.families.registry import get
 
     data = generate(70, seed=0, n_subjects=7)
     train = data.part(np.arange(50))
@@ -76,7 +78,7 @@ def test_keras_batches_reach_on_batch_and_add_up_to_the_epoch():
         epochs.append((epoch, sum(seen)))
 
     on_epoch.on_batch = seen.append
-    BaselineCNN(filters=2, batch_size=16).fit(train, epochs=2, callbacks=[on_epoch])
+    get(name)(batch_size=16, **params).fit(train, epochs=2, callbacks=[on_epoch])
     assert seen == [16, 16, 16, 2] * 2
     assert epochs == [(0, 50), (1, 100)]
 

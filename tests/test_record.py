@@ -5,10 +5,10 @@ import signal
 import mlflow.pyfunc
 import numpy as np
 import pytest
-from tiny_family import TinyFamily, tiny_dataset, tiny_family  # noqa: F401
 
 from ferbench import record, store_setup
 from ferbench.errors import FerbenchError
+from ferbench.testing import TinyFamily, tiny_dataset
 
 
 @pytest.fixture
@@ -181,6 +181,19 @@ def test_logged_model_loads_back_with_identical_probabilities(experiment, tiny_f
     loaded = record.load_model(run_id)
     np.testing.assert_allclose(loaded.predict_proba(data.images), expected, rtol=1e-6)
     assert list(loaded.class_names) == list(data.class_names)
+
+
+def test_raw_images_are_predicted_in_chunks_with_the_same_probabilities(monkeypatch):
+    from ferbench.families import base
+
+    data = tiny_dataset()
+    family = TinyFamily().fit(data.part(), epochs=1)
+    sizes = []
+    predict_proba = family.predict_proba
+    monkeypatch.setattr(family, "predict_proba", lambda part: sizes.append(len(part)) or predict_proba(part))
+    monkeypatch.setattr(base, "PREDICT_CHUNK", 64)
+    np.testing.assert_allclose(family.predict_images(data.images), predict_proba(data.part()), rtol=1e-12)
+    assert sizes == [64, 64, 12]
 
 
 def test_load_model_errors(experiment):

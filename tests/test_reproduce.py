@@ -3,7 +3,6 @@
 import json
 
 import pytest
-from tiny_family import tiny_family  # noqa: F401
 from typer.testing import CliRunner
 
 from ferbench import reproductions
@@ -140,10 +139,10 @@ def test_verdict_thresholds():
 
 
 def test_a_killed_reproduction_resumes_its_row_from_the_checkpoint_and_finishes(monkeypatch, isolated_store):
-    from tiny_family import tiny_dataset
+    from ferbench.testing import tiny_dataset
 
     from ferbench import record, runner
-    from ferbench.families import keras_training
+    from ferbench.families import _keras_training as keras_training
     from ferbench.reproductions import Row
 
     data = tiny_dataset(splits=True)

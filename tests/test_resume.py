@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from tiny_family import tiny_dataset, tiny_family  # noqa: F401
 from typer.testing import CliRunner
 
 from ferbench import checkpoints, leases, record, runner
 from ferbench.cli import app
 from ferbench.errors import FerbenchError
+from ferbench.testing import tiny_dataset
 
 CNN = "baseline_cnn"
 CNN_PARAMS = {"filters": 2, "batch_size": 16, "augment": True, "patience": 10}
@@ -43,7 +43,7 @@ def _runs():
 
 def _cut_after(monkeypatch, last_epoch: int) -> None:
     """Ctrl-C from an epoch callback once epoch `last_epoch` (from 0) has ended."""
-    from ferbench.families import keras_training
+    from ferbench.families import _keras_training as keras_training
 
     real = keras_training.fit_epochs
 
@@ -57,7 +57,7 @@ def _cut_after(monkeypatch, last_epoch: int) -> None:
 
 
 def _count_epochs(monkeypatch) -> list[int]:
-    from ferbench.families import keras_training
+    from ferbench.families import _keras_training as keras_training
 
     real, trained = keras_training.fit_epochs, []
 
@@ -113,7 +113,7 @@ def test_a_cut_run_resumes_in_the_same_run_and_equals_an_uninterrupted_one(monke
 KILLED_WRITER = """
 import os, signal, sys
 sys.path.insert(0, {tests!r})
-from tiny_family import tiny_dataset
+from ferbench.testing import tiny_dataset
 from ferbench import checkpoints, runner
 
 real = checkpoints.write_epoch
@@ -137,7 +137,7 @@ runner.run({family!r}, tiny_dataset(splits=True), params={params!r}, epochs={epo
 def test_a_process_killed_mid_write_leaves_the_previous_epoch_and_resumes_from_the_cli(monkeypatch, isolated_store):
     import keras
 
-    from ferbench.families import keras_training
+    from ferbench.families import _keras_training as keras_training
 
     data = tiny_dataset(splits=True)
     script = KILLED_WRITER.format(tests=str(Path(__file__).parent), family=CNN, params=CNN_PARAMS,
@@ -203,7 +203,7 @@ def test_without_early_stopping_nothing_is_selected_on_the_validation_part():
 
 
 def test_early_stopping_state_follows_keras():
-    from ferbench.families.keras_training import EarlyStopping
+    from ferbench.families._keras_training import EarlyStopping
 
     class Model:
         def get_weights(self):

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
-from tiny_family import tiny_dataset, tiny_family  # noqa: F401
 
 from ferbench import record, runner
 from ferbench.errors import FerbenchError
+from ferbench.testing import tiny_dataset
 
 pytestmark = pytest.mark.usefixtures("tiny_family")
 FAMILY = "tiny_test_family"
@@ -25,6 +25,7 @@ def test_single_run_logs_params_tags_metrics_curves_and_model():
     assert run.data.params["protocol"] == "holdout:0.2" and run.data.params["seed"] == "1"
     assert run.data.tags["ferbench.family"] == FAMILY
     assert run.data.tags["ferbench.fingerprint"] == data.fingerprint
+    assert run.data.tags[runner.TAG_DEVICE] == "CPU"  # this machine has no GPU
     for name in ("test_accuracy", "test_macro_f1", "test_recall_neutral", "val_accuracy",
                  "train_accuracy", "wall_time_s"):
         assert name in run.data.metrics
@@ -40,6 +41,36 @@ def test_single_run_logs_params_tags_metrics_curves_and_model():
     assert proba.shape == (len(test_rows), 7)
     accuracy = float(np.mean(proba.argmax(axis=1) == data.labels[test_rows]))
     assert accuracy == pytest.approx(result.metrics["test_accuracy"])
+
+
+def test_the_device_is_the_first_gpu_tensorflow_sees(monkeypatch):
+    import sys
+    from types import SimpleNamespace
+
+    gpus = []
+    config = SimpleNamespace(list_physical_devices=lambda kind: gpus if kind == "GPU" else [],
+                             experimental=SimpleNamespace(get_device_details=lambda d: {"device_name": d.model}))
+    monkeypatch.setitem(sys.modules, "tensorflow", SimpleNamespace(config=config))
+    assert runner.training_device() == "CPU"
+    gpus.extend([SimpleNamespace(name="/physical_device:GPU:0", model="NVIDIA A100"),
+                 SimpleNamespace(name="/physical_device:GPU:1", model="NVIDIA T4")])
+    assert runner.training_device() == "NVIDIA A100"
+    monkeypatch.delitem(sys.modules, "tensorflow")
+    assert runner.training_device() == "CPU"  # never loaded: nothing trained on a GPU
+
+
+@pytest.mark.parametrize("images, message", [
+    (lambda data: data.images[:, :32, :32], "needs 48x48 images; the data set has 32x32 and the family does not resize"),
+    (lambda data: np.repeat(data.images[..., None], 3, axis=3), "needs 1-channel images; the data set has 3"),
+])
+def test_data_the_family_cannot_take_is_refused_before_any_run(images, message):
+    from dataclasses import replace
+
+    data = tiny_dataset()
+    with pytest.raises(FerbenchError, match=message):
+        runner.run(FAMILY, replace(data, images=np.ascontiguousarray(images(data))), quiet=True)
+    record.setup()  # this test's store: the refusal came before the runner opened it
+    assert _runs() == []
 
 
 def _folds_table(run_id: str) -> list[dict]:
@@ -152,7 +183,7 @@ def weighted_family(tiny_family):
 
     cls = type("WeightedTiny", (_NeedsWeights, tiny_family), {
         "name": "weighted_tiny",
-        "params": {**tiny_family.params, "weights": Choice("imagenet", choices=("imagenet", "none"))},
+        "param_specs": {**tiny_family.param_specs, "weights": Choice("imagenet", choices=("imagenet", "none"))},
     })
     registry._FAMILIES[cls.name] = cls
     yield cls

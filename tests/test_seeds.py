@@ -5,7 +5,6 @@ import statistics
 
 import pytest
 from scipy import stats
-from tiny_family import tiny_family  # noqa: F401
 
 from ferbench.data.synthetic import generate
 from ferbench.errors import FerbenchError

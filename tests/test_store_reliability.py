@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 from cli_subprocess import cli, cli_process
-from tiny_family import tiny_dataset, tiny_family  # noqa: F401
 from typer.testing import CliRunner
 
 from ferbench import checkpoints, record
 from ferbench.cli import app
+from ferbench.testing import tiny_dataset
 
 TINY = "tiny_test_family"
 
@@ -52,7 +52,7 @@ def _one_error_line(stderr: str, *needles: str) -> str:
 STARTER = """
 import os, sys, time
 sys.path.insert(0, {tests!r})
-from tiny_family import TinyFamily, tiny_dataset
+from ferbench.testing import TinyFamily, tiny_dataset
 from ferbench.families import registry
 registry._FAMILIES[TinyFamily.name] = TinyFamily
 import mlflow.store.tracking.sqlalchemy_store  # the slow imports before the start line
@@ -136,7 +136,7 @@ def fit(self, *args, **kwargs):
 TinyFamily.fit = fit
 import ferbench.cli.runs
 ferbench.cli.runs._load = lambda name, path: tiny_dataset()
-from tiny_family import tiny_dataset
+from ferbench.testing import tiny_dataset
 """
 
 
@@ -429,3 +429,25 @@ def test_ctrl_c_names_the_killed_run_and_how_to_resume_it(tiny_family, monkeypat
     assert result.stderr.strip().splitlines() == [
         f"interrupted: run {run_id} marked KILLED (resume with ferbench run {TINY} --dataset synthetic "
         f"--resume {run_id})"]
+
+
+# --- atomic writes --------------------------------------------------------------------------------
+def test_atomic_write_replaces_whole_or_leaves_the_old_file(tmp_path):
+    from ferbench import inventory, store
+
+    target = tmp_path / "folder" / "entry.json"
+    target.parent.mkdir()
+    target.write_text("old")
+    with store.atomic_write(target, "w") as handle:
+        assert Path(handle.name) == store.temp_path(target) and target.read_text() == "old"
+        handle.write("new")
+    assert target.read_text() == "new"
+    with pytest.raises(RuntimeError), store.atomic_write(target) as handle:
+        handle.write(b"half")
+        raise RuntimeError("killed mid-write")
+    assert target.read_text() == "new" and [p.name for p in target.parent.iterdir()] == ["entry.json"]
+    # the writers' one temporary name is what the cache listing and checkpoints recognise
+    name = store.temp_path(target).name
+    assert name == f".entry.json.tmp-{os.getpid()}"
+    assert inventory.temp_writer(name) == os.getpid()
+    assert checkpoints.TEMP_NAME.search(name).group(1) == str(os.getpid())

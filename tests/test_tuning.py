@@ -132,7 +132,7 @@ def test_bad_input_is_one_line_error(kwargs, message):
 def test_space_override_narrows_the_range_and_choice_subsets():
     from ferbench.tuning import parse_space
 
-    spec = {"a": Float(0.1, low=0.0, high=1.0), "n": Int(4, low=1, high=64, log=True), **TinySGD.params}
+    spec = {"a": Float(0.1, low=0.0, high=1.0), "n": Int(4, low=1, high=64, log=True), **TinySGD.param_specs}
     space = parse_space(spec, ["a=0.2:0.3", "n=2:8", "loss=log_loss"], fixed={"eta0": 0.1})
     assert (space["a"].low, space["a"].high) == (0.2, 0.3)
     assert (space["n"].low, space["n"].high, space["n"].log) == (2, 8, True)

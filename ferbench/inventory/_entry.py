@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import os
-import re
 import stat
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from ferbench import store
 from ferbench.leases import pid_alive
 
 CURRENT, STALE, INCOMPLETE, ORPHANED, WRITING = "current", "stale", "incomplete", "orphaned temp", "writing"
 RESUMABLE, ORPHANED_RUN = "resumable", "orphaned"
 STATUSES = (CURRENT, STALE, INCOMPLETE, ORPHANED, WRITING, RESUMABLE, ORPHANED_RUN)
 STALE_STATUSES = (STALE, INCOMPLETE, ORPHANED, ORPHANED_RUN)  # what `clear --stale` removes
-# The writers' temporary names: features "<name>.tmp-<pid>" (and directories `remove` is
-# removing), data sets ".<name>.<pid>.tmp", leaderboard "<name>.<pid>.tmp".
-TEMP_NAME = re.compile(r"\.tmp-(\d+)$|\.(\d+)\.tmp$")
+TEMP_NAME = store.TEMP_NAME  # what writers (and removals in progress) name their temporary files
 
 
 @dataclass
@@ -49,7 +47,7 @@ def human_size(size: int) -> str:
 def temp_writer(name: str) -> int | None:
     """The pid in a temporary file name, or None when `name` is not a temporary name."""
     match = TEMP_NAME.search(name)
-    return None if match is None else int(match.group(1) or match.group(2))
+    return None if match is None else int(match.group(1))
 
 
 def temp_entry(kind: str, folder: Path, path: Path) -> CacheEntry:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import math
-import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,10 +178,10 @@ def _load(path: Path, tracking_uri: str) -> dict | None:
 
 
 def _save(path: Path, state: dict) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
+    from ferbench import store
+
+    with store.atomic_write(path) as handle:
         pickle.dump(state, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    tmp.replace(path)
 
 
 def finished_runs(client, experiment_ids: list[str], query: str, *, refresh: bool = False) -> list[RunRecord]:

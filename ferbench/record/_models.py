@@ -57,7 +57,7 @@ def _requirements() -> list[str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = []
-    for dist in ("mlflow", "tensorflow-cpu", "keras", "scikit-learn", "numpy", "opencv-python-headless"):
+    for dist in ("mlflow", "tensorflow", "tensorflow-cpu", "keras", "scikit-learn", "numpy", "opencv-python-headless"):
         try:
             out.append(f"{dist}=={version(dist)}")
         except PackageNotFoundError:

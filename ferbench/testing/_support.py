@@ -21,14 +21,18 @@ _FITTED: dict[tuple, Any] = {}
 
 
 def _data_shape(family_cls) -> tuple[int, int]:
-    """(side, channels) of check data the runner lets this family take: small grey images when
-    it resizes and converts (or judges its input itself), else its own input shape."""
-    if family_cls is None or callable(getattr(family_cls, "check_input", None)):
+    """(side, channels) of check data the runner lets this family take (its `check_input` with
+    its test_params): small grey images, else small ones of its channels, else its input shape."""
+    if family_cls is None:
         return SIZE, 1
-    height, width, channels = family_cls.input_shape
-    steps = set(family_cls.preprocessing)
-    side = SIZE if "resize" in steps or height != width else height
-    return side, 1 if channels == 1 or "grey_to_rgb" in steps else channels
+    height, _, channels = family_cls.input_shape
+    for side, have in ((SIZE, 1), (SIZE, channels)):
+        try:
+            family_cls.check_input((side, side) if have == 1 else (side, side, have), family_cls.test_params)
+        except FerbenchError:
+            continue
+        return side, have
+    return height, channels
 
 
 def check_dataset(family_cls=None):

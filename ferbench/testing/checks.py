@@ -24,7 +24,7 @@ ATOL = 1e-5  # float32 networks: the same rows through another batch differ in t
 def check_metadata(family_cls) -> None:
     """name, paper, title and input_shape are set; epochs are consistent."""
     for field in ("name", "paper", "title"):
-        value = getattr(family_cls, field, None)
+        value = getattr(family_cls, field)
         assert isinstance(value, str) and value.strip(), f"{family_cls.__qualname__}.{field} is empty"
     assert _NAME.match(family_cls.name), f"family name {family_cls.name!r} is not lower-case [a-z0-9_]"
     shape = tuple(family_cls.input_shape)
@@ -131,7 +131,10 @@ def check_fit(family_cls) -> None:
 
 @in_private_store
 def check_predict_proba(family_cls) -> None:
-    """Probabilities are (n, n_classes) in [0, 1], rows sum to 1; predict and predict_images agree."""
+    """Probabilities are (n, n_classes) in [0, 1], rows sum to 1; predict and predict_images agree,
+    and predict_images caches nothing (its images are seen once)."""
+    from ferbench import store
+
     family, (_, _, test) = fitted(family_cls), check_parts(family_cls)
     n_classes = test.dataset.n_classes
     proba = family.predict_proba(test)
@@ -140,7 +143,10 @@ def check_predict_proba(family_cls) -> None:
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=ATOL)
     predicted = family.predict(test)
     assert predicted.shape == (len(test),) and set(predicted.tolist()) <= set(range(n_classes))
+    cache = store.home() / "cache"
+    before = sorted(cache.rglob("*"))
     np.testing.assert_allclose(family.predict_images(test.images), proba, atol=ATOL)
+    assert sorted(cache.rglob("*")) == before, "predict_images wrote into the cache"
 
 
 @in_private_store

@@ -12,7 +12,6 @@ It is not registered: a test puts it in the registry for as long as it needs it.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -30,7 +29,7 @@ class TinyFamily(Family):
     paper = "none"
     title = "softmax regression on 8x8 thumbnails (tests only)"
     input_shape = (48, 48, 1)
-    params = {
+    param_specs = {
         "learning_rate": Float(0.5, "gradient step", low=1e-4, high=10.0, log=True),
         "l2": Float(0.0, "L2 penalty on the weights", low=0.0, high=1.0, log=True, search=(1e-6, 0.1)),
         "steps": Int(20, "gradient steps per epoch", low=1, high=200),
@@ -102,13 +101,12 @@ class TinyFamily(Family):
 
     def save(self, directory: Path) -> None:
         np.save(Path(directory) / "w.npy", self.w_)
-        (Path(directory) / "params.json").write_text(json.dumps(self.params))
+        self.save_info(directory)
 
     @classmethod
     def load(cls, directory: Path) -> TinyFamily:
-        family = cls(**json.loads((Path(directory) / "params.json").read_text()))
+        family, _ = cls.load_info(directory)
         family.w_ = np.load(Path(directory) / "w.npy")
-        family.classes_ = np.arange(family.w_.shape[1])
         return family
 
 

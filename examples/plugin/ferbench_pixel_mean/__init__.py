@@ -7,7 +7,6 @@ ferbench finds it through the entry point in pyproject.toml; nothing in ferbench
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ class PixelMeanLogReg(Family):
     paper = "none"
     title = "cell-mean grey levels + logistic regression (example plugin)"
     input_shape = (48, 48, 1)
-    params = {
+    param_specs = {
         "grid": Int(6, "cells per image side; a feature is one cell's mean grey level", low=1, high=48),
         "C": Float(1.0, "inverse L2 strength of the logistic regression", low=1e-4, high=1e4, log=True),
         "max_iter": Int(500, "L-BFGS iterations", tune=False, low=10, high=100_000),
@@ -69,15 +68,13 @@ class PixelMeanLogReg(Family):
 
     def save(self, directory: Path) -> None:
         np.savez(Path(directory) / "model.npz", mean=self.mean_, scale=self.scale_, coef=self.coef_,
-                 intercept=self.intercept_, seen=self.seen_, classes=self.classes_)
-        (Path(directory) / "family.json").write_text(json.dumps({"family": self.name, "params": self.params}))
+                 intercept=self.intercept_, seen=self.seen_)
+        self.save_info(directory)  # the name, params and classes, which load_info reads back
 
     @classmethod
     def load(cls, directory: Path) -> PixelMeanLogReg:
-        info = json.loads((Path(directory) / "family.json").read_text())
-        family = cls(**info["params"])
+        family, _ = cls.load_info(directory)
         with np.load(Path(directory) / "model.npz") as saved:
             family.mean_, family.scale_ = saved["mean"], saved["scale"]
-            family.coef_, family.intercept_ = saved["coef"], saved["intercept"]
-            family.seen_, family.classes_ = saved["seen"], saved["classes"]
+            family.coef_, family.intercept_, family.seen_ = saved["coef"], saved["intercept"], saved["seen"]
         return family

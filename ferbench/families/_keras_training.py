@@ -66,9 +66,9 @@ class Progress:
 def fit_epochs(family, train, val, *, epochs: int, seed: int, build, callbacks=None, verbose=False,
                checkpoint_dir: Path | None = None) -> None:
     """Train `family.model_` (made by `build()`, or loaded from the newest checkpoint in
-    `checkpoint_dir`) up to `epochs`; sets `model_`, `history_`, and `resumed_epochs_` /
-    `resumed_fit_s_` (what an earlier process did, 0 for a fresh fit)."""
-    from ferbench.families.keras_base import PREDICT_BATCH
+    `checkpoint_dir`) up to `epochs`; sets `model_`, `history_`, and `resumed_fit_s_` (the fit
+    time of earlier processes, 0 for a fresh fit)."""
+    from ferbench.families._base_keras import PREDICT_BATCH
 
     train_batches = family._pipeline(train, family.params["batch_size"], labels=True)
     val_data = family._batches(val, PREDICT_BATCH, labels=True) if val is not None and len(val) else None
@@ -81,9 +81,10 @@ def fit_epochs(family, train, val, *, epochs: int, seed: int, build, callbacks=N
     else:
         model, progress = _load(latest, family, seed, epochs, early)
     family.model_ = model
-    family.resumed_epochs_, family.resumed_fit_s_ = progress.epochs_done, progress.fit_seconds
+    family.resumed_fit_s_ = progress.fit_seconds
     best_file = None  # (path, best epoch) of the newest best.npz written, to link while unchanged
-    per_batch = _batch_hooks(callbacks, family.params["batch_size"], len(train))
+    # epoch callbacks are called below, once the epoch's checkpoint is written
+    per_batch = forwarding_callbacks(callbacks, family.params["batch_size"], len(train), epochs=False)
     for epoch in range(progress.epochs_done, progress.epochs_done if progress.stopped else epochs):
         t0 = time.perf_counter()
         result = model.fit(train_batches(epoch_order(seed, epoch, len(train))), validation_data=val_data,
@@ -107,22 +108,29 @@ def fit_epochs(family, train, val, *, epochs: int, seed: int, build, callbacks=N
     family.history_ = progress.history
 
 
-def _batch_hooks(callbacks, batch_size: int, n: int) -> list:
-    """A Keras callback calling each epoch callback's optional `on_batch(images)` after every
-    training batch (progress bars). Keras calls its batch hooks and reads the step's logs every
-    step anyway, so this adds one Python call per batch."""
-    hooks = [f.on_batch for f in callbacks or () if callable(getattr(f, "on_batch", None))]
-    if not hooks:
+def forwarding_callbacks(callbacks, batch_size: int, n_rows: int, *, epochs: bool) -> list:
+    """The one Keras callback that serves ferbench's epoch callbacks (base.EpochCallback) inside
+    `model.fit`: it calls each one's optional `on_batch(images)` after every training batch
+    (progress bars) and, with `epochs`, the callback itself after every epoch with float logs.
+    Keras calls its batch hooks and reads the step's logs every step anyway, so this adds one
+    Python call per batch. No callback needed: an empty list."""
+    callbacks = list(callbacks or ())
+    hooks = [f.on_batch for f in callbacks if hasattr(f, "on_batch")]
+    if not hooks and not (epochs and callbacks):
         return []
     import keras
 
-    class BatchHook(keras.callbacks.Callback):
+    class Forward(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
-            images = min(batch_size, n - batch * batch_size)
+            images = min(batch_size, n_rows - batch * batch_size)
             for hook in hooks:
                 hook(images)
 
-    return [BatchHook()]
+        def on_epoch_end(self, epoch, logs=None):
+            for function in callbacks if epochs else ():
+                function(epoch, {k: float(v) for k, v in (logs or {}).items()})
+
+    return [Forward()]
 
 
 def _seed_states(model) -> list:

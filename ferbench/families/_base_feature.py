@@ -11,8 +11,6 @@ probabilities; the ranking is what metrics use).
 
 from __future__ import annotations
 
-import json
-import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,13 +19,9 @@ import numpy as np
 from ferbench.data.dataset import Part
 from ferbench.errors import FerbenchError
 from ferbench.families.base import Family
-from ferbench.features.cache import column_blocks, feature_set
-from ferbench.features.gram_pca import GramPCA
+from ferbench.features.cache import feature_set
 from ferbench.params import Bool, Float, Int
 from ferbench.weights import backbone, check_input_size, missing_imagenet_message, weights_param
-
-_PCAS: dict[tuple[str, str], GramPCA] = {}
-_PCAS_LOCK = threading.Lock()  # folds fitted side by side share one GramPCA per (features, layer)
 
 
 def feature_params(layer_param, default_size: int) -> dict:
@@ -94,14 +88,6 @@ class FeatureFamily(Family):
     def feature_set(self, dataset):
         return feature_set(dataset, self.backbone_name, self.params["weights"], self.input_size)
 
-    def _pca(self, fs) -> GramPCA:
-        key = (str(fs.directory), self.layer)
-        gram = fs.gram(self.layer)  # outside the lock: it may be computed now (once, under its own lock)
-        with _PCAS_LOCK:
-            if key not in _PCAS:
-                _PCAS[key] = GramPCA(gram)
-            return _PCAS[key]
-
     def _scale(self, fold, k):
         if self.params["whiten"]:
             return None
@@ -134,7 +120,7 @@ class FeatureFamily(Family):
 
         k = self.params["n_components"]
         fs = self.feature_set(train.dataset)
-        pca = self._pca(fs)
+        pca = fs.gram_pca(self.layer)
         fold = pca.fold(train.index, k)
         y = train.labels
         if len(np.unique(y)) < 2:
@@ -240,11 +226,8 @@ class FeatureFamily(Family):
 
     def _project_explicit(self, part: Part) -> np.ndarray:
         self._ensure_components()
-        fs = self.feature_set(part.dataset)
-        path = fs.path(self.layer)
-        fs.ensure([self.layer])
         z = np.zeros((len(part), self.components_.shape[0]))
-        for start, block in column_blocks(path, part.index, dtype=np.float64):
+        for start, block in self.feature_set(part.dataset).blocks(self.layer, part.index, dtype=np.float64):
             width = block.shape[1]
             z += (block - self.mean_[start:start + width]) @ self.components_[:, start:start + width].T
         return z
@@ -256,24 +239,20 @@ class FeatureFamily(Family):
         np.save(directory / "pca_components.npy", self.components_.astype(np.float32))
         np.savez(directory / "svc.npz", coef=self.svc_.coef_, intercept=self.svc_.intercept_,
                  classes=self.svc_.classes_)
-        (directory / "family.json").write_text(json.dumps(
-            {"family": self.name, "params": self.params, "n_classes": self.n_classes_}))
+        self.save_info(directory)
 
     @classmethod
     def load(cls, directory: Path) -> FeatureFamily:
         from sklearn.svm import LinearSVC
 
         directory = Path(directory)
-        meta = json.loads((directory / "family.json").read_text())
-        family = cls(**meta["params"])
+        family, _ = cls.load_info(directory)
         svc = LinearSVC()
-        saved = np.load(directory / "svc.npz")
-        svc.coef_, svc.intercept_, svc.classes_ = saved["coef"], saved["intercept"], saved["classes"]
-        family.svc_, family.n_classes_ = svc, meta["n_classes"]
-        family.classes_ = np.arange(family.n_classes_)
+        with np.load(directory / "svc.npz") as saved:
+            svc.coef_, svc.intercept_, svc.classes_ = saved["coef"], saved["intercept"], saved["classes"]
+        family.svc_, family.n_classes_ = svc, len(family.classes_)
         family.mean_ = np.load(directory / "pca_mean.npy")
         family.components_ = np.load(directory / "pca_components.npy").astype(np.float64)
         family._fold = family._fs = family._dataset = None
         family.scale_ = None
-        family.metrics_ = {}
         return family

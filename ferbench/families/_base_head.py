@@ -9,7 +9,6 @@ Images are grey repeated to RGB, resized and passed through the backbone's prepr
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -17,6 +16,7 @@ import numpy as np
 
 from ferbench.data.dataset import Part
 from ferbench.errors import FerbenchError
+from ferbench.families._keras_training import forwarding_callbacks
 from ferbench.families.base import Family
 from ferbench.features.cache import feature_set
 from ferbench.features.extract import prepare
@@ -68,7 +68,7 @@ class HeadFamily(Family):
         return self.cut_layer or model.layers[-1].name
 
     def _feature_layer(self) -> str:
-        return f"{self.cut_layer or _last_conv(self.backbone_name)}@gap"
+        return f"{self.cut_layer or backbone(self.backbone_name).last_conv}@gap"
 
     def _frozen(self) -> bool:
         return self.params["fine_tune_layers"] == 0 and not self.params["augment"]
@@ -114,8 +114,6 @@ class HeadFamily(Family):
 
     # --- learning ----------------------------------------------------------------------------
     def fit(self, train: Part, val: Part | None = None, *, epochs=None, seed=0, callbacks=None, verbose=False):
-        import keras
-
         epochs = int(self.default_epochs if epochs is None else epochs)
         if epochs < 1:
             raise FerbenchError(f"epochs must be a positive integer, got {epochs}")
@@ -123,13 +121,7 @@ class HeadFamily(Family):
         n_classes = train.dataset.n_classes
         x = self._inputs(train, training=True, seed=seed)
         self.model_ = self._build(n_classes, x.shape[1] if self._frozen() else None)
-        extra = []
-        if callbacks:
-            class Forward(keras.callbacks.Callback):
-                def on_epoch_end(self, epoch, logs=None):
-                    for function in callbacks:
-                        function(epoch, {k: float(v) for k, v in (logs or {}).items()})
-            extra.append(Forward())
+        extra = forwarding_callbacks(callbacks, self.params["batch_size"], len(train), epochs=True)
         validation = None
         if val is not None and len(val):
             validation = (self._inputs(val), val.labels) if self._frozen() else _image_batches(self, val, labels=True)
@@ -149,25 +141,16 @@ class HeadFamily(Family):
         return proba / proba.sum(axis=1, keepdims=True)
 
     def save(self, directory: Path) -> None:
-        directory = Path(directory)
-        self.model_.save(directory / "head.keras")
-        (directory / "family.json").write_text(json.dumps({"family": self.name, "params": self.params,
-                                                           "n_classes": len(self.classes_)}))
+        self.model_.save(Path(directory) / "head.keras")
+        self.save_info(directory)
 
     @classmethod
     def load(cls, directory: Path) -> HeadFamily:
         import keras
 
-        meta = json.loads((Path(directory) / "family.json").read_text())
-        family = cls(**meta["params"])
+        family, _ = cls.load_info(directory)
         family.model_ = keras.models.load_model(Path(directory) / "head.keras", compile=False)
-        family.classes_ = np.arange(meta["n_classes"])
         return family
-
-
-def _last_conv(name: str) -> str:
-    return {"vgg16": "block5_pool", "vgg19": "block5_pool", "resnet50": "conv5_block3_out",
-            "xception": "block14_sepconv2_act", "inception_v3": "mixed10"}[backbone(name).name]
 
 
 def _image_batches(family: HeadFamily, part: Part, *, training=False, seed=0, labels=None):

@@ -7,12 +7,11 @@ followed by the training-only augmentation layers, the family's fitted preproces
 
 Images stay uint8 until they are batched: a tf.data pipeline orders and batches row numbers, then
 gathers each batch's uint8 rows and casts them to float32, so no float copy of the data set exists.
-The epoch loop, early stopping and checkpoints: ferbench.families.keras_training.
+The epoch loop, early stopping and checkpoints: ferbench.families._keras_training.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from abc import abstractmethod
 from pathlib import Path
@@ -26,7 +25,6 @@ from ferbench.families.base import EpochCallback, Family
 from ferbench.params import Bool, Float, Int, Param
 
 MODEL_FILE = "model.keras"
-INFO_FILE = "family.json"
 PREDICT_BATCH = 256
 
 
@@ -43,7 +41,7 @@ def common_params(*, augment: bool = True, batch_size: int = 128, learning_rate:
 
 
 class KerasFamily(Family):
-    params: ClassVar[dict[str, Param]] = common_params()
+    param_specs: ClassVar[dict[str, Param]] = common_params()
     default_protocol: ClassVar[str | None] = "official"
     epoch_checkpoints: ClassVar[bool] = True
     # Augmentation of the papers: random horizontal/vertical shifts and horizontal flips.
@@ -146,11 +144,11 @@ class KerasFamily(Family):
     ) -> KerasFamily:
         """One epoch after another over a (seed, epoch)-determined order, with early stopping
         unless `early_stopping` is off; with `checkpoint_dir`, a checkpoint after every epoch and
-        a resumed fit when the directory holds one (ferbench.families.keras_training)."""
+        a resumed fit when the directory holds one (ferbench.families._keras_training)."""
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import keras
 
-        from ferbench.families.keras_training import fit_epochs
+        from ferbench.families._keras_training import fit_epochs
 
         epochs = self.default_epochs if epochs is None else epochs
         if epochs is None or int(epochs) <= 0:
@@ -175,18 +173,8 @@ class KerasFamily(Family):
 
     # --- persistence -------------------------------------------------------------------------
     def save(self, directory: Path) -> None:
-        directory = Path(directory)
-        self.model_.save(directory / MODEL_FILE)
-        info = {
-            "family": self.name,
-            "params": self.params,
-            "classes": self.classes_.tolist(),
-            "class_names": list(self.class_names_),
-            "history": getattr(self, "history_", {}),
-        }
-        tmp = directory / (INFO_FILE + ".tmp")
-        tmp.write_text(json.dumps(info, indent=1))
-        tmp.replace(directory / INFO_FILE)
+        self.model_.save(Path(directory) / MODEL_FILE)
+        self.save_info(directory, class_names=list(self.class_names_), history=dict(self.history_))
 
     @classmethod
     def load(cls, directory: Path) -> KerasFamily:
@@ -195,17 +183,8 @@ class KerasFamily(Family):
         import ferbench.layers  # noqa: F401 - registers the custom layers for deserialisation
         import ferbench.preprocess  # noqa: F401
 
-        directory = Path(directory)
-        try:
-            info = json.loads((directory / INFO_FILE).read_text())
-        except (OSError, ValueError) as exc:
-            raise FerbenchError(f"{directory / INFO_FILE}: cannot read saved family ({exc})") from None
-        if info.get("family") != cls.name:
-            raise FerbenchError(f"{directory} holds family {info.get('family')!r}, not {cls.name!r}")
-        family = cls(**info["params"])
-        family.model_ = keras.models.load_model(directory / MODEL_FILE)
-        family.classes_ = np.asarray(info["classes"])
+        family, info = cls.load_info(directory)
+        family.model_ = keras.models.load_model(Path(directory) / MODEL_FILE)
         family.class_names_ = tuple(info["class_names"])
         family.history_ = info.get("history", {})
         return family
-
