@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 
 from ferbench.errors import FerbenchError, stopped_run
+from ferbench.record.tags import TAG_DEVICE, TAG_FOLD, TAG_KIND, TAG_MODEL_FOLD
 
 MAX_CHILD_RUNS = 20
-TAG_DEVICE = "ferbench.device"  # what trained the run: "CPU", or the GPU's name
 
 
 @dataclass
@@ -255,14 +255,14 @@ def _run_folds(plan: Plan, run_id, name, tags, options, saved, lease, bars, time
         else:
             family, metrics, proba, curves = next(trained)
             if children:
-                child_tags = {**tags, "ferbench.kind": "fold", "ferbench.fold": fold.name}
+                child_tags = {**tags, TAG_KIND: "fold", TAG_FOLD: fold.name}
                 with record.tracked_run(plan.experiment_id, f"{name}-{fold.name}", child_tags, run_id) as child_id:
                     timed(record.log, child_id, params=_run_params(plan), metrics=metrics, curves=curves)
             if options["log_model"] and number == 0:
                 timed(record.log_family_model, run_id, family, dataset.images[fold.test[:2]],
                       dataset.class_names)
                 if multi:
-                    timed(record.log, run_id, tags={"ferbench.model_fold": fold.name})
+                    timed(record.log, run_id, tags={TAG_MODEL_FOLD: fold.name})
             saved.record_fold(fold.name, metrics, proba, curves)
             lease.renew()
         fold_metrics.append(metrics)

@@ -3,6 +3,7 @@ import pytest
 
 from ferbench import record, runner
 from ferbench.errors import FerbenchError
+from ferbench.record.tags import TAG_DEVICE
 from ferbench.testing import tiny_dataset
 
 pytestmark = pytest.mark.usefixtures("tiny_family")
@@ -25,7 +26,7 @@ def test_single_run_logs_params_tags_metrics_curves_and_model():
     assert run.data.params["protocol"] == "holdout:0.2" and run.data.params["seed"] == "1"
     assert run.data.tags["ferbench.family"] == FAMILY
     assert run.data.tags["ferbench.fingerprint"] == data.fingerprint
-    assert run.data.tags[runner.TAG_DEVICE] == "CPU"  # this machine has no GPU
+    assert run.data.tags[TAG_DEVICE] == "CPU"  # this machine has no GPU
     for name in ("test_accuracy", "test_macro_f1", "test_recall_neutral", "val_accuracy",
                  "train_accuracy", "wall_time_s"):
         assert name in run.data.metrics

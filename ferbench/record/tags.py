@@ -18,6 +18,7 @@ TAG_PROTOCOL = "ferbench.protocol"
 TAG_SEED = "ferbench.seed"
 TAG_VERSION = "ferbench.version"
 TAG_GIT_COMMIT = "ferbench.git_commit"
+TAG_DEVICE = "ferbench.device"              # what trained the run: "CPU", or the GPU's name
 TAG_WEIGHTS = "ferbench.weights"            # imagenet, none, n/a or file:<name>
 TAG_RANDOM_WEIGHTS = "ferbench.random_weights"
 TAG_SYNTHETIC = "ferbench.synthetic"

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ferbench.errors import FerbenchError
+from ferbench.record.tags import TAG_FAMILY
 from ferbench.testing._support import (
     EPOCHS, assert_raises, check_parts, fitted, fresh_fit, in_private_store, learned_attributes, registered,
 )
@@ -198,7 +199,7 @@ def check_run_is_logged(family_cls) -> None:
     run = MlflowClient(store.mlflow_tracking_uri()).get_run(result.run_id)
     assert run.info.status == "FINISHED"
     assert 0.0 <= run.data.metrics["test_accuracy"] <= 1.0
-    assert run.data.tags["ferbench.family"] == family_cls.name
+    assert run.data.tags[TAG_FAMILY] == family_cls.name
     assert run.data.params["seed"] == "0"
 
 
