@@ -149,12 +149,13 @@ def resolve(specs: dict[str, Param], given: dict[str, Any], owner: str) -> dict[
     return out
 
 
-def parse_assignments(items: list[str] | None) -> dict[str, str]:
-    """`["dropout=0.3", "l2=1e-4"]` -> {"dropout": "0.3", "l2": "1e-4"}; values stay text for `resolve`."""
+def parse_assignments(items: list[str] | None, option: str = "--set") -> dict[str, str]:
+    """`["dropout=0.3", "l2=1e-4"]` -> {"dropout": "0.3", "l2": "1e-4"}; values stay text for `resolve`.
+    `option` is the flag the texts came from, named in the error."""
     out: dict[str, str] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise FerbenchError(f"--set {item!r}: expected key=value")
+            raise FerbenchError(f"{option} {item!r}: expected key=value")
         out[key.strip()] = value.strip()
     return out

@@ -27,7 +27,7 @@ runner = CliRunner()
 def tiny(monkeypatch):
     import ferbench.cli.tune as cli_tune
 
-    monkeypatch.setattr(cli_tune, "_load", lambda name, path, options: tiny_dataset(name=name))
+    monkeypatch.setattr(cli_tune, "load_data", lambda name, path, options: tiny_dataset(name=name))
 
 
 def invoke(*args):
@@ -108,7 +108,7 @@ def test_study_of_another_family_or_dataset_exits_2(tiny, monkeypatch):
     assert ok.exit_code == 0, ok.output
     import ferbench.cli.tune as cli_tune
 
-    monkeypatch.setattr(cli_tune, "_load", lambda name, path, options: tiny_dataset(seed=3, name=name))
+    monkeypatch.setattr(cli_tune, "load_data", lambda name, path, options: tiny_dataset(seed=3, name=name))
     clash = invoke("tune", "tiny_sgd_test", "--dataset", "other", "--trials", "2", "--study", "x", "--no-final")
     assert clash.exit_code == 2 and "study 'x' exists with" in clash.output
 

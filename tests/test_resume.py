@@ -160,7 +160,7 @@ def test_a_process_killed_mid_write_leaves_the_previous_epoch_and_resumes_from_t
     assert [(e["name"], e["status"]) for e in entries] == [(run_id, "resumable")]
 
     whole = runner.run(CNN, data, params=CNN_PARAMS, epochs=EPOCHS, seed=SEED, quiet=True, log_model=False)
-    monkeypatch.setattr("ferbench.cli.runs._load", lambda name, path: data)
+    monkeypatch.setattr("ferbench.cli.runs.load_data", lambda name, path, options: data)
     trained = _count_epochs(monkeypatch)
     result = invoke("run", CNN, "--dataset", "synthetic", "--resume", run_id)
     assert result.exit_code == 0, result.output

@@ -135,7 +135,7 @@ def fit(self, *args, **kwargs):
     return real(self, *args, **kwargs)
 TinyFamily.fit = fit
 import ferbench.cli.runs
-ferbench.cli.runs._load = lambda name, path: tiny_dataset()
+ferbench.cli.runs.load_data = lambda name, path, options: tiny_dataset()
 from ferbench.testing import tiny_dataset
 """
 
@@ -156,7 +156,7 @@ def test_a_run_killed_with_sigkill_is_closed_by_the_next_command_and_resumes(tin
     again = cli(isolated_store, "leaderboard")
     assert again.returncode == 0 and "marked KILLED" not in again.stderr  # nothing left to close
 
-    monkeypatch.setattr("ferbench.cli.runs._load", lambda name, path: tiny_dataset())
+    monkeypatch.setattr("ferbench.cli.runs.load_data", lambda name, path, options: tiny_dataset())
     resumed = invoke("run", TINY, "--dataset", "synthetic", "--resume", run_id)
     assert resumed.exit_code == 0, resumed.output
     run = record.client().get_run(run_id)
@@ -249,7 +249,7 @@ def test_a_full_disk_while_logging_evaluation_files_is_one_line_and_leaves_no_pa
             _no_space()
         return real(source, target, length)
 
-    monkeypatch.setattr("ferbench.cli.runs._load", lambda name, path: tiny_dataset())
+    monkeypatch.setattr("ferbench.cli.runs.load_data", lambda name, path, options: tiny_dataset())
     monkeypatch.setattr(local_repo.shutil, "copyfileobj", filling)
     result = invoke("run", TINY, "--dataset", "synthetic", "--epochs", "1", "--json")
     assert result.exit_code == 2, result.output
@@ -268,7 +268,7 @@ def test_a_full_disk_while_logging_the_model_leaves_no_model_behind(tiny_family,
         (Path(target) / "MLmodel").write_text("artifact_path: mo")  # half a file
         _no_space()
 
-    monkeypatch.setattr("ferbench.cli.runs._load", lambda name, path: tiny_dataset())
+    monkeypatch.setattr("ferbench.cli.runs.load_data", lambda name, path, options: tiny_dataset())
     monkeypatch.setattr(local_repo, "shutil_copytree_without_file_permissions", torn_copy)
     result = invoke("run", TINY, "--dataset", "synthetic", "--epochs", "1", "--json")
     assert result.exit_code == 2, result.output
@@ -420,7 +420,7 @@ def test_tensorflow_import_lines_are_filtered_and_other_output_kept(tmp_path):
 
 # --- Ctrl-C ------------------------------------------------------------------------------------
 def test_ctrl_c_names_the_killed_run_and_how_to_resume_it(tiny_family, monkeypatch):
-    monkeypatch.setattr("ferbench.cli.runs._load", lambda name, path: tiny_dataset())
+    monkeypatch.setattr("ferbench.cli.runs.load_data", lambda name, path, options: tiny_dataset())
     result = invoke("run", TINY, "--dataset", "synthetic", "--epochs", "2", "--set", "interrupt_at=1", "--json")
     assert result.exit_code == 130, result.output
     run = record.client().search_runs([record.experiment_for("tinyset")])[0]

@@ -1,15 +1,18 @@
 """`ferbench analyze`: confusion / per-class, occlusion (Nishime) and cross-data set analyses.
 
 The run analyses load the run's logged model, rebuild its data set and test part from the run's
-tags (checking the data fingerprint), and log their files under analysis/ of that run.
+tags (reader options included, and checking the data fingerprint), and log their files under
+analysis/ of that run. Cross-data set reads the data sets it is given, with `--data-option`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 import typer
 
+from ferbench.cli._data import load_data, share_data_options
 from ferbench.errors import FerbenchError
 
 DatasetOpt = typer.Option(None, "--dataset", help="Data set name, when the run's tags do not give it.")
@@ -88,11 +91,28 @@ def _occlusion(
     typer.echo(f"artifacts: {len(summary['artifacts'])} files under analysis/occlusion/")
 
 
+@dataclass(frozen=True)
+class _ReaderSpec:
+    """A --train / --eval data set as cross_dataset takes it (like analysis' DataSpec), read with
+    its reader's share of the --data-option texts."""
+
+    name: str
+    path: str | None
+    data_options: tuple[str, ...]
+
+    def load(self):
+        return load_data(self.name, self.path, list(self.data_options))
+
+
 def _cross_dataset(
     family: str = typer.Argument(..., help="Registered family name."),
-    train: list[str] = typer.Option(..., "--train", help="NAME[:PATH] to train on (repeatable)."),
-    evaluate: list[str] = typer.Option(..., "--eval", help="NAME[:PATH] to evaluate on (repeatable)."),
-    assignments: list[str] = typer.Option([], "--set", help="Family parameter name=value (repeatable)."),
+    train: list[str] = typer.Option(..., "--train", metavar="NAME[:PATH]", help="Data set to train on (repeatable)."),
+    evaluate: list[str] = typer.Option(..., "--eval", metavar="NAME[:PATH]",
+                                       help="Data set to evaluate on (repeatable)."),
+    data_option: list[str] = typer.Option([], "--data-option", metavar="KEY=VALUE",
+                                          help="Reader option for every --train and --eval data set whose "
+                                               "reader takes it (repeatable)."),
+    assignments: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Hyperparameter (repeatable)."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Training epochs (default: the family's)."),
     seed: int = typer.Option(0, "--seed"),
     protocol: Optional[str] = typer.Option(None, "--protocol", help="Protocol of the training runs."),
@@ -106,9 +126,14 @@ def _cross_dataset(
 
     train_specs = [DataSpec.parse(t, "--train") for t in train]
     eval_specs = [DataSpec.parse(e, "--eval") for e in evaluate]
-    result = cross_dataset(family, train_specs, eval_specs, params=parse_assignments(assignments),
-                           epochs=epochs, seed=seed, protocol=protocol, tracking_uri=tracking_uri,
-                           out=out)
+    shares = share_data_options([spec.name for spec in train_specs + eval_specs], data_option)
+
+    def read_with_options(specs):
+        return [_ReaderSpec(spec.name, spec.path, tuple(shares[spec.name])) for spec in specs]
+
+    result = cross_dataset(family, read_with_options(train_specs), read_with_options(eval_specs),
+                           params=parse_assignments(assignments), epochs=epochs, seed=seed, protocol=protocol,
+                           tracking_uri=tracking_uri, out=out)
     width = max(len(c) for c in result["cols"] + result["rows"]) + 2
     typer.echo("train \\ eval".ljust(width) + "".join(c.rjust(width) for c in result["cols"]))
     for row, values in zip(result["rows"], result["matrix"]):

@@ -8,17 +8,7 @@ from typing import Optional
 
 import typer
 
-
-
-def _option_value(text: str):
-    """--set values: whole numbers and true/false become typed; anything else stays text."""
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    try:
-        return int(text)
-    except ValueError:
-        return text
+from ferbench.cli._data import DataOption, load_data
 
 
 def summary(dataset) -> dict:
@@ -61,29 +51,18 @@ def register(app: typer.Typer) -> None:
         for info in READERS.values():
             typer.echo(f"{info.name:<10} {info.description}")
             typer.echo(f"{'':<10} needs: {info.needs}")
-            typer.echo(f"{'':<10} options: {', '.join(info.options)}")
+            typer.echo(f"{'':<10} data options: {', '.join(info.options)}")
 
     @group.command()
     def describe(
         name: str = typer.Argument(..., help="fer2013, jaffe, ckplus, sfew, folder or synthetic"),
         path: Optional[str] = typer.Option(None, "--path", help="file or folder holding the data set"),
+        data_option: Optional[list[str]] = DataOption,
         as_json: bool = typer.Option(False, "--json", help="print exactly one JSON object"),
-        contempt: str = typer.Option("drop", help="CK+: drop contempt, or keep it as an eighth class"),
-        ck_frames: int = typer.Option(3, help="CK+ original: last N frames of each labelled sequence"),
-        ck_first_neutral: bool = typer.Option(False, help="CK+ original: also take each first frame as neutral"),
-        skip_corrupt: bool = typer.Option(False, help="skip corrupt images (reported in warnings) instead of stopping"),
-        class_map: Optional[str] = typer.Option(None, help="folder reader: 'folder=emotion,...'"),
         no_cache: bool = typer.Option(False, "--no-cache", help="read from disk even when a cached copy exists"),
-        set_: Optional[list[str]] = typer.Option(None, "--set", help="reader option key=value, e.g. n_images=500"),
     ) -> None:
         """Counts per class and split, subjects, image shape and mode, fingerprint and warnings."""
-        from ferbench.data.readers import load_dataset
-        from ferbench.params import parse_assignments
-
-        options = {k: _option_value(v) for k, v in parse_assignments(set_).items()}
-        dataset = load_dataset(name, path, contempt=contempt, ck_frames=ck_frames,
-                               ck_first_neutral=ck_first_neutral, skip_corrupt=skip_corrupt,
-                               class_map=class_map, use_cache=not no_cache, **options)
+        dataset = load_data(name, path, data_option, use_cache=not no_cache)
         report = summary(dataset)
         if as_json:
             typer.echo(json.dumps(report))

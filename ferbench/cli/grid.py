@@ -7,6 +7,7 @@ from typing import List, Optional
 
 import typer
 
+from ferbench.cli._data import DataOption, load_data
 from ferbench.errors import FerbenchError
 
 
@@ -26,17 +27,19 @@ def register(app: typer.Typer) -> None:
         family: str = typer.Argument(..., help="a feature family, e.g. vgg19_pca_svm"),
         dataset: str = typer.Option(..., "--dataset", help="data set name"),
         path: Optional[str] = typer.Option(None, "--path", help="where the data set is on disk"),
+        data_option: Optional[List[str]] = DataOption,
         layers: str = typer.Option("block1_pool,block2_pool,block3_pool,block4_pool,block5_pool,fc1", "--layers"),
         pca: str = typer.Option("50,100,150,200", "--pca", help="PCA sizes"),
         protocol: List[str] = typer.Option(["holdout:0.2"], "--protocol", help="repeatable"),
-        assignments: Optional[List[str]] = typer.Option(None, "--set", help="other params key=value"),
+        assignments: Optional[List[str]] = typer.Option(None, "--set", metavar="KEY=VALUE",
+                                                        help="other hyperparameter (repeatable)"),
         weights: Optional[str] = typer.Option(None, "--weights", help="imagenet | none | PATH"),
         select: str = typer.Option("none", "--select", help="none | ravi (two-step rule; looks at test rows)"),
         seed: int = typer.Option(0, "--seed"),
         tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri"),
     ) -> None:
         """Run a feature family over layers x PCA sizes: one parent run, one child per cell."""
-        from ferbench.cli.runs import _family_params, _load
+        from ferbench.cli.runs import _family_params
         from ferbench.families import registry
         from ferbench.grid import run_grid
 
@@ -45,7 +48,7 @@ def register(app: typer.Typer) -> None:
         family_cls = registry.get(family)
         params = _family_params(family_cls, assignments, weights)
         layer_list = [x.strip() for x in layers.split(",") if x.strip()]
-        data = _load(dataset, path)
+        data = load_data(dataset, path, data_option)
         parent, cells, chosen = run_grid(family, data, layers=layer_list, pca=_ints(pca, "--pca"),
                                          protocols=list(protocol), params=params, seed=seed,
                                          tracking_uri=tracking_uri, select=select)

@@ -8,6 +8,7 @@ from typing import List, Optional
 
 import typer
 
+from ferbench.cli._data import DataOption, load_data
 from ferbench.errors import FerbenchError
 
 FORMATS = ("table", "markdown", "json")
@@ -59,6 +60,7 @@ def register(app: typer.Typer) -> None:
         papers: Optional[List[str]] = typer.Argument(None, help="paper keys (default: every paper with a spec)"),
         path: Optional[str] = typer.Option(None, "--path", help="where the data set is on disk"),
         dataset: Optional[str] = typer.Option(None, "--dataset", help="data set to run the rows of (default: the rows' only one)"),
+        data_option: Optional[List[str]] = DataOption,
         rows: Optional[str] = typer.Option(None, "--rows", help="comma-separated row ids (ROW or PAPER/ROW)"),
         seeds: Optional[str] = typer.Option(None, "--seeds", help="comma-separated seeds for every row (default: each row's own)"),
         list_rows: bool = typer.Option(False, "--list", help="list the rows and stop; nothing runs"),
@@ -83,10 +85,9 @@ def register(app: typer.Typer) -> None:
         name = reproductions.check_dataset(chosen, dataset)
         chosen = [row for row in chosen if row.dataset == name]
         from ferbench import record
-        from ferbench.cli.runs import _load
 
         record.setup(tracking_uri)  # an unusable store fails before any data is read
-        data = _load(name, path)
+        data = load_data(name, path, data_option)
         quiet = fmt == "json"
         from rich.console import Console
 

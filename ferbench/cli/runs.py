@@ -9,6 +9,7 @@ from typing import List, Optional
 
 import typer
 
+from ferbench.cli._data import DataOption, load_data
 from ferbench.errors import FerbenchError
 
 
@@ -25,15 +26,7 @@ def _family_params(family_cls, assignments: list[str] | None, weights: str | Non
     return given
 
 
-def _load(dataset: str, path: str | None):
-    from ferbench.data.readers import READERS, load_dataset
-
-    if dataset not in READERS:
-        raise FerbenchError(f"unknown data set {dataset!r}; known: {', '.join(READERS)}")
-    return load_dataset(dataset, path)
-
-
-def _interrupted(exc: KeyboardInterrupt, family: str, dataset: str, path, tracking_uri) -> None:
+def _interrupted(exc: KeyboardInterrupt, family: str, dataset: str, path, data_options, tracking_uri) -> None:
     """One line on what Ctrl-C (or SIGTERM) left and how to go on; exit 130 (143)."""
     import shlex
 
@@ -45,8 +38,9 @@ def _interrupted(exc: KeyboardInterrupt, family: str, dataset: str, path, tracki
     if run_id is None:
         typer.echo(f"{word}: no run was started", err=True)
     else:
-        where = "".join(f" {flag} {shlex.quote(str(value))}" for flag, value in
-                        (("--path", path), ("--tracking-uri", tracking_uri)) if value)
+        given = [("--path", path), *(("--data-option", text) for text in data_options or ()),
+                 ("--tracking-uri", tracking_uri)]
+        where = "".join(f" {flag} {shlex.quote(str(value))}" for flag, value in given if value)
         typer.echo(f"{word}: run {run_id} marked KILLED (resume with ferbench run {family} --dataset "
                    f"{dataset}{where} --resume {run_id})", err=True)
     raise typer.Exit(code)
@@ -79,8 +73,10 @@ def register(app: typer.Typer) -> None:
         family: str = typer.Argument(..., help="registered family name (see `ferbench models`)"),
         dataset: str = typer.Option(..., "--dataset", help="data set name (see `ferbench datasets`)"),
         path: Optional[str] = typer.Option(None, "--path", help="where the data set is on disk"),
+        data_option: Optional[List[str]] = DataOption,
         protocol: Optional[str] = typer.Option(None, "--protocol", help="official, holdout[:f], kfold[:k], loo, subject-kfold[:k], loso"),
-        assignments: Optional[List[str]] = typer.Option(None, "--set", help="hyperparameter key=value (repeatable)"),
+        assignments: Optional[List[str]] = typer.Option(None, "--set", metavar="KEY=VALUE",
+                                                        help="hyperparameter (repeatable)"),
         epochs: Optional[int] = typer.Option(None, "--epochs", help="training epochs (default: the family's)"),
         seed: Optional[int] = typer.Option(None, "--seed", help="random seed, recorded with the run (default 0)"),
         seeds: Optional[str] = typer.Option(None, "--seeds", help="comma-separated seeds: one child run per seed under a parent "
@@ -113,7 +109,7 @@ def register(app: typer.Typer) -> None:
             params = _family_params(family_cls, assignments, weights)
         if epochs is not None and epochs < 1:
             raise FerbenchError(f"--epochs {epochs}: must be at least 1")
-        data = _load(dataset, path)
+        data = load_data(dataset, path, data_option)
         # Under --json, stray prints from libraries must not corrupt the one JSON object.
         sink = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
         with sink:
@@ -129,7 +125,7 @@ def register(app: typer.Typer) -> None:
                     result = runner.run(family, data, protocol=protocol, params=params, epochs=epochs,
                                         seed=0 if seed is None else seed, tracking_uri=tracking_uri, quiet=as_json)
             except KeyboardInterrupt as exc:
-                _interrupted(exc, family, dataset, path, tracking_uri)
+                _interrupted(exc, family, dataset, path, data_option, tracking_uri)
         if seed_list is not None:
             _print_seeds(parent, seed_list, results, summary, as_json)
             return
@@ -184,6 +180,7 @@ def register(app: typer.Typer) -> None:
     def bench_command(
         dataset: str = typer.Option("synthetic", "--dataset", help="data set name (default: the embedded synthetic set)"),
         path: Optional[str] = typer.Option(None, "--path", help="where the data set is on disk"),
+        data_option: Optional[List[str]] = DataOption,
         families: Optional[str] = typer.Option(None, "--families", help="comma-separated family names (default: all)"),
         budget: str = typer.Option("quick", "--budget", help="quick (the families' quick epochs and settings) | paper"),
         seed: int = typer.Option(0, "--seed", help="random seed, recorded with every run"),
@@ -208,7 +205,7 @@ def register(app: typer.Typer) -> None:
         if budget not in bench.BUDGETS:
             raise FerbenchError(f"--budget {budget!r} is not one of {', '.join(bench.BUDGETS)}")
         record.setup(tracking_uri)  # an unusable store fails before any data is read
-        data = _load(dataset, path)
+        data = load_data(dataset, path, data_option)
         plans, skipped = bench.plan_all(chosen, data, budget=budget, seed=seed,
                                         tracking_uri=tracking_uri)
         if not as_json:

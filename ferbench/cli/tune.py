@@ -7,14 +7,7 @@ from typing import Optional
 
 import typer
 
-
-def _load(dataset: str, path: Optional[str], options: list[str] | None):
-    from ferbench.cli.datasets import _option_value
-    from ferbench.data.readers import load_dataset
-    from ferbench.params import parse_assignments
-
-    extra = {k: _option_value(v) for k, v in parse_assignments(options).items()}
-    return load_dataset(dataset, path, **extra)
+from ferbench.cli._data import DataOption, load_data
 
 
 def _storage(url: Optional[str]):
@@ -30,7 +23,7 @@ def register(app: typer.Typer) -> None:
         family: str = typer.Argument(..., help="registered family name (see `ferbench models`)"),
         dataset: str = typer.Option(..., "--dataset", help="data set reader name, e.g. fer2013, synthetic"),
         path: Optional[str] = typer.Option(None, "--path", help="where the data set lives"),
-        data_option: Optional[list[str]] = typer.Option(None, "--data-option", help="reader option key=value"),
+        data_option: Optional[list[str]] = DataOption,
         protocol: Optional[str] = typer.Option(None, "--protocol", help="e.g. official, holdout:0.2, kfold:5"),
         trials: int = typer.Option(..., "--trials", help="TOTAL finished trials wanted (a resume adds up to it)"),
         timeout: Optional[float] = typer.Option(None, "--timeout", help="stop starting trials after S seconds"),
@@ -39,8 +32,10 @@ def register(app: typer.Typer) -> None:
         sampler: str = typer.Option("tpe", "--sampler", help="tpe or random"),
         pruner: str = typer.Option("median", "--pruner", help="median, rung (successive halving at the cheap first rung), rung-screen (rung, and the sampler's random start-up trials stop there), hyperband or none"),
         seed: int = typer.Option(0, "--seed"),
-        set_: Optional[list[str]] = typer.Option(None, "--set", help="fixed parameter key=value (not tuned)"),
-        space: Optional[list[str]] = typer.Option(None, "--space", help="range override key=low:high or key=a,b"),
+        set_: Optional[list[str]] = typer.Option(None, "--set", metavar="KEY=VALUE",
+                                                 help="hyperparameter fixed, not tuned (repeatable)"),
+        space: Optional[list[str]] = typer.Option(None, "--space", metavar="KEY=RANGE",
+                                                  help="range override key=low:high or key=a,b (repeatable)"),
         epochs: Optional[int] = typer.Option(None, "--epochs", help="epochs of a full trial"),
         tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
         final: bool = typer.Option(True, "--final/--no-final", help="retrain the best config and test it once"),
@@ -54,7 +49,7 @@ def register(app: typer.Typer) -> None:
         if trials <= 0:  # before loading any data
             raise FerbenchError(f"--trials {trials}: must be a positive number of trials")
         fixed = parse_assignments(set_)
-        data = _load(dataset, path, data_option)
+        data = load_data(dataset, path, data_option)
         echo = (lambda text: None) if as_json else typer.echo
         try:
             result = run_tune(family, data, trials=trials, protocol=protocol, timeout=timeout, study_name=study,

@@ -182,7 +182,8 @@ def decode_many(
                 continue
             if not skip_corrupt:
                 pool.shutdown(cancel_futures=True)
-                raise FerbenchError(f"{paths[i]}: {problem} (--skip-corrupt drops such files and reports them)")
+                raise FerbenchError(f"{paths[i]}: {problem} "
+                                    "(--data-option skip_corrupt=true drops such files and reports them)")
             kept[i] = False
             skipped.append(f"{paths[i]} ({problem})")
     if skipped:

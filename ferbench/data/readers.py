@@ -48,7 +48,7 @@ READERS: dict[str, ReaderInfo] = {
                    "--path to <Class>/ folders, optionally under Train/ and Val/",
                    "ferbench.data.sfew", ("skip_corrupt", "image_size")),
         ReaderInfo("folder", "any ImageFolder <root>/<class>/* with an optional class map",
-                   "--path to <root>/<class>/ folders; --class-map 'folder=emotion,...' when names "
+                   "--path to <root>/<class>/ folders; --data-option class_map=folder=emotion,... when names "
                    "are not emotion names; optional train/ val/ test/ level",
                    "ferbench.data.folder", ("class_map", "skip_corrupt", "image_size", "colour")),
         ReaderInfo("synthetic", "procedural 48x48 grey faces, generated in memory (never compared "

@@ -61,7 +61,7 @@ def test_listing_names_every_reader_and_its_needs():
 
 
 def test_synthetic_options_come_through(tmp_path):
-    result = runner.invoke(app, ["datasets", "describe", "synthetic", "--set", "n_images=70", "--json"])
+    result = runner.invoke(app, ["datasets", "describe", "synthetic", "--data-option", "n_images=70", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["n_images"] == 70 and report["subjects"] is not None

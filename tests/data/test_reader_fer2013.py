@@ -90,7 +90,7 @@ def test_corrupt_image_stops_and_skip_corrupt_reports_it(fer_folder, damage):
         bad.write_bytes(whole[: len(whole) // 2])
     result = describe("fer2013", "--path", str(fer_folder))
     assert result.exit_code == 2 and str(bad) in result.output and "corrupt" in result.output
-    result = describe("fer2013", "--path", str(fer_folder), "--skip-corrupt", "--json")
+    result = describe("fer2013", "--path", str(fer_folder), "--data-option", "skip_corrupt=true", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["n_images"] == 42

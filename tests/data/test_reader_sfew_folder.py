@@ -56,7 +56,7 @@ def test_folder_without_map_needs_emotion_names(mapped_folder):
     result = runner.invoke(app, ["datasets", "describe", "folder", "--path", str(mapped_folder)])
     assert result.exit_code == 2 and "happy_face" in result.output and "class map" in result.output
     result = runner.invoke(app, ["datasets", "describe", "folder", "--path", str(mapped_folder),
-                                 "--class-map", "happy_face=joy"])
+                                 "--data-option", "class_map=happy_face=joy"])
     assert result.exit_code == 2 and "happy_face=joy" in result.output
 
 
