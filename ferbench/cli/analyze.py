@@ -45,7 +45,7 @@ def _occlusion(
     grid: int = typer.Option(4, "--grid", help="Regions per side; regions are numbered 1..grid^2 row-major."),
     values: str = typer.Option("0,0.2,0.4,0.6,0.8,1.0", "--values",
                                help="Mask intensities on [0,1] (pixel = value*255)."),
-    keep: list[str] = typer.Option(["10,11", "6,7,10,11"], "--keep",
+    keep: list[str] = typer.Option(["10,11", "6,7,10,11"], "--keep", metavar="REGIONS",
                                    help="Regions to keep while masking all others (repeatable)."),
     keep_value: float = typer.Option(0.0, "--keep-value", help="Intensity of the masked area for --keep."),
     max_images: int = typer.Option(500, "--max-images",

@@ -71,8 +71,7 @@ def register(app: typer.Typer) -> None:
         tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: ./ferbench-store)"),
         as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
     ) -> None:
-        """Compare two runs on the same test images: accuracies with bootstrap 95% intervals and
-        an exact McNemar test."""
+        """Compare two runs' accuracies on the same test images: bootstrap 95% intervals, exact McNemar test."""
         # Under --json, stray prints from libraries must not corrupt the one JSON object.
         sink = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
         with sink:

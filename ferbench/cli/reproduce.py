@@ -68,8 +68,9 @@ def register(app: typer.Typer) -> None:
         fmt: str = typer.Option("table", "--format", help="table, markdown or json"),
         tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: ./ferbench-store)"),
     ) -> None:
-        """Reproduce papers' tables: run each row over its seeds (reusing finished runs and
-        resuming killed ones), then compare with the published numbers."""
+        """Reproduce papers' tables and compare them with the published numbers.
+
+        Each row runs over its seeds, reusing finished runs and resuming killed ones."""
         from ferbench import reproductions
         from ferbench.seeds import parse_seeds
 
