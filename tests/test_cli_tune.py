@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -63,6 +64,21 @@ def test_tune_text_output_resumes(tiny):
                     "--set", "loss=log_loss")
     assert second.exit_code == 0, second.output
     assert "resumed, target 3 finished trials" in second.output and second.output.count("trial 2:") == 1
+
+
+def test_tune_ends_with_one_readable_block(tiny):
+    result = invoke("tune", "tiny_sgd_test", "--dataset", "tinyset", "--trials", "2", "--epochs", "2",
+                    "--sampler", "random", "--pruner", "none", "--set", "loss=modified_huber")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    start = max(i for i, line in enumerate(lines) if line.startswith("study "))
+    head, *params, tested = lines[start + 1:]
+    assert re.fullmatch(r"best trial [01]: val accuracy \d\.\d{4}", head), head
+    assert {line.split()[0] for line in params} == {"alpha", "eta0", "loss", "sleep_s"}
+    assert all(line.startswith("  ") and len(line.split()) == 2 for line in params)
+    assert "  loss     modified_huber" in params and "  sleep_s  0" in params
+    assert re.fullmatch(r"tested once: test accuracy \d\.\d{4}, macro-F1 \d\.\d{4} \(run [0-9a-f]{32}\)", tested)
+    assert not any(mark in line for line in lines[start:] for mark in "{}'\"")  # no dict or JSON text
 
 
 def test_summaries_say_how_many_trials_completed_were_pruned_and_failed(tiny, isolated_store):

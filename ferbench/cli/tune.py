@@ -17,6 +17,34 @@ def _storage(url: Optional[str]):
     return open_storage(store.optuna_storage_url(url))
 
 
+def _value_text(value) -> str:
+    """A parameter value as `--set` takes it: true/false, whole numbers, 4 significant digits."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _summary(result) -> str:
+    """The end of a tune as one block: trial counts, the best trial and its parameters one per
+    line, and the once-only test of its retrained configuration."""
+    from ferbench.tuning import counts_text
+
+    lines = [f"study {result.study}: {counts_text(result.counts, result.total)}"]
+    if result.best:
+        lines.append(f"best trial {result.best['trial']}: val accuracy {result.best['val_accuracy']:.4f}")
+        params = result.best["params"]
+        width = max(map(len, params), default=0)
+        lines += [f"  {name:<{width}}  {_value_text(value)}" for name, value in params.items()]
+    if result.final:
+        metrics = result.final["metrics"]
+        scores = ", ".join(f"{label} {metrics[key]:.4f}" for key, label in
+                           (("test_accuracy", "test accuracy"), ("test_macro_f1", "macro-F1")) if key in metrics)
+        lines.append(f"tested once: {scores} (run {result.final['run_id']})")
+    if not result.finished:
+        lines.append("timeout reached before the target; run the same command to continue")
+    return "\n".join(lines)
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def tune(
@@ -61,17 +89,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(result.as_dict(), default=str, indent=2))
             return
-        from ferbench.tuning import counts_text
-
-        typer.echo(f"study {result.study}: {counts_text(result.counts, result.total)}")
-        if result.best:
-            typer.echo(f"best trial {result.best['trial']}: val_accuracy={result.best['val_accuracy']:.4f} "
-                       f"params={json.dumps(result.best['params'], default=str)}")
-        if result.final:
-            test = {k: round(v, 4) for k, v in result.final["metrics"].items() if k in ("test_accuracy", "test_macro_f1")}
-            typer.echo(f"tested once (run {result.final['run_id']}): {test}")
-        if not result.finished:
-            typer.echo("timeout reached before the target; run the same command to continue")
+        typer.echo(_summary(result))
 
     studies_app = typer.Typer(help="Optuna studies in a storage: trial counts, states, best values.")
 
