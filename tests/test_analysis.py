@@ -103,6 +103,26 @@ def test_nishime_matrix_is_reordered_to_canonical_rows_true():
     assert "jaffe" in nishime_comparable({"ferbench.dataset": "jaffe"}, EMOTIONS)
 
 
+def test_confusion_figure_panels_share_one_percent_scale_with_readable_cell_text():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ferbench.analysis.confusion import confusion_figure
+
+    ours = np.array([[0.9, 0.1, 0.0], [0.224, 0.3, 0.476], [0.0, 0.0, 1.0]])
+    fig = confusion_figure(ours, ["a", "b", "c"], "ours", np.eye(3), "theirs")
+    left, right = fig.axes
+    assert [ax.images[0].get_clim() for ax in (left, right)] == [(0, 100), (0, 100)]
+    cells = {t.get_text(): t.get_color() for t in left.texts}
+    assert list(cells) == ["90", "10", "0", "22", "30", "48", "100"]
+    assert cells["90"] == cells["100"] == "white" and cells["48"] == cells["22"] == "black"
+    assert (left.get_xlabel(), left.get_ylabel(), left.get_title()) == ("predicted", "true", "ours")
+    assert [t.get_text() for t in right.get_xticklabels()] == ["a", "b", "c"]
+    plt.close(fig)
+
+
 # --- the real path: runner -> logged model -> analysis -------------------------------------------
 def _tiny_fer2013_run(family: str, tmp_path, **run_kwargs):
     """A 210-row fer2013.csv (blobs per class, official Training/PublicTest/PrivateTest usage),

@@ -85,6 +85,29 @@ def test_tune_then_resume_reaches_the_exact_total_and_reuses_the_parent_run():
     for name in ("best_config.json", "best_config.yaml", "optimization_history.html",
                  "optimization_history.png"):
         assert f"study/{name}" in artifacts
+    # plotly.js inline: the artifact viewer's sandboxed iframe can fetch nothing beside the file
+    assert "study/plotly.min.js" not in artifacts
+    page = Path(record.client().download_artifacts(first.parent_run_id, "study/optimization_history.html"))
+    html = page.read_text()
+    assert "Plotly.newPlot" in html and 'src="plotly.min.js"' not in html and len(html) > 1_000_000
+    for run in trial_runs:  # the name says what the status tick cannot: pruned or not
+        pruned = " (pruned)" if run.data.tags["ferbench.trial_state"] == "PRUNED" else ""
+        assert run.info.run_name == f"trial {run.data.tags['ferbench.trial_number']}{pruned}"
+
+
+def test_a_pruned_trial_run_is_named_and_tagged_pruned_and_ends_finished():
+    from ferbench import record
+    from ferbench.tuning import tune
+
+    # rung-screen: the sampler's random start-up trials stop at the first rung, whatever their value
+    result = tune("tiny_sgd_test", tiny_dataset(), trials=2, pruner="rung-screen", study_name="cut", final=False)
+    assert result.counts["PRUNED"] == 2
+    runs = _runs("trial", result.parent_run_id)
+    assert sorted(r.info.run_name for r in runs) == ["trial 0 (pruned)", "trial 1 (pruned)"]
+    assert {r.data.tags["ferbench.trial_state"] for r in runs} == {"PRUNED"}
+    assert {r.info.status for r in runs} == {"FINISHED"}  # a pruner's verdict, not an interruption
+    history = record.client().get_metric_history(runs[0].info.run_id, "intermediate_val_accuracy")
+    assert [m.step for m in history] == [1]  # the curve up to the cut stays on the run
 
 
 def test_a_study_name_with_another_dataset_or_family_is_refused():
@@ -176,8 +199,7 @@ def test_every_trial_fits_its_first_rung_on_the_same_rows(monkeypatch):
     import optuna
 
     from ferbench.protocols import parse_protocol
-    from ferbench.tuning import parse_space
-    from ferbench.tuning import Objective, make_splits
+    from ferbench.tuning import Objective, make_splits, parse_space
 
     data = tiny_dataset(splits=False)
     fitted = []
@@ -228,8 +250,7 @@ def storage_url(request):
 @pytest.mark.slow
 def test_kill_9_mid_trial_then_resume_reaches_exact_total(isolated_store, storage_url):
     from ferbench import record, store
-    from ferbench.tuning import tune
-    from ferbench.tuning import open_storage
+    from ferbench.tuning import open_storage, tune
 
     record.setup()  # MLflow tables exist before the worker starts
     open_storage(storage_url or store.optuna_storage_url())  # and Optuna's, so polling never races it

@@ -44,13 +44,20 @@ def write_matrix_csv(path, names, matrix, extra: dict[str, np.ndarray] | None = 
 
 
 def plot_matrix(ax, matrix, names, title: str) -> None:
-    ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=7)
-    ax.set_yticks(range(len(names)), names, fontsize=7)
-    for i in range(len(names)):
-        for j in range(len(names)):
-            ax.text(j, i, f"{100 * matrix[i, j]:.0f}", ha="center", va="center", fontsize=6,
-                    color="white" if matrix[i, j] > 0.5 else "black")
+    """Rates as whole percentages on one 0-100 colour scale, so that two panels compare."""
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    percent = 100 * np.asarray(matrix)
+    display = ConfusionMatrixDisplay(percent, display_labels=list(names))
+    display.plot(ax=ax, cmap="Blues", colorbar=False, values_format=".0f", xticks_rotation=45,
+                 im_kw={"vmin": 0, "vmax": 100}, text_kw={"fontsize": 6})
+    # sklearn picks the text colour from each panel's own range; on the shared scale white only
+    # reads on the darker half
+    for text, value in zip(display.text_.flat, percent.flat, strict=True):
+        text.set_color("white" if value > 50 else "black")
+    ax.tick_params(labelsize=7)
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("right")
     ax.set(xlabel="predicted", ylabel="true", title=title)
 
 

@@ -168,8 +168,24 @@ class KerasFamily(Family):
             raise FerbenchError(f"family {self.name} is not fitted yet")
         if len(part) == 0:
             return np.zeros((0, len(self.classes_)), dtype=np.float32)
-        proba = self.model_.predict(self._batches(part, PREDICT_BATCH, labels=False), verbose=0)
-        return np.asarray(proba, dtype=np.float32)
+        forward = self._inference_graph()
+        proba = [forward(batch).numpy() for batch in self._batches(part, PREDICT_BATCH, labels=False)]
+        return np.concatenate(proba).astype(np.float32, copy=False)
+
+    def _inference_graph(self):
+        """The model's forward pass as one graph for any batch size, traced once per model.
+        `model.predict` traces again for each new batch shape (a part's smaller last batch; the
+        test, val and sample parts of one run), so a study's or a grid's many fresh models traced
+        several graphs each."""
+        import tensorflow as tf
+
+        cached = getattr(self, "_inference", None)
+        if cached is None or cached[0] is not self.model_:
+            model = self.model_
+            spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)
+            graph = tf.function(lambda images: model(images, training=False)).get_concrete_function(spec)
+            cached = self._inference = (model, graph)
+        return cached[1]
 
     # --- persistence -------------------------------------------------------------------------
     def save(self, directory: Path) -> None:

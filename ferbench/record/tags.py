@@ -67,3 +67,4 @@ MLFLOW_PARENT_RUN_ID = "mlflow.parentRunId"
 MLFLOW_NOTE = "mlflow.note.content"
 MLFLOW_EXPERIMENT_KIND = "mlflow.experimentKind"  # an experiment tag: which landing page MLflow 3's UI opens
 MODEL_TRAINING = "custom_model_development"  # its value for ferbench's experiments
+MLFLOW_RUN_NAME = "mlflow.runName"  # setting this tag renames the run

@@ -4,6 +4,20 @@ The parent run's id lives in the study's user attributes, so a resumed study (or
 logs under the same parent. Trial runs end FINISHED / FAILED / KILLED through
 `record.tracked_run`; a run left RUNNING by a worker killed with -9 is closed as KILLED once its
 Optuna trial is no longer RUNNING (heartbeat expired), see `close_orphans`.
+
+A pruned trial's run ends FINISHED, named "trial N (pruned)" and tagged ferbench.trial_state=PRUNED:
+the pruner's verdict is a normal end of the trial (its curve up to the cut is valid data), while
+KILLED means interrupted and resumable everywhere else in ferbench (record, stale_runs, runs).
+
+Why not optuna-integration's MLflowCallback: it runs after the trial has ended (Optuna calls
+callbacks once the trial is stored, and never for an interrupted one), so the trial's training
+cannot log into its run; its `track_in_mlflow` decorator opens the run earlier, but through the
+fluent active-run stack, without our tags, before a surplus trial is refused, and it ends the run
+FAILED on any exception (a prune, Ctrl-C or SIGTERM alike) where `tracked_run` tells them apart.
+
+Plots are HTML files with plotly.js inline (4.8 MB each, measured): the MLflow artifact viewer
+shows an HTML artifact from a blob URL in a sandboxed iframe, which reaches neither a plotly.min.js
+beside it nor, offline, a CDN (`mlflow.log_figure`'s default for plotly figures).
 """
 
 from __future__ import annotations
@@ -16,8 +30,17 @@ from typing import Any
 
 from ferbench import record
 from ferbench.record.tags import (
-    MLFLOW_PARENT_RUN_ID, TAG_FINAL_RUN_ID, TAG_KIND, TAG_OPTUNA_TRIAL_ID, TAG_RESUMED_PREFIX, TAG_RETRY_OF,
-    TAG_STUDY, TAG_TRIAL_NUMBER, TAG_TRIAL_STATE, TAG_TUNED,
+    MLFLOW_PARENT_RUN_ID,
+    MLFLOW_RUN_NAME,
+    TAG_FINAL_RUN_ID,
+    TAG_KIND,
+    TAG_OPTUNA_TRIAL_ID,
+    TAG_RESUMED_PREFIX,
+    TAG_RETRY_OF,
+    TAG_STUDY,
+    TAG_TRIAL_NUMBER,
+    TAG_TRIAL_STATE,
+    TAG_TUNED,
 )
 from ferbench.tuning._storage import PARAMS_ATTR, PARENT_ATTR, RUN_ID_ATTR, state_counts
 
@@ -86,7 +109,8 @@ class StudyTracker:
         retry_of = trial.study._storage.get_trial(trial._trial_id).system_attrs.get("failed_trial")
         if retry_of is not None:
             tags[TAG_RETRY_OF] = retry_of
-        return record.tracked_run(self.experiment_id, f"trial {trial.number}", tags, parent_run_id=self.parent_id)
+        return record.tracked_run(self.experiment_id, trial_run_name(trial.number), tags,
+                                  parent_run_id=self.parent_id)
 
     def log_trial(self, run_id, trial, value, state: dict, pruned: bool) -> None:
         if run_id is None:
@@ -97,13 +121,16 @@ class StudyTracker:
             metrics["val_accuracy"] = value
         outcome = "PRUNED" if pruned else ("COMPLETE" if value is not None else "FAIL")
         steps = state["intermediate"]
+        tags = {TAG_TRIAL_STATE: outcome}
+        if pruned:
+            tags[MLFLOW_RUN_NAME] = trial_run_name(trial.number, pruned=True)
         record.log(run_id, params={**trial.params, "epochs": self.epochs, "seed": self.seed,
-                                   "protocol": self.protocol_name}, metrics=metrics,
-                   tags={TAG_TRIAL_STATE: outcome})
+                                   "protocol": self.protocol_name}, metrics=metrics, tags=tags)
         if steps:  # intermediate values as metric steps (step = Optuna step)
+            import time
+
             from mlflow.entities import Metric
 
-            import time
             now = int(time.time() * 1000)
             self.client.log_batch(run_id, metrics=[Metric("intermediate_val_accuracy", v, now, s)
                                                    for s, v in sorted(steps.items())])
@@ -149,6 +176,10 @@ class StudyTracker:
             record.log_files(self.parent_id, out, artifact_path="study")
 
 
+def trial_run_name(number: int, pruned: bool = False) -> str:
+    return f"trial {number}" + (" (pruned)" if pruned else "")
+
+
 def _as_param(value) -> str:
     """How record.log writes a param value (text as is, anything else as JSON), for comparison."""
     return (value if isinstance(value, str) else json.dumps(value, default=str))[:6000]
@@ -162,8 +193,8 @@ def write_best_config(config: dict, out: Path) -> None:
 
 
 def save_plots(study, out: Path) -> list[str]:
-    """Optimisation history, parameter importances, parallel coordinates: HTML (plotly) and PNG
-    (matplotlib; kaleido needs Chrome). Returns why any plot was skipped."""
+    """Optimisation history, parameter importances, parallel coordinates: self-contained HTML
+    (plotly) and PNG (matplotlib; kaleido needs Chrome). Returns why any plot was skipped."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -180,7 +211,7 @@ def save_plots(study, out: Path) -> list[str]:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                getattr(vis, f"plot_{name}")(study).write_html(str(out / f"{name}.html"), include_plotlyjs="directory")
+                getattr(vis, f"plot_{name}")(study).write_html(str(out / f"{name}.html"), include_plotlyjs=True)
                 axes = getattr(vis_mpl, f"plot_{name}")(study)
                 figure = (axes.flat[0] if hasattr(axes, "flat") else axes).figure
                 figure.savefig(out / f"{name}.png", dpi=90, bbox_inches="tight")
