@@ -29,7 +29,11 @@ def test_server_logs_no_requests_and_no_info(monkeypatch):
 
 
 @pytest.mark.slow
-def test_requests_leave_only_the_address_line(isolated_store, tmp_path):
+def test_requests_leave_only_the_address_and_experiment_lines(isolated_store, tmp_path):
+    from ferbench import record
+
+    record.setup()
+    experiment = record.experiment_for("tinyset")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -41,7 +45,7 @@ def test_requests_leave_only_the_address_line(isolated_store, tmp_path):
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
-        while "MLflow UI" not in (tmp_path / "out").read_text():
+        while "ferbench-tinyset" not in (tmp_path / "out").read_text():
             assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "err").read_text()
             time.sleep(0.5)
         for path in ("/health", "/", "/ajax-api/2.0/mlflow/experiments/search?max_results=5", "/health"):
@@ -50,5 +54,6 @@ def test_requests_leave_only_the_address_line(isolated_store, tmp_path):
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
     assert (tmp_path / "out").read_text().splitlines() == [
-        f"MLflow UI: {url}  (store: sqlite:///{isolated_store / 'mlflow.db'}; Ctrl-C stops it)"]
+        f"MLflow UI: {url}  (store: sqlite:///{isolated_store / 'mlflow.db'}; Ctrl-C stops it)",
+        f"  ferbench-tinyset: {url}/#/experiments/{experiment}?workflowType=machine_learning"]
     assert (tmp_path / "err").read_text() == ""  # no request lines, no start-up notices

@@ -71,6 +71,17 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 120.0) ->
     raise FerbenchError(f"the MLflow server did not answer {url}/health within {timeout:.0f} s")
 
 
+def experiment_links(url: str) -> list[tuple[str, str]]:
+    """(name, link) for each ferbench experiment, opening on its runs table: MLflow 3 opens an
+    experiment on its GenAI overview unless the link (or the browser, once) picks "Model training"."""
+    import json
+
+    with urllib.request.urlopen(f"{url}/ajax-api/2.0/mlflow/experiments/search?max_results=1000", timeout=10) as answer:
+        experiments = json.load(answer).get("experiments", [])
+    return [(e["name"], f"{url}/#/experiments/{e['experiment_id']}?workflowType=machine_learning")
+            for e in sorted(experiments, key=lambda e: e["name"]) if e["name"].startswith("ferbench-")]
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -103,6 +114,8 @@ def ui(
     try:
         wait_healthy(url, process)
         typer.echo(f"MLflow UI: {url}  (store: {uri}; Ctrl-C stops it)")
+        for name, link in experiment_links(url):
+            typer.echo(f"  {name}: {link}")
         process.wait()
     except KeyboardInterrupt:
         pass

@@ -73,7 +73,9 @@ def _artifact_location(uri: str) -> str | None:
 
 def experiment_for(dataset_name: str) -> str:
     """Id of the experiment "ferbench-<dataset_name>", created on first use and tagged as model
-    training, so MLflow 3's UI opens it on its runs rather than on the GenAI overview."""
+    training (`mlflow.experimentKind`). MLflow 3.17's UI does not read that tag yet: it opens
+    experiments on the GenAI overview unless the browser chose "Model training" once, which is
+    why `ferbench ui` prints a link that does."""
     from mlflow.exceptions import MlflowException
 
     c = client()

@@ -207,7 +207,7 @@ def tune(family_name: str, dataset, *, trials: int, protocol: str | None = None,
 
     def progress(t):
         value = "" if t.value is None else f" {'last ' if t.state.name == 'PRUNED' else ''}val_accuracy={t.value:.4f}"
-        echo(f"trial {t.number}: {t.state.name}{value} compute={t.user_attrs.get('compute', 0)}")
+        echo(f"trial {t.number}: {t.state.name}{value} compute {t.user_attrs.get('compute', 0)} training images")
 
     try:
         loop = run_until(study, objective, trials, sampler=sampler, seed=seed, timeout=timeout,
