@@ -39,10 +39,10 @@ from pathlib import Path
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ["FERBENCH_HOME"] = tempfile.mkdtemp(prefix="ferbench-bench-lb-home-")  # the leaderboard cache goes here
 
-from _common import RESULTS, write_atomically  # noqa: E402
+from _common import RESULTS, write_atomically
 
-from ferbench import record  # noqa: E402
-from ferbench.leaderboard import (  # noqa: E402
+from ferbench import record
+from ferbench.leaderboard import (
     RUN_FILTER, experiment_ids, leaderboard, pool, search, search_our_runs, sql_store,
 )
 

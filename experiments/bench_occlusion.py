@@ -18,7 +18,7 @@ import time
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-from _common import RESULTS, write_atomically  # noqa: E402
+from _common import RESULTS, write_atomically
 
 
 def main() -> None:

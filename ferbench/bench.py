@@ -157,7 +157,7 @@ def run_all(plans, dataset, *, quiet=False, tags=None, on_row=None, seeds=None) 
                           run_id=result.run_id, params=result.params)
         except StoreError:
             raise
-        except Exception as exc:  # noqa: BLE001 - reported below the table and in the exit code
+        except Exception as exc:  # reported below the table and in the exit code
             row = Row(name, "failed", reason=f"{type(exc).__name__}: {first_line(exc, 200)}",
                       protocol=plan.protocol.name)
         row.settings, row.note = planned.settings, planned.note

@@ -37,7 +37,7 @@ def one_line_error(result, *needles):
 
 
 @pytest.fixture
-def tiny_specs(tmp_path, monkeypatch, tiny_family):  # noqa: F811
+def tiny_specs(tmp_path, monkeypatch, tiny_family):
     folder = tmp_path / "specs"
     folder.mkdir()
     (folder / "tinypaper.yaml").write_text(TINY_SPEC)

@@ -180,8 +180,8 @@ class KerasFamily(Family):
     def load(cls, directory: Path) -> KerasFamily:
         import keras
 
-        import ferbench.layers  # noqa: F401 - registers the custom layers for deserialisation
-        import ferbench.preprocess  # noqa: F401
+        import ferbench.layers
+        import ferbench.preprocess  # noqa: F401 - both register their custom layers for deserialisation
 
         family, info = cls.load_info(directory)
         family.model_ = keras.models.load_model(Path(directory) / MODEL_FILE)

@@ -186,8 +186,8 @@ def read_state(epoch_dir: Path) -> dict:
 def _load(epoch_dir: Path, family, seed: int, epochs: int, early: EarlyStopping | None):
     import keras
 
-    import ferbench.layers  # noqa: F401 - registers the custom layers for deserialisation
-    import ferbench.preprocess  # noqa: F401
+    import ferbench.layers
+    import ferbench.preprocess  # noqa: F401 - both register their custom layers for deserialisation
 
     state = read_state(epoch_dir)
     wanted = {"format": FORMAT, "family": family.name, "params": _plain(family.params), "seed": seed, "epochs": epochs}
