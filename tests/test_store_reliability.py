@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_subprocess import cli, cli_process
+from cli_subprocess import cli
 from typer.testing import CliRunner
 
 from ferbench import checkpoints, record
