@@ -11,13 +11,14 @@ import socket
 import sqlite3
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
-from _common import FERBENCH_CLI
 from PIL import Image
+
+from _common import FERBENCH_CLI
 
 CNN = ["baseline_cnn", "--dataset", "synthetic", "--epochs", "1", "--set", "filters=2"]
 

@@ -40,10 +40,15 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ["FERBENCH_HOME"] = tempfile.mkdtemp(prefix="ferbench-bench-lb-home-")  # the leaderboard cache goes here
 
 from _common import RESULTS, write_atomically
-
 from ferbench import record
 from ferbench.leaderboard import (
-    RUN_FILTER, experiment_ids, leaderboard, pool, search, search_our_runs, sql_store,
+    RUN_FILTER,
+    experiment_ids,
+    leaderboard,
+    pool,
+    search,
+    search_our_runs,
+    sql_store,
 )
 
 FAMILIES = ["five_layer_cnn", "deeper_cnn", "baseline_cnn", "nishime_cnn", "vgg19_pca_svm",

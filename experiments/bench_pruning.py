@@ -37,6 +37,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import numpy as np
+
 from _common import (
     RESULTS,
     add_subset_arguments,

@@ -19,19 +19,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 import os
 import re
 import shutil
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from ferbench import store
 from ferbench.errors import FerbenchError
-
 
 RUN_FILE = "run.json"
 FOLDS_FILE = "folds.jsonl"

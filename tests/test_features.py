@@ -8,8 +8,7 @@ from sklearn.decomposition import PCA
 
 from ferbench.data.synthetic import generate
 from ferbench.errors import FerbenchError
-from ferbench.features import backbone_passes, feature_set
-from ferbench.features import cache
+from ferbench.features import backbone_passes, cache, feature_set
 from ferbench.features.gram_pca import GramPCA
 
 

@@ -139,11 +139,10 @@ def test_verdict_thresholds():
 
 
 def test_a_killed_reproduction_resumes_its_row_from_the_checkpoint_and_finishes(monkeypatch, isolated_store):
-    from ferbench.testing import tiny_dataset
-
     from ferbench import record, runner
     from ferbench.families import _keras_training as keras_training
     from ferbench.reproductions import Row
+    from ferbench.testing import tiny_dataset
 
     data = tiny_dataset(splits=True)
     params = {"filters": 2, "batch_size": 16, "augment": True, "patience": 10}

@@ -8,8 +8,7 @@ from typing import Any
 from ferbench.errors import FerbenchError
 from ferbench.families._base_feature import FeatureFamily, feature_params
 from ferbench.families.registry import register
-from ferbench.params import Choice
-from ferbench.params import Text
+from ferbench.params import Choice, Text
 from ferbench.weights import BACKBONES, backbone, check_input_size, missing_imagenet_message
 
 

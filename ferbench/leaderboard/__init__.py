@@ -11,13 +11,36 @@ from __future__ import annotations
 
 from ferbench.comparability import CAVEATS, COMPARABLE, NOT_COMPARABLE, Ours  # judged here, so importable here
 from ferbench.leaderboard._cache import (
-    RunRecord, cache_path, finished_runs, paired_results, search, search_runs, sql_store,
+    RunRecord,
+    cache_path,
+    finished_runs,
+    paired_results,
+    search,
+    search_runs,
+    sql_store,
 )
 from ferbench.leaderboard._cells import (
-    LEGEND, MARKS, VERDICTS, all_reasons, delta_text, fmt, metric_label, ours_text, short_reason, short_why,
+    LEGEND,
+    MARKS,
+    VERDICTS,
+    all_reasons,
+    delta_text,
+    fmt,
+    metric_label,
+    ours_text,
+    short_reason,
+    short_why,
 )
 from ferbench.leaderboard._compare import (
-    NOTHING_YET, RUN_FILTER, Row, build, compare, experiment_ids, leaderboard, paired_verdicts, pool,
+    NOTHING_YET,
+    RUN_FILTER,
+    Row,
+    build,
+    compare,
+    experiment_ids,
+    leaderboard,
+    paired_verdicts,
+    pool,
     search_our_runs,
 )
 from ferbench.leaderboard._page import chart_png, chart_series, page

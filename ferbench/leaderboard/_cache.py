@@ -118,9 +118,8 @@ def _read_sql(store, experiment_ids: list[str], query: str, view_type) -> list[R
     """What SqlAlchemyStore._search_runs returns for `query` (its joins, WHERE clause and order),
     read as plain columns: the matching runs, then the tags, params and latest metrics of those
     run ids, in chunks, as MLflow's own selectin loading does."""
-    from sqlalchemy import select
-
     from mlflow.store.tracking import sqlalchemy_store as m
+    from sqlalchemy import select
 
     run = m.SqlRun
     with store.ManagedSessionMaker() as session:

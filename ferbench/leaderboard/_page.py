@@ -8,7 +8,14 @@ from pathlib import Path
 
 from ferbench.comparability import CAVEATS, COMPARABLE
 from ferbench.leaderboard._cells import (
-    LEGEND, MARKS, VERDICTS, all_reasons, delta_text, fmt, metric_label, ours_text,
+    LEGEND,
+    MARKS,
+    VERDICTS,
+    all_reasons,
+    delta_text,
+    fmt,
+    metric_label,
+    ours_text,
 )
 from ferbench.leaderboard._compare import Row
 

@@ -14,7 +14,14 @@ from pathlib import Path
 from ferbench.comparability import CAVEATS, COMPARABLE
 from ferbench.errors import FerbenchError
 from ferbench.leaderboard._cells import (
-    LEGEND, MARKS, all_reasons, delta_text, fmt, metric_label, ours_text, short_why,
+    LEGEND,
+    MARKS,
+    all_reasons,
+    delta_text,
+    fmt,
+    metric_label,
+    ours_text,
+    short_why,
 )
 from ferbench.leaderboard._compare import Row
 from ferbench.record.tags import TAG_FILTER_PREFIX, TAG_KIND, TAG_SOURCE, TAG_VERSION

@@ -15,8 +15,18 @@ from typing import Any
 
 from ferbench.errors import FerbenchError
 from ferbench.record.tags import (
-    MLFLOW_PARENT_RUN_ID, TAG_CLASSES, TAG_FAMILY, TAG_FINGERPRINT, TAG_KIND, TAG_N_IMAGES, TAG_PROTOCOL,
-    TAG_REPRODUCTION, TAG_REPRODUCTION_ROW, TAG_SEED, TAG_SOURCE, TAG_SPLIT_SIZES,
+    MLFLOW_PARENT_RUN_ID,
+    TAG_CLASSES,
+    TAG_FAMILY,
+    TAG_FINGERPRINT,
+    TAG_KIND,
+    TAG_N_IMAGES,
+    TAG_PROTOCOL,
+    TAG_REPRODUCTION,
+    TAG_REPRODUCTION_ROW,
+    TAG_SEED,
+    TAG_SOURCE,
+    TAG_SPLIT_SIZES,
 )
 
 RUN_KEYS = {"protocol", "seed", "epochs"}  # run params that are not family params

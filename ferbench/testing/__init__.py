@@ -17,13 +17,24 @@ families (runs, tracking, tuning).
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from ferbench.testing._support import check_dataset, check_parts, private_store
 from ferbench.testing.checks import (
-    CHECKS, check_bad_params_raise, check_builds, check_fit, check_metadata, check_params_round_trip,
-    check_params_spec, check_predict_before_fit_raises, check_predict_proba, check_run_is_logged,
-    check_same_seed_same_result, check_save_load, check_subset_predictions, check_tunable_params_sample,
+    CHECKS,
+    check_bad_params_raise,
+    check_builds,
+    check_fit,
+    check_metadata,
+    check_params_round_trip,
+    check_params_spec,
+    check_predict_before_fit_raises,
+    check_predict_proba,
+    check_run_is_logged,
+    check_same_seed_same_result,
+    check_save_load,
+    check_subset_predictions,
+    check_tunable_params_sample,
 )
 from ferbench.testing.tiny import TinyFamily, tiny_dataset
 
