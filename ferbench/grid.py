@@ -117,7 +117,7 @@ def log_grid_summary(run_id: str, cells: list[dict], layers: list[str], pca: lis
         (out / "grid_cells.csv").write_text("\n".join(rows) + "\n")
         fig, axes = plt.subplots(1, len(protocols), figsize=(1.2 + 1.1 * len(pca) * len(protocols), 0.5 * len(layers) + 1.6),
                                  dpi=90, squeeze=False)
-        for ax, protocol in zip(axes[0], protocols):
+        for ax, protocol in zip(axes[0], protocols, strict=True):
             table = np.full((len(layers), len(pca)), np.nan)
             for c in cells:
                 if c["protocol"] == protocol and c.get("test_accuracy") is not None:

@@ -94,7 +94,7 @@ def test_statistics_come_from_training_images_only(name):
     run([step], OTHER)
     step(P.as_nhwc(OTHER), training=True)
     after = [w.numpy() for w in step.weights]
-    assert all(np.array_equal(a, b) for a, b in zip(before, after))
+    assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
     # and they differ from what fitting on everything would have given
     (everything,) = P.build_steps([name], np.concatenate([TRAIN, OTHER]), (6, 6, 1))
     assert not np.allclose(everything.weights[0].numpy(), before[0])
@@ -134,7 +134,7 @@ def test_saved_model_reloads_with_fitted_steps(tmp_path):
     sample = P.as_nhwc(images[:16]).astype("float32")
     assert np.allclose(model.predict(sample, verbose=0), loaded.predict(sample, verbose=0), atol=1e-5)
     for name in ("dataset_standardize", "feature_mean", "zca"):
-        for a, b in zip(model.get_layer(name).weights, loaded.get_layer(name).weights):
+        for a, b in zip(model.get_layer(name).weights, loaded.get_layer(name).weights, strict=True):
             assert np.array_equal(a.numpy(), b.numpy())
     assert float(np.abs(loaded.get_layer("zca").whiten.numpy()).sum()) > 0
 

@@ -117,7 +117,7 @@ def test_loo_keeps_fold_values_as_a_table_without_steps_or_child_runs():
     assert result.metrics["test_accuracy"] == pytest.approx(pred.mean())
     data = tiny_dataset(n=21)
     counts = np.bincount(data.labels, minlength=data.n_classes)
-    pooled_hits = sum(result.metrics[f"test_recall_{c}"] * n for c, n in zip(data.class_names, counts))
+    pooled_hits = sum(result.metrics[f"test_recall_{c}"] * n for c, n in zip(data.class_names, counts, strict=True))
     assert pooled_hits == pytest.approx(pred.sum())  # recalls of the pooled predictions
     assert logged["test_macro_f1"] == pytest.approx(result.metrics["test_macro_f1"])
 

@@ -130,7 +130,7 @@ def read_folder(root: Path, *, skip_corrupt: bool = False) -> FaceDataset:
         warnings += notes
     splits = []
     unprefixed = 0
-    for path, fallback in zip(paths, folder_split):
+    for path, fallback in zip(paths, folder_split, strict=True):
         usage = next((s for p, s in PREFIXES.items() if path.name.startswith(p)), None)
         unprefixed += usage is None
         splits.append(usage or fallback)

@@ -177,7 +177,7 @@ def decode_many(
 
     workers = workers or min(4, (os.cpu_count() or 1) + 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for i, problem in zip(range(start, len(paths)), pool.map(work, range(start, len(paths)))):
+        for i, problem in zip(range(start, len(paths)), pool.map(work, range(start, len(paths))), strict=True):
             if problem is None:
                 continue
             if not skip_corrupt:

@@ -80,7 +80,7 @@ def figure(rows: list[Row]):
                  "marker": {"size": 10, "symbol": [symbol if ours or _comparable(r) else
                                                    f"{symbol}-open" for r in rows_]}}
         if ours:
-            below, above = zip(*(_error(r) for r in rows_))
+            below, above = zip(*(_error(r) for r in rows_), strict=True)
             trace.update(y=[100 * r.ours for r in rows_],
                          error_y={"type": "data", "array": list(above), "arrayminus": list(below)},
                          text=[f"{ours_text(r)}, {r.ours_n}, run {r.run_id[:12]}" for r in rows_])
