@@ -58,7 +58,7 @@ def run_grid(family_name: str, dataset, *, layers: list[str], pca: list[int], pr
     parsed = [parse_protocol(p) for p in protocols]
     limits = pca_limits(family_cls, params, dataset, parsed, seed)
     probe = family_cls(**{**params, "layer": layers[0]})
-    probe.feature_set(dataset).ensure([family_cls(**{**params, "layer": l}).layer for l in layers])
+    probe.feature_set(dataset).ensure([family_cls(**{**params, "layer": name}).layer for name in layers])
     record.setup(tracking_uri)
     experiment = record.experiment_for(dataset.name)
     tags = record.common_tags(family_cls, dataset, ",".join(p.name for p in parsed), seed, params)
