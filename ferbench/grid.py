@@ -115,8 +115,8 @@ def log_grid_summary(run_id: str, cells: list[dict], layers: list[str], pca: lis
         keys = ["layer", "n_components", "protocol", "test_accuracy", "train_ajk_accuracy", "run_id", "skipped"]
         rows = [",".join(keys)] + [",".join("" if c.get(k) is None else str(c[k]) for k in keys) for c in cells]
         (out / "grid_cells.csv").write_text("\n".join(rows) + "\n")
-        fig, axes = plt.subplots(1, len(protocols), figsize=(1.2 + 1.1 * len(pca) * len(protocols), 0.5 * len(layers) + 1.6),
-                                 dpi=90, squeeze=False)
+        figsize = (1.2 + 1.1 * len(pca) * len(protocols), 0.5 * len(layers) + 1.6)
+        fig, axes = plt.subplots(1, len(protocols), figsize=figsize, dpi=90, squeeze=False)
         for ax, protocol in zip(axes[0], protocols, strict=True):
             table = np.full((len(layers), len(pca)), np.nan)
             for c in cells:

@@ -36,7 +36,8 @@ def test_stateless_steps():
     assert np.allclose(gcn.mean(axis=1), 0, atol=1e-4)
     assert np.allclose(np.sqrt((gcn**2).mean(axis=1)), 1, atol=1e-3)
     flat = np.full((2, 6, 6), 7, np.uint8)  # a constant image must not blow up
-    assert np.isfinite(run([preprocess.GCN()], flat)).all() and np.isfinite(run([preprocess.PerImageStandardize()], flat)).all()
+    assert np.isfinite(run([preprocess.GCN()], flat)).all()
+    assert np.isfinite(run([preprocess.PerImageStandardize()], flat)).all()
     rgb = run(preprocess.build_steps(["grey_to_rgb"], TRAIN, (6, 6, 3)), TRAIN[:3])
     assert rgb.shape == (3, 6, 6, 3) and np.array_equal(rgb[..., 0], rgb[..., 2])
     big = run(preprocess.build_steps(["resize"], TRAIN, (12, 10, 1)), TRAIN[:3])

@@ -128,7 +128,8 @@ def test_a_standalone_run_with_the_rows_identity_is_reused(tiny_specs, isolated_
     out = json.loads(invoke("reproduce", "tinypaper", "--rows", "tiny", "--format", "json").output)
     assert out["rows"][0]["run_ids"][0] == standalone
     tags = record.client().get_run(standalone).data.tags  # filled from the data set it provably used
-    assert tags["ferbench.split_sizes"] == '{"train": 1400, "val": 300, "test": 300}' and tags["ferbench.n_images"] == "2000"
+    assert tags["ferbench.split_sizes"] == '{"train": 1400, "val": 300, "test": 300}'
+    assert tags["ferbench.n_images"] == "2000"
     assert len(_runs(isolated_store)) == 3
 
 

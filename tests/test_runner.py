@@ -61,7 +61,8 @@ def test_the_device_is_the_first_gpu_tensorflow_sees(monkeypatch):
 
 
 @pytest.mark.parametrize("images, message", [
-    (lambda data: data.images[:, :32, :32], "needs 48x48 images; the data set has 32x32 and the family does not resize"),
+    (lambda data: data.images[:, :32, :32],
+     "needs 48x48 images; the data set has 32x32 and the family does not resize"),
     (lambda data: np.repeat(data.images[..., None], 3, axis=3), "needs 1-channel images; the data set has 3"),
 ])
 def test_data_the_family_cannot_take_is_refused_before_any_run(images, message):

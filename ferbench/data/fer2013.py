@@ -77,7 +77,9 @@ def read_csv(path: Path) -> FaceDataset:
             rows = csv.reader(handle)
             header = [h.strip().lower() for h in next(rows, [])]
             if sorted(header) != ["emotion", "pixels", "usage"]:
-                raise FerbenchError(f"{path}: expected columns emotion,pixels,Usage, found {','.join(header) or 'none'}")
+                raise FerbenchError(
+                    f"{path}: expected columns emotion,pixels,Usage, found {','.join(header) or 'none'}"
+                )
             col = {name: header.index(name) for name in header}
             for line, row in enumerate(rows, start=2):
                 if not row:
@@ -90,7 +92,9 @@ def read_csv(path: Path) -> FaceDataset:
                     raise FerbenchError(f"{where}: unknown emotion code {code!r} (expected 0..6)")
                 usage = USAGE.get(row[col["usage"]].strip().lower())
                 if usage is None:
-                    raise FerbenchError(f"{where}: unknown Usage {row[col['usage']]!r} (Training, PublicTest, PrivateTest)")
+                    raise FerbenchError(
+                        f"{where}: unknown Usage {row[col['usage']]!r} (Training, PublicTest, PrivateTest)"
+                    )
                 text = row[col["pixels"]]
                 pixels = _parse_pixels(text)
                 count = len(text.split()) if pixels is None else pixels.size  # split only on errors

@@ -4,9 +4,9 @@ Every fold, PCA size, C value and tuning trial reuses the same cached features a
 matrix; a fit costs one m x m eigendecomposition and a LinearSVC on m x n_components. PCA is fit
 on the training part only. Scores are whitened by default (unit variance per component on the
 training part), which is what makes LIBLINEAR converge in a few hundred iterations instead of
-thousands (measured: 10 s against 0.13 s on JAFFE); whiten=False keeps the PCA geometry and only rescales all components by
-one factor. Probabilities are the softmax of the SVM decision values (an SVM has no calibrated
-probabilities; the ranking is what metrics use).
+thousands (measured: 10 s against 0.13 s on JAFFE); whiten=False keeps the PCA geometry and only
+rescales all components by one factor. Probabilities are the softmax of the SVM decision values
+(an SVM has no calibrated probabilities; the ranking is what metrics use).
 """
 
 from __future__ import annotations

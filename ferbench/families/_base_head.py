@@ -80,7 +80,8 @@ class HeadFamily(Family):
         for i in range(self.params["hidden_layers"] if self.params["units"] else 0):
             if self.params["dropout"]:
                 x = keras.layers.Dropout(self.params["dropout"])(x)
-            x = keras.layers.Dense(self.params["units"], activation="relu", kernel_regularizer=reg, name=f"head_fc{i + 1}")(x)
+            x = keras.layers.Dense(self.params["units"], activation="relu", kernel_regularizer=reg,
+                                   name=f"head_fc{i + 1}")(x)
         if self.params["dropout"]:
             x = keras.layers.Dropout(self.params["dropout"])(x)
         return keras.layers.Dense(n_classes, activation="softmax", kernel_regularizer=reg, name="head_softmax")(x)

@@ -47,7 +47,8 @@ from ferbench.leaderboard._page import chart_png, chart_series, page
 from ferbench.leaderboard._render import FORMATS, HEADERS, log_run, print_table, render, table, write_artifacts
 
 __all__ = [
-    "CAVEATS", "COMPARABLE", "NOT_COMPARABLE", "Ours", "FORMATS", "HEADERS", "LEGEND", "MARKS", "NOTHING_YET", "RUN_FILTER", "Row", "RunRecord", "VERDICTS",
+    "CAVEATS", "COMPARABLE", "NOT_COMPARABLE", "Ours", "FORMATS", "HEADERS", "LEGEND", "MARKS", "NOTHING_YET",
+    "RUN_FILTER", "Row", "RunRecord", "VERDICTS",
     "all_reasons", "build", "cache_path", "chart_png", "chart_series", "compare", "delta_text",
     "experiment_ids", "finished_runs", "fmt", "leaderboard", "log_run", "metric_label", "ours_text", "page",
     "paired_results", "paired_verdicts", "pool", "print_table", "render", "search", "search_our_runs",
