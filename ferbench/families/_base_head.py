@@ -10,14 +10,14 @@ Images are grey repeated to RGB, resized and passed through the backbone's prepr
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
 from ferbench.data.dataset import Part
 from ferbench.errors import FerbenchError
 from ferbench.families._keras_training import forwarding_callbacks
-from ferbench.families.base import Family
+from ferbench.families.base import EpochCallback, Family
 from ferbench.features.cache import feature_set
 from ferbench.features.extract import prepare
 from ferbench.params import Bool, Float, Int
@@ -114,7 +114,17 @@ class HeadFamily(Family):
         return _image_batches(self, part, training=training, seed=seed)
 
     # --- learning ----------------------------------------------------------------------------
-    def fit(self, train: Part, val: Part | None = None, *, epochs=None, seed=0, callbacks=None, verbose=False):
+    def fit(
+        self,
+        train: Part,
+        val: Part | None = None,
+        *,
+        epochs: int | None = None,
+        seed: int = 0,
+        callbacks: list[EpochCallback] | None = None,
+        verbose: bool = False,
+        checkpoint_dir: Path | None = None,
+    ) -> Self:
         epochs = int(self.default_epochs if epochs is None else epochs)
         if epochs < 1:
             raise FerbenchError(f"epochs must be a positive integer, got {epochs}")
