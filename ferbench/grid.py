@@ -46,12 +46,12 @@ def run_grid(family_name: str, dataset, *, layers: list[str], pca: list[int], pr
     protocol's training parts allow (Ravi's 200 components on JAFFE's 213 images) is skipped and
     listed as such in the returned cells (`skipped`) and on the parent run, never fitted."""
     from ferbench import record, runner
-    from ferbench.families import registry
+    from ferbench.families import FeatureFamily, registry
     from ferbench.protocols import parse_protocol
 
     family_cls = registry.get(family_name)
     spec = family_cls.params_spec()
-    if "layer" not in spec or "n_components" not in spec:
+    if not issubclass(family_cls, FeatureFamily) or "layer" not in spec or "n_components" not in spec:
         raise FerbenchError(f"family {family_name} has no layer / n_components grid (a feature family is needed)")
     for layer in layers:
         family_cls(**{**params, "layer": layer})  # checks layer names and sizes before any work
