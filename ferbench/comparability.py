@@ -45,7 +45,7 @@ class Ours:
     classes: tuple[str, ...] | None = None     # None: not recorded
     epochs: int | None = None                  # None: not recorded, or not trained by epochs
     early_stopping: bool = False               # stopped on the validation rows
-    seed_runs: dict[int, str] = field(default_factory=dict)  # seed -> its kept run
+    seed_runs: dict[int | str, str] = field(default_factory=dict)  # seed -> its kept run
 
     def spread_of(self, metric: str) -> str:
         return f"{self.n} seeds" if self.n > 1 else (f"{self.n_folds} folds" if self.n_folds else "1 run")

@@ -85,8 +85,10 @@ def _digest(group: list[dict]) -> str:
 
 def _run_content(group: list[dict]) -> tuple[str, dict, dict, dict]:
     first = group[0]
-    metrics, curves = {}, {}
-    def order(e: dict):
+    metrics: dict[str, float] = {}
+    curves: dict[str, list[float]] = {}  # per-fold values as the steps of one metric
+
+    def order(e: dict) -> tuple[bool, int]:
         fold = e["split"].startswith("fold_")
         return (fold, int(e["split"][5:]) if fold else 0)
 
