@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -154,7 +155,7 @@ def seed_results(fn, seeds: list[int], settings: dict, jobs: int, failed: dict |
 
     if jobs <= 1:
         for seed in seeds:
-            ok, result = outcome(seed, lambda: fn(seed, settings))
+            ok, result = outcome(seed, partial(fn, seed, settings))
             if ok:
                 yield seed, result
         return

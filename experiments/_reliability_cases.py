@@ -11,13 +11,14 @@ import socket
 import sqlite3
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
-from _common import FERBENCH_CLI
 from PIL import Image
+
+from _common import FERBENCH_CLI
 
 CNN = ["baseline_cnn", "--dataset", "synthetic", "--epochs", "1", "--set", "filters=2"]
 
@@ -35,8 +36,8 @@ class Case:
     protect: list[str] = field(default_factory=list)  # files (under the temp folder) never changed
 
 
-class Skip(Exception):
-    pass
+class CannotPrepareError(Exception):
+    """A case's preparation is impossible here (a tmpfs needs root): the case is skipped."""
 
 
 def env_for(tmp: Path) -> dict:
@@ -105,7 +106,7 @@ def mount(tmp: Path, options: str) -> None:
     shutil.copytree(tmp / "store", keep)
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(tmp / "store")], capture_output=True)
     if done.returncode:
-        raise Skip(f"cannot mount a tmpfs: {done.stderr.decode().strip()}")
+        raise CannotPrepareError(f"cannot mount a tmpfs: {done.stderr.decode().strip()}")
     for path in keep.iterdir():
         shutil.copy2(path, tmp / "store" / path.name)
 

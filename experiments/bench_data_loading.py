@@ -28,9 +28,9 @@ from ferbench.data.readers import load_dataset
 dataset = load_dataset("fer2013", sys.argv[1])
 seconds = time.perf_counter() - start
 usage = resource.getrusage(resource.RUSAGE_SELF)
-print(json.dumps({"seconds": seconds, "cpu": usage.ru_utime + usage.ru_stime, "n_images": len(dataset), "shape": list(dataset.images.shape),
-                  "mb": dataset.images.nbytes / 1e6, "fingerprint": dataset.fingerprint,
-                  "peak_rss_mb": usage.ru_maxrss / 1024}))
+print(json.dumps({"seconds": seconds, "cpu": usage.ru_utime + usage.ru_stime, "n_images": len(dataset),
+                  "shape": list(dataset.images.shape), "mb": dataset.images.nbytes / 1e6,
+                  "fingerprint": dataset.fingerprint, "peak_rss_mb": usage.ru_maxrss / 1024}))
 """
 
 

@@ -88,15 +88,14 @@ def main() -> None:
                      f"in the pass): {build_s:.1f} s")
 
     # the grid as `ferbench grid` runs it (MLflow parent + one child run per cell), timed by phase
-    from ferbench.grid import run_grid
-
-    # the store is created (and migrated) once per FERBENCH_HOME, before any grid: timed apart
     from mlflow import MlflowClient
 
     from ferbench import record, weights
     from ferbench.features import cache
+    from ferbench.grid import run_grid
     from ferbench.threads import available_threads
 
+    # the store is created (and migrated) once per FERBENCH_HOME, before any grid: timed apart
     start = time.perf_counter()
     record.setup()
     store_s = time.perf_counter() - start

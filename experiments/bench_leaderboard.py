@@ -4,8 +4,9 @@ Builds each store quickly: a few dozen template runs through the normal API (rec
 log_batch), then copies of their rows with new run ids through sqlite3 (columns read from the
 live schema, so this follows MLflow's tables), with random accuracies and learning rates. About
 80% of the runs are kind=run (each 11 tags, 5 params, 6 metrics), the rest kind=fold and
-kind=trial, which the leaderboard's filter skips in SQL; the printed mix is counted in the store. A real store with k-fold and tuning children
-has a smaller kind=run share, so this mix is the hard case for the leaderboard read.
+kind=trial, which the leaderboard's filter skips in SQL; the printed mix is counted in the store.
+A real store with k-fold and tuning children has a smaller kind=run share, so this mix is the hard
+case for the leaderboard read.
 
 The leaderboard keeps an incremental cache of the runs it read (ferbench.leaderboard), so
 three figures matter: a whole leaderboard call on a cold cache (--refresh: a full read, pooling
@@ -39,11 +40,16 @@ from pathlib import Path
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ["FERBENCH_HOME"] = tempfile.mkdtemp(prefix="ferbench-bench-lb-home-")  # the leaderboard cache goes here
 
-from _common import RESULTS, write_atomically  # noqa: E402
-
-from ferbench import record  # noqa: E402
-from ferbench.leaderboard import (  # noqa: E402
-    RUN_FILTER, experiment_ids, leaderboard, pool, search, search_our_runs, sql_store,
+from _common import RESULTS, write_atomically
+from ferbench import record
+from ferbench.leaderboard import (
+    RUN_FILTER,
+    experiment_ids,
+    leaderboard,
+    pool,
+    search,
+    search_our_runs,
+    sql_store,
 )
 
 FAMILIES = ["five_layer_cnn", "deeper_cnn", "baseline_cnn", "nishime_cnn", "vgg19_pca_svm",
@@ -207,14 +213,18 @@ def main() -> None:
             mix = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1]))
             line = (f"{size:>6} runs ({mix}; read {f['kind_run']} kind=run, {f['configs']} configs, "
                     f"{f['rows']} rows; store built in {built:.0f} s)\n"
-                    f"        leaderboard, cold cache (--refresh)  wall {f['cold_wall']:6.2f} s  cpu {f['cold_cpu']:5.2f} s"
-                    f"  (target <= 2 s at 10,000 runs)\n"
-                    f"          of which the full read (fast path) wall {f['full_wall']:6.2f} s  cpu {f['full_cpu']:5.2f} s\n"
-                    f"          same read through search_runs      wall {f['orm_wall']:6.2f} s  cpu {f['orm_cpu']:5.2f} s"
-                    f"  (stores without the fast path)\n"
-                    f"          pooling                            wall {f['pool_wall']:6.2f} s  cpu {f['pool_cpu']:5.2f} s\n"
-                    f"        leaderboard, warm cache, none new    wall {f['warm_wall']:6.2f} s  cpu {f['warm_cpu']:5.2f} s\n"
-                    f"        leaderboard after 100 new runs       wall {f['catchup_wall']:6.2f} s  cpu {f['catchup_cpu']:5.2f} s")
+                    f"        leaderboard, cold cache (--refresh)  wall {f['cold_wall']:6.2f} s"
+                    f"  cpu {f['cold_cpu']:5.2f} s  (target <= 2 s at 10,000 runs)\n"
+                    f"          of which the full read (fast path) wall {f['full_wall']:6.2f} s"
+                    f"  cpu {f['full_cpu']:5.2f} s\n"
+                    f"          same read through search_runs      wall {f['orm_wall']:6.2f} s"
+                    f"  cpu {f['orm_cpu']:5.2f} s  (stores without the fast path)\n"
+                    f"          pooling                            wall {f['pool_wall']:6.2f} s"
+                    f"  cpu {f['pool_cpu']:5.2f} s\n"
+                    f"        leaderboard, warm cache, none new    wall {f['warm_wall']:6.2f} s"
+                    f"  cpu {f['warm_cpu']:5.2f} s\n"
+                    f"        leaderboard after 100 new runs       wall {f['catchup_wall']:6.2f} s"
+                    f"  cpu {f['catchup_cpu']:5.2f} s")
             print(line, flush=True)
             lines.append(line)
     out = RESULTS / "bench_leaderboard.txt"

@@ -15,10 +15,11 @@ import json
 import os
 import tempfile
 import time
+from functools import partial
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-from _common import RESULTS, write_atomically  # noqa: E402
+from _common import RESULTS, write_atomically
 
 
 def main() -> None:
@@ -58,7 +59,7 @@ def main() -> None:
     per_image = 16 * len(PAPER_VALUES)
     for batch_size in (int(b) for b in args.batch_sizes.split(",")):
         cpu0, t0 = time.process_time(), time.perf_counter()
-        occlusion_scan(lambda x: target.predict(x, batch_size), images[chosen], labels[chosen],
+        occlusion_scan(partial(target.predict, batch_size=batch_size), images[chosen], labels[chosen],
                        target.dataset.class_names, baseline=proba[chosen], batch_size=batch_size)
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         rate = len(chosen) * per_image / wall

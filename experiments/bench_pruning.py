@@ -36,8 +36,9 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-import numpy as np  # noqa: E402
-from _common import (  # noqa: E402
+import numpy as np
+
+from _common import (
     RESULTS,
     add_subset_arguments,
     fer2013_path,

@@ -28,8 +28,9 @@ from pathlib import Path
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import numpy as np  # noqa: E402
-from _common import FER2013_HELP, FERBENCH_CLI, RESULTS, fer2013_path, write_atomically  # noqa: E402
+import numpy as np
+
+from _common import FER2013_HELP, FERBENCH_CLI, RESULTS, fer2013_path, write_atomically
 
 N_TRAIN, N_VAL, N_TEST = 800, 200, 200
 RSS_SECONDS = 120

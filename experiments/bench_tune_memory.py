@@ -21,7 +21,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-from _common import RESULTS, make_objective, write_atomically  # noqa: E402
+from _common import RESULTS, make_objective, write_atomically
 
 
 def rss_mb() -> float:

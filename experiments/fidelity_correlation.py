@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+
 from _common import (
     RESULTS,
     add_subset_arguments,
@@ -89,8 +90,8 @@ def main() -> int:
     settings = {**subset_settings(args, "trials"), "fidelities": fidelities}
     results = dict(seed_results(fidelity_values, args.seeds, settings, args.jobs))
     lines = [f"cheap fits against full training: {args.family}, {args.n_train} train / {args.n_val} val, "
-             f"{args.epochs} epochs in full, space {space_of(args.family, args.space)}, {args.trials} kept random configurations per seed, "
-             f"seeds {args.seeds}"]
+             f"{args.epochs} epochs in full, space {space_of(args.family, args.space)}, "
+             f"{args.trials} kept random configurations per seed, seeds {args.seeds}"]
     lines += [describe(f"{fraction}:{epochs}", results) for fraction, epochs in fidelities]
     print("\n".join(lines))
     out = RESULTS / f"fidelity_correlation{setting_tag(settings)}_seeds{'-'.join(map(str, args.seeds))}.txt"

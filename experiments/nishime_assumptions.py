@@ -57,6 +57,7 @@ import os
 import time
 
 import numpy as np
+
 from _common import FER2013_HELP, RESULTS, fer2013_path
 
 RESULTS_FILE = RESULTS / "nishime_assumptions.txt"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+
 from _common import (
     RESULTS,
     add_subset_arguments,

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from _common import FERBENCH_CLI, RESULTS, write_atomically
-from _reliability_cases import Case, Skip, cases, env_for, finished_run, small_disk
+from _reliability_cases import CannotPrepareError, Case, cases, env_for, finished_run, small_disk
 
 OUT = RESULTS / "reliability.txt"
 TEMPLATE: Path | None = None  # a migrated, empty mlflow.db copied into each store
@@ -64,7 +64,7 @@ def run_case(case: Case, tmp: Path) -> tuple[str, int | None, int | None, list[s
     try:
         if case.prepare:
             case.prepare(tmp)
-    except Skip as exc:
+    except CannotPrepareError as exc:
         return "skipped", None, None, [str(exc)]
     protected = {name: digest(tmp / name) for name in case.protect}
     args = case.args(tmp) if callable(case.args) else case.args

@@ -157,7 +157,7 @@ def run_all(plans, dataset, *, quiet=False, tags=None, on_row=None, seeds=None) 
                           run_id=result.run_id, params=result.params)
         except StoreError:
             raise
-        except Exception as exc:  # noqa: BLE001 - reported below the table and in the exit code
+        except Exception as exc:  # reported below the table and in the exit code
             row = Row(name, "failed", reason=f"{type(exc).__name__}: {first_line(exc, 200)}",
                       protocol=plan.protocol.name)
         row.settings, row.note = planned.settings, planned.note
@@ -183,18 +183,21 @@ def _seeds_row(name, plan, dataset, seeds, *, quiet, tags) -> Row:
 def table(rows: list[Row], title: str):
     """A rich Table of the families that ran (or failed): family, protocol, accuracy ± std, wall
     time, published, run; it fits 100 columns. What else there is to say: `notes`."""
+    from rich.console import JustifyMethod
     from rich.table import Table
 
     out = Table(title=title, caption="±: std over folds, or the 95% CI half-width over seeds (--seeds)")
-    for column, justify in (("family", "left"), ("protocol", "left"), ("test accuracy", "right"),
-                            ("wall time", "right"), ("published", "right"), ("run", "left")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("family", "left"), ("protocol", "left"), ("test accuracy", "right"),
+        ("wall time", "right"), ("published", "right"), ("run", "left"))
+    for column, justify in columns:
         out.add_column(column, justify=justify, no_wrap=True)
     for row in rows:
         if row.status == "ok":
             acc = f"{row.accuracy:.3f}" + (f" ± {row.accuracy_std:.3f}"
                                            if row.accuracy_std is not None else "")
             out.add_row(row.family, row.protocol, acc, f"{row.wall_time_s:.0f} s", row.published,
-                        row.run_id[:8])
+                        row.run_id[:8] if row.run_id else "-")
         elif row.status == "failed":
             out.add_row(row.family, row.protocol or "-", "failed", "-", row.published or "-", "-")
     return out

@@ -19,19 +19,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 import os
 import re
 import shutil
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from ferbench import store
 from ferbench.errors import FerbenchError
-
 
 RUN_FILE = "run.json"
 FOLDS_FILE = "folds.jsonl"
@@ -127,7 +127,7 @@ class RunCheckpoint:
         remove_tree(self.fold_dir(name))  # its epochs are no longer needed
 
     def finished_folds(self) -> dict[str, FoldRecord]:
-        records = {}
+        records: dict[str, FoldRecord] = {}
         try:
             lines = (self.directory / FOLDS_FILE).read_text().split("\n")
         except FileNotFoundError:
@@ -150,19 +150,24 @@ def read_run_file(directory: Path) -> dict[str, Any]:
 
 
 # --- epochs ----------------------------------------------------------------------------------
+def _complete_epochs(directory: Path | None) -> list[tuple[int, Path]]:
+    """(epoch number, directory) of every complete epoch under `directory`."""
+    if directory is None or not Path(directory).is_dir():
+        return []
+    return [(int(m.group(1)), path) for path in Path(directory).iterdir()
+            if (m := EPOCH_NAME.match(path.name)) and path.is_dir()]
+
+
 def latest_epoch(directory: Path | None) -> Path | None:
     """The newest complete epoch directory under `directory`, or None."""
-    if directory is None or not Path(directory).is_dir():
-        return None
-    found = [(int(m.group(1)), path) for path in Path(directory).iterdir()
-             if (m := EPOCH_NAME.match(path.name)) and path.is_dir()]
+    found = _complete_epochs(directory)
     return max(found)[1] if found else None
 
 
 def epochs_done(directory: Path | None) -> int:
     """How many epochs the newest checkpoint under `directory` holds (0 without one)."""
-    latest = latest_epoch(directory)
-    return 0 if latest is None else int(EPOCH_NAME.match(latest.name).group(1))
+    found = _complete_epochs(directory)
+    return max(found)[0] if found else 0
 
 
 def write_epoch(directory: Path, epoch: int, write: Callable[[Path], None]) -> Path:

@@ -45,7 +45,7 @@ class Ours:
     classes: tuple[str, ...] | None = None     # None: not recorded
     epochs: int | None = None                  # None: not recorded, or not trained by epochs
     early_stopping: bool = False               # stopped on the validation rows
-    seed_runs: dict[int, str] = field(default_factory=dict)  # seed -> its kept run
+    seed_runs: dict[int | str, str] = field(default_factory=dict)  # seed -> its kept run
 
     def spread_of(self, metric: str) -> str:
         return f"{self.n} seeds" if self.n > 1 else (f"{self.n_folds} folds" if self.n_folds else "1 run")
@@ -216,7 +216,8 @@ def _subjects(ours: Ours, entry: dict, hard: list, soft: list) -> None:
 
 def judge(ours: Ours, entry: dict) -> Judgement:
     """Whether our configuration and one published entry may be compared, why, and the delta."""
-    hard, soft = [], []
+    hard: list[str] = []
+    soft: list[str] = []
     metric = entry["metric"]
     if ours.synthetic:
         hard.append("ours on synthetic data")
@@ -286,14 +287,18 @@ def _seed_pair(a: Ours, b: Ours) -> tuple[str, str]:
     common = set(a.seed_runs) & set(b.seed_runs)
     if common:
         return a.seed_runs[lowest(common)], b.seed_runs[lowest(common)]
-    return tuple(o.seed_runs[lowest(o.seed_runs)] if o.seed_runs else o.run_id for o in (a, b))
+
+    def one_run(o: Ours) -> str:
+        return o.seed_runs[lowest(o.seed_runs)] if o.seed_runs else o.run_id
+
+    return one_run(a), one_run(b)
 
 
 def paired_text(result: tuple[str | None, float | None, str], best: Ours, same_family: bool) -> str:
     from ferbench.evaluate import format_p
 
     verdict, p_value, note = result
-    if verdict is None:
+    if verdict is None or p_value is None:  # a verdict always comes with its p-value
         return note
     name = f"{best.family} {best.run_id[:8]}" if same_family else best.family
     link = {"better": "better than", "worse": "worse than"}.get(verdict, f"{verdict} of")

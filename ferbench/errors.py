@@ -1,5 +1,7 @@
 """The one exception type that the CLI turns into a one-line message and exit code 2."""
 
+from collections.abc import Iterator
+
 
 class FerbenchError(Exception):
     """A user-facing problem: bad input, missing file, impossible request.
@@ -25,15 +27,17 @@ def first_line(exc: BaseException, limit: int = 240) -> str:
     return lines[0].strip()[:limit] if lines else type(exc).__name__
 
 
+_RUN_ATTRIBUTE = "ferbench_run_id"  # set on an exception by stopped_run
 _FULL_TEXT = ("no space left on device", "database or disk is full", "disk quota exceeded")
 
 
-def _chain(exc: BaseException):
+def _chain(exc: BaseException) -> Iterator[BaseException]:
     seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        exc = exc.__cause__ or exc.__context__
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        yield link
+        link = link.__cause__ or link.__context__
 
 
 def disk_full(exc: BaseException) -> bool:
@@ -68,9 +72,9 @@ def damaged_store(exc: BaseException) -> bool:
 def stopped_run(exc: BaseException, run_id: str | None = None) -> str | None:
     """The run that `exc` stopped. The runner notes it on the exception (the innermost run wins)
     so that a command can name the run in its one-line message."""
-    if run_id and getattr(exc, "ferbench_run_id", None) is None:
+    if run_id and getattr(exc, _RUN_ATTRIBUTE, None) is None:
         try:
-            exc.ferbench_run_id = run_id
+            setattr(exc, _RUN_ATTRIBUTE, run_id)
         except AttributeError:  # an exception type without attributes of its own
             pass
-    return getattr(exc, "ferbench_run_id", None)
+    return getattr(exc, _RUN_ATTRIBUTE, None)

@@ -39,7 +39,7 @@ def classification_metrics(
     y_true, proba = _check(y_true, proba, len(class_names))
     hits, _, _, recalls, f1 = class_rates(confusion(y_true, proba.argmax(axis=1), len(class_names)))
     out = {f"{prefix}accuracy": float(hits.sum() / len(y_true)), f"{prefix}macro_f1": float(f1.mean())}
-    for name, value in zip(class_names, recalls):
+    for name, value in zip(class_names, recalls, strict=True):
         out[f"{prefix}recall_{name}"] = float(value)
     return out
 
@@ -87,7 +87,7 @@ def report_text(y_true: np.ndarray, proba: np.ndarray, class_names, digits: int 
     headers = ("precision", "recall", "f1-score", "support")
     row = "{:>{width}s} " + " {:>9.{digits}f}" * 3 + " {:>9}\n"
     text = ("{:>{width}s} " + " {:>9}" * 4).format("", *headers, width=width) + "\n\n"
-    for name, values in zip(class_names, zip(precision, recall, f1, support.astype(int))):
+    for name, values in zip(class_names, zip(precision, recall, f1, support.astype(int), strict=True), strict=True):
         text += row.format(name, *values, width=width, digits=digits)
     total = int(support.sum())
     text += "\n" + ("{:>{width}s} " + " {:>9.{digits}}" * 2 + " {:>9.{digits}f} {:>9}\n").format(

@@ -46,19 +46,19 @@ def run_grid(family_name: str, dataset, *, layers: list[str], pca: list[int], pr
     protocol's training parts allow (Ravi's 200 components on JAFFE's 213 images) is skipped and
     listed as such in the returned cells (`skipped`) and on the parent run, never fitted."""
     from ferbench import record, runner
-    from ferbench.families import registry
+    from ferbench.families import FeatureFamily, registry
     from ferbench.protocols import parse_protocol
 
     family_cls = registry.get(family_name)
     spec = family_cls.params_spec()
-    if "layer" not in spec or "n_components" not in spec:
+    if not issubclass(family_cls, FeatureFamily) or "layer" not in spec or "n_components" not in spec:
         raise FerbenchError(f"family {family_name} has no layer / n_components grid (a feature family is needed)")
     for layer in layers:
         family_cls(**{**params, "layer": layer})  # checks layer names and sizes before any work
     parsed = [parse_protocol(p) for p in protocols]
     limits = pca_limits(family_cls, params, dataset, parsed, seed)
     probe = family_cls(**{**params, "layer": layers[0]})
-    probe.feature_set(dataset).ensure([family_cls(**{**params, "layer": l}).layer for l in layers])
+    probe.feature_set(dataset).ensure([family_cls(**{**params, "layer": name}).layer for name in layers])
     record.setup(tracking_uri)
     experiment = record.experiment_for(dataset.name)
     tags = record.common_tags(family_cls, dataset, ",".join(p.name for p in parsed), seed, params)
@@ -115,9 +115,9 @@ def log_grid_summary(run_id: str, cells: list[dict], layers: list[str], pca: lis
         keys = ["layer", "n_components", "protocol", "test_accuracy", "train_ajk_accuracy", "run_id", "skipped"]
         rows = [",".join(keys)] + [",".join("" if c.get(k) is None else str(c[k]) for k in keys) for c in cells]
         (out / "grid_cells.csv").write_text("\n".join(rows) + "\n")
-        fig, axes = plt.subplots(1, len(protocols), figsize=(1.2 + 1.1 * len(pca) * len(protocols), 0.5 * len(layers) + 1.6),
-                                 dpi=90, squeeze=False)
-        for ax, protocol in zip(axes[0], protocols):
+        figsize = (1.2 + 1.1 * len(pca) * len(protocols), 0.5 * len(layers) + 1.6)
+        fig, axes = plt.subplots(1, len(protocols), figsize=figsize, dpi=90, squeeze=False)
+        for ax, protocol in zip(axes[0], protocols, strict=True):
             table = np.full((len(layers), len(pca)), np.nan)
             for c in cells:
                 if c["protocol"] == protocol and c.get("test_accuracy") is not None:

@@ -61,8 +61,9 @@ def describe(lease: Lease) -> str:
     return f"host {lease.host}, pid {lease.pid}, heartbeat {age:.0f} s ago"
 
 
-def pid_alive(pid: int) -> bool:
-    if pid <= 0:
+def pid_alive(pid: int | None) -> bool:
+    """Whether process `pid` exists; no pid (None) is no process."""
+    if pid is None or pid <= 0:
         return False
     try:
         os.kill(pid, 0)

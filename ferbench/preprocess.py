@@ -112,7 +112,7 @@ class FittedStep(keras.layers.Layer):
     def accumulate(self, batch):
         batch = np.asarray(batch, dtype=np.float64)
         parts = self._moments(batch.reshape(len(batch), -1))
-        self._sums = parts if self._sums is None else [a + b for a, b in zip(self._sums, parts)]
+        self._sums = parts if self._sums is None else [a + b for a, b in zip(self._sums, parts, strict=True)]
         self._n += len(batch)
 
     def finish(self, image_shape):
@@ -120,7 +120,7 @@ class FittedStep(keras.layers.Layer):
             raise FerbenchError(f"preprocessing step {self.name}: no training images to fit on")
         if not self.built:
             self.build((None, *image_shape))
-        for variable, value in zip(self.weights, self._statistics(self._n, *self._sums)):
+        for variable, value in zip(self.weights, self._statistics(self._n, *self._sums), strict=True):
             variable.assign(np.asarray(value, dtype=np.float32).reshape(variable.shape))
         return self
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from typing import Iterator
 
 LOG_EVERY = 30.0  # seconds between plain progress lines of one task
 _ACTIVE: list[Bars] = []

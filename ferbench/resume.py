@@ -12,7 +12,14 @@ from typing import Any
 
 from ferbench.errors import FerbenchError
 from ferbench.record.tags import (
-    MLFLOW_PARENT_RUN_ID, TAG_FAMILY, TAG_FINGERPRINT, TAG_FOLD, TAG_KIND, TAG_PREFIX, TAG_RESUMES, TAG_SOURCE,
+    MLFLOW_PARENT_RUN_ID,
+    TAG_FAMILY,
+    TAG_FINGERPRINT,
+    TAG_FOLD,
+    TAG_KIND,
+    TAG_PREFIX,
+    TAG_RESUMES,
+    TAG_SOURCE,
 )
 
 

@@ -18,12 +18,15 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ferbench.errors import FerbenchError, stopped_run
 from ferbench.record.tags import TAG_DEVICE, TAG_FOLD, TAG_KIND, TAG_MODEL_FOLD
+
+if TYPE_CHECKING:
+    from ferbench.families.base import Family
 
 MAX_CHILD_RUNS = 20
 
@@ -47,7 +50,7 @@ class RunResult:
 
 @dataclass
 class Plan:
-    family_cls: type
+    family_cls: type[Family]
     dataset: Any
     protocol: Any
     folds: list
@@ -189,7 +192,7 @@ def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_
             wall_before = getattr(leases.read(saved.directory), "wall_s", 0.0)
             lease = leases.Holder(saved.directory, wall_before)
         with opened as run_id, progress(quiet) as bars:
-            if resume_run_id is None:
+            if pending is not None:  # a new run: its checkpoint moves to the run's id
                 lease.move(pending, checkpoints.run_dir(run_id))
                 pending, saved, wall_before = None, checkpoints.RunCheckpoint(run_id, options), 0.0
                 timed(record.log, run_id, params=_run_params(plan))
@@ -247,7 +250,7 @@ def _run_folds(plan: Plan, run_id, name, tags, options, saved, lease, bars, time
     children = options["fold_runs"] and multi and plan.protocol.kind != "loo" and len(folds) <= MAX_CHILD_RUNS
     done = saved.finished_folds()
     trained = trained_folds(plan, [fold for fold in folds if fold.name not in done], bars, saved, lease)
-    fold_metrics, pooled_proba, curves = [], [], None
+    fold_metrics, fold_probas, curves = [], [], None
     folds_task = bars.add(f"{plan.family_cls.name}: folds", len(folds)) if multi else None
     for number, fold in enumerate(folds):
         if fold.name in done:  # finished and logged by an earlier process
@@ -266,13 +269,13 @@ def _run_folds(plan: Plan, run_id, name, tags, options, saved, lease, bars, time
             saved.record_fold(fold.name, metrics, proba, curves)
             lease.renew()
         fold_metrics.append(metrics)
-        pooled_proba.append(proba)
+        fold_probas.append(proba)
         bars.advance(folds_task)
     bars.done(folds_task)
     summary = aggregate(fold_metrics) if multi else dict(fold_metrics[0])
     per_fold = list(fold_metrics[0])
     rows = np.concatenate([fold.test for fold in folds])  # data set rows in pooled order
-    pooled_true, pooled_proba = dataset.labels[rows], np.concatenate(pooled_proba)
+    pooled_true, pooled_proba = dataset.labels[rows], np.concatenate(fold_probas)
     if plan.protocol.kind == "loo":
         # one test image per fold: class-wise figures only exist over the pooled predictions
         pooled = classification_metrics(pooled_true, pooled_proba, dataset.class_names)

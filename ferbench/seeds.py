@@ -7,7 +7,7 @@ left out rather than shown as zero.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from ferbench.errors import FerbenchError
 from ferbench.record.tags import TAG_KIND, TAG_SEED, TAG_SEEDS

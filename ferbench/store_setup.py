@@ -21,9 +21,10 @@ import sqlite3
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 from ferbench.errors import StoreError, damaged_store, disk_full, first_line
 from ferbench.store import fsync, temp_path

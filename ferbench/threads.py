@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 import threading
 import warnings
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import TypeVar
 
 from ferbench.errors import FerbenchError
 

@@ -257,7 +257,7 @@ def mini_xception_architecture():
         x = layers.Conv2D(8, 3, use_bias=False, kernel_regularizer=reg, name=named("conv2d"))(x)
         x = layers.BatchNormalization(name=named("batch_normalization"))(x)
         x = layers.Activation("relu", name=named("activation"))(x)
-    for k, filters in enumerate((16, 32, 64, 128), start=1):
+    for filters in (16, 32, 64, 128):
         residual = layers.Conv2D(filters, 1, strides=2, padding="same", use_bias=False, name=named("conv2d"))(x)
         residual = layers.BatchNormalization(name=named("batch_normalization"))(residual)
         x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False, name=named("separable_conv2d"))(x)

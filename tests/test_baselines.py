@@ -118,7 +118,8 @@ DROP = object()  # marks a field the bad entry leaves out
 def _write(tmp_path: Path, entry: dict, name: str = "published.yaml") -> Path:
     good = {
         "id": "x.y", "family": "five_layer_cnn", "paper": "p", "dataset": "fer2013", "variant": "v",
-        "split_sizes": {"train": 10, "val": 2, "test": 2}, "protocol": "official", "subject_independent": None, "split": "test", "selected_on": "val",
+        "split_sizes": {"train": 10, "val": 2, "test": 2}, "protocol": "official", "subject_independent": None,
+        "split": "test", "selected_on": "val",
         "tta": False, "extra_data": False, "metric": "test_accuracy", "value": 0.5, "source": "T1",
     }
     merged = {k: v for k, v in {**good, **entry}.items() if v is not DROP}

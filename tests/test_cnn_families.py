@@ -155,15 +155,15 @@ def test_batches_stay_uint8_until_cast_per_batch(monkeypatch):
     np.testing.assert_array_equal(firsts(batches(epoch_order(0, 0, 10))), first)  # e.g. in a resumed fit
     assert not np.array_equal(firsts(batches(epoch_order(0, 1, 10))), first)  # reshuffled each epoch
     assert not np.array_equal(firsts(batches(epoch_order(1, 0, 10))), first)
-    pairs = {(float(img[0, 0, 0]), int(lab)) for x, y in ds for img, lab in zip(x.numpy(), y.numpy())}
-    assert pairs == {(float(i[0, 0]), int(l)) for i, l in zip(data.images, data.labels)}
+    pairs = {(float(img[0, 0, 0]), int(lab)) for x, y in ds for img, lab in zip(x.numpy(), y.numpy(), strict=True)}
+    assert pairs == {(float(img[0, 0]), int(lab)) for img, lab in zip(data.images, data.labels, strict=True)}
 
 
 def test_augmentation_layers_only_when_asked():
     data = tiny(n=14)
     on = BaselineCNN(augment=True).build_model(data.images, 7)
     off = BaselineCNN(augment=False).build_model(data.images, 7)
-    random_layers = lambda m: [l for l in m.layers if type(l).__name__.startswith("Random")]  # noqa: E731
+    random_layers = lambda m: [layer for layer in m.layers if type(layer).__name__.startswith("Random")]  # noqa: E731
     assert random_layers(on) and not random_layers(off)
 
 

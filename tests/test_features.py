@@ -8,8 +8,7 @@ from sklearn.decomposition import PCA
 
 from ferbench.data.synthetic import generate
 from ferbench.errors import FerbenchError
-from ferbench.features import backbone_passes, feature_set
-from ferbench.features import cache
+from ferbench.features import backbone_passes, cache, feature_set
 from ferbench.features.gram_pca import GramPCA
 
 
@@ -103,7 +102,7 @@ def test_stored_features_are_the_float32_outputs_rounded_to_float16():
     model = extract.layer_outputs(build("vgg19", "none", 32, include_top=True), layers)
     padded = np.zeros((extract.batch_size_for(32), 32, 32, 3), np.float32)
     padded[:10] = extract.prepare(backbone("vgg19"), dataset.images, 32)
-    for name, out in zip(layers, model.predict_on_batch(padded)):
+    for name, out in zip(layers, model.predict_on_batch(padded), strict=True):
         rounded = np.clip(np.asarray(out, np.float32)[:10].reshape(10, -1), -extract.FLOAT16_MAX,
                           extract.FLOAT16_MAX).astype(np.float16)
         assert np.array_equal(np.asarray(fs.features(name)).view(np.uint16), rounded.view(np.uint16))

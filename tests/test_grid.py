@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ferbench import record
-from ferbench.grid import pca_limits, run_grid
 from ferbench.data.synthetic import generate
+from ferbench.grid import pca_limits, run_grid
 from ferbench.protocols import parse_protocol
 
 PARAMS = {"weights": "none", "input_size": 32}

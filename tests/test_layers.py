@@ -37,10 +37,10 @@ def test_training_is_stochastic_and_reproducible_given_seed():
         return [np.asarray(layer(X, training=True)) for _ in range(calls)]
 
     a, b, other = outputs(5), outputs(5), outputs(6)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x, y)  # same seed: same sequence of pooling patterns
     assert len({x.tobytes() for x in a}) > 1  # training varies its pooling regions
-    assert any(not np.array_equal(x, y) for x, y in zip(a, other))  # another seed, other regions
+    assert any(not np.array_equal(x, y) for x, y in zip(a, other, strict=True))  # another seed, other regions
 
 
 def test_inference_is_deterministic():

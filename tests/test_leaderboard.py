@@ -196,9 +196,9 @@ def test_baselines_sync_is_idempotent_and_uses_our_metric_names():
     assert len(ravi) == 1
     assert ravi[0].data.metrics["test_accuracy"] == pytest.approx(0.9286)
     assert ravi[0].data.metrics["train_ajk_accuracy"] == pytest.approx(0.9277)
-    folds = client.get_metric_history(
-        client.search_runs(experiments, "tags.`ferbench.baseline_ids` LIKE '%gong2020.sfew.original.fold_1%'")[0].info.run_id,
-        "fold_test_accuracy")
+    fold_filter = "tags.`ferbench.baseline_ids` LIKE '%gong2020.sfew.original.fold_1%'"
+    fold_run = client.search_runs(experiments, fold_filter)[0]
+    folds = client.get_metric_history(fold_run.info.run_id, "fold_test_accuracy")
     assert [m.value for m in sorted(folds, key=lambda m: m.step)] == [0.385, 0.4, 0.415, 0.415, 0.43]
 
 

@@ -58,7 +58,8 @@ def test_a_leaderboard_cache_written_before_the_move_is_read_not_rebuilt():
     assert [r.run_id for r in search_our_runs(client)] == [run_id]  # writes the cache file
     path = cache_path(client.tracking_uri)
     state = pickle.loads(path.read_bytes())
-    path.write_bytes(as_pickled_by_an_earlier_version(state, "ferbench.leaderboard._cache", "ferbench.leaderboard_cache"))
+    earlier = as_pickled_by_an_earlier_version(state, "ferbench.leaderboard._cache", "ferbench.leaderboard_cache")
+    path.write_bytes(earlier)
     loaded = leaderboard_cache._load(path, client.tracking_uri)
     assert loaded is not None and [type(r) for r in loaded["runs"].values()] == [RunRecord]
     assert loaded["runs"][run_id] == state["runs"][run_id]

@@ -50,8 +50,9 @@ def test_on_a_terminal_one_line_per_task(width):
     from rich.progress import Progress
 
     bars = Progress(*progress_module._columns(), disable=True)
-    for name, total, unit in (("five_layer_cnn: folds", 10, ""), ("five_layer_cnn fold3: epoch 10/10", 14000, "img"),
-                              ("cnn_features_pca_svm: fit", None, ""), ("mini_xception features at 64 px", 2000, "img")):
+    tasks = (("five_layer_cnn: folds", 10, ""), ("five_layer_cnn fold3: epoch 10/10", 14000, "img"),
+             ("cnn_features_pca_svm: fit", None, ""), ("mini_xception features at 64 px", 2000, "img"))
+    for name, total, unit in tasks:
         task = bars.add_task(name, total=total, unit=unit, per_step=0)
         bars.update(task, advance=3 if total == 10 else 1280)
     console = Console(width=width, force_terminal=False)

@@ -74,13 +74,13 @@ def test_invariants(text, data):
         assert (test_seen == 1).all()  # every image tested exactly once across the folds
     # deterministic for a seed; a different seed changes the cut (except seed-free ones)
     again = protocol.folds(data, seed=3)
-    for a, b in zip(folds, again):
+    for a, b in zip(folds, again, strict=True):
         assert a.name == b.name
         for name in ("train", "val", "test"):
             assert np.array_equal(getattr(a, name), getattr(b, name))
     if protocol.kind in ("holdout", "kfold", "subject-kfold"):
         other = protocol.folds(data, seed=4)
-        assert any(not np.array_equal(a.test, b.test) for a, b in zip(folds, other))
+        assert any(not np.array_equal(a.test, b.test) for a, b in zip(folds, other, strict=True))
 
 
 @pytest.mark.parametrize("text", ["holdout", "holdout:0.35", "kfold:4", "kfold:8"])

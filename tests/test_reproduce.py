@@ -37,7 +37,7 @@ def one_line_error(result, *needles):
 
 
 @pytest.fixture
-def tiny_specs(tmp_path, monkeypatch, tiny_family):  # noqa: F811
+def tiny_specs(tmp_path, monkeypatch, tiny_family):
     folder = tmp_path / "specs"
     folder.mkdir()
     (folder / "tinypaper.yaml").write_text(TINY_SPEC)
@@ -128,7 +128,8 @@ def test_a_standalone_run_with_the_rows_identity_is_reused(tiny_specs, isolated_
     out = json.loads(invoke("reproduce", "tinypaper", "--rows", "tiny", "--format", "json").output)
     assert out["rows"][0]["run_ids"][0] == standalone
     tags = record.client().get_run(standalone).data.tags  # filled from the data set it provably used
-    assert tags["ferbench.split_sizes"] == '{"train": 1400, "val": 300, "test": 300}' and tags["ferbench.n_images"] == "2000"
+    assert tags["ferbench.split_sizes"] == '{"train": 1400, "val": 300, "test": 300}'
+    assert tags["ferbench.n_images"] == "2000"
     assert len(_runs(isolated_store)) == 3
 
 
@@ -139,11 +140,10 @@ def test_verdict_thresholds():
 
 
 def test_a_killed_reproduction_resumes_its_row_from_the_checkpoint_and_finishes(monkeypatch, isolated_store):
-    from ferbench.testing import tiny_dataset
-
     from ferbench import record, runner
     from ferbench.families import _keras_training as keras_training
     from ferbench.reproductions import Row
+    from ferbench.testing import tiny_dataset
 
     data = tiny_dataset(splits=True)
     params = {"filters": 2, "batch_size": 16, "augment": True, "patience": 10}

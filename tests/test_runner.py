@@ -61,7 +61,8 @@ def test_the_device_is_the_first_gpu_tensorflow_sees(monkeypatch):
 
 
 @pytest.mark.parametrize("images, message", [
-    (lambda data: data.images[:, :32, :32], "needs 48x48 images; the data set has 32x32 and the family does not resize"),
+    (lambda data: data.images[:, :32, :32],
+     "needs 48x48 images; the data set has 32x32 and the family does not resize"),
     (lambda data: np.repeat(data.images[..., None], 3, axis=3), "needs 1-channel images; the data set has 3"),
 ])
 def test_data_the_family_cannot_take_is_refused_before_any_run(images, message):
@@ -117,7 +118,7 @@ def test_loo_keeps_fold_values_as_a_table_without_steps_or_child_runs():
     assert result.metrics["test_accuracy"] == pytest.approx(pred.mean())
     data = tiny_dataset(n=21)
     counts = np.bincount(data.labels, minlength=data.n_classes)
-    pooled_hits = sum(result.metrics[f"test_recall_{c}"] * n for c, n in zip(data.class_names, counts))
+    pooled_hits = sum(result.metrics[f"test_recall_{c}"] * n for c, n in zip(data.class_names, counts, strict=True))
     assert pooled_hits == pytest.approx(pred.sum())  # recalls of the pooled predictions
     assert logged["test_macro_f1"] == pytest.approx(result.metrics["test_macro_f1"])
 

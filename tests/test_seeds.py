@@ -36,7 +36,7 @@ def test_summary_over_seeds_is_a_t_interval_and_one_seed_has_no_interval():
     assert one == {"n_seeds": 1.0, "test_accuracy_mean": 0.5}
 
 
-def test_run_seeds_makes_a_parent_with_one_child_per_seed(tiny_family, isolated_store):  # noqa: F811
+def test_run_seeds_makes_a_parent_with_one_child_per_seed(tiny_family, isolated_store):
     from ferbench import record
 
     data = generate(300, seed=1)
@@ -58,7 +58,7 @@ def test_run_seeds_makes_a_parent_with_one_child_per_seed(tiny_family, isolated_
     assert summary["n_seeds"] == 3
 
 
-def test_cli_run_seeds_prints_the_interval_and_refuses_bad_seeds(tiny_family, isolated_store):  # noqa: F811
+def test_cli_run_seeds_prints_the_interval_and_refuses_bad_seeds(tiny_family, isolated_store):
     import json
 
     from typer.testing import CliRunner

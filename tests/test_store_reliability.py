@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_subprocess import cli, cli_process
 from typer.testing import CliRunner
 
+from cli_subprocess import cli
 from ferbench import checkpoints, record
 from ferbench.cli import app
 from ferbench.testing import tiny_dataset

@@ -77,7 +77,7 @@ def test_workers_never_touch_the_warning_filters_and_the_caller_restores_them(mo
         filters = warnings.filters
         with quiet(UserWarning):  # a worker's own request: a no-op, the pool's starter did it
             assert warnings.filters is filters
-            warnings.warn(f"item {x}", UserWarning)
+            warnings.warn(f"item {x}", UserWarning, stacklevel=1)
         return x
 
     with warnings.catch_warnings():
@@ -97,9 +97,9 @@ def test_quiet_outside_a_pool_ignores_and_restores():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with quiet(RuntimeWarning):
-            warnings.warn("ignored", RuntimeWarning)
+            warnings.warn("ignored", RuntimeWarning, stacklevel=1)
         with pytest.raises(RuntimeWarning):
-            warnings.warn("raised", RuntimeWarning)
+            warnings.warn("raised", RuntimeWarning, stacklevel=1)
     assert warnings.filters == before
 
 

@@ -48,7 +48,7 @@ def test_local_file_roundtrip_and_missing_file(tmp_path):
     model = weights.build("vgg16", "none", 32)
     model.save_weights(tmp_path / "mine.weights.h5")
     loaded = weights.build("vgg16", str(tmp_path / "mine.weights.h5"), 32)
-    assert all((a == b).all() for a, b in zip(model.get_weights(), loaded.get_weights()))
+    assert all((a == b).all() for a, b in zip(model.get_weights(), loaded.get_weights(), strict=True))
     with pytest.raises(FerbenchError, match="does not exist"):
         weights.build("vgg16", str(tmp_path / "nope.h5"), 32)
     assert weights.tag(str(tmp_path / "mine.weights.h5")) == "file:mine.weights.h5"
@@ -56,7 +56,7 @@ def test_local_file_roundtrip_and_missing_file(tmp_path):
 
 def test_random_init_is_reproducible_and_size_checked():
     a, b = weights.build("resnet50", "none", 32), weights.build("resnet50", "none", 32)
-    assert all((x == y).all() for x, y in zip(a.get_weights()[:4], b.get_weights()[:4]))
+    assert all((x == y).all() for x, y in zip(a.get_weights()[:4], b.get_weights()[:4], strict=True))
     with pytest.raises(FerbenchError, match="below inception_v3's minimum of 75"):
         weights.build("inception_v3", "none", 74)
 

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from ferbench.data.dataset import FaceDataset
-from ferbench.families.base import Family
 from ferbench.families import registry
+from ferbench.families.base import Family
 from ferbench.params import Choice, Float
 
 

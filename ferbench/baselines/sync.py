@@ -15,9 +15,24 @@ import json
 from dataclasses import dataclass
 
 from ferbench.record.tags import (
-    MLFLOW_NOTE, TAG_BASELINE_DIGEST, TAG_BASELINE_IDS, TAG_BASELINE_KEY, TAG_DATASET, TAG_DATASET_VARIANT,
-    TAG_EXTRA_DATA, TAG_FAMILY, TAG_FINGERPRINT, TAG_KIND, TAG_PAPER, TAG_PROTOCOL, TAG_PUBLISHED_SOURCE,
-    TAG_REFERENCE_ONLY, TAG_SELECTED_ON, TAG_SOURCE, TAG_SYNTHETIC, TAG_TTA,
+    MLFLOW_NOTE,
+    TAG_BASELINE_DIGEST,
+    TAG_BASELINE_IDS,
+    TAG_BASELINE_KEY,
+    TAG_DATASET,
+    TAG_DATASET_VARIANT,
+    TAG_EXTRA_DATA,
+    TAG_FAMILY,
+    TAG_FINGERPRINT,
+    TAG_KIND,
+    TAG_PAPER,
+    TAG_PROTOCOL,
+    TAG_PUBLISHED_SOURCE,
+    TAG_REFERENCE_ONLY,
+    TAG_SELECTED_ON,
+    TAG_SOURCE,
+    TAG_SYNTHETIC,
+    TAG_TTA,
 )
 
 KIND = "published"
@@ -70,8 +85,10 @@ def _digest(group: list[dict]) -> str:
 
 def _run_content(group: list[dict]) -> tuple[str, dict, dict, dict]:
     first = group[0]
-    metrics, curves = {}, {}
-    def order(e: dict):
+    metrics: dict[str, float] = {}
+    curves: dict[str, list[float]] = {}  # per-fold values as the steps of one metric
+
+    def order(e: dict) -> tuple[bool, int]:
         fold = e["split"].startswith("fold_")
         return (fold, int(e["split"][5:]) if fold else 0)
 

@@ -44,7 +44,8 @@ def keyed_tree(reader: str, source: Path, options: dict) -> tuple[str, str | Non
     top = root.stat()
     lines: list[str] = []
     loops: list[str] = []
-    stack = [(source, "", ((top.st_dev, top.st_ino),))]
+    # (folder, its relative name, the (device, inode) of it and its ancestors: a repeat is a loop)
+    stack: list[tuple[Path, str, tuple[tuple[int, int], ...]]] = [(source, "", ((top.st_dev, top.st_ino),))]
     while stack:
         folder, rel, ancestors = stack.pop()
         try:
@@ -155,7 +156,7 @@ def save(key: str, dataset: FaceDataset, inputs: dict | None = None) -> None:
             meta_file, arrays_file, images_file = (files.enter_context(store.atomic_write(path))
                                                    for path in (meta_path, arrays_path, images_path))
             np.save(images_file, np.ascontiguousarray(dataset.images), allow_pickle=False)
-            np.savez(arrays_file, **arrays)
+            np.savez(arrays_file, allow_pickle=False, **arrays)  # read back with allow_pickle=False
             meta_file.write(json.dumps(meta, default=str).encode())  # as stat_key hashes the options
     except OSError as exc:
         raise FerbenchError(f"cannot write the data set cache {meta_path}: {exc.strerror or exc}") from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +41,7 @@ def read(root: Path, *, contempt: str = "drop", ck_frames: int = 3, ck_first_neu
     variant = detect(root)
     if variant is None:
         raise FerbenchError(f"{root}: matches no CK+ layout; expected {NEEDS}")
-    options = {"contempt": contempt}
+    options: dict[str, Any] = {"contempt": contempt}
     if variant == "original":
         paths, names, warnings = _original(root, ck_frames, ck_first_neutral)
         options.update(ck_frames=ck_frames, ck_first_neutral=ck_first_neutral)

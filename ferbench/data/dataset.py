@@ -87,7 +87,7 @@ class FaceDataset:
 
     def class_counts(self) -> dict[str, int]:
         counts = np.bincount(self.labels, minlength=self.n_classes)
-        return {name: int(c) for name, c in zip(self.class_names, counts)}
+        return {name: int(c) for name, c in zip(self.class_names, counts, strict=True)}
 
     def part(self, index: np.ndarray | None = None) -> Part:
         return Part(self, np.arange(len(self)) if index is None else np.asarray(index, dtype=np.int64))

@@ -77,7 +77,9 @@ def read_csv(path: Path) -> FaceDataset:
             rows = csv.reader(handle)
             header = [h.strip().lower() for h in next(rows, [])]
             if sorted(header) != ["emotion", "pixels", "usage"]:
-                raise FerbenchError(f"{path}: expected columns emotion,pixels,Usage, found {','.join(header) or 'none'}")
+                raise FerbenchError(
+                    f"{path}: expected columns emotion,pixels,Usage, found {','.join(header) or 'none'}"
+                )
             col = {name: header.index(name) for name in header}
             for line, row in enumerate(rows, start=2):
                 if not row:
@@ -90,7 +92,9 @@ def read_csv(path: Path) -> FaceDataset:
                     raise FerbenchError(f"{where}: unknown emotion code {code!r} (expected 0..6)")
                 usage = USAGE.get(row[col["usage"]].strip().lower())
                 if usage is None:
-                    raise FerbenchError(f"{where}: unknown Usage {row[col['usage']]!r} (Training, PublicTest, PrivateTest)")
+                    raise FerbenchError(
+                        f"{where}: unknown Usage {row[col['usage']]!r} (Training, PublicTest, PrivateTest)"
+                    )
                 text = row[col["pixels"]]
                 pixels = _parse_pixels(text)
                 count = len(text.split()) if pixels is None else pixels.size  # split only on errors
@@ -130,7 +134,7 @@ def read_folder(root: Path, *, skip_corrupt: bool = False) -> FaceDataset:
         warnings += notes
     splits = []
     unprefixed = 0
-    for path, fallback in zip(paths, folder_split):
+    for path, fallback in zip(paths, folder_split, strict=True):
         usage = next((s for p, s in PREFIXES.items() if path.name.startswith(p)), None)
         unprefixed += usage is None
         splits.append(usage or fallback)

@@ -5,6 +5,7 @@ colour (or `colour` says otherwise)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,7 @@ def read(root: Path, *, class_map: dict[str, str] | None = None, skip_corrupt: b
     size = (image_size, image_size) if image_size else None
     images, kept, notes = decode_many(paths, colour=colour, size=size, skip_corrupt=skip_corrupt)
     class_names = EMOTIONS_WITH_CONTEMPT if CONTEMPT in names else EMOTIONS
-    options = {"class_map": class_map} if class_map else {}
+    options: dict[str, Any] = {"class_map": class_map} if class_map else {}
     if image_size:
         options["image_size"] = image_size
     return FaceDataset(images=images, labels=label_codes(names, class_names, root)[kept],

@@ -37,7 +37,8 @@ def _is(entry: os.DirEntry, kind: str) -> bool:
 
 def list_images(folder: Path) -> tuple[list[Path], list[Path]]:
     """(image files, other non-hidden files) directly inside `folder`, sorted by name."""
-    images, others = [], []
+    images: list[Path] = []
+    others: list[Path] = []
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
         if _is(entry, "file") and not entry.name.startswith("."):
             (images if is_image(Path(entry.name)) else others).append(Path(entry.path))
@@ -167,8 +168,9 @@ def decode_many(
                 if image.size != size:
                     resized[i] = True
                     image.draft("RGB" if colour else "L", size)
-                    image = image.resize(size, Image.Resampling.BILINEAR)
-                out[i] = _to_array(image, colour)
+                    out[i] = _to_array(image.resize(size, Image.Resampling.BILINEAR), colour)
+                else:
+                    out[i] = _to_array(image, colour)
             return None
         except FileNotFoundError:
             return "image file is missing"
@@ -177,7 +179,7 @@ def decode_many(
 
     workers = workers or min(4, (os.cpu_count() or 1) + 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for i, problem in zip(range(start, len(paths)), pool.map(work, range(start, len(paths)))):
+        for i, problem in zip(range(start, len(paths)), pool.map(work, range(start, len(paths))), strict=True):
             if problem is None:
                 continue
             if not skip_corrupt:

@@ -69,7 +69,9 @@ def shift_warning(dataset, stats: dict | None = None, sample: int = SAMPLE, seed
         return None
     names = " and ".join(shifted)
     figures = ", ".join(f"{k} {v['sharpness']}" for k, v in shifted.items())
+    contrasts = ", ".join(f"{k} {v['contrast']}" for k, v in shifted.items())
     head = (f"training images differ in sharpness from {names} images (train {train['sharpness']} vs {figures}; "
-            f"contrast train {train['contrast']} vs " + ", ".join(f"{k} {v['contrast']}" for k, v in shifted.items()) + ")")
+            f"contrast train {train['contrast']} vs {contrasts})")
     blurrier = "training" if train["sharpness"] < min(v["sharpness"] for v in shifted.values()) else names
-    return head + f": the {blurrier} images are the blurrier ones; scores across these splits measure the shift, not the model"
+    return (head + f": the {blurrier} images are the blurrier ones; "
+            "scores across these splits measure the shift, not the model")

@@ -184,7 +184,8 @@ def _render(p, ident, size):
     ang = p["light_dir"]
     img = img * (1 + col(p["light"]) * (col(np.cos(ang)) * x + col(np.sin(ang)) * y))
     occ = p["occ"]
-    box = _soft(col(occ[:, 2]) - np.abs(x - col(occ[:, 0])), px) * _soft(col(occ[:, 3]) - np.abs(y - col(occ[:, 1])), px)
+    box = (_soft(col(occ[:, 2]) - np.abs(x - col(occ[:, 0])), px)
+           * _soft(col(occ[:, 3]) - np.abs(y - col(occ[:, 1])), px))
     img = img * (1 - box) + col(occ[:, 4]) * box
     noise = np.random.default_rng(p["noise_seed"][0]).standard_normal((n, size, size), dtype=np.float32)
     img = img + noise * col(p["noise"])

@@ -14,11 +14,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from ferbench.families.base import EpochCallback, Family
-    from ferbench.families._base_feature import FeatureFamily
-    from ferbench.families._base_keras import KerasFamily
-    from ferbench.families.registry import register
+if TYPE_CHECKING:  # the `X as X` form marks these as re-exported
+    from ferbench.families._base_feature import FeatureFamily as FeatureFamily
+    from ferbench.families._base_keras import KerasFamily as KerasFamily
+    from ferbench.families.base import EpochCallback as EpochCallback
+    from ferbench.families.base import Family as Family
+    from ferbench.families.registry import register as register
 
 _EXPORTS = {
     "Family": "ferbench.families.base",

@@ -4,24 +4,28 @@ Every fold, PCA size, C value and tuning trial reuses the same cached features a
 matrix; a fit costs one m x m eigendecomposition and a LinearSVC on m x n_components. PCA is fit
 on the training part only. Scores are whitened by default (unit variance per component on the
 training part), which is what makes LIBLINEAR converge in a few hundred iterations instead of
-thousands (measured: 10 s against 0.13 s on JAFFE); whiten=False keeps the PCA geometry and only rescales all components by
-one factor. Probabilities are the softmax of the SVM decision values (an SVM has no calibrated
-probabilities; the ranking is what metrics use).
+thousands (measured: 10 s against 0.13 s on JAFFE); whiten=False keeps the PCA geometry and only
+rescales all components by one factor. Probabilities are the softmax of the SVM decision values
+(an SVM has no calibrated probabilities; the ranking is what metrics use).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 
 from ferbench.data.dataset import Part
 from ferbench.errors import FerbenchError
-from ferbench.families.base import Family
-from ferbench.features.cache import feature_set
+from ferbench.families.base import EpochCallback, Family
+from ferbench.features.cache import FeatureSet, feature_set
 from ferbench.params import Bool, Float, Int
 from ferbench.weights import backbone, check_input_size, missing_imagenet_message, weights_param
+
+if TYPE_CHECKING:
+    from ferbench.data.dataset import FaceDataset
+    from ferbench.features.gram_pca import FoldPCA
 
 
 def feature_params(layer_param, default_size: int) -> dict:
@@ -59,9 +63,25 @@ class FeatureFamily(Family):
     thread_safe_folds = True   # eigh and LIBLINEAR release the GIL: folds fit side by side
     MAX_ITER_WHITENED, MAX_ITER_PLAIN = 5000, 20000  # LIBLINEAR iterations (see the module doc)
 
+    # --- learned state: fit sets it all, load what projecting new images needs ----------------
+    svc_: Any  # the fitted LinearSVC
+    n_classes_: int
+    scale_: float | None  # one global factor of the scores when they are not whitened
+    mean_: np.ndarray | None  # the explicit PCA, made when first needed after a fit
+    components_: np.ndarray | None
+    # the fitted data set, its features and its PCA fold (None after load)
+    _dataset: FaceDataset | None
+    _fs: FeatureSet | None
+    _fold: FoldPCA | None
+
     def __init__(self, **params: Any):
         super().__init__(**params)
-        check_input_size(backbone(self.backbone_name), self.input_size)
+        check_input_size(backbone(self.backbone_in_use), self.input_size)
+
+    @property
+    def backbone_in_use(self) -> str:
+        """The backbone this instance's features come from: the class's, unless a parameter picks one."""
+        return self.backbone_name
 
     @property
     def layer(self) -> str:
@@ -86,7 +106,7 @@ class FeatureFamily(Family):
 
     # --- features ----------------------------------------------------------------------------
     def feature_set(self, dataset):
-        return feature_set(dataset, self.backbone_name, self.params["weights"], self.input_size)
+        return feature_set(dataset, self.backbone_in_use, self.params["weights"], self.input_size)
 
     def _scale(self, fold, k):
         if self.params["whiten"]:
@@ -115,7 +135,17 @@ class FeatureFamily(Family):
         return (ConvergenceWarning,)
 
     # --- learning ----------------------------------------------------------------------------
-    def fit(self, train: Part, val: Part | None = None, *, epochs=None, seed=0, callbacks=None, verbose=False):
+    def fit(
+        self,
+        train: Part,
+        val: Part | None = None,
+        *,
+        epochs: int | None = None,
+        seed: int = 0,
+        callbacks: list[EpochCallback] | None = None,
+        verbose: bool = False,
+        checkpoint_dir: Path | None = None,
+    ) -> Self:
         from ferbench.threads import quiet
 
         k = self.params["n_components"]
@@ -127,9 +157,10 @@ class FeatureFamily(Family):
             raise FerbenchError(f"family {self.name}: the training part has a single class")
         with quiet(*self.expected_warnings()):
             self.svc_ = self._fit_svc(self._scores_train(fold, k), y, seed)
-            self.metrics_ = {"svm_converged": float(self.svc_.n_iter_ < self._max_iter())}
+            metrics = {"svm_converged": float(self.svc_.n_iter_ < self._max_iter())}
             for metric, splitter in self._inner_splitters(y, seed).items():
-                self.metrics_[metric] = self._inner_accuracy(pca, fs, train, k, seed, splitter)
+                metrics[metric] = self._inner_accuracy(pca, fs, train, k, seed, splitter)
+            self.metrics_ = metrics
         self.classes_ = np.arange(train.dataset.n_classes)
         self.n_classes_ = train.dataset.n_classes
         self._fs, self._fold, self._dataset = fs, fold, train.dataset
@@ -203,40 +234,56 @@ class FeatureFamily(Family):
     def predict_proba(self, part: Part) -> np.ndarray:
         self.check_fitted()
         k = self.params["n_components"]
-        if self._fold is not None and (part.dataset is self._dataset
-                                       or part.dataset.fingerprint == self._dataset.fingerprint):
-            if np.array_equal(part.index, self._fold.train_index):  # the fitted rows: their scores are known
-                z = self._scores_train(self._fold, k)
+        fitted = self._fitted_on(part.dataset)
+        if fitted is not None:
+            fs, fold = fitted
+            if np.array_equal(part.index, fold.train_index):  # the fitted rows: their scores are known
+                z = self._scores_train(fold, k)
             else:
-                z = self._fold.scores(self._fs.gram(self.layer), part.index, k, self.params["whiten"])
+                z = fold.scores(fs.gram(self.layer), part.index, k, self.params["whiten"])
                 if self.scale_ is not None:
                     z = z / self.scale_
         else:
             z = self._project_explicit(part)
         return self._decision_to_proba(linear_decision(self.svc_, z))
 
+    def _fitted_on(self, dataset: FaceDataset) -> tuple[FeatureSet, FoldPCA] | None:
+        """(feature set, PCA fold) of the fit when `dataset` is the fitted data set, else None."""
+        if self._dataset is None or self._fs is None or self._fold is None:
+            return None
+        if dataset is self._dataset or dataset.fingerprint == self._dataset.fingerprint:
+            return self._fs, self._fold
+        return None
+
     # --- images outside the fitted data set (and saved models) -------------------------------
-    def _ensure_components(self):
-        if self.components_ is None:
+    def _explicit_pca(self) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, scaled components) of the fitted PCA: computed once after a fit, loaded by load."""
+        if self.mean_ is None or self.components_ is None:
+            if self._fs is None or self._fold is None:
+                raise FerbenchError(f"family {self.name} is not fitted yet")
             k = self.params["n_components"]
-            self.mean_, self.components_ = self._fold.components(self._fs.path(self.layer), k)
-            scale = np.sqrt(max(self._fold.n_train - 1, 1) / self._fold.values[:k]) if self.params["whiten"] \
-                else np.full(k, 1.0 / self.scale_)
-            self.components_ = self.components_ * scale[:, None]
+            mean, components = self._fold.components(self._fs.path(self.layer), k)
+            if self.params["whiten"]:
+                scale = np.sqrt(max(self._fold.n_train - 1, 1) / self._fold.values[:k])
+            else:
+                assert self.scale_ is not None  # every fit without whitening sets it
+                scale = np.full(k, 1.0 / self.scale_)
+            self.mean_, self.components_ = mean, components * scale[:, None]
+        return self.mean_, self.components_
 
     def _project_explicit(self, part: Part) -> np.ndarray:
-        self._ensure_components()
-        z = np.zeros((len(part), self.components_.shape[0]))
+        mean, components = self._explicit_pca()
+        z = np.zeros((len(part), components.shape[0]))
         for start, block in self.feature_set(part.dataset).blocks(self.layer, part.index, dtype=np.float64):
             width = block.shape[1]
-            z += (block - self.mean_[start:start + width]) @ self.components_[:, start:start + width].T
+            z += (block - mean[start:start + width]) @ components[:, start:start + width].T
         return z
 
     def save(self, directory: Path) -> None:
-        self._ensure_components()
+        mean, components = self._explicit_pca()
         directory = Path(directory)
-        np.save(directory / "pca_mean.npy", self.mean_)
-        np.save(directory / "pca_components.npy", self.components_.astype(np.float32))
+        np.save(directory / "pca_mean.npy", mean)
+        np.save(directory / "pca_components.npy", components.astype(np.float32))
         np.savez(directory / "svc.npz", coef=self.svc_.coef_, intercept=self.svc_.intercept_,
                  classes=self.svc_.classes_)
         self.save_info(directory)

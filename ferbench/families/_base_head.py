@@ -10,14 +10,14 @@ Images are grey repeated to RGB, resized and passed through the backbone's prepr
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
 from ferbench.data.dataset import Part
 from ferbench.errors import FerbenchError
 from ferbench.families._keras_training import forwarding_callbacks
-from ferbench.families.base import Family
+from ferbench.families.base import EpochCallback, Family
 from ferbench.features.cache import feature_set
 from ferbench.features.extract import prepare
 from ferbench.params import Bool, Float, Int
@@ -80,7 +80,8 @@ class HeadFamily(Family):
         for i in range(self.params["hidden_layers"] if self.params["units"] else 0):
             if self.params["dropout"]:
                 x = keras.layers.Dropout(self.params["dropout"])(x)
-            x = keras.layers.Dense(self.params["units"], activation="relu", kernel_regularizer=reg, name=f"head_fc{i + 1}")(x)
+            x = keras.layers.Dense(self.params["units"], activation="relu", kernel_regularizer=reg,
+                                   name=f"head_fc{i + 1}")(x)
         if self.params["dropout"]:
             x = keras.layers.Dropout(self.params["dropout"])(x)
         return keras.layers.Dense(n_classes, activation="softmax", kernel_regularizer=reg, name="head_softmax")(x)
@@ -113,7 +114,17 @@ class HeadFamily(Family):
         return _image_batches(self, part, training=training, seed=seed)
 
     # --- learning ----------------------------------------------------------------------------
-    def fit(self, train: Part, val: Part | None = None, *, epochs=None, seed=0, callbacks=None, verbose=False):
+    def fit(
+        self,
+        train: Part,
+        val: Part | None = None,
+        *,
+        epochs: int | None = None,
+        seed: int = 0,
+        callbacks: list[EpochCallback] | None = None,
+        verbose: bool = False,
+        checkpoint_dir: Path | None = None,
+    ) -> Self:
         epochs = int(self.default_epochs if epochs is None else epochs)
         if epochs < 1:
             raise FerbenchError(f"epochs must be a positive integer, got {epochs}")

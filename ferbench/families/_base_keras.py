@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from abc import abstractmethod
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from ferbench.data.dataset import Part
 from ferbench.errors import FerbenchError
 from ferbench.families.base import EpochCallback, Family
 from ferbench.params import Bool, Float, Int, Param
+
+if TYPE_CHECKING:
+    import keras
 
 MODEL_FILE = "model.keras"
 PREDICT_BATCH = 256
@@ -47,6 +50,10 @@ class KerasFamily(Family):
     # Augmentation of the papers: random horizontal/vertical shifts and horizontal flips.
     augment_shift: ClassVar[float] = 0.1
     augment_rotation: ClassVar[float] = 0.0
+
+    # --- learned state (set by fit and load) ---------------------------------------------------
+    model_: keras.Model  # raw image in, class probabilities out
+    class_names_: tuple[str, ...]
 
     # --- what a family defines -------------------------------------------------------------
     @abstractmethod
@@ -196,8 +203,8 @@ class KerasFamily(Family):
     def load(cls, directory: Path) -> KerasFamily:
         import keras
 
-        import ferbench.layers  # noqa: F401 - registers the custom layers for deserialisation
-        import ferbench.preprocess  # noqa: F401
+        import ferbench.layers
+        import ferbench.preprocess  # noqa: F401 - both register their custom layers for deserialisation
 
         family, info = cls.load_info(directory)
         family.model_ = keras.models.load_model(Path(directory) / MODEL_FILE)

@@ -186,8 +186,8 @@ def read_state(epoch_dir: Path) -> dict:
 def _load(epoch_dir: Path, family, seed: int, epochs: int, early: EarlyStopping | None):
     import keras
 
-    import ferbench.layers  # noqa: F401 - registers the custom layers for deserialisation
-    import ferbench.preprocess  # noqa: F401
+    import ferbench.layers
+    import ferbench.preprocess  # noqa: F401 - both register their custom layers for deserialisation
 
     state = read_state(epoch_dir)
     wanted = {"format": FORMAT, "family": family.name, "params": _plain(family.params), "seed": seed, "epochs": epochs}
@@ -200,7 +200,7 @@ def _load(epoch_dir: Path, family, seed: int, epochs: int, early: EarlyStopping 
     if len(seeds) != len(state["seed_generators"]):
         raise FerbenchError(f"checkpoint {epoch_dir}: {len(state['seed_generators'])} random states "
                             f"for {len(seeds)} random layers")
-    for variable, value in zip(seeds, state["seed_generators"]):
+    for variable, value in zip(seeds, state["seed_generators"], strict=True):
         variable.assign(np.asarray(value, dtype=variable.dtype))
     saved_early = state.get("early_stopping")
     if early is not None and saved_early is not None:

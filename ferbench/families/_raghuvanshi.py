@@ -4,7 +4,7 @@ and dropout, then FC + BN + ReLU + dropout layers and a softmax."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from ferbench.errors import FerbenchError
 from ferbench.families._base_keras import KerasFamily

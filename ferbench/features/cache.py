@@ -59,8 +59,13 @@ class FeatureSet:
         self._pcas: dict[str, GramPCA] = {}
         self._lock = threading.Lock()  # folds fitted side by side ask at once: each Gram and PCA once
 
+    def _folder(self) -> Path:
+        if self.directory is None:
+            raise RuntimeError("an ad-hoc data set's features are kept in memory, not in the cache")
+        return self.directory
+
     def path(self, layer: str) -> Path:
-        return self.directory / f"{layer}.npy"
+        return self._folder() / f"{layer}.npy"
 
     def ensure(self, layers: list[str]) -> None:
         """Extract, in one backbone pass, every requested layer not yet cached."""
@@ -74,10 +79,11 @@ class FeatureSet:
         missing = [layer for layer in dict.fromkeys(layers) if not self.path(layer).is_file()]
         if not missing:
             return
-        self.directory.mkdir(parents=True, exist_ok=True)
+        folder = self._folder()
+        folder.mkdir(parents=True, exist_ok=True)
         # held until the meta file exists: `ferbench cache` lists an entry holding a live
         # process's temporary file as being written, never as incomplete (removable)
-        marker = store.temp_path(self.directory / "extracting")
+        marker = store.temp_path(folder / "extracting")
         marker.touch()
         try:
             top, model = self._backbone(missing)
@@ -86,7 +92,7 @@ class FeatureSet:
             meta = {"backbone": self.spec.name, "weights": self.weights_id, "top": top,
                     "input_size": self.input_size, "batch_size": self.batch_size, "preprocess": PREPROCESS_VERSION,
                     "fingerprint": self.dataset.fingerprint, "n": len(self.dataset), "widths": widths}
-            with store.atomic_write(self.directory / f"meta-{'-'.join(missing)[:80]}.json", "w") as handle:
+            with store.atomic_write(folder / f"meta-{'-'.join(missing)[:80]}.json", "w") as handle:
                 handle.write(json.dumps(meta))
         finally:
             marker.unlink(missing_ok=True)
@@ -121,7 +127,7 @@ class FeatureSet:
         """X X^T over all rows (float64, n x n), computed once per layer and cached on disk."""
         with self._lock:
             if layer not in self._grams:
-                target = self.directory / f"{layer}.gram.npy"
+                target = self._folder() / f"{layer}.gram.npy"
                 if target.is_file():
                     self._grams[layer] = np.load(target)
                 else:
@@ -185,8 +191,8 @@ def _widened(block: np.ndarray, dtype) -> np.ndarray:
 
 def streamed_gram(path: Path) -> np.ndarray:
     # float64 products of float16 values: every route (Gram, explicit components) agrees to ~1e-12
-    gram = None
+    n = np.load(path, mmap_mode="r").shape[0]
+    gram = np.zeros((n, n))
     for _, block in column_blocks(path, dtype=np.float64):
-        product = block @ block.T
-        gram = product if gram is None else gram + product
+        gram += block @ block.T
     return gram

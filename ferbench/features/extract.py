@@ -103,7 +103,7 @@ def extract(model, spec: Backbone, layers: list[str], images: np.ndarray, size: 
                       "fortran_order": False, "shape": (len(images), widths[name])}
             np.lib.format.write_array_header_1_0(handles[name], header)
         for _, rows in _stored_batches(multi, spec, layers, images, size, batch_size):
-            for name, block in zip(layers, rows):
+            for name, block in zip(layers, rows, strict=True):
                 handles[name].write(block.data)
     return widths
 
@@ -116,13 +116,13 @@ def extract_in_memory(model, spec: Backbone, layers: list[str], images: np.ndarr
     widths = _widths(multi, layers)
     out = {name: np.empty((len(images), widths[name]), np.float16) for name in layers}
     for start, rows in _stored_batches(multi, spec, layers, images, size, batch_size):
-        for name, block in zip(layers, rows):
+        for name, block in zip(layers, rows, strict=True):
             out[name][start:start + len(block)] = block
     return out
 
 
 def _widths(multi, layers: list[str]) -> dict[str, int]:
-    return {name: int(np.prod(out.shape[1:])) for name, out in zip(layers, multi.outputs)}
+    return {name: int(np.prod(out.shape[1:])) for name, out in zip(layers, multi.outputs, strict=True)}
 
 
 def _stored_batches(multi, spec: Backbone, layers: list[str], images: np.ndarray, size: int, batch_size: int):

@@ -26,10 +26,32 @@ from __future__ import annotations
 from ferbench.inventory._caches import scan_datasets, scan_features, scan_leaderboard
 from ferbench.inventory._checkpoints import scan_checkpoints
 from ferbench.inventory._entry import (
-    CURRENT, INCOMPLETE, ORPHANED, ORPHANED_RUN, RESUMABLE, STALE, STALE_STATUSES, STATUSES, TEMP_NAME, WRITING,
-    CacheEntry, human_size, temp_entry, temp_writer, tree_stats,
+    CURRENT,
+    INCOMPLETE,
+    ORPHANED,
+    ORPHANED_RUN,
+    RESUMABLE,
+    STALE,
+    STALE_STATUSES,
+    STATUSES,
+    TEMP_NAME,
+    WRITING,
+    CacheEntry,
+    human_size,
+    temp_entry,
+    temp_writer,
+    tree_stats,
 )
-from ferbench.inventory._listing import KINDS, cache_root, check_kinds, inventory, remove, select, still_selected, totals
+from ferbench.inventory._listing import (
+    KINDS,
+    cache_root,
+    check_kinds,
+    inventory,
+    remove,
+    select,
+    still_selected,
+    totals,
+)
 
 __all__ = [
     "CURRENT", "INCOMPLETE", "KINDS", "ORPHANED", "ORPHANED_RUN", "RESUMABLE", "STALE", "STALE_STATUSES", "STATUSES",

@@ -13,7 +13,15 @@ from ferbench.errors import FerbenchError
 from ferbench.features import cache as feature_cache
 from ferbench.features.extract import batch_size_for
 from ferbench.inventory._entry import (
-    CURRENT, INCOMPLETE, STALE, TEMP_NAME, WRITING, CacheEntry, temp_entry, temp_writer, tree_stats,
+    CURRENT,
+    INCOMPLETE,
+    STALE,
+    TEMP_NAME,
+    WRITING,
+    CacheEntry,
+    temp_entry,
+    temp_writer,
+    tree_stats,
 )
 from ferbench.leases import pid_alive
 

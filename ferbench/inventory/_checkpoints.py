@@ -20,7 +20,14 @@ from pathlib import Path
 
 from ferbench import checkpoints, leases
 from ferbench.inventory._entry import (
-    INCOMPLETE, ORPHANED_RUN, RESUMABLE, WRITING, CacheEntry, temp_entry, temp_writer, tree_stats,
+    INCOMPLETE,
+    ORPHANED_RUN,
+    RESUMABLE,
+    WRITING,
+    CacheEntry,
+    temp_entry,
+    temp_writer,
+    tree_stats,
 )
 
 KIND = "checkpoints"

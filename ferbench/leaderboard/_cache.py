@@ -33,6 +33,7 @@ import math
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ferbench.record.tags import TAG_PREFIX, TAG_SOURCE
 
@@ -118,21 +119,20 @@ def _read_sql(store, experiment_ids: list[str], query: str, view_type) -> list[R
     """What SqlAlchemyStore._search_runs returns for `query` (its joins, WHERE clause and order),
     read as plain columns: the matching runs, then the tags, params and latest metrics of those
     run ids, in chunks, as MLflow's own selectin loading does."""
-    from sqlalchemy import select
-
     from mlflow.store.tracking import sqlalchemy_store as m
+    from sqlalchemy import Select, select
 
     run = m.SqlRun
     with store.ManagedSessionMaker() as session:
         attribute_filters, joins, dataset_filters = m._get_sqlalchemy_filter_clauses(
             m.SearchUtils.parse_search_filter(query), session, store._get_dialect())
         # start_time is selected because SELECT DISTINCT ... ORDER BY needs it on PostgreSQL
-        stmt = select(run.run_uuid, run.experiment_id, run.end_time, run.start_time)
+        stmt: Select[Any, Any, Any, Any] = select(run.run_uuid, run.experiment_id, run.end_time, run.start_time)
         for join in joins:
             stmt = stmt.join(join)
         for dataset in dataset_filters:
             stmt = stmt.join(dataset, run.run_uuid == dataset.c.destination_id)
-        ids = store._filter_experiment_ids(session, m._parse_experiment_ids(experiment_ids))
+        ids = store._filter_experiment_ids(session, m._parse_experiment_ids(list(experiment_ids)))
         stmt = (stmt.distinct()
                 .where(run.experiment_id.in_(ids),
                        run.lifecycle_stage.in_(m.LifecycleStage.view_type_to_stages(view_type)),
@@ -229,9 +229,10 @@ def paired_results(client, pairs: list[tuple[str, str]]) -> dict[tuple[str, str]
                 loaded[run_id] = load_predictions(run_id)
             except FerbenchError as exc:
                 loaded[run_id] = exc
-        if isinstance(loaded[run_id], Exception):
-            raise loaded[run_id]
-        return loaded[run_id]
+        value = loaded[run_id]
+        if isinstance(value, Exception):
+            raise value
+        return value
 
     uri = client.tracking_uri
     state = _read.get(uri) or _load(cache_path(uri), uri)

@@ -45,12 +45,33 @@ import math
 from dataclasses import asdict, dataclass
 
 from ferbench.comparability import (
-    NOT_COMPARABLE, Ours, budget_text, judge, paired_plan, paired_text, read_classes, read_early_stopping,
-    read_epochs, read_split_sizes, subject_independent_peer,
+    NOT_COMPARABLE,
+    Ours,
+    budget_text,
+    judge,
+    paired_plan,
+    paired_text,
+    read_classes,
+    read_early_stopping,
+    read_epochs,
+    read_split_sizes,
+    subject_independent_peer,
 )
 from ferbench.record.tags import (
-    TAG_CLASSES, TAG_DATASET, TAG_FAMILY, TAG_FINGERPRINT, TAG_KIND, TAG_N_IMAGES, TAG_PROTOCOL, TAG_RANDOM_WEIGHTS,
-    TAG_SEED, TAG_SELECTED_ON, TAG_SOURCE, TAG_SPLIT_SIZES, TAG_SYNTHETIC, TAG_TUNED,
+    TAG_CLASSES,
+    TAG_DATASET,
+    TAG_FAMILY,
+    TAG_FINGERPRINT,
+    TAG_KIND,
+    TAG_N_IMAGES,
+    TAG_PROTOCOL,
+    TAG_RANDOM_WEIGHTS,
+    TAG_SEED,
+    TAG_SELECTED_ON,
+    TAG_SOURCE,
+    TAG_SPLIT_SIZES,
+    TAG_SYNTHETIC,
+    TAG_TUNED,
 )
 
 NOTHING_YET = "nothing to show yet — run `ferbench bench` or `ferbench run ...` to create runs"

@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
+from typing import Any
 
 from ferbench.comparability import CAVEATS, COMPARABLE
 from ferbench.leaderboard._cells import (
-    LEGEND, MARKS, VERDICTS, all_reasons, delta_text, fmt, metric_label, ours_text,
+    LEGEND,
+    MARKS,
+    VERDICTS,
+    all_reasons,
+    delta_text,
+    fmt,
+    metric_label,
+    ours_text,
 )
 from ferbench.leaderboard._compare import Row
 
@@ -53,10 +61,19 @@ def _comparable(row: Row) -> bool:
     return row.comparable in (COMPARABLE, CAVEATS)
 
 
+def _charted(value: float | None) -> float:
+    """A point's value: chart_series keeps a row in an 'ours' series only with `ours`, in a
+    'published' one only with `published`."""
+    if value is None:
+        raise ValueError("a charted point has no value")
+    return value
+
+
 def _error(row: Row) -> tuple[float, float]:
     """(below, above) in percent: the 95% interval, else the std."""
     if row.ours_ci is not None:
-        return 100 * (row.ours - row.ours_ci[0]), 100 * (row.ours_ci[1] - row.ours)
+        ours = _charted(row.ours)
+        return 100 * (ours - row.ours_ci[0]), 100 * (row.ours_ci[1] - ours)
     return (100 * (row.ours_std or 0.0),) * 2
 
 
@@ -69,16 +86,16 @@ def figure(rows: list[Row]):
         ours = name.startswith("ours")
         rows_ = [row for _, row in points]
         symbol = "circle" if ours else "square"
-        trace = {"x": [x for x, _ in points], "name": name, "mode": "markers",
+        trace: dict[str, Any] = {"x": [x for x, _ in points], "name": name, "mode": "markers",
                  "marker": {"size": 10, "symbol": [symbol if ours or _comparable(r) else
                                                    f"{symbol}-open" for r in rows_]}}
         if ours:
-            below, above = zip(*(_error(r) for r in rows_))
-            trace.update(y=[100 * r.ours for r in rows_],
+            below, above = zip(*(_error(r) for r in rows_), strict=True)
+            trace.update(y=[100 * _charted(r.ours) for r in rows_],
                          error_y={"type": "data", "array": list(above), "arrayminus": list(below)},
                          text=[f"{ours_text(r)}, {r.ours_n}, run {r.run_id[:12]}" for r in rows_])
         else:
-            trace.update(y=[100 * r.published for r in rows_],
+            trace.update(y=[100 * _charted(r.published) for r in rows_],
                          text=[f"{r.published_id}: {VERDICTS.get(r.comparable, '')}"
                                f" {delta_text(r)}" for r in rows_])
         fig.add_trace(go.Scatter(**trace, hovertemplate="%{x}<br>%{y:.2f}%<br>%{text}"))
@@ -108,10 +125,10 @@ def chart_png(rows: list[Row], path: Path) -> None:
             xpos = labels.index(x) + shift
             if ours:
                 below, above = _error(row)
-                ax.errorbar(xpos, 100 * row.ours, yerr=[[below], [above]], fmt="o", color=colour,
+                ax.errorbar(xpos, 100 * _charted(row.ours), yerr=[[below], [above]], fmt="o", color=colour,
                             capsize=3)
             else:
-                ax.plot(xpos, 100 * row.published, marker="s", linestyle="none", color=colour,
+                ax.plot(xpos, 100 * _charted(row.published), marker="s", linestyle="none", color=colour,
                         markerfacecolor=colour if _comparable(row) else "none")
     ax.set_xticks(range(len(labels)), [x.replace(" / ", "\n") for x in labels], fontsize=7)
     ax.set_ylabel("accuracy (%)")

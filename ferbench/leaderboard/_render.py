@@ -14,7 +14,14 @@ from pathlib import Path
 from ferbench.comparability import CAVEATS, COMPARABLE
 from ferbench.errors import FerbenchError
 from ferbench.leaderboard._cells import (
-    LEGEND, MARKS, all_reasons, delta_text, fmt, metric_label, ours_text, short_why,
+    LEGEND,
+    MARKS,
+    all_reasons,
+    delta_text,
+    fmt,
+    metric_label,
+    ours_text,
+    short_why,
 )
 from ferbench.leaderboard._compare import Row
 from ferbench.record.tags import TAG_FILTER_PREFIX, TAG_KIND, TAG_SOURCE, TAG_VERSION
@@ -55,7 +62,7 @@ def table(rows: list[Row], wide: bool = False):
                        justify="right" if name == "Δ" else "left")
     for row in rows:
         mark, colour = MARKS.get(row.comparable, ("", ""))
-        cells = [row.family, row.dataset, metric_label(row.metric), ours_text(row), row.ours_n]
+        cells: list[str | Text] = [row.family, row.dataset, metric_label(row.metric), ours_text(row), row.ours_n]
         if wide:
             cells += [row.run_id[:12], row.our_protocol, row.epochs, fmt(row.published),
                       row.published_id, row.published_protocol,

@@ -93,7 +93,7 @@ def report(rows: list[Row], dataset, *, tracking_uri: str | None = None) -> list
 
     record.setup(tracking_uri)
     experiment_id = record.experiment_for(dataset.name)
-    lines = []
+    lines: list[Line] = []
     for row in rows:
         reason = runnable(row, dataset, tracking_uri)
         done = [] if reason else [r for r in (_runs.finished(row, seed, dataset, experiment_id)
@@ -105,13 +105,13 @@ def report(rows: list[Row], dataset, *, tracking_uri: str | None = None) -> list
 def _log_summary(parent: str, lines: list[Line]) -> None:
     from ferbench import record
 
-    metrics = {}
+    metrics: dict[str, float] = {}
     for line in lines:
         if line.mean is None:
             continue
         stem = f"{line.row.split('/', 1)[1]}.{line.metric}"
         metrics[f"{stem}_mean"] = line.mean
-        if line.ci_low is not None:
+        if line.ci_low is not None and line.ci_high is not None:
             metrics.update({f"{stem}_ci_low": line.ci_low, f"{stem}_ci_high": line.ci_high})
     record.log(parent, metrics=metrics)
     c = record.client()

@@ -46,14 +46,14 @@ def lines_for(row, seed_runs: list) -> list:
     from ferbench import baselines
     from ferbench.evaluate import mean_ci
 
-    entries = [baselines.get(i) for i in row.published_ids] or [None]
+    entries: list[dict | None] = [baselines.get(i) for i in row.published_ids] or [None]
     wall = sum(r.metrics.get("wall_time_s", 0.0) for r in seed_runs)
     out = []
     for entry in entries:
         metric = entry["metric"] if entry else "test_accuracy"
         values = [r.metrics[metric] for r in seed_runs if metric in r.metrics]
-        line = Line(row.label, row.family, row.protocol, entry and entry["id"], entry and entry.get("value"),
-                    metric, seeds=[r.seed for r in seed_runs], wall_time_s=wall,
+        line = Line(row.label, row.family, row.protocol, entry["id"] if entry else None,
+                    entry.get("value") if entry else None, metric, seeds=[r.seed for r in seed_runs], wall_time_s=wall,
                     run_ids=[r.run_id for r in seed_runs], epochs=_epochs(row, entry))
         if values:
             ci = mean_ci(values, bounds=(0.0, 1.0))  # accuracies and recalls are fractions
@@ -106,8 +106,9 @@ def not_run_line(row, reason: str) -> Line:
     from ferbench import baselines
 
     entry = baselines.get(row.published_ids[0]) if row.published_ids else None
-    return Line(row.label, row.family, row.protocol, entry and entry["id"], entry and entry.get("value"),
-                entry and entry["metric"], epochs=_epochs(row, entry), verdict=f"not run: {reason}")
+    return Line(row.label, row.family, row.protocol, entry["id"] if entry else None,
+                entry.get("value") if entry else None, entry["metric"] if entry else None,
+                epochs=_epochs(row, entry), verdict=f"not run: {reason}")
 
 
 # --- rendering -----------------------------------------------------------------------------------

@@ -15,8 +15,18 @@ from typing import Any
 
 from ferbench.errors import FerbenchError
 from ferbench.record.tags import (
-    MLFLOW_PARENT_RUN_ID, TAG_CLASSES, TAG_FAMILY, TAG_FINGERPRINT, TAG_KIND, TAG_N_IMAGES, TAG_PROTOCOL,
-    TAG_REPRODUCTION, TAG_REPRODUCTION_ROW, TAG_SEED, TAG_SOURCE, TAG_SPLIT_SIZES,
+    MLFLOW_PARENT_RUN_ID,
+    TAG_CLASSES,
+    TAG_FAMILY,
+    TAG_FINGERPRINT,
+    TAG_KIND,
+    TAG_N_IMAGES,
+    TAG_PROTOCOL,
+    TAG_REPRODUCTION,
+    TAG_REPRODUCTION_ROW,
+    TAG_SEED,
+    TAG_SOURCE,
+    TAG_SPLIT_SIZES,
 )
 
 RUN_KEYS = {"protocol", "seed", "epochs"}  # run params that are not family params
@@ -96,7 +106,8 @@ def obtain(row, seed: int, dataset, experiment_id: str, parent_run_id: str, *, q
     if done is not None:
         tags = dict(done.filled)
         if MLFLOW_PARENT_RUN_ID not in done.tags:  # a stand-alone run joins the reproduction
-            tags.update({MLFLOW_PARENT_RUN_ID: parent_run_id, TAG_REPRODUCTION: row.paper, TAG_REPRODUCTION_ROW: row.id})
+            tags.update({MLFLOW_PARENT_RUN_ID: parent_run_id, TAG_REPRODUCTION: row.paper,
+                         TAG_REPRODUCTION_ROW: row.id})
         if tags:
             record.log(done.run_id, tags=tags)
         return done

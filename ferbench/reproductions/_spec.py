@@ -119,7 +119,7 @@ def select(paper_names: list[str] | None = None, row_ids: list[str] | None = Non
     rows = [row for paper in chosen for row in load(paper)]
     if not row_ids:
         return rows
-    picked = []
+    picked: list[Row] = []
     for wanted in row_ids:
         matches = [row for row in rows if wanted in (row.id, row.label)]
         if not matches:

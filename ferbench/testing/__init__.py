@@ -17,15 +17,34 @@ families (runs, tracking, tuning).
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
+from ferbench.families.base import Family
 from ferbench.testing._support import check_dataset, check_parts, private_store
 from ferbench.testing.checks import (
-    CHECKS, check_bad_params_raise, check_builds, check_fit, check_metadata, check_params_round_trip,
-    check_params_spec, check_predict_before_fit_raises, check_predict_proba, check_run_is_logged,
-    check_same_seed_same_result, check_save_load, check_subset_predictions, check_tunable_params_sample,
+    CHECKS,
+    check_bad_params_raise,
+    check_builds,
+    check_fit,
+    check_metadata,
+    check_params_round_trip,
+    check_params_spec,
+    check_predict_before_fit_raises,
+    check_predict_proba,
+    check_run_is_logged,
+    check_same_seed_same_result,
+    check_save_load,
+    check_subset_predictions,
+    check_tunable_params_sample,
 )
 from ferbench.testing.tiny import TinyFamily, tiny_dataset
+
+if TYPE_CHECKING:
+    import pytest
+
+# family classes, or a name -> class mapping such as registry.load_all()
+Families = Mapping[str, type[Family]] | Iterable[type[Family]]
 
 __all__ = [
     "CHECKS", "TinyFamily", "check_bad_params_raise", "check_builds", "check_dataset", "check_fit",
@@ -37,11 +56,11 @@ __all__ = [
 ]
 
 
-def _classes(families) -> list[type]:
+def _classes(families: Families) -> list[type[Family]]:
     return list(families.values()) if isinstance(families, Mapping) else list(families)
 
 
-def family_checks(families) -> Iterable[tuple[type, Callable]]:
+def family_checks(families: Families) -> Iterable[tuple[type[Family], Callable[..., Any]]]:
     """(family class, check) for every family and every check, family by family (so the checks
     that read one fit share it)."""
     for family_cls in _classes(families):
@@ -49,7 +68,9 @@ def family_checks(families) -> Iterable[tuple[type, Callable]]:
             yield family_cls, check
 
 
-def parametrize_with_family_checks(families, expected_failures: Mapping[str, Mapping[str, str]] | None = None):
+def parametrize_with_family_checks(
+    families: Families, expected_failures: Mapping[str, Mapping[str, str]] | None = None
+) -> pytest.MarkDecorator:
     """A pytest parametrize decorator over (family, check) pairs, with ids like
     `five_layer_cnn-check_fit`. `families`: classes, or a name -> class mapping such as
     `registry.load_all()`. `expected_failures`: family name -> {check name: reason}, run as

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache, wraps
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -146,7 +147,7 @@ def assert_raises(match: str, call: Callable, *args, **kwargs) -> FerbenchError:
         assert re.search(match, str(exc)), f"FerbenchError {str(exc)!r} does not match {match!r}"
         assert "\n" not in str(exc), f"FerbenchError is not one line: {str(exc)!r}"
         return exc
-    except Exception as exc:  # noqa: BLE001 - the wrong kind of error is the failure reported
+    except Exception as exc:  # the wrong kind of error is the failure reported
         raise AssertionError(f"raised {type(exc).__name__} ({exc}), not a FerbenchError") from exc
     raise AssertionError(f"{getattr(call, '__qualname__', call)} raised no FerbenchError (expected {match!r})")
 

@@ -15,7 +15,14 @@ import numpy as np
 from ferbench.errors import FerbenchError
 from ferbench.record.tags import TAG_FAMILY
 from ferbench.testing._support import (
-    EPOCHS, assert_raises, check_parts, fitted, fresh_fit, in_private_store, learned_attributes, registered,
+    EPOCHS,
+    assert_raises,
+    check_parts,
+    fitted,
+    fresh_fit,
+    in_private_store,
+    learned_attributes,
+    registered,
 )
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -84,9 +84,9 @@ class TinyFamily(Family):
                 if p["l2"]:
                     step += p["learning_rate"] * p["l2"] * self.w_
                 self.w_ -= step
-            logs = dict(zip(("loss", "accuracy"), self._scores(x, y)))
+            logs = dict(zip(("loss", "accuracy"), self._scores(x, y), strict=True))
             if x_val is not None:
-                logs.update(zip(("val_loss", "val_accuracy"), self._scores(x_val, val.labels)))
+                logs.update(zip(("val_loss", "val_accuracy"), self._scores(x_val, val.labels), strict=True))
             for key, value in logs.items():
                 self.history_[key].append(value)
             for callback in callbacks or []:

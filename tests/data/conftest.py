@@ -33,7 +33,7 @@ def fer_folder(tmp_path) -> Path:
     for split, usages in (("train", ("Training",)), ("test", ("PublicTest", "PrivateTest"))):
         for cls in FER_CLASSES:
             for usage in usages:
-                for k in range(2):
+                for _ in range(2):
                     seed += 1
                     write_image(root / split / cls / f"{usage}_{seed:08d}.jpg", seed)
     return root
@@ -99,7 +99,7 @@ def sfew_dir(tmp_path) -> Path:
     seed = 400
     for split, n in (("Train", 2), ("Val", 1)):
         for cls in ("Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise"):
-            for k in range(n):
+            for _ in range(n):
                 seed += 1
                 write_image(root / split / cls / f"frame_{seed}.png", seed, size=(36, 24), mode="RGB")
     return root
