@@ -51,9 +51,14 @@ def add_subset_arguments(parser: argparse.ArgumentParser) -> None:
     """The data, family, space, subset and training length every script on this benchmark shares."""
     parser.add_argument("--data", default=None, metavar="PATH", help=FER2013_HELP)
     parser.add_argument("--family", default=FAMILY)
-    parser.add_argument("--space", nargs="+", default=None, metavar="NAME=LOW:HIGH",
-                        help=f"range overrides, as `ferbench tune --space` (default: {' '.join(SPACE)} for "
-                             f"{FAMILY}, the family's own ranges otherwise)")
+    parser.add_argument(
+        "--space",
+        nargs="+",
+        default=None,
+        metavar="NAME=LOW:HIGH",
+        help=f"range overrides, as `ferbench tune --space` (default: {' '.join(SPACE)} for "
+        f"{FAMILY}, the family's own ranges otherwise)",
+    )
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--n-train", type=int, default=1500)
     parser.add_argument("--n-val", type=int, default=6000)
@@ -82,12 +87,19 @@ def subset(data: Path | str, n_train: int, n_val: int, seed: int):
     # one placeholder test image keeps the official protocol valid; it is never scored on
     index = np.append(index, np.flatnonzero(full.splits == "test")[:1])
     splits = np.append(splits, "test")
-    return FaceDataset(full.images[index], full.labels[index], full.class_names, splits=splits,
-                       name="fer2013-subset", variant=full.variant)
+    return FaceDataset(
+        full.images[index],
+        full.labels[index],
+        full.class_names,
+        splits=splits,
+        name="fer2013-subset",
+        variant=full.variant,
+    )
 
 
-def make_objective(dataset, *, epochs: int, seed: int, low_fidelity, family: str = FAMILY,
-                   space: list[str] | None = None):
+def make_objective(
+    dataset, *, epochs: int, seed: int, low_fidelity, family: str = FAMILY, space: list[str] | None = None
+):
     """The tuning objective `ferbench tune` would build for `family` over `space` (overrides of the
     family's tunable ranges; SPACE for FAMILY) on the subset's val part."""
     from ferbench.protocols import parse_protocol
@@ -95,13 +107,20 @@ def make_objective(dataset, *, epochs: int, seed: int, low_fidelity, family: str
 
     family_cls, fixed, ranges = search_space(family, space, epochs)
     splits = make_splits(dataset, parse_protocol("official"), seed)
-    return Objective(family_cls, dataset, splits, fixed, ranges, epochs=epochs, seed=seed, total=10**6,
-                     low_fidelity=low_fidelity)
+    return Objective(
+        family_cls, dataset, splits, fixed, ranges, epochs=epochs, seed=seed, total=10**6, low_fidelity=low_fidelity
+    )
 
 
 def settings_objective(data, seed: int, settings: dict, *, low_fidelity):
-    return make_objective(data, epochs=settings["epochs"], seed=seed, low_fidelity=low_fidelity,
-                          family=settings["family"], space=settings["space"])
+    return make_objective(
+        data,
+        epochs=settings["epochs"],
+        seed=seed,
+        low_fidelity=low_fidelity,
+        family=settings["family"],
+        space=settings["space"],
+    )
 
 
 def search_space(family: str, space: list[str] | None, epochs: int):
@@ -169,8 +188,11 @@ def seed_results(fn, seeds: list[int], settings: dict, jobs: int, failed: dict |
 
 # --- the kept random searches (bench_pruning.py --random-only) -----------------------------------
 def random_cache(seed: int, settings: dict) -> Path:
-    return RESULTS / ("bench_pruning{}_random_seed{}_{trials}trials_{epochs}ep_{n_train}-{n_val}.json"
-                      .format(setting_tag(settings), seed, **settings))
+    return RESULTS / (
+        "bench_pruning{}_random_seed{}_{trials}trials_{epochs}ep_{n_train}-{n_val}.json".format(
+            setting_tag(settings), seed, **settings
+        )
+    )
 
 
 def replay_trial(study, ranges: dict, value: float) -> dict:

@@ -29,10 +29,10 @@ class Case:
     args: list[str] | Callable[[Path], list[str]]
     prepare: Callable[[Path], None] | None = None  # gets the case's temp folder
     code: int = 2
-    first: str = "error: "          # how the one stderr line starts
-    progress: str | None = None     # a progress line allowed before it
-    fault: Callable | None = None   # (process, store) -> None, while the command runs
-    fresh: bool = False             # no template database: the command creates the store
+    first: str = "error: "  # how the one stderr line starts
+    progress: str | None = None  # a progress line allowed before it
+    fault: Callable | None = None  # (process, store) -> None, while the command runs
+    fresh: bool = False  # no template database: the command creates the store
     protect: list[str] = field(default_factory=list)  # files (under the temp folder) never changed
 
 
@@ -144,6 +144,7 @@ def signal_fault(signum: int):
     def fault(process, store):
         if when_training(store, process):
             process.send_signal(signum)
+
     return fault
 
 
@@ -155,8 +156,9 @@ def closed_port() -> int:
 
 def killed_then_next(tmp: Path) -> None:
     """A run killed with SIGKILL mid-training; the case's command is the next one."""
-    process = subprocess.Popen([*FERBENCH_CLI, "run", *CNN, "--json"], env=env_for(tmp), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [*FERBENCH_CLI, "run", *CNN, "--json"], env=env_for(tmp), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     if when_training(tmp / "store", process):
         process.kill()
     process.wait()
@@ -179,29 +181,53 @@ def cases() -> list[Case]:
         Case("run: --set without =", ["run", *CNN[:5], "--set", "filters"]),
         Case("run: --protocol kfold:1", ["run", *CNN, "--protocol", "kfold:1"]),
         Case("run: --protocol unknown", ["run", *CNN, "--protocol", "sometimes"]),
-        Case("run: --protocol loso without subjects", lambda t: ["run", "baseline_cnn", "--dataset", "folder", "--path",
-                                                                  str(t / "faces"), "--protocol", "loso"], faces),
+        Case(
+            "run: --protocol loso without subjects",
+            lambda t: ["run", "baseline_cnn", "--dataset", "folder", "--path", str(t / "faces"), "--protocol", "loso"],
+            faces,
+        ),
         Case("run: --weights on a family without", ["run", *CNN, "--weights", "none"]),
         Case("run: --resume unknown run id", ["run", *CNN[:3], "--resume", "0123456789abcdef0123456789abcdef"]),
         Case("run: --resume with --epochs", ["run", *CNN[:3], "--epochs", "2", "--resume", "abc"]),
-        Case("run: --resume a finished run", lambda t: ["run", *CNN[:3], "--resume", (t / "run_id").read_text()],
-             finished_run),
+        Case(
+            "run: --resume a finished run",
+            lambda t: ["run", *CNN[:3], "--resume", (t / "run_id").read_text()],
+            finished_run,
+        ),
         Case("run: --seed with --seeds", ["run", *CNN, "--seed", "1", "--seeds", "1,2"]),
         Case("run: --seeds repeated", ["run", *CNN, "--seeds", "1,1"]),
-        Case("run: corrupt image", lambda t: ["run", "baseline_cnn", "--dataset", "folder", "--path", str(t / "faces")],
-             corrupt_image),
-        Case("run: empty class folder", lambda t: ["run", "baseline_cnn", "--dataset", "folder", "--path",
-                                                    str(t / "faces")], empty_class),
-        Case("run: folder not an emotion", lambda t: ["run", "baseline_cnn", "--dataset", "folder", "--path",
-                                                       str(t / "faces")], unknown_class),
-        Case("run: data link out of the folder", lambda t: ["run", "baseline_cnn", "--dataset", "folder", "--path",
-                                                             str(t / "faces")], link_out),
-        Case("run: fer2013 csv malformed", lambda t: ["run", "baseline_cnn", "--dataset", "fer2013", "--path",
-                                                       str(t / "fer2013.csv")], bad_csv),
+        Case(
+            "run: corrupt image",
+            lambda t: ["run", "baseline_cnn", "--dataset", "folder", "--path", str(t / "faces")],
+            corrupt_image,
+        ),
+        Case(
+            "run: empty class folder",
+            lambda t: ["run", "baseline_cnn", "--dataset", "folder", "--path", str(t / "faces")],
+            empty_class,
+        ),
+        Case(
+            "run: folder not an emotion",
+            lambda t: ["run", "baseline_cnn", "--dataset", "folder", "--path", str(t / "faces")],
+            unknown_class,
+        ),
+        Case(
+            "run: data link out of the folder",
+            lambda t: ["run", "baseline_cnn", "--dataset", "folder", "--path", str(t / "faces")],
+            link_out,
+        ),
+        Case(
+            "run: fer2013 csv malformed",
+            lambda t: ["run", "baseline_cnn", "--dataset", "fer2013", "--path", str(t / "fer2013.csv")],
+            bad_csv,
+        ),
         Case("run: --tracking-uri foo://bar", ["run", *CNN, "--tracking-uri", "foo://bar"]),
         Case("run: --tracking-uri file store", ["run", *CNN, "--tracking-uri", "file:///tmp/mlruns"]),
-        Case("leaderboard: closed server port", ["leaderboard", "--tracking-uri", f"http://127.0.0.1:{port}"],
-             progress="waiting for the MLflow tracking server"),
+        Case(
+            "leaderboard: closed server port",
+            ["leaderboard", "--tracking-uri", f"http://127.0.0.1:{port}"],
+            progress="waiting for the MLflow tracking server",
+        ),
         Case("run: mlflow.db random bytes", ["run", *CNN], random_db, protect=["store/mlflow.db"]),
         Case("leaderboard: mlflow.db random bytes", ["leaderboard"], random_db, protect=["store/mlflow.db"]),
         Case("leaderboard: mlflow.db foreign SQLite", ["leaderboard"], foreign_db, protect=["store/mlflow.db"]),
@@ -225,9 +251,19 @@ def cases() -> list[Case]:
         Case("datasets describe: unknown", ["datasets", "describe", "nope"]),
         Case("cache clear: neither --stale nor --all", ["cache", "clear", "--yes"]),
         Case("bench: --budget unknown", ["bench", "--budget", "forever"]),
-        Case("run: Ctrl-C while training", ["run", *CNN, "--json"], code=130, first="interrupted: run ",
-             fault=signal_fault(signal.SIGINT)),
-        Case("run: SIGTERM while training", ["run", *CNN, "--json"], code=143, first="terminated: run ",
-             fault=signal_fault(signal.SIGTERM)),
+        Case(
+            "run: Ctrl-C while training",
+            ["run", *CNN, "--json"],
+            code=130,
+            first="interrupted: run ",
+            fault=signal_fault(signal.SIGINT),
+        ),
+        Case(
+            "run: SIGTERM while training",
+            ["run", *CNN, "--json"],
+            code=143,
+            first="terminated: run ",
+            fault=signal_fault(signal.SIGTERM),
+        ),
         Case("leaderboard after a run killed -9", ["leaderboard"], killed_then_next, code=0, first="run "),
     ]

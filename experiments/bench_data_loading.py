@@ -36,8 +36,7 @@ print(json.dumps({"seconds": seconds, "cpu": usage.ru_utime + usage.ru_stime, "n
 
 def measure(path: Path, home: str) -> dict:
     env = dict(os.environ, FERBENCH_HOME=home)
-    out = subprocess.run([sys.executable, "-c", CHILD, str(path)], env=env, capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", CHILD, str(path)], env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -72,6 +71,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     write_atomically(RESULTS / "bench_data_loading.txt", text + "\n")
+
 
 if __name__ == "__main__":
     main()

@@ -66,8 +66,10 @@ def main() -> None:
     dataset = generate(args.n, seed=0, n_subjects=10, image_size=96)
     spec = backbone("vgg19")
     batch = extract.batch_size_for(args.size)
-    lines = [f"data: synthetic {args.n} images {dataset.image_shape}, VGG19 weights none, input {args.size}, "
-             f"batches of {batch} in the bare pass and the extraction"]
+    lines = [
+        f"data: synthetic {args.n} images {dataset.image_shape}, VGG19 weights none, input {args.size}, "
+        f"batches of {batch} in the bare pass and the extraction"
+    ]
 
     def bare_pass() -> tuple[float, float]:
         """(build seconds, pass seconds): the 6-layer model over the set, no storage, in the batches
@@ -77,15 +79,17 @@ def main() -> None:
         build_s = time.perf_counter() - start  # the grid's extraction builds it too; shown apart
         start = time.perf_counter()
         for i in range(0, args.n, batch):
-            model.predict_on_batch(extract.prepare(spec, dataset.images[i:i + batch], args.size))
+            model.predict_on_batch(extract.prepare(spec, dataset.images[i : i + batch], args.size))
         return build_s, time.perf_counter() - start
 
     forward = float("nan")
     if not args.skip_forward:
         build_s, forward_before = bare_pass()
-        lines.append(f"bare forward pass, 6 layers, before the grid: {forward_before:.1f} s "
-                     f"({args.n / forward_before:.2f} img/s); building the backbone before it (not counted "
-                     f"in the pass): {build_s:.1f} s")
+        lines.append(
+            f"bare forward pass, 6 layers, before the grid: {forward_before:.1f} s "
+            f"({args.n / forward_before:.2f} img/s); building the backbone before it (not counted "
+            f"in the pass): {build_s:.1f} s"
+        )
 
     # the grid as `ferbench grid` runs it (MLflow parent + one child run per cell), timed by phase
     from mlflow import MlflowClient
@@ -119,30 +123,45 @@ def main() -> None:
                 else:
                     phases[phase] += (t1 - t0) - nested.inner  # exclusive: nested phases count once
                 nested.inner = outer_inner + (t1 - t0)
+
         setattr(owner, name, wrapper)
 
     timed(weights, "build", "build")
     timed(cache.FeatureSet, "ensure", "extraction")
     timed(cache, "streamed_gram", "gram")
     timed(VGG19PcaSvm, "_fit_svc", "svm")
-    for method in ("create_run", "log_batch", "log_artifacts", "set_terminated", "get_experiment_by_name",
-                   "create_experiment", "search_experiments"):
+    for method in (
+        "create_run",
+        "log_batch",
+        "log_artifacts",
+        "set_terminated",
+        "get_experiment_by_name",
+        "create_experiment",
+        "search_experiments",
+    ):
         timed(MlflowClient, method, "mlflow")
     pca_sizes = [int(x) for x in args.pca.split(",")]
     protocols = args.protocols.split(",")
     threads = available_threads()
     start = time.perf_counter()
-    parent, cells, _ = run_grid("vgg19_pca_svm", dataset, layers=list(LAYERS), pca=pca_sizes,
-                                         protocols=protocols, params={"weights": "none", "input_size": args.size},
-                                         seed=0)
+    parent, cells, _ = run_grid(
+        "vgg19_pca_svm",
+        dataset,
+        layers=list(LAYERS),
+        pca=pca_sizes,
+        protocols=protocols,
+        params={"weights": "none", "input_size": args.size},
+        seed=0,
+    )
     grid = time.perf_counter() - start
     if not args.skip_forward:
         # this machine's speed drifts by ~10% over minutes: a second pass after the grid
         # brackets it, and the ratios use the mean of the two
         forward_after = bare_pass()[1]
         forward = (forward_before + forward_after) / 2
-        lines.append(f"bare forward pass after the grid: {forward_after:.1f} s; the ratios use their mean "
-                     f"{forward:.1f} s")
+        lines.append(
+            f"bare forward pass after the grid: {forward_after:.1f} s; the ratios use their mean {forward:.1f} s"
+        )
     ran = [c for c in cells if not c.get("skipped")]
     fit_sum = sum(t1 - t0 for t0, t1 in fits)
     fitting = union_length(fits)  # wall time during which at least one fit was running
@@ -175,10 +194,16 @@ def main() -> None:
         f"load average after: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores",
     ]
     lines.append("cells (layer, PCA, protocol, test accuracy, A_JK on hold-out):")
-    lines += [f"  {c['layer']:12s} {c['n_components']:4d} {c['protocol']:12s} " + (
-              "skipped: " + c["skipped"] if c.get("skipped") else f"{c['test_accuracy']:.3f}"
-              + (f"  A_JK {c['train_ajk_accuracy']:.3f}" if c.get("train_ajk_accuracy") is not None else ""))
-              for c in cells]
+    lines += [
+        f"  {c['layer']:12s} {c['n_components']:4d} {c['protocol']:12s} "
+        + (
+            "skipped: " + c["skipped"]
+            if c.get("skipped")
+            else f"{c['test_accuracy']:.3f}"
+            + (f"  A_JK {c['train_ajk_accuracy']:.3f}" if c.get("train_ajk_accuracy") is not None else "")
+        )
+        for c in cells
+    ]
     text = "\n".join(lines)
     print(text)
     write_atomically(RESULTS / f"bench_feature_grid{'' if args.tag == 'jaffe' else '_' + args.tag}.txt", text + "\n")

@@ -52,10 +52,22 @@ from ferbench.leaderboard import (
     sql_store,
 )
 
-FAMILIES = ["five_layer_cnn", "deeper_cnn", "baseline_cnn", "nishime_cnn", "vgg19_pca_svm",
-            "resnet50_head", "mini_xception", "transfer_vgg16"]
-DATASETS = {"fer2013": ["official", "holdout:0.2"], "jaffe": ["kfold:10", "holdout:0.2"],
-            "ckplus": ["kfold:10", "loso"], "sfew": ["kfold:5", "official"]}
+FAMILIES = [
+    "five_layer_cnn",
+    "deeper_cnn",
+    "baseline_cnn",
+    "nishime_cnn",
+    "vgg19_pca_svm",
+    "resnet50_head",
+    "mini_xception",
+    "transfer_vgg16",
+]
+DATASETS = {
+    "fer2013": ["official", "holdout:0.2"],
+    "jaffe": ["kfold:10", "holdout:0.2"],
+    "ckplus": ["kfold:10", "loso"],
+    "sfew": ["kfold:5", "official"],
+}
 KINDS = ["run"] * 8 + ["fold", "trial"]
 FRESH = "run_uuid IN (SELECT run_uuid FROM fresh)"  # the rows one clone() call added
 
@@ -67,17 +79,32 @@ def templates(client) -> list[str]:
         for family in FAMILIES:
             for protocol in protocols:
                 for kind in ("run", "fold", "trial"):
-                    tags = {"source": "ferbench", "ferbench.kind": kind, "ferbench.family": family,
-                            "ferbench.dataset": dataset, "ferbench.protocol": protocol,
-                            "ferbench.fingerprint": f"{dataset}-fp", "ferbench.synthetic": "false",
-                            "ferbench.random_weights": "false", "ferbench.tuned": "false",
-                            "ferbench.selected_on": "val", "ferbench.seed": "0"}
+                    tags = {
+                        "source": "ferbench",
+                        "ferbench.kind": kind,
+                        "ferbench.family": family,
+                        "ferbench.dataset": dataset,
+                        "ferbench.protocol": protocol,
+                        "ferbench.fingerprint": f"{dataset}-fp",
+                        "ferbench.synthetic": "false",
+                        "ferbench.random_weights": "false",
+                        "ferbench.tuned": "false",
+                        "ferbench.selected_on": "val",
+                        "ferbench.seed": "0",
+                    }
                     with record.tracked_run(experiment, f"{family}-{protocol}", tags) as run_id:
-                        record.log(run_id, params={"lr": 0.001, "dropout": 0.2, "protocol": protocol,
-                                                   "seed": 0, "epochs": 10},
-                                   metrics={"test_accuracy": 0.5, "test_accuracy_std": 0.02,
-                                            "val_accuracy": 0.5, "train_accuracy": 0.6,
-                                            "test_macro_f1": 0.4, "wall_time_s": 10.0})
+                        record.log(
+                            run_id,
+                            params={"lr": 0.001, "dropout": 0.2, "protocol": protocol, "seed": 0, "epochs": 10},
+                            metrics={
+                                "test_accuracy": 0.5,
+                                "test_accuracy_std": 0.02,
+                                "val_accuracy": 0.5,
+                                "train_accuracy": 0.6,
+                                "test_macro_f1": 0.4,
+                                "wall_time_s": 10.0,
+                            },
+                        )
                     ids.append((run_id, kind))
     return ids
 
@@ -92,8 +119,11 @@ def clone(db: Path, sources: list[tuple[str, str]], total: int, seed: int = 0) -
     for run_id, kind in sources:
         by_kind.setdefault(kind, []).append(run_id)
     con = sqlite3.connect(db)
-    tables = [t for (t,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
-              if any(col[1] == "run_uuid" for col in con.execute(f"PRAGMA table_info('{t}')"))]
+    tables = [
+        t
+        for (t,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        if any(col[1] == "run_uuid" for col in con.execute(f"PRAGMA table_info('{t}')"))
+    ]
     columns = {t: [c[1] for c in con.execute(f"PRAGMA table_info('{t}')")] for t in tables}
     with con:
         con.execute("CREATE TEMP TABLE fresh (run_uuid TEXT PRIMARY KEY)")
@@ -108,11 +138,14 @@ def clone(db: Path, sources: list[tuple[str, str]], total: int, seed: int = 0) -
                 cols = columns[table]
                 picked = ", ".join("?" if c == "run_uuid" else f'"{c}"' for c in cols)
                 names = ", ".join(f'"{c}"' for c in cols)
-                con.execute(f'INSERT INTO "{table}" ({names}) '
-                            f'SELECT {picked} FROM "{table}" WHERE run_uuid = ?', (new, source))
+                con.execute(
+                    f'INSERT INTO "{table}" ({names}) SELECT {picked} FROM "{table}" WHERE run_uuid = ?', (new, source)
+                )
         for table in ("metrics", "latest_metrics"):
-            con.execute(f"UPDATE {table} SET value = 0.3 + (abs(random()) % 400) / 1000.0 "
-                        f"WHERE key = 'test_accuracy' AND {FRESH}")
+            con.execute(
+                f"UPDATE {table} SET value = 0.3 + (abs(random()) % 400) / 1000.0 "
+                f"WHERE key = 'test_accuracy' AND {FRESH}"
+            )
         con.execute(f"UPDATE params SET value = CAST((abs(random()) % 50) AS TEXT) WHERE key = 'lr' AND {FRESH}")
         # spread the runs over the past month, as a store that grew over time
         now = int(time.time() * 1000)
@@ -125,8 +158,9 @@ def clone(db: Path, sources: list[tuple[str, str]], total: int, seed: int = 0) -
 def kind_counts(db: Path) -> dict[str, int]:
     """Runs per ferbench.kind in a store this script built (benchmark bookkeeping only)."""
     with sqlite3.connect(db) as con:
-        return dict(con.execute("SELECT value, COUNT(*) FROM tags WHERE key = 'ferbench.kind' "
-                                "GROUP BY value").fetchall())
+        return dict(
+            con.execute("SELECT value, COUNT(*) FROM tags WHERE key = 'ferbench.kind' GROUP BY value").fetchall()
+        )
 
 
 def build_store(root: Path, runs: int) -> tuple[str, float, dict[str, int]]:
@@ -149,8 +183,10 @@ def _timed(fn, *args, **kwargs):
 def add_new_runs(db: Path, n: int) -> None:
     """n more kind=run runs, finished just now (what a catch-up read must fetch)."""
     with sqlite3.connect(db) as con:
-        sources = [r for (r,) in con.execute("SELECT run_uuid FROM tags WHERE key = 'ferbench.kind' "
-                                             "AND value = 'run' LIMIT 50")]
+        sources = [
+            r
+            for (r,) in con.execute("SELECT run_uuid FROM tags WHERE key = 'ferbench.kind' AND value = 'run' LIMIT 50")
+        ]
     clone_runs = [(s, "run") for s in sources]
     before = kind_counts(db).get("run", 0)
     with sqlite3.connect(db) as con:
@@ -197,13 +233,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--store-dir", type=Path, default=None,
-                        help="Keep the stores here and reuse them on the next run (default: temp).")
+    parser.add_argument(
+        "--store-dir",
+        type=Path,
+        default=None,
+        help="Keep the stores here and reuse them on the next run (default: temp).",
+    )
     args = parser.parse_args()
     load = os.getloadavg()[0]
-    lines = [f"leaderboard query on SQLite MLflow stores (median of {args.repeat}; "
-             f"python {sys.version.split()[0]}, sqlite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs, "
-             f"load average {load:.1f} at start: wall >> cpu means the machine was busy)"]
+    lines = [
+        f"leaderboard query on SQLite MLflow stores (median of {args.repeat}; "
+        f"python {sys.version.split()[0]}, sqlite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs, "
+        f"load average {load:.1f} at start: wall >> cpu means the machine was busy)"
+    ]
     with tempfile.TemporaryDirectory(prefix="ferbench-bench-lb-") as tmp:
         root = args.store_dir or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
@@ -211,20 +253,22 @@ def main() -> None:
             uri, built, kinds = build_store(root, size)
             f = time_query(uri, args.repeat, root / f"mlflow-{size}.db")
             mix = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1]))
-            line = (f"{size:>6} runs ({mix}; read {f['kind_run']} kind=run, {f['configs']} configs, "
-                    f"{f['rows']} rows; store built in {built:.0f} s)\n"
-                    f"        leaderboard, cold cache (--refresh)  wall {f['cold_wall']:6.2f} s"
-                    f"  cpu {f['cold_cpu']:5.2f} s  (target <= 2 s at 10,000 runs)\n"
-                    f"          of which the full read (fast path) wall {f['full_wall']:6.2f} s"
-                    f"  cpu {f['full_cpu']:5.2f} s\n"
-                    f"          same read through search_runs      wall {f['orm_wall']:6.2f} s"
-                    f"  cpu {f['orm_cpu']:5.2f} s  (stores without the fast path)\n"
-                    f"          pooling                            wall {f['pool_wall']:6.2f} s"
-                    f"  cpu {f['pool_cpu']:5.2f} s\n"
-                    f"        leaderboard, warm cache, none new    wall {f['warm_wall']:6.2f} s"
-                    f"  cpu {f['warm_cpu']:5.2f} s\n"
-                    f"        leaderboard after 100 new runs       wall {f['catchup_wall']:6.2f} s"
-                    f"  cpu {f['catchup_cpu']:5.2f} s")
+            line = (
+                f"{size:>6} runs ({mix}; read {f['kind_run']} kind=run, {f['configs']} configs, "
+                f"{f['rows']} rows; store built in {built:.0f} s)\n"
+                f"        leaderboard, cold cache (--refresh)  wall {f['cold_wall']:6.2f} s"
+                f"  cpu {f['cold_cpu']:5.2f} s  (target <= 2 s at 10,000 runs)\n"
+                f"          of which the full read (fast path) wall {f['full_wall']:6.2f} s"
+                f"  cpu {f['full_cpu']:5.2f} s\n"
+                f"          same read through search_runs      wall {f['orm_wall']:6.2f} s"
+                f"  cpu {f['orm_cpu']:5.2f} s  (stores without the fast path)\n"
+                f"          pooling                            wall {f['pool_wall']:6.2f} s"
+                f"  cpu {f['pool_cpu']:5.2f} s\n"
+                f"        leaderboard, warm cache, none new    wall {f['warm_wall']:6.2f} s"
+                f"  cpu {f['warm_cpu']:5.2f} s\n"
+                f"        leaderboard after 100 new runs       wall {f['catchup_wall']:6.2f} s"
+                f"  cpu {f['catchup_cpu']:5.2f} s"
+            )
             print(line, flush=True)
             lines.append(line)
     out = RESULTS / "bench_leaderboard.txt"

@@ -44,10 +44,13 @@ def main() -> None:
 
     data = load_dataset("synthetic", n_images=args.images, n_subjects=20)
     t0 = time.perf_counter()
-    result = runner.run(args.family, data, epochs=1, quiet=True,
-                        extra_tags={"ferbench.data_options": json.dumps(data.options)})
-    say(f"{args.family}: 1 epoch on {args.images} synthetic images, run logged in "
-        f"{time.perf_counter() - t0:.1f} s (test accuracy {result.metrics['test_accuracy']:.3f})")
+    result = runner.run(
+        args.family, data, epochs=1, quiet=True, extra_tags={"ferbench.data_options": json.dumps(data.options)}
+    )
+    say(
+        f"{args.family}: 1 epoch on {args.images} synthetic images, run logged in "
+        f"{time.perf_counter() - t0:.1f} s (test accuracy {result.metrics['test_accuracy']:.3f})"
+    )
     target = open_run(result.run_id)
     images, labels = target.test.images, target.test.labels
     t0 = time.perf_counter()
@@ -59,13 +62,21 @@ def main() -> None:
     per_image = 16 * len(PAPER_VALUES)
     for batch_size in (int(b) for b in args.batch_sizes.split(",")):
         cpu0, t0 = time.process_time(), time.perf_counter()
-        occlusion_scan(partial(target.predict, batch_size=batch_size), images[chosen], labels[chosen],
-                       target.dataset.class_names, baseline=proba[chosen], batch_size=batch_size)
+        occlusion_scan(
+            partial(target.predict, batch_size=batch_size),
+            images[chosen],
+            labels[chosen],
+            target.dataset.class_names,
+            baseline=proba[chosen],
+            batch_size=batch_size,
+        )
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         rate = len(chosen) * per_image / wall
-        say(f"batch {batch_size}: {len(chosen)} images x {per_image} masks = {len(chosen) * per_image} "
+        say(
+            f"batch {batch_size}: {len(chosen)} images x {per_image} masks = {len(chosen) * per_image} "
             f"forward passes in {wall:.1f} s wall ({cpu:.1f} s CPU): {rate:.0f} masked images/s; "
-            f"500 images -> {500 * per_image / rate / 60:.1f} min")
+            f"500 images -> {500 * per_image / rate / 60:.1f} min"
+        )
     say(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (the machine is shared)")
     write_atomically(RESULTS / "bench_occlusion.txt", "\n".join(lines) + "\n")
 

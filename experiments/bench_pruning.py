@@ -57,8 +57,17 @@ from _common import (
 SAMPLER_SEED_OFFSET = 10_000
 
 
-def search(objective, *, sampler: str, pruner: str, trials: int, stop_at: float | None = None,
-           max_compute: float | None = None, rung_epoch: int | None = None, replay: list | None = None):
+def search(
+    objective,
+    *,
+    sampler: str,
+    pruner: str,
+    trials: int,
+    stop_at: float | None = None,
+    max_compute: float | None = None,
+    rung_epoch: int | None = None,
+    replay: list | None = None,
+):
     """Run an in-memory study of `objective` (make_objective); returns [(cumulative compute, value
     or None, state)] per trial.
     `replay`: the history of a shorter run of this same search, told to the study without training
@@ -71,8 +80,11 @@ def search(objective, *, sampler: str, pruner: str, trials: int, stop_at: float 
     # replay random search's first configurations (and, trained with the same seed, its values).
     seed = objective.seed
     sampler_seed = seed if sampler == "random" else seed + SAMPLER_SEED_OFFSET
-    study = optuna.create_study(direction="maximize", sampler=make_sampler(sampler, sampler_seed),
-                                pruner=make_pruner(pruner, objective.epochs + 3, rung_step(rung_epoch)))
+    study = optuna.create_study(
+        direction="maximize",
+        sampler=make_sampler(sampler, sampler_seed),
+        pruner=make_pruner(pruner, objective.epochs + 3, rung_step(rung_epoch)),
+    )
     cut = rung_step(rung_epoch)
     history, spent = [], 0.0
     for spent, value, state in replay or []:
@@ -85,9 +97,11 @@ def search(objective, *, sampler: str, pruner: str, trials: int, stop_at: float 
         t = study.trials[-1]
         spent += t.user_attrs.get("compute", 0)
         history.append((spent, t.value if t.state.name == "COMPLETE" else None, t.state.name))
-        print(f"  seed {seed} {sampler}/{pruner} trial {t.number}: {t.state.name:<8} value={t.value} "
-              f"compute={spent:.0f} rung={t.intermediate_values.get(cut)} params={short(t.params)}",
-              flush=True)
+        print(
+            f"  seed {seed} {sampler}/{pruner} trial {t.number}: {t.state.name:<8} value={t.value} "
+            f"compute={spent:.0f} rung={t.intermediate_values.get(cut)} params={short(t.params)}",
+            flush=True,
+        )
         if stop_at is not None and history[-1][1] is not None and history[-1][1] >= stop_at:
             break
         if max_compute is not None and spent >= max_compute:
@@ -113,8 +127,13 @@ def random_search(data, seed: int, settings: dict) -> tuple[list, float]:
     shorter = [random_cache(seed, {**settings, "trials": n}) for n in range(settings["trials"] - 1, 0, -1)]
     kept = next((json.loads(path.read_text()) for path in shorter if path.exists()), {"history": [], "seconds": 0.0})
     t0 = time.time()
-    history = search(settings_objective(data, seed, settings, low_fidelity=(0, 0)), sampler="random",
-                     pruner="none", trials=settings["trials"], replay=[tuple(row) for row in kept["history"]])
+    history = search(
+        settings_objective(data, seed, settings, low_fidelity=(0, 0)),
+        sampler="random",
+        pruner="none",
+        trials=settings["trials"],
+        replay=[tuple(row) for row in kept["history"]],
+    )
     seconds = kept["seconds"] + time.time() - t0
     write_atomically(cache, json.dumps({"history": history, "seconds": seconds}))
     return history, seconds
@@ -132,11 +151,18 @@ def run_seed(seed: int, settings: dict) -> tuple[str, float | None]:
         return f"seed {seed}: random search kept in {random_cache(seed, settings).name}", None
     best = max(v for _, v, _ in rand if v is not None)
     t0 = time.time()
-    tpe = search(settings_objective(data, seed, settings, low_fidelity=settings["low_fidelity"]), sampler="tpe",
-                 pruner=pruner, trials=10 * trials, stop_at=best, max_compute=rand[-1][0] * settings["max_fraction"],
-                 rung_epoch=settings["rung_epoch"])
-    line, fraction = describe(seed, rand, tpe, pruner, settings["n_val"], rand_time, time.time() - t0,
-                              settings["max_fraction"])
+    tpe = search(
+        settings_objective(data, seed, settings, low_fidelity=settings["low_fidelity"]),
+        sampler="tpe",
+        pruner=pruner,
+        trials=10 * trials,
+        stop_at=best,
+        max_compute=rand[-1][0] * settings["max_fraction"],
+        rung_epoch=settings["rung_epoch"],
+    )
+    line, fraction = describe(
+        seed, rand, tpe, pruner, settings["n_val"], rand_time, time.time() - t0, settings["max_fraction"]
+    )
     print(line, flush=True)
     return line, fraction
 
@@ -146,8 +172,16 @@ def first_reach(history: list, level: float) -> float | None:
     return next((c for c, v, _ in history if v is not None and v >= level), None)
 
 
-def describe(seed: int, rand: list, tpe: list, pruner: str, n_val: int, rand_time: float,
-             tpe_time: float, max_fraction: float = 1.0) -> tuple[str, float | None]:
+def describe(
+    seed: int,
+    rand: list,
+    tpe: list,
+    pruner: str,
+    n_val: int,
+    rand_time: float,
+    tpe_time: float,
+    max_fraction: float = 1.0,
+) -> tuple[str, float | None]:
     """One seed's line and its figure (TPE's share of random's compute to reach random's best).
     Also shown, not the target: when each search first came within one standard error of that
     best (binomial, over the n_val validation images), since random's best is a maximum of noisy
@@ -166,10 +200,14 @@ def describe(seed: int, rand: list, tpe: list, pruner: str, n_val: int, rand_tim
     line = (
         f"seed {seed}: random best val_accuracy {best:.4f} at total compute {total:.0f} image-epochs "
         f"({rand_time:.0f} s; random itself first reached it at {first_reach(rand, best):.0f}); TPE+{pruner} "
-        + (f"reached it at {reached:.0f} image-epochs = {fraction:.1%} of random's compute" if reached is not None
-           else f"did not reach it within {max_fraction:.0%} of random's compute (best {tpe_best:.4f})")
+        + (
+            f"reached it at {reached:.0f} image-epochs = {fraction:.1%} of random's compute"
+            if reached is not None
+            else f"did not reach it within {max_fraction:.0%} of random's compute (best {tpe_best:.4f})"
+        )
         + f" after {len(tpe)} trials ({states.count('PRUNED')} pruned, {tpe_time:.0f} s); within one standard "
-        f"error ({error:.4f}) of it: " + ("TPE never" if near is None else f"TPE at {near / total:.1%}")
+        f"error ({error:.4f}) of it: "
+        + ("TPE never" if near is None else f"TPE at {near / total:.1%}")
         + f", random at {rand_near / total:.1%} (not the target)"
     )
     return line, fraction
@@ -201,7 +239,8 @@ def write_results(out: Path, header: list[str], args, done: dict, start: float, 
     summary = (
         f"summary: fraction of random-search compute needed by TPE+{args.pruner} pruning per seed: "
         + ", ".join("not reached" if f is None else f"{f:.1%}" for f in fractions)
-        + f"; median over all {len(fractions)} seeds " + ("not reached" if median == np.inf else f"{median:.1%}")
+        + f"; median over all {len(fractions)} seeds "
+        + ("not reached" if median == np.inf else f"{median:.1%}")
         + f"; {met} of {len(fractions)} seeds within the 35% target; wall time {time.time() - start:.0f} s"
         + (f"; seeds still running: {pending}" if pending else "")
         + "".join(f"; seed {seed} failed ({error})" for seed, error in sorted(failed.items()))
@@ -232,18 +271,33 @@ def main(argv=None) -> int:
     parser.add_argument("--trials", type=int, default=12, help="random-search trials")
     add_subset_arguments(parser)
     parser.add_argument("--pruner", default="median", choices=["median", "rung", "rung-screen", "hyperband"])
-    parser.add_argument("--low-fidelity", default=None, metavar="IMAGES:EPOCHS",
-                        help="the first rung as fractions of the training images and of the epochs "
-                             "(default: the one `ferbench tune` uses)")
-    parser.add_argument("--rung-epoch", type=int, default=None,
-                        help="rung pruners cut after this epoch of the full fit instead of at the cheap first "
-                             "rung (with --low-fidelity none, successive halving on epochs)")
-    parser.add_argument("--random-only", action="store_true",
-                        help="run and keep random search only (later runs with any pruner reuse it)")
+    parser.add_argument(
+        "--low-fidelity",
+        default=None,
+        metavar="IMAGES:EPOCHS",
+        help="the first rung as fractions of the training images and of the epochs "
+        "(default: the one `ferbench tune` uses)",
+    )
+    parser.add_argument(
+        "--rung-epoch",
+        type=int,
+        default=None,
+        help="rung pruners cut after this epoch of the full fit instead of at the cheap first "
+        "rung (with --low-fidelity none, successive halving on epochs)",
+    )
+    parser.add_argument(
+        "--random-only",
+        action="store_true",
+        help="run and keep random search only (later runs with any pruner reuse it)",
+    )
     parser.add_argument("--jobs", type=int, default=1, help="seeds run side by side in this many processes")
-    parser.add_argument("--max-fraction", type=float, default=1.0,
-                        help="stop TPE at this share of random's compute (0.35 decides the target at a third "
-                             "of the cost of running it to the end)")
+    parser.add_argument(
+        "--max-fraction",
+        type=float,
+        default=1.0,
+        help="stop TPE at this share of random's compute (0.35 decides the target at a third "
+        "of the cost of running it to the end)",
+    )
     args = parser.parse_args(argv)
     if not 0 < args.max_fraction <= 1:
         print(f"--max-fraction {args.max_fraction}: expected a share in (0, 1]", file=sys.stderr)
@@ -253,25 +307,35 @@ def main(argv=None) -> int:
 
     low_fidelity = LOW_FIDELITY if args.low_fidelity is None else parse_fidelity(args.low_fidelity)
     if low_fidelity is None:
-        print(f"--low-fidelity {args.low_fidelity!r}: expected IMAGES:EPOCHS, fractions in (0, 1) and (0, 1] "
-              "(a rung on all the images is --low-fidelity none --rung-epoch N)", file=sys.stderr)
+        print(
+            f"--low-fidelity {args.low_fidelity!r}: expected IMAGES:EPOCHS, fractions in (0, 1) and (0, 1] "
+            "(a rung on all the images is --low-fidelity none --rung-epoch N)",
+            file=sys.stderr,
+        )
         return 2
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     start = time.time()
-    lines = [f"pruning benchmark: {args.family} on FER-2013 subset ({args.n_train} train / {args.n_val} val), "
-             f"{args.epochs} epochs per full trial, random search {args.trials} trials, "
-             f"space {space_of(args.family, args.space)} (the family's other tunable ranges as registered), "
-             + (f"first rung on {low_fidelity[0]:g} of the images for {low_fidelity[1]:.3g} of the epochs"
-                if low_fidelity[0] else "no cheap first rung")
-             + ("" if args.rung_epoch is None else f", rung pruners cut after full-fit epoch {args.rung_epoch}")
-             + ("" if args.max_fraction == 1 else f", TPE stopped at {args.max_fraction:.0%} of random's compute")]
+    lines = [
+        f"pruning benchmark: {args.family} on FER-2013 subset ({args.n_train} train / {args.n_val} val), "
+        f"{args.epochs} epochs per full trial, random search {args.trials} trials, "
+        f"space {space_of(args.family, args.space)} (the family's other tunable ranges as registered), "
+        + (
+            f"first rung on {low_fidelity[0]:g} of the images for {low_fidelity[1]:.3g} of the epochs"
+            if low_fidelity[0]
+            else "no cheap first rung"
+        )
+        + ("" if args.rung_epoch is None else f", rung pruners cut after full-fit epoch {args.rung_epoch}")
+        + ("" if args.max_fraction == 1 else f", TPE stopped at {args.max_fraction:.0%} of random's compute")
+    ]
     settings = subset_settings(args, "trials", "pruner", "random_only", "max_fraction")
     settings["low_fidelity"], settings["rung_epoch"] = low_fidelity, args.rung_epoch
     rung = f"-rung{low_fidelity[0]:g}x{low_fidelity[1]:.3g}" if low_fidelity != LOW_FIDELITY else ""
     rung += f"-cut-epoch{args.rung_epoch}" if args.rung_epoch is not None else ""
     rung += f"-cap{args.max_fraction * 100:g}" if args.max_fraction < 1 else ""
-    out = RESULTS / (f"bench_pruning{setting_tag(settings)}_{args.pruner}{rung}_{args.trials}trials_{args.epochs}ep_"
-                     f"{args.n_train}-{args.n_val}.txt")
+    out = RESULTS / (
+        f"bench_pruning{setting_tag(settings)}_{args.pruner}{rung}_{args.trials}trials_{args.epochs}ep_"
+        f"{args.n_train}-{args.n_val}.txt"
+    )
     if args.random_only:
         for _, (line, _) in seed_results(run_seed, args.seeds, settings, args.jobs):
             print(line, flush=True)

@@ -46,8 +46,14 @@ def subset(dataset, seed=0):
         pool = np.flatnonzero(dataset.splits == split)
         rows.append(np.sort(rng.choice(pool, size=min(n, len(pool)), replace=False)))
     index = np.concatenate(rows)
-    return FaceDataset(dataset.images[index], dataset.labels[index], dataset.class_names,
-                       splits=dataset.splits[index], name="fer2013", variant="subset-overhead")
+    return FaceDataset(
+        dataset.images[index],
+        dataset.labels[index],
+        dataset.class_names,
+        splits=dataset.splits[index],
+        name="fer2013",
+        variant="subset-overhead",
+    )
 
 
 def bare_fit(data, seed=0):
@@ -63,16 +69,34 @@ def bare_fit(data, seed=0):
     keras.utils.set_random_seed(seed)
     t0 = time.perf_counter()
     model = family.build_model(data.images[train], data.n_classes)
-    model.fit(x[train], data.labels[train], batch_size=family.params["batch_size"], epochs=1,
-              validation_data=(x[val], data.labels[val]), verbose=0)
+    model.fit(
+        x[train],
+        data.labels[train],
+        batch_size=family.params["batch_size"],
+        epochs=1,
+        validation_data=(x[val], data.labels[val]),
+        verbose=0,
+    )
     return len(train) / (time.perf_counter() - t0)
 
 
 def peak_rss(path: Path, store: str) -> tuple[float, str]:
     """(VmHWM in MB of `ferbench run five_layer_cnn` on full FER-2013 after RSS_SECONDS, status)."""
     uri = f"sqlite:///{store}/mlflow.db"
-    cmd = [*FERBENCH_CLI, "run", "five_layer_cnn", "--dataset", "fer2013", "--path", str(path),
-           "--epochs", "1", "--json", "--tracking-uri", uri]
+    cmd = [
+        *FERBENCH_CLI,
+        "run",
+        "five_layer_cnn",
+        "--dataset",
+        "fer2013",
+        "--path",
+        str(path),
+        "--epochs",
+        "1",
+        "--json",
+        "--tracking-uri",
+        uri,
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak_kb, start = 0, time.perf_counter()
     while proc.poll() is None and time.perf_counter() - start < RSS_SECONDS:
@@ -106,8 +130,10 @@ def main() -> None:
     from ferbench import runner
     from ferbench.data.readers import load_dataset
 
-    lines = [f"bench_run_overhead: FER-2013 at {path}; home {home}; MLflow {uri}; cores {os.cpu_count()}; "
-             f"load average at start {os.getloadavg()[0]:.1f}"]
+    lines = [
+        f"bench_run_overhead: FER-2013 at {path}; home {home}; MLflow {uri}; cores {os.cpu_count()}; "
+        f"load average at start {os.getloadavg()[0]:.1f}"
+    ]
 
     def say(text: str) -> None:
         print(text, flush=True)
@@ -116,30 +142,37 @@ def main() -> None:
     t0 = time.perf_counter()
     full = load_dataset("fer2013", path)
     data = subset(full)
-    say(f"data: full FER-2013 {len(full)} images read in {time.perf_counter() - t0:.1f} s; "
-        f"subset {N_TRAIN} train / {N_VAL} val / {N_TEST} test, 48x48 grey, batch 128, 1 epoch")
+    say(
+        f"data: full FER-2013 {len(full)} images read in {time.perf_counter() - t0:.1f} s; "
+        f"subset {N_TRAIN} train / {N_VAL} val / {N_TEST} test, 48x48 grey, batch 128, 1 epoch"
+    )
     del full
 
     bare = [bare_fit(data)]
-    result = runner.run("five_layer_cnn", data, protocol="official", epochs=1, quiet=True,
-                        tracking_uri=uri)
+    result = runner.run("five_layer_cnn", data, protocol="official", epochs=1, quiet=True, tracking_uri=uri)
     bare.append(bare_fit(data))
     ours = result.metrics["train_images_per_s"]
     ratio = ours / float(np.mean(bare))
-    say(f"throughput: bare keras fit {bare[0]:.1f} and {bare[1]:.1f} img/s (mean "
+    say(
+        f"throughput: bare keras fit {bare[0]:.1f} and {bare[1]:.1f} img/s (mean "
         f"{np.mean(bare):.1f}); ferbench.runner.run {ours:.1f} img/s; ratio {ratio:.3f} "
-        f"(target >= 0.95) {'OK' if ratio >= 0.95 else 'MISSED'}")
+        f"(target >= 0.95) {'OK' if ratio >= 0.95 else 'MISSED'}"
+    )
     share = result.logging_time_s / result.wall_time_s
-    say(f"logging: {result.logging_time_s:.2f} s of MLflow logging in a {result.wall_time_s:.1f} s "
+    say(
+        f"logging: {result.logging_time_s:.2f} s of MLflow logging in a {result.wall_time_s:.1f} s "
         f"run = {100 * share:.2f}% (target <= 2%) {'OK' if share <= 0.02 else 'MISSED'} "
         f"(incl. confusion PNG, report, pyfunc model with the saved Keras model; run "
-        f"{result.run_id})")
+        f"{result.run_id})"
+    )
 
     mb, status = peak_rss(path, tempfile.mkdtemp(prefix="ferbench-rss-mlflow-"))
-    say(f"memory: peak RSS (VmHWM) {mb:.0f} MB of `ferbench run five_layer_cnn --dataset fer2013` "
+    say(
+        f"memory: peak RSS (VmHWM) {mb:.0f} MB of `ferbench run five_layer_cnn --dataset fer2013` "
         f"on the full data set, sampled for the first {RSS_SECONDS} s (data read, pipeline built, "
         f"training under way), then SIGTERM; target <= 2048 MB {'OK' if mb <= 2048 else 'MISSED'}; "
-        f"run status after SIGTERM: {status}")
+        f"run status after SIGTERM: {status}"
+    )
     out = RESULTS / "bench_run_overhead.txt"
     write_atomically(out, "\n".join(lines) + "\n")
     print(f"wrote {out}")

@@ -43,8 +43,14 @@ def main() -> int:
     from ferbench.data.synthetic import generate
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    objective = make_objective(generate(args.images, seed=0), epochs=args.epochs, seed=0, low_fidelity=(0, 0),
-                               family=args.family, space=args.space)
+    objective = make_objective(
+        generate(args.images, seed=0),
+        epochs=args.epochs,
+        seed=0,
+        low_fidelity=(0, 0),
+        family=args.family,
+        space=args.space,
+    )
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
     rss, start = [], time.time()
     for n in range(args.trials):
@@ -53,9 +59,11 @@ def main() -> int:
         print(f"  trial {n}: RSS {rss[-1]:.0f} MB", flush=True)
     half = len(rss) // 2
     per_trial = (rss[-1] - rss[half]) / max(1, len(rss) - 1 - half)
-    line = (f"{args.family} {args.space}, {args.trials} trials of {args.epochs} epochs on {args.images} synthetic "
-            f"images in one process: RSS {rss[0]:.0f} MB after the first trial, {rss[-1]:.0f} MB after the last, "
-            f"{per_trial:+.1f} MB per trial over the second half ({time.time() - start:.0f} s)")
+    line = (
+        f"{args.family} {args.space}, {args.trials} trials of {args.epochs} epochs on {args.images} synthetic "
+        f"images in one process: RSS {rss[0]:.0f} MB after the first trial, {rss[-1]:.0f} MB after the last, "
+        f"{per_trial:+.1f} MB per trial over the second half ({time.time() - start:.0f} s)"
+    )
     print(line)
     write_atomically(RESULTS / f"bench_tune_memory_{args.family}.txt", line + "\n")
     return 0

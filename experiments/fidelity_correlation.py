@@ -53,8 +53,11 @@ def fidelity_values(seed: int, settings: dict) -> dict:
             acc = objective._fit_score(params, rows, val, epochs, state, None)
             out.setdefault(f"{fraction}:{epochs}", []).append(acc)
             out.setdefault(f"{fraction}:{epochs} compute", []).append(state["compute"])
-        print(f"  seed {seed} {values}: full {full:.4f} "
-              + " ".join(f"{k}={v[-1]:.4f}" for k, v in out.items() if ":" in k and "compute" not in k), flush=True)
+        print(
+            f"  seed {seed} {values}: full {full:.4f} "
+            + " ".join(f"{k}={v[-1]:.4f}" for k, v in out.items() if ":" in k and "compute" not in k),
+            flush=True,
+        )
     return out
 
 
@@ -71,10 +74,12 @@ def describe(fidelity: str, per_seed: dict) -> str:
         top = full >= np.quantile(full, 0.75)
         dropped += int((top & (cheap < np.median(cheap))).sum())
         top_total += int(top.sum())
-    return (f"fidelity {fidelity} (images fraction:epochs): {np.mean(compute):.0f} image-epochs per configuration; "
-            f"Spearman with full training, mean over seeds: {np.mean(rho_all):.2f} over all, "
-            f"{np.nanmean(rho_top):.2f} over the better half (per seed {', '.join(f'{r:.2f}' for r in rho_top)}); "
-            f"a keep-the-top-half cut drops {dropped} of full training's {top_total} top-quarter configurations")
+    return (
+        f"fidelity {fidelity} (images fraction:epochs): {np.mean(compute):.0f} image-epochs per configuration; "
+        f"Spearman with full training, mean over seeds: {np.mean(rho_all):.2f} over all, "
+        f"{np.nanmean(rho_top):.2f} over the better half (per seed {', '.join(f'{r:.2f}' for r in rho_top)}); "
+        f"a keep-the-top-half cut drops {dropped} of full training's {top_total} top-quarter configurations"
+    )
 
 
 def main() -> int:
@@ -89,9 +94,11 @@ def main() -> int:
     fidelities = [(float(f.split(":")[0]), int(f.split(":")[1])) for f in args.fidelities]
     settings = {**subset_settings(args, "trials"), "fidelities": fidelities}
     results = dict(seed_results(fidelity_values, args.seeds, settings, args.jobs))
-    lines = [f"cheap fits against full training: {args.family}, {args.n_train} train / {args.n_val} val, "
-             f"{args.epochs} epochs in full, space {space_of(args.family, args.space)}, "
-             f"{args.trials} kept random configurations per seed, seeds {args.seeds}"]
+    lines = [
+        f"cheap fits against full training: {args.family}, {args.n_train} train / {args.n_val} val, "
+        f"{args.epochs} epochs in full, space {space_of(args.family, args.space)}, "
+        f"{args.trials} kept random configurations per seed, seeds {args.seeds}"
+    ]
     lines += [describe(f"{fraction}:{epochs}", results) for fraction, epochs in fidelities]
     print("\n".join(lines))
     out = RESULTS / f"fidelity_correlation{setting_tag(settings)}_seeds{'-'.join(map(str, args.seeds))}.txt"

@@ -34,11 +34,13 @@ def ranked(seeds: list[int], settings: dict) -> list[tuple[float, int, dict]]:
 
 def spans(rows: list[tuple[float, int, dict]]) -> str:
     """Each parameter's lowest and highest value among `rows`."""
+
     def text(value) -> str:
         return f"{value:.3g}" if isinstance(value, float) else str(value)
 
-    return ", ".join(f"{name} {text(min(r[2][name] for r in rows))}..{text(max(r[2][name] for r in rows))}"
-                     for name in rows[0][2])
+    return ", ".join(
+        f"{name} {text(min(r[2][name] for r in rows))}..{text(max(r[2][name] for r in rows))}" for name in rows[0][2]
+    )
 
 
 def main(argv=None) -> int:
@@ -57,12 +59,16 @@ def main(argv=None) -> int:
     except FileNotFoundError as exc:
         print(exc, file=sys.stderr)
         return 2
-    top = rows[:args.top]
-    lines = [f"{args.family}: {len(rows)} kept random configurations ({args.trials}-trial searches, seeds "
-             f"{args.seeds}), ranked by validation accuracy"]
+    top = rows[: args.top]
+    lines = [
+        f"{args.family}: {len(rows)} kept random configurations ({args.trials}-trial searches, seeds "
+        f"{args.seeds}), ranked by validation accuracy"
+    ]
     lines += [f"  {value:.4f} seed {seed}: {short(params)}" for value, seed, params in top]
-    lines.append(f"top {len(top)}: val accuracy {top[-1][0]:.4f}..{top[0][0]:.4f}; {spans(top)}; "
-                 f"all {len(rows)}: {rows[-1][0]:.4f}..{rows[0][0]:.4f}")
+    lines.append(
+        f"top {len(top)}: val accuracy {top[-1][0]:.4f}..{top[0][0]:.4f}; {spans(top)}; "
+        f"all {len(rows)}: {rows[-1][0]:.4f}..{rows[0][0]:.4f}"
+    )
     print("\n".join(lines))
     out = RESULTS / f"kept_configs{setting_tag(settings)}_{args.trials}trials_seeds{args.seeds[0]}-{args.seeds[-1]}.txt"
     write_atomically(out, "\n".join(lines) + "\n")

@@ -66,8 +66,15 @@ SPLIT_SEED = 0
 
 # The family's defaults when the screening was declared; every variant states its changes to them,
 # so the script measures the same things after the family's defaults move.
-SCREENING = {"gcn_scale": 1.0, "zca_epsilon": 1e-6, "optimizer": "adam", "learning_rate": 1e-3,
-             "batch_size": 128, "dropout": 0.0, "augment": False}
+SCREENING = {
+    "gcn_scale": 1.0,
+    "zca_epsilon": 1e-6,
+    "optimizer": "adam",
+    "learning_rate": 1e-3,
+    "batch_size": 128,
+    "dropout": 0.0,
+    "augment": False,
+}
 PYLEARN2 = {"gcn_scale": 55 / 48, "zca_epsilon": 0.1}  # L2 norm 55 over 48x48 pixels; filter_bias 0.1
 CHANGES: dict[str, dict] = {
     # stage 1: preprocessing
@@ -88,9 +95,7 @@ def split_training(dataset, seed=SPLIT_SEED):
     from sklearn.model_selection import train_test_split
 
     rows = np.flatnonzero(dataset.splits == "train")
-    fit_rows, held_rows = train_test_split(
-        rows, test_size=HELD_OUT, stratify=dataset.labels[rows], random_state=seed
-    )
+    fit_rows, held_rows = train_test_split(rows, test_size=HELD_OUT, stratify=dataset.labels[rows], random_state=seed)
     return dataset.part(np.sort(fit_rows)), dataset.part(np.sort(held_rows))
 
 
@@ -103,9 +108,11 @@ def run_variant(name, params, train, held, epochs, seed):
 
     def progress(epoch, logs):
         ticks.append(time.perf_counter())
-        print(f"  {name} seed {seed} epoch {epoch + 1}: train {logs.get('accuracy', float('nan')):.3f} "
-              f"held-out {logs.get('val_accuracy', float('nan')):.3f} ({ticks[-1] - ticks[-2]:.0f} s)",
-              flush=True)
+        print(
+            f"  {name} seed {seed} epoch {epoch + 1}: train {logs.get('accuracy', float('nan')):.3f} "
+            f"held-out {logs.get('val_accuracy', float('nan')):.3f} ({ticks[-1] - ticks[-2]:.0f} s)",
+            flush=True,
+        )
 
     start = time.perf_counter()
     family.fit(train, held, epochs=epochs, seed=seed, callbacks=[progress])
@@ -115,14 +122,21 @@ def run_variant(name, params, train, held, epochs, seed):
     # the last epoch's weights through predict_proba: checks the curve's last figure
     kept = float(np.mean(family.predict(held) == held.labels))
     return {
-        "variant": name, "seed": seed, "epochs": len(curve), "last": round(curve[-1], 4),
-        "best": round(curve[best], 4), "best_epoch": best + 1, "kept_weights_acc": round(kept, 4),
-        "train_last": round(family.history_["accuracy"][-1], 4), "wall_s": round(wall, 1),
+        "variant": name,
+        "seed": seed,
+        "epochs": len(curve),
+        "last": round(curve[-1], 4),
+        "best": round(curve[best], 4),
+        "best_epoch": best + 1,
+        "kept_weights_acc": round(kept, 4),
+        "train_last": round(family.history_["accuracy"][-1], 4),
+        "wall_s": round(wall, 1),
         # epochs after the first, which also builds the graph
         "s_per_epoch": round(float(np.mean(np.diff(ticks[1:]))), 1) if len(ticks) > 2 else round(wall, 1),
         "params": params,
         "curve": [round(v, 4) for v in curve],
-        "n_train": len(train), "n_held_out": len(held),
+        "n_train": len(train),
+        "n_held_out": len(held),
     }
 
 
@@ -131,19 +145,27 @@ def spectrum(train):
     from ferbench import preprocess
 
     gcn = preprocess.GCN(scale=1.0)
-    flat = np.concatenate([np.asarray(gcn(preprocess.as_nhwc(train.images[i:i + 2048]).astype("float32")))
-                           .reshape(-1, 48 * 48) for i in range(0, len(train), 2048)])
+    flat = np.concatenate(
+        [
+            np.asarray(gcn(preprocess.as_nhwc(train.images[i : i + 2048]).astype("float32"))).reshape(-1, 48 * 48)
+            for i in range(0, len(train), 2048)
+        ]
+    )
     cov = np.cov(flat, rowvar=False)
     values = np.clip(np.linalg.eigvalsh(cov)[::-1], 0, None)
-    lines = [f"spectrum: GCN (RMS 1) training images, {len(train)} rows: eigenvalue 1 {values[0]:.1f}, "
-             f"10 {values[9]:.3f}, 100 {values[99]:.4f}, 500 {values[499]:.5f}, 1000 {values[999]:.6f}, "
-             f"2303 {values[2302]:.2e}; top 100 components hold {values[:100].sum() / values.sum():.3f} "
-             "of the variance"]
+    lines = [
+        f"spectrum: GCN (RMS 1) training images, {len(train)} rows: eigenvalue 1 {values[0]:.1f}, "
+        f"10 {values[9]:.3f}, 100 {values[99]:.4f}, 500 {values[499]:.5f}, 1000 {values[999]:.6f}, "
+        f"2303 {values[2302]:.2e}; top 100 components hold {values[:100].sum() / values.sum():.3f} "
+        "of the variance"
+    ]
     for eps in (1e-6, 1e-2, 0.1, 1.0):
         out = values / (values + eps)  # variance of each component after whitening
-        lines.append(f"spectrum: zca_epsilon {eps:g}: whitened variance in components 501-2304 "
-                     f"(which hold {values[500:].sum() / values.sum():.3f} of the input's) = "
-                     f"{out[500:].sum() / out.sum():.3f}")
+        lines.append(
+            f"spectrum: zca_epsilon {eps:g}: whitened variance in components 501-2304 "
+            f"(which hold {values[500:].sum() / values.sum():.3f} of the input's) = "
+            f"{out[500:].sum() / out.sum():.3f}"
+        )
     return lines
 
 
@@ -158,8 +180,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--path", default=None, help=FER2013_HELP)
     parser.add_argument("--variants", nargs="*", default=[], choices=sorted(VARIANTS))
-    parser.add_argument("--on", default="", choices=["", *sorted(CHANGES)],
-                        help="a variant whose changes the others are applied on top of")
+    parser.add_argument(
+        "--on",
+        default="",
+        choices=["", *sorted(CHANGES)],
+        help="a variant whose changes the others are applied on top of",
+    )
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--spectrum", action="store_true")

@@ -49,11 +49,13 @@ def main() -> int:
         objective.seed = training_seed  # the subset stays; only the fit's seed changes
         scores.append(objective._fit_score(params, train, val, args.epochs, {"compute": 0, "intermediate": {}}, None))
         print(f"  training seed {training_seed}: val accuracy {scores[-1]:.4f}", flush=True)
-    line = (f"{args.family} {given} on seed {args.seed}'s subset ({args.n_train} train / {args.n_val} val), "
-            f"{args.epochs} epochs, {args.repeats} training seeds: val accuracy "
-            + ", ".join(f"{s:.4f}" for s in scores)
-            + f"; mean {np.mean(scores):.4f}, standard deviation {np.std(scores, ddof=1):.4f}, "
-            f"range {max(scores) - min(scores):.4f}")
+    line = (
+        f"{args.family} {given} on seed {args.seed}'s subset ({args.n_train} train / {args.n_val} val), "
+        f"{args.epochs} epochs, {args.repeats} training seeds: val accuracy "
+        + ", ".join(f"{s:.4f}" for s in scores)
+        + f"; mean {np.mean(scores):.4f}, standard deviation {np.std(scores, ddof=1):.4f}, "
+        f"range {max(scores) - min(scores):.4f}"
+    )
     print(line)
     tag = "_".join(f"{k}{v}" for k, v in given.items())
     write_atomically(RESULTS / f"noise_floor{setting_tag(settings)}_seed{args.seed}_{tag}.txt", line + "\n")

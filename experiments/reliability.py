@@ -42,8 +42,11 @@ def digest(path: Path) -> str:
 def half_written(store: Path) -> list[str]:
     if not store.is_dir():
         return []
-    return [str(p.relative_to(store)) for p in store.rglob("*")
-            if (".tmp" in p.name or p.name.endswith(".partial") or p.name.startswith(".write-test-"))]
+    return [
+        str(p.relative_to(store))
+        for p in store.rglob("*")
+        if (".tmp" in p.name or p.name.endswith(".partial") or p.name.startswith(".write-test-"))
+    ]
 
 
 def running_runs(store: Path) -> int:
@@ -69,8 +72,9 @@ def run_case(case: Case, tmp: Path) -> tuple[str, int | None, int | None, list[s
     protected = {name: digest(tmp / name) for name in case.protect}
     args = case.args(tmp) if callable(case.args) else case.args
     start = time.time()
-    process = subprocess.Popen([*FERBENCH_CLI, *args], env=env_for(tmp), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, cwd=tmp)
+    process = subprocess.Popen(
+        [*FERBENCH_CLI, *args], env=env_for(tmp), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp
+    )
     if case.fault:
         case.fault(process, tmp / "store")
     out, err = process.communicate(timeout=600)
@@ -127,10 +131,15 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
     counts = {v: sum(r[4] == v for r in rows) for v in ("clean", "defect", "skipped")}
     table = [f"{'case':<46} {'want':>4} {'exit':>4} {'lines':>5}  verdict"]
-    table += [f"{name:<46} {want:>4} {'-' if code is None else code:>4} {'-' if n is None else n:>5}  {verdict}"
-              + (f"  ({why})" if why else "") for name, want, code, n, verdict, why in rows]
-    table.append(f"{len(rows)} cases: {counts['clean']} clean, {counts['defect']} defect, {counts['skipped']} skipped "
-                 f"({time.time() - start:.0f} s)")
+    table += [
+        f"{name:<46} {want:>4} {'-' if code is None else code:>4} {'-' if n is None else n:>5}  {verdict}"
+        + (f"  ({why})" if why else "")
+        for name, want, code, n, verdict, why in rows
+    ]
+    table.append(
+        f"{len(rows)} cases: {counts['clean']} clean, {counts['defect']} defect, {counts['skipped']} skipped "
+        f"({time.time() - start:.0f} s)"
+    )
     text = "\n".join(table) + "\n"
     print("\n" + text)
     write_atomically(OUT, text)

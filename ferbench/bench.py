@@ -21,7 +21,7 @@ BUDGETS = ("quick", "paper")
 @dataclass
 class Row:
     family: str
-    status: str                      # "ok" | "skipped" | "failed"
+    status: str  # "ok" | "skipped" | "failed"
     reason: str = ""
     protocol: str = ""
     accuracy: float | None = None
@@ -31,7 +31,7 @@ class Row:
     published: str = ""
     params: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)  # what the bench set (quick_params, bench_params)
-    note: str = ""                   # why the bench set them
+    note: str = ""  # why the bench set them
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k not in ("params", "settings", "note") or v}
@@ -40,7 +40,7 @@ class Row:
 @dataclass
 class Planned:
     name: str
-    plan: Any                        # runner.Plan
+    plan: Any  # runner.Plan
     settings: dict[str, Any]
     note: str
 
@@ -54,8 +54,9 @@ def select_families(names: str | None) -> dict[str, type]:
     wanted = [n.strip() for n in names.split(",") if n.strip()]
     unknown = [n for n in wanted if n not in families]
     if unknown or not wanted:
-        raise FerbenchError(f"--families: unknown family {', '.join(unknown) or repr(names)}; "
-                            f"known: {', '.join(families)}")
+        raise FerbenchError(
+            f"--families: unknown family {', '.join(unknown) or repr(names)}; known: {', '.join(families)}"
+        )
     return {n: families[n] for n in wanted}
 
 
@@ -92,8 +93,7 @@ def settings_for(family_cls, budget: str) -> tuple[dict[str, Any], str, str | No
         if offline is None:
             return settings, "", reason
         settings.update(offline)
-        why.append("offline, random weights: never compared" if family_cls.uses_random_weights(settings)
-                   else "offline")
+        why.append("offline, random weights: never compared" if family_cls.uses_random_weights(settings) else "offline")
     return settings, "; ".join(why), None
 
 
@@ -109,9 +109,15 @@ def plan_all(families, dataset, *, budget="quick", seed=0, tracking_uri=None):
             continue
         try:
             # offline settings are judged by the family's own checks, not by its defaults' needs
-            plan = runner.prepare(name, dataset, params=settings, epochs=epochs_for(cls, budget),
-                                  seed=seed, tracking_uri=tracking_uri,
-                                  check_available=cls.unavailable_reason() is None)
+            plan = runner.prepare(
+                name,
+                dataset,
+                params=settings,
+                epochs=epochs_for(cls, budget),
+                seed=seed,
+                tracking_uri=tracking_uri,
+                check_available=cls.unavailable_reason() is None,
+            )
         except StoreError:
             raise  # the store is everyone's problem, not this family's
         except FerbenchError as exc:
@@ -130,9 +136,12 @@ def published_for(family_cls, dataset, protocol: str, params: dict | None = None
     from ferbench.baselines import for_family
 
     values = [
-        entry["value"] for entry in for_family(family_cls.name)
-        if entry.get("dataset") == dataset.name and entry.get("protocol") == protocol
-        and entry.get("metric") == "test_accuracy" and entry.get("value") is not None
+        entry["value"]
+        for entry in for_family(family_cls.name)
+        if entry.get("dataset") == dataset.name
+        and entry.get("protocol") == protocol
+        and entry.get("metric") == "test_accuracy"
+        and entry.get("value") is not None
     ]
     return ", ".join(f"{v:.3f}" for v in values) if values else "-"
 
@@ -152,14 +161,22 @@ def run_all(plans, dataset, *, quiet=False, tags=None, on_row=None, seeds=None) 
             else:
                 result = runner.execute(plan, quiet=quiet, extra_tags=tags)
                 m = result.metrics
-                row = Row(name, "ok", protocol=result.protocol, accuracy=m.get("test_accuracy"),
-                          accuracy_std=m.get("test_accuracy_std"), wall_time_s=result.wall_time_s,
-                          run_id=result.run_id, params=result.params)
+                row = Row(
+                    name,
+                    "ok",
+                    protocol=result.protocol,
+                    accuracy=m.get("test_accuracy"),
+                    accuracy_std=m.get("test_accuracy_std"),
+                    wall_time_s=result.wall_time_s,
+                    run_id=result.run_id,
+                    params=result.params,
+                )
         except StoreError:
             raise
         except Exception as exc:  # reported below the table and in the exit code
-            row = Row(name, "failed", reason=f"{type(exc).__name__}: {first_line(exc, 200)}",
-                      protocol=plan.protocol.name)
+            row = Row(
+                name, "failed", reason=f"{type(exc).__name__}: {first_line(exc, 200)}", protocol=plan.protocol.name
+            )
         row.settings, row.note = planned.settings, planned.note
         row.published = published_for(plan.family_cls, dataset, row.protocol, plan.params)
         rows.append(row)
@@ -171,13 +188,29 @@ def run_all(plans, dataset, *, quiet=False, tags=None, on_row=None, seeds=None) 
 def _seeds_row(name, plan, dataset, seeds, *, quiet, tags) -> Row:
     from ferbench.seeds import run_seeds
 
-    parent, results, summary = run_seeds(name, dataset, seeds, protocol=plan.protocol.name, params=plan.params,
-                                         epochs=plan.epochs, quiet=quiet, extra_tags=tags)
-    half = (summary["test_accuracy_ci_high"] - summary["test_accuracy_mean"]
-            if "test_accuracy_ci_high" in summary else None)
-    return Row(name, "ok", protocol=plan.protocol.name, accuracy=summary["test_accuracy_mean"],
-               accuracy_std=half, wall_time_s=sum(r.wall_time_s for r in results), run_id=parent,
-               params=dict(plan.params))
+    parent, results, summary = run_seeds(
+        name,
+        dataset,
+        seeds,
+        protocol=plan.protocol.name,
+        params=plan.params,
+        epochs=plan.epochs,
+        quiet=quiet,
+        extra_tags=tags,
+    )
+    half = (
+        summary["test_accuracy_ci_high"] - summary["test_accuracy_mean"] if "test_accuracy_ci_high" in summary else None
+    )
+    return Row(
+        name,
+        "ok",
+        protocol=plan.protocol.name,
+        accuracy=summary["test_accuracy_mean"],
+        accuracy_std=half,
+        wall_time_s=sum(r.wall_time_s for r in results),
+        run_id=parent,
+        params=dict(plan.params),
+    )
 
 
 def table(rows: list[Row], title: str):
@@ -188,16 +221,26 @@ def table(rows: list[Row], title: str):
 
     out = Table(title=title, caption="±: std over folds, or the 95% CI half-width over seeds (--seeds)")
     columns: tuple[tuple[str, JustifyMethod], ...] = (
-        ("family", "left"), ("protocol", "left"), ("test accuracy", "right"),
-        ("wall time", "right"), ("published", "right"), ("run", "left"))
+        ("family", "left"),
+        ("protocol", "left"),
+        ("test accuracy", "right"),
+        ("wall time", "right"),
+        ("published", "right"),
+        ("run", "left"),
+    )
     for column, justify in columns:
         out.add_column(column, justify=justify, no_wrap=True)
     for row in rows:
         if row.status == "ok":
-            acc = f"{row.accuracy:.3f}" + (f" ± {row.accuracy_std:.3f}"
-                                           if row.accuracy_std is not None else "")
-            out.add_row(row.family, row.protocol, acc, f"{row.wall_time_s:.0f} s", row.published,
-                        row.run_id[:8] if row.run_id else "-")
+            acc = f"{row.accuracy:.3f}" + (f" ± {row.accuracy_std:.3f}" if row.accuracy_std is not None else "")
+            out.add_row(
+                row.family,
+                row.protocol,
+                acc,
+                f"{row.wall_time_s:.0f} s",
+                row.published,
+                row.run_id[:8] if row.run_id else "-",
+            )
         elif row.status == "failed":
             out.add_row(row.family, row.protocol or "-", "failed", "-", row.published or "-", "-")
     return out

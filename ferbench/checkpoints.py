@@ -99,8 +99,9 @@ class RunCheckpoint:
         try:
             options = read_run_file(path.parent)["options"]
         except FileNotFoundError:
-            raise FerbenchError(f"run {run_id} has no checkpoint left in {root()}: it cannot be "
-                                "resumed and must be re-run") from None
+            raise FerbenchError(
+                f"run {run_id} has no checkpoint left in {root()}: it cannot be resumed and must be re-run"
+            ) from None
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise FerbenchError(f"{path}: unreadable checkpoint ({exc}); the run must be re-run") from None
         return cls(run_id, options)
@@ -109,16 +110,21 @@ class RunCheckpoint:
         return fold_dir(self.directory, fold_name)
 
     def record_fold(self, name: str, metrics: dict, proba: np.ndarray, curves: dict | None) -> None:
-        line = json.dumps({"fold": name, "metrics": {k: float(v) for k, v in metrics.items()},
-                           "proba": np.asarray(proba, dtype=np.float64).tolist(),
-                           "curves": {k: [float(v) for v in vs] for k, vs in (curves or {}).items()}})
+        line = json.dumps(
+            {
+                "fold": name,
+                "metrics": {k: float(v) for k, v in metrics.items()},
+                "proba": np.asarray(proba, dtype=np.float64).tolist(),
+                "curves": {k: [float(v) for v in vs] for k, vs in (curves or {}).items()},
+            }
+        )
         data = (line + "\n").encode()
         fd = os.open(self.directory / FOLDS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             size = os.fstat(fd).st_size
             try:
                 while data:
-                    data = data[os.write(fd, data):]
+                    data = data[os.write(fd, data) :]
             except BaseException:
                 os.ftruncate(fd, size)  # e.g. a full disk: no torn line to glue the next one to
                 raise
@@ -135,8 +141,9 @@ class RunCheckpoint:
         for line in lines[:-1]:  # the text after the last newline is a torn write, or nothing
             try:
                 data = json.loads(line)
-                records[data["fold"]] = FoldRecord(data["metrics"], np.asarray(data["proba"], dtype=np.float64),
-                                                   data["curves"])
+                records[data["fold"]] = FoldRecord(
+                    data["metrics"], np.asarray(data["proba"], dtype=np.float64), data["curves"]
+                )
             except (ValueError, KeyError, TypeError):
                 continue
         return records
@@ -154,8 +161,11 @@ def _complete_epochs(directory: Path | None) -> list[tuple[int, Path]]:
     """(epoch number, directory) of every complete epoch under `directory`."""
     if directory is None or not Path(directory).is_dir():
         return []
-    return [(int(m.group(1)), path) for path in Path(directory).iterdir()
-            if (m := EPOCH_NAME.match(path.name)) and path.is_dir()]
+    return [
+        (int(m.group(1)), path)
+        for path in Path(directory).iterdir()
+        if (m := EPOCH_NAME.match(path.name)) and path.is_dir()
+    ]
 
 
 def latest_epoch(directory: Path | None) -> Path | None:

@@ -30,11 +30,11 @@ class Ours:
     dataset: str
     protocol: str
     fingerprint: str
-    run_id: str                       # the best single run of the configuration
+    run_id: str  # the best single run of the configuration
     run_ids: list[str]
-    metrics: dict[str, float]         # mean over seeds, or the run's own (fold-mean) values
-    stds: dict[str, float]            # std over seeds, or the run's <name>_std
-    n: int                            # distinct seeds
+    metrics: dict[str, float]  # mean over seeds, or the run's own (fold-mean) values
+    stds: dict[str, float]  # std over seeds, or the run's <name>_std
+    n: int  # distinct seeds
     n_folds: int | None
     tuned: bool
     random_weights: bool
@@ -42,9 +42,9 @@ class Ours:
     selected_on: str
     params: dict[str, str] = field(default_factory=dict)
     split_sizes: dict[str, int] | None = None  # None: not recorded
-    classes: tuple[str, ...] | None = None     # None: not recorded
-    epochs: int | None = None                  # None: not recorded, or not trained by epochs
-    early_stopping: bool = False               # stopped on the validation rows
+    classes: tuple[str, ...] | None = None  # None: not recorded
+    epochs: int | None = None  # None: not recorded, or not trained by epochs
+    early_stopping: bool = False  # stopped on the validation rows
     seed_runs: dict[int | str, str] = field(default_factory=dict)  # seed -> its kept run
 
     def spread_of(self, metric: str) -> str:
@@ -72,9 +72,9 @@ class Ours:
 
 @dataclass
 class Judgement:
-    status: str                       # yes / caveats / no
+    status: str  # yes / caveats / no
     reasons: list[str]
-    delta: float | None               # ours - published; None unless comparable
+    delta: float | None  # ours - published; None unless comparable
 
 
 # --- reading a run's data, budget and selection ----------------------------------------------------
@@ -251,9 +251,16 @@ def subject_independent_peer(ours: Ours, candidates: list[Ours], metric: str) ->
     image-level split of data with subjects; None when there is none (or none is needed)."""
     if ours.subject_independent is not False:
         return None
-    peers = [o for o in candidates
-             if o.family == ours.family and o.dataset == ours.dataset and o.subject_independent
-             and o.fingerprint == ours.fingerprint and not o.synthetic and metric in o.metrics]
+    peers = [
+        o
+        for o in candidates
+        if o.family == ours.family
+        and o.dataset == ours.dataset
+        and o.subject_independent
+        and o.fingerprint == ours.fingerprint
+        and not o.synthetic
+        and metric in o.metrics
+    ]
     return max(peers, key=lambda o: o.metrics[metric], default=None)
 
 

@@ -65,8 +65,11 @@ def full_path(exc: BaseException) -> str | None:
 
 def damaged_store(exc: BaseException) -> bool:
     """SQLite found the store's file damaged after it was opened."""
-    return any(text in str(link) for link in _chain(exc)
-               for text in ("database disk image is malformed", "file is not a database"))
+    return any(
+        text in str(link)
+        for link in _chain(exc)
+        for text in ("database disk image is malformed", "file is not a database")
+    )
 
 
 def stopped_run(exc: BaseException, run_id: str | None = None) -> str | None:

@@ -56,9 +56,7 @@ def class_rates(matrix: np.ndarray) -> tuple[np.ndarray, ...]:
     return hits, support, precision, recall, f1
 
 
-def confusion(
-    y_true: np.ndarray, y_pred: np.ndarray, n_classes: int, normalize: str | None = None
-) -> np.ndarray:
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int, normalize: str | None = None) -> np.ndarray:
     """(n_classes, n_classes) matrix, rows = true class. normalize: None | "true" | "pred" | "all"."""
     if normalize not in (None, "true", "pred", "all"):
         raise FerbenchError(f"normalize {normalize!r} is not one of none, true, pred, all")
@@ -91,11 +89,13 @@ def report_text(y_true: np.ndarray, proba: np.ndarray, class_names, digits: int 
         text += row.format(name, *values, width=width, digits=digits)
     total = int(support.sum())
     text += "\n" + ("{:>{width}s} " + " {:>9.{digits}}" * 2 + " {:>9.{digits}f} {:>9}\n").format(
-        "accuracy", "", "", hits.sum() / total, total, width=width, digits=digits)
+        "accuracy", "", "", hits.sum() / total, total, width=width, digits=digits
+    )
     text += row.format("macro avg", precision.mean(), recall.mean(), f1.mean(), total, width=width, digits=digits)
     weights = support / total
-    text += row.format("weighted avg", precision @ weights, recall @ weights, f1 @ weights, total,
-                       width=width, digits=digits)
+    text += row.format(
+        "weighted avg", precision @ weights, recall @ weights, f1 @ weights, total, width=width, digits=digits
+    )
     return text
 
 
@@ -144,8 +144,9 @@ def mean_ci(values, confidence: float = 0.95, bounds: tuple[float, float] | None
     return {"mean": mean, "std": std, "ci_low": low, "ci_high": high, "n": n}
 
 
-def t_interval(mean: float, std: float, n: int, confidence: float = 0.95,
-               bounds: tuple[float, float] | None = None) -> tuple[float, float]:
+def t_interval(
+    mean: float, std: float, n: int, confidence: float = 0.95, bounds: tuple[float, float] | None = None
+) -> tuple[float, float]:
     """Student-t interval of a mean from its sample std over n >= 2 values, clipped to `bounds`."""
     from scipy import stats
 
@@ -172,8 +173,9 @@ def _hits(y_true, *predictions) -> list[np.ndarray]:
     return out
 
 
-def bootstrap_ci(y_true, y_pred, *, n_resamples: int = 1000, seed: int = 0,
-                 confidence: float = 0.95) -> tuple[float, float]:
+def bootstrap_ci(
+    y_true, y_pred, *, n_resamples: int = 1000, seed: int = 0, confidence: float = 0.95
+) -> tuple[float, float]:
     """Percentile bootstrap interval of accuracy over test images; the same seed gives the same
     interval. Resamples are drawn in batches of 250 so memory stays near 250 x n booleans."""
     from scipy import stats
@@ -184,9 +186,16 @@ def bootstrap_ci(y_true, y_pred, *, n_resamples: int = 1000, seed: int = 0,
     (hits,) = _hits(y_true, y_pred)
     if len(hits) == 1:  # every resample is that one image (scipy refuses a single observation)
         return float(hits[0]), float(hits[0])
-    result = stats.bootstrap((hits,), np.mean, n_resamples=int(n_resamples), method="percentile",
-                             confidence_level=confidence, vectorized=True, batch=250,
-                             rng=np.random.default_rng(seed))
+    result = stats.bootstrap(
+        (hits,),
+        np.mean,
+        n_resamples=int(n_resamples),
+        method="percentile",
+        confidence_level=confidence,
+        vectorized=True,
+        batch=250,
+        rng=np.random.default_rng(seed),
+    )
     interval = result.confidence_interval
     return float(interval.low), float(interval.high)
 
@@ -230,5 +239,4 @@ def paired_test(y_true, pred_a, pred_b, *, alpha: float = 0.05) -> PairedResult:
         verdict = "within noise"
     else:
         verdict = "better" if a_only > b_only else "worse"
-    return PairedResult(verdict, p_value, len(hits_a), a_only, b_only,
-                        float(hits_a.mean()), float(hits_b.mean()))
+    return PairedResult(verdict, p_value, len(hits_a), a_only, b_only, float(hits_a.mean()), float(hits_b.mean()))

@@ -10,8 +10,12 @@ import time
 import numpy as np
 
 # Names of family history_ keys -> MLflow per-epoch curve names.
-CURVES = {"loss": "epoch_loss", "accuracy": "epoch_accuracy",
-          "val_loss": "epoch_val_loss", "val_accuracy": "epoch_val_accuracy"}
+CURVES = {
+    "loss": "epoch_loss",
+    "accuracy": "epoch_accuracy",
+    "val_loss": "epoch_val_loss",
+    "val_accuracy": "epoch_val_accuracy",
+}
 
 
 def trained_folds(plan, folds, bars, saved, lease):
@@ -53,8 +57,11 @@ def train_fold(plan, fold, bars, saved, lease):
         lease.renew()
         shown = "  ".join(f"{k} {logs[k]:.3f}" for k in CURVES if k in logs)
         bars.log(f"{label} epoch {epoch + 1}/{plan.epochs}: {shown}")
-        bars.update(task, completed=(epoch + 1 - done) * len(train),
-                    description=f"{label}: epoch {min(epoch + 2, plan.epochs)}/{plan.epochs}")
+        bars.update(
+            task,
+            completed=(epoch + 1 - done) * len(train),
+            description=f"{label}: epoch {min(epoch + 2, plan.epochs)}/{plan.epochs}",
+        )
 
     on_epoch.on_batch = lambda images: bars.advance(task, images)  # Keras families: per-batch progress
 

@@ -34,14 +34,26 @@ def pca_limits(family_cls, params: dict, dataset, protocols, seed: int) -> dict[
     limits = {}
     for protocol in protocols:
         family = family_cls(**cell_params(params, protocol))
-        limits[protocol.name] = min(family.max_components(dataset.labels[fold.train], seed)
-                                    for fold in family_folds(family_cls, protocol, dataset, seed))
+        limits[protocol.name] = min(
+            family.max_components(dataset.labels[fold.train], seed)
+            for fold in family_folds(family_cls, protocol, dataset, seed)
+        )
     return limits
 
 
-def run_grid(family_name: str, dataset, *, layers: list[str], pca: list[int], protocols: list[str],
-             params: dict, seed: int = 0, tracking_uri: str | None = None, select: str = "none",
-             quiet: bool = True) -> tuple[str, list[dict], dict | None]:
+def run_grid(
+    family_name: str,
+    dataset,
+    *,
+    layers: list[str],
+    pca: list[int],
+    protocols: list[str],
+    params: dict,
+    seed: int = 0,
+    tracking_uri: str | None = None,
+    select: str = "none",
+    quiet: bool = True,
+) -> tuple[str, list[dict], dict | None]:
     """Every feasible (layer, PCA size, protocol) cell as a child run. A PCA size larger than a
     protocol's training parts allow (Ravi's 200 components on JAFFE's 213 images) is skipped and
     listed as such in the returned cells (`skipped`) and on the parent run, never fitted."""
@@ -65,34 +77,77 @@ def run_grid(family_name: str, dataset, *, layers: list[str], pca: list[int], pr
     tags[TAG_KIND] = "grid"
     cells: list[dict] = []
     with record.tracked_run(experiment, f"grid {family_name}", tags) as parent:
-        record.log(parent, params={"layers": ",".join(layers), "pca": ",".join(map(str, pca)),
-                                   "protocols": ",".join(p.name for p in parsed), "seed": seed, **params})
-        skipped = sorted({f"PCA {k} under {p.name} (training parts allow {limits[p.name]})"
-                          for k in pca for p in parsed if k > limits[p.name]})
+        record.log(
+            parent,
+            params={
+                "layers": ",".join(layers),
+                "pca": ",".join(map(str, pca)),
+                "protocols": ",".join(p.name for p in parsed),
+                "seed": seed,
+                **params,
+            },
+        )
+        skipped = sorted(
+            {
+                f"PCA {k} under {p.name} (training parts allow {limits[p.name]})"
+                for k in pca
+                for p in parsed
+                if k > limits[p.name]
+            }
+        )
         if skipped:
             record.log(parent, tags={TAG_GRID_SKIPPED: "; ".join(skipped)})
         for layer in layers:
             for k in pca:
                 for protocol in parsed:
                     if k > limits[protocol.name]:
-                        cells.append({"run_id": None, "layer": layer, "n_components": k, "protocol": protocol.name,
-                                      "test_accuracy": None, "train_ajk_accuracy": None,
-                                      "skipped": f"training parts allow at most {limits[protocol.name]} components"})
+                        cells.append(
+                            {
+                                "run_id": None,
+                                "layer": layer,
+                                "n_components": k,
+                                "protocol": protocol.name,
+                                "test_accuracy": None,
+                                "train_ajk_accuracy": None,
+                                "skipped": f"training parts allow at most {limits[protocol.name]} components",
+                            }
+                        )
                         continue
-                    result = runner.run(family_name, dataset, protocol=protocol.name,
-                                        params={**cell_params(params, protocol), "layer": layer, "n_components": k},
-                                        seed=seed, tracking_uri=tracking_uri, quiet=quiet, log_model=False,
-                                        parent_run_id=parent, extra_tags={TAG_KIND: "grid_cell"},
-                                        log_figures=False, fold_runs=False)
-                    cells.append({"run_id": result.run_id, "layer": layer, "n_components": k,
-                                  "protocol": protocol.name, "test_accuracy": result.metrics.get("test_accuracy"),
-                                  "train_ajk_accuracy": result.metrics.get("train_ajk_accuracy")})
+                    result = runner.run(
+                        family_name,
+                        dataset,
+                        protocol=protocol.name,
+                        params={**cell_params(params, protocol), "layer": layer, "n_components": k},
+                        seed=seed,
+                        tracking_uri=tracking_uri,
+                        quiet=quiet,
+                        log_model=False,
+                        parent_run_id=parent,
+                        extra_tags={TAG_KIND: "grid_cell"},
+                        log_figures=False,
+                        fold_runs=False,
+                    )
+                    cells.append(
+                        {
+                            "run_id": result.run_id,
+                            "layer": layer,
+                            "n_components": k,
+                            "protocol": protocol.name,
+                            "test_accuracy": result.metrics.get("test_accuracy"),
+                            "train_ajk_accuracy": result.metrics.get("train_ajk_accuracy"),
+                        }
+                    )
         log_grid_summary(parent, cells, layers, pca, [p.name for p in parsed])
         chosen = ravi_selection(cells) if select == "ravi" else None
         if chosen is not None:
-            record.log(parent, tags={TAG_SELECTED_ON: "test", TAG_GRID_SELECTED: chosen["run_id"]},
-                       metrics={"selected_test_accuracy": chosen["test_accuracy"],
-                                "selected_train_ajk_accuracy": chosen["train_ajk_accuracy"]})
+            record.log(
+                parent,
+                tags={TAG_SELECTED_ON: "test", TAG_GRID_SELECTED: chosen["run_id"]},
+                metrics={
+                    "selected_test_accuracy": chosen["test_accuracy"],
+                    "selected_train_ajk_accuracy": chosen["train_ajk_accuracy"],
+                },
+            )
     return parent, cells, chosen
 
 
@@ -124,8 +179,15 @@ def log_grid_summary(run_id: str, cells: list[dict], layers: list[str], pca: lis
                     table[layers.index(c["layer"]), pca.index(c["n_components"])] = c["test_accuracy"]
             ax.imshow(table, cmap="viridis", vmin=0, vmax=1, aspect="auto")
             for (i, j), value in np.ndenumerate(table):
-                ax.text(j, i, "skip" if np.isnan(value) else f"{value:.3f}", ha="center", va="center", fontsize=7,
-                        color="black" if np.isnan(value) or value > 0.6 else "white")
+                ax.text(
+                    j,
+                    i,
+                    "skip" if np.isnan(value) else f"{value:.3f}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="black" if np.isnan(value) or value > 0.6 else "white",
+                )
             ax.set_xticks(range(len(pca)), [str(k) for k in pca])
             ax.set_yticks(range(len(layers)), layers)
             ax.set_xlabel("PCA components")

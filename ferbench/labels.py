@@ -6,14 +6,28 @@ EMOTIONS_WITH_CONTEMPT: tuple[str, ...] = EMOTIONS + (CONTEMPT,)
 
 # Spellings that data sets use on disk, mapped onto the canonical names.
 ALIASES: dict[str, str] = {
-    "anger": "angry", "angry": "angry", "an": "angry",
-    "disgust": "disgust", "disgusted": "disgust", "di": "disgust",
-    "fear": "fear", "fearful": "fear", "fe": "fear",
-    "happy": "happy", "happiness": "happy", "ha": "happy",
-    "sad": "sad", "sadness": "sad", "sa": "sad",
-    "surprise": "surprise", "surprised": "surprise", "su": "surprise",
-    "neutral": "neutral", "ne": "neutral",
-    "contempt": "contempt", "co": "contempt",
+    "anger": "angry",
+    "angry": "angry",
+    "an": "angry",
+    "disgust": "disgust",
+    "disgusted": "disgust",
+    "di": "disgust",
+    "fear": "fear",
+    "fearful": "fear",
+    "fe": "fear",
+    "happy": "happy",
+    "happiness": "happy",
+    "ha": "happy",
+    "sad": "sad",
+    "sadness": "sad",
+    "sa": "sad",
+    "surprise": "surprise",
+    "surprised": "surprise",
+    "su": "surprise",
+    "neutral": "neutral",
+    "ne": "neutral",
+    "contempt": "contempt",
+    "co": "contempt",
 }
 
 

@@ -32,8 +32,8 @@ class Lease:
     host: str
     pid: int
     process_start: str | None  # /proc start time: tells a reused pid from its first owner
-    heartbeat: float           # epoch seconds
-    wall_s: float              # the run's wall time over all its processes, at the heartbeat
+    heartbeat: float  # epoch seconds
+    wall_s: float  # the run's wall time over all its processes, at the heartbeat
     released: bool = False
 
 
@@ -103,8 +103,14 @@ class Holder:
 
     def renew(self, released: bool = False) -> None:
         pid = os.getpid()
-        lease = Lease(socket.gethostname(), pid, _process_start(pid), time.time(),
-                      self.wall_before + time.perf_counter() - self._start, released)
+        lease = Lease(
+            socket.gethostname(),
+            pid,
+            _process_start(pid),
+            time.time(),
+            self.wall_before + time.perf_counter() - self._start,
+            released,
+        )
         with self._lock, store.atomic_write(self.path, "w") as handle:  # never a torn lease file
             handle.write(json.dumps(asdict(lease)))
 
@@ -121,7 +127,7 @@ class Holder:
         try:
             self.renew(released=True)
         except OSError:  # the directory went with a finished run, or the disk is full: then the
-            pass         # lease goes stale with this process all the same
+            pass  # lease goes stale with this process all the same
 
     def _beat(self) -> None:
         while not self._stop.wait(HEARTBEAT_S):

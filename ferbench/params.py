@@ -81,8 +81,10 @@ class Int(Param):
     def validate(self, name: str, value: Any) -> int:
         if isinstance(value, str):
             return self.parse(name, value)
-        if isinstance(value, bool) or not isinstance(value, int) and not (
-            isinstance(value, float) and value.is_integer()
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            and not (isinstance(value, float) and value.is_integer())
         ):
             raise FerbenchError(f"parameter {name}: {value!r} is not an integer")
         number = int(value)
@@ -140,9 +142,7 @@ def resolve(specs: dict[str, Param], given: dict[str, Any], owner: str) -> dict[
     """Defaults overlaid with `given`, every key known and every value checked."""
     unknown = sorted(set(given) - set(specs))
     if unknown:
-        raise FerbenchError(
-            f"{owner} has no parameter {', '.join(unknown)}; known: {', '.join(sorted(specs))}"
-        )
+        raise FerbenchError(f"{owner} has no parameter {', '.join(unknown)}; known: {', '.join(sorted(specs))}")
     out = {name: spec.default for name, spec in specs.items()}
     for name, value in given.items():
         out[name] = specs[name].validate(name, value)

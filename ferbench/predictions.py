@@ -42,8 +42,9 @@ def log_predictions(run_id: str, rows, y_true, proba, *, fingerprint: str) -> No
     y_true = np.asarray(y_true).ravel()
     proba = np.asarray(proba, dtype=np.float64)
     if proba.ndim != 2 or not len(rows) == len(y_true) == len(proba):
-        raise FerbenchError(f"predictions: {len(rows)} rows, {len(y_true)} labels and probabilities "
-                            f"of shape {proba.shape} do not match")
+        raise FerbenchError(
+            f"predictions: {len(rows)} rows, {len(y_true)} labels and probabilities of shape {proba.shape} do not match"
+        )
     if len(rows) == 0:
         raise FerbenchError("predictions: no test images")
     if not isinstance(fingerprint, str) or not fingerprint:
@@ -92,8 +93,9 @@ def load_predictions(run_id: str) -> Predictions:
                 arrays = {name: stored[name] for name in _ARRAYS}
         except (MlflowException, OSError, ValueError, KeyError) as exc:
             raise FerbenchError(f"run {run_id}: {ARTIFACT} cannot be read: {first_line(exc)}") from None
-    return Predictions(arrays["rows"], arrays["y_true"], arrays["y_pred"], arrays["proba"],
-                       str(arrays["fingerprint"][()]))
+    return Predictions(
+        arrays["rows"], arrays["y_true"], arrays["y_pred"], arrays["proba"], str(arrays["fingerprint"][()])
+    )
 
 
 def align(a: Predictions, b: Predictions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -106,8 +108,10 @@ def align(a: Predictions, b: Predictions) -> tuple[np.ndarray, np.ndarray, np.nd
     order_a, order_b = np.argsort(a.rows, kind="stable"), np.argsort(b.rows, kind="stable")
     if len(a.rows) != len(b.rows) or not np.array_equal(a.rows[order_a], b.rows[order_b]):
         shared = len(np.intersect1d(a.rows, b.rows, assume_unique=True))
-        raise FerbenchError(f"different test images: run A has {len(a.rows)}, run B has "
-                            f"{len(b.rows)}, {shared} shared (different protocols or split seeds)")
+        raise FerbenchError(
+            f"different test images: run A has {len(a.rows)}, run B has "
+            f"{len(b.rows)}, {shared} shared (different protocols or split seeds)"
+        )
     y_true = a.y_true[order_a]
     if not np.array_equal(y_true, b.y_true[order_b]):
         raise FerbenchError("the runs label the same data set rows differently")

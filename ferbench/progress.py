@@ -109,8 +109,15 @@ class PlainBars(Bars):
         with self._lock:
             self._next += 1
             now = time.perf_counter()
-            self._tasks[self._next] = {"description": description, "total": total, "done": 0.0, "unit": unit,
-                                       "per_step": images_per_step, "start": now, "said": now}
+            self._tasks[self._next] = {
+                "description": description,
+                "total": total,
+                "done": 0.0,
+                "unit": unit,
+                "per_step": images_per_step,
+                "start": now,
+                "said": now,
+            }
             size = "" if total is None else f" ({int(total):,}{' ' + unit if unit else ''})"
             self._write(f"{description}: started{size}")
             return self._next
@@ -141,8 +148,9 @@ class PlainBars(Bars):
         speed = t["done"] / elapsed if elapsed > 0 else None
         count, rate = _count(t["done"], t["total"], t["unit"]), _rate(speed, t["unit"], t["per_step"])
         if end:
-            return f"{t['description']}: done{', ' + count if count else ''} in {_clock(elapsed)}" + \
-                (f" ({rate})" if rate else "")
+            return f"{t['description']}: done{', ' + count if count else ''} in {_clock(elapsed)}" + (
+                f" ({rate})" if rate else ""
+            )
         eta = f"ETA {_clock(max(t['total'] - t['done'], 0) / speed)}" if t["total"] and speed else ""
         return " ".join(p for p in (f"{t['description']}:", count, rate, f"elapsed {_clock(elapsed)}", eta) if p)
 
@@ -176,8 +184,7 @@ def progress(quiet: bool = False, console=None) -> Iterator[Bars]:
                 from rich.console import Console
 
                 console = Console(stderr=True)
-            bars = (RichBars(stack.enter_context(_rich(console))) if console.is_terminal
-                    else PlainBars(console.file))
+            bars = RichBars(stack.enter_context(_rich(console))) if console.is_terminal else PlainBars(console.file)
         _ACTIVE.append(bars)
         try:
             yield bars
@@ -213,9 +220,14 @@ def _columns():
             return Text(f"{_clock(task.elapsed)}{eta}", style="progress.elapsed")
 
     fixed = Column(no_wrap=True)
-    return (SpinnerColumn(table_column=fixed), Described(table_column=Column(max_width=40)),
-            BarColumn(bar_width=None, table_column=Column(min_width=6, max_width=16)),
-            Count(table_column=fixed), Rate(table_column=fixed), Times(table_column=fixed))
+    return (
+        SpinnerColumn(table_column=fixed),
+        Described(table_column=Column(max_width=40)),
+        BarColumn(bar_width=None, table_column=Column(min_width=6, max_width=16)),
+        Count(table_column=fixed),
+        Rate(table_column=fixed),
+        Times(table_column=fixed),
+    )
 
 
 @contextmanager

@@ -130,7 +130,7 @@ def parse_protocol(text: str) -> Protocol:
 
 
 def default_protocol(dataset) -> str:
-    """"official" when the data set's own split has a part to test on, else "holdout"."""
+    """ "official" when the data set's own split has a part to test on, else "holdout"."""
     splits = getattr(dataset, "splits", None)
     if splits is not None:
         present = set(np.unique(splits).tolist())
@@ -256,8 +256,7 @@ def _subject_kfold(protocol, dataset, labels, groups, seed):
     n_subjects = len(np.unique(groups))
     if k > n_subjects:
         raise FerbenchError(
-            f"protocol {protocol.name}: k={k} exceeds the {n_subjects} subjects of data set "
-            f"{dataset.name!r}"
+            f"protocol {protocol.name}: k={k} exceeds the {n_subjects} subjects of data set {dataset.name!r}"
         )
     splitter = StratifiedGroupKFold(k, shuffle=True, random_state=seed)
     with warnings.catch_warnings():
@@ -270,10 +269,7 @@ def _loso(protocol, dataset, labels, groups, seed):
     subjects = np.unique(groups)
     if len(subjects) < 2:
         raise FerbenchError(f"protocol loso: data set {dataset.name!r} needs at least 2 subjects")
-    return [
-        (f"subject-{s}", np.flatnonzero(groups != s), None, np.flatnonzero(groups == s))
-        for s in subjects
-    ]
+    return [(f"subject-{s}", np.flatnonzero(groups != s), None, np.flatnonzero(groups == s)) for s in subjects]
 
 
 _CUTTERS = {

@@ -23,8 +23,14 @@ from ferbench.record.tags import (
 )
 
 
-def reopen(run_id: str, dataset, *, family: str | None = None, tracking_uri: str | None = None,
-           parent_run_id: str | None = None) -> tuple[Any, dict[str, Any], dict[str, str]]:
+def reopen(
+    run_id: str,
+    dataset,
+    *,
+    family: str | None = None,
+    tracking_uri: str | None = None,
+    parent_run_id: str | None = None,
+) -> tuple[Any, dict[str, Any], dict[str, str]]:
     """Check that run `run_id` can go on with `dataset`, and rebuild its plan. Returns (plan, the
     runner's options the run started with, the run's own tags for its fold runs)."""
     from mlflow.exceptions import MlflowException
@@ -46,8 +52,10 @@ def reopen(run_id: str, dataset, *, family: str | None = None, tracking_uri: str
     if family is not None and tags[TAG_FAMILY] != family:
         raise FerbenchError(f"run {run_id} trained family {tags[TAG_FAMILY]}, not {family}")
     if tags.get(TAG_FINGERPRINT) != dataset.fingerprint:
-        raise FerbenchError(f"data set {dataset.name!r} (fingerprint {dataset.fingerprint}) is not the one run "
-                            f"{run_id} trained on (fingerprint {tags.get(TAG_FINGERPRINT)})")
+        raise FerbenchError(
+            f"data set {dataset.name!r} (fingerprint {dataset.fingerprint}) is not the one run "
+            f"{run_id} trained on (fingerprint {tags.get(TAG_FINGERPRINT)})"
+        )
     if parent_run_id and tags.get(MLFLOW_PARENT_RUN_ID) != parent_run_id:
         raise FerbenchError(f"run {run_id} is not nested under run {parent_run_id}")
     lease = leases.read(checkpoints.run_dir(run_id))
@@ -77,8 +85,16 @@ def _plan(run, dataset, tracking_uri):
         raise FerbenchError(f"run {run.info.run_id} does not record its protocol, seed and epochs ({exc})") from None
     # a tuned run's final test may cover one fold of a protocol ("kfold:5#fold0")
     base, _, fold = protocol.partition("#fold")
-    plan = prepare(family_cls.name, dataset, protocol=base, params=own, epochs=epochs, seed=seed,
-                   tracking_uri=tracking_uri, check_available=False)
+    plan = prepare(
+        family_cls.name,
+        dataset,
+        protocol=base,
+        params=own,
+        epochs=epochs,
+        seed=seed,
+        tracking_uri=tracking_uri,
+        check_available=False,
+    )
     if fold:
         from ferbench.protocols import OuterFold
 
@@ -89,8 +105,9 @@ def _plan(run, dataset, tracking_uri):
 def _drop_unfinished_fold_runs(client, run, finished) -> None:
     """Fold runs of folds that did not finish (cut while logging, or left RUNNING by a kill) go:
     those folds are trained and logged again."""
-    children = client.search_runs([run.info.experiment_id],
-                                  filter_string=f"tags.{MLFLOW_PARENT_RUN_ID} = '{run.info.run_id}'")
+    children = client.search_runs(
+        [run.info.experiment_id], filter_string=f"tags.{MLFLOW_PARENT_RUN_ID} = '{run.info.run_id}'"
+    )
     for child in children:
         if child.data.tags.get(TAG_KIND) == "fold" and child.data.tags.get(TAG_FOLD) not in finished:
             client.delete_run(child.info.run_id)

@@ -58,33 +58,66 @@ def summarise(per_seed: list[dict[str, float]], metrics: Iterable[str] = SUMMARI
         ci = mean_ci(values, bounds=(0.0, 1.0))  # every summarised metric is a fraction
         out[f"{metric}_mean"] = ci["mean"]
         if len(values) > 1:
-            out.update({f"{metric}_std": ci["std"], f"{metric}_ci_low": ci["ci_low"],
-                        f"{metric}_ci_high": ci["ci_high"]})
+            out.update(
+                {f"{metric}_std": ci["std"], f"{metric}_ci_low": ci["ci_low"], f"{metric}_ci_high": ci["ci_high"]}
+            )
     return out
 
 
-def run_seeds(family: str, dataset, seeds: list[int], *, protocol=None, params=None, epochs=None,
-              tracking_uri=None, quiet=False, extra_tags=None):
+def run_seeds(
+    family: str,
+    dataset,
+    seeds: list[int],
+    *,
+    protocol=None,
+    params=None,
+    epochs=None,
+    tracking_uri=None,
+    quiet=False,
+    extra_tags=None,
+):
     """One child run per seed under a parent run (ferbench.kind=seeds) that holds the summary
     over seeds. Returns (parent run id, the children's RunResults, the summary)."""
     from ferbench import record, runner
 
     seeds = check_seeds(seeds)
     # everything is checked once, before the parent run exists
-    plan = runner.prepare(family, dataset, protocol=protocol, params=params, epochs=epochs,
-                          seed=seeds[0], tracking_uri=tracking_uri)
-    tags = {**record.common_tags(plan.family_cls, dataset, plan.protocol, seeds[0], plan.params),
-            TAG_KIND: "seeds", TAG_SEEDS: ",".join(map(str, seeds))}
+    plan = runner.prepare(
+        family, dataset, protocol=protocol, params=params, epochs=epochs, seed=seeds[0], tracking_uri=tracking_uri
+    )
+    tags = {
+        **record.common_tags(plan.family_cls, dataset, plan.protocol, seeds[0], plan.params),
+        TAG_KIND: "seeds",
+        TAG_SEEDS: ",".join(map(str, seeds)),
+    }
     tags.pop(TAG_SEED, None)
     tags.update({k: str(v) for k, v in (extra_tags or {}).items()})
     name = f"{plan.family_cls.name}-{plan.protocol.name}-seeds-{'-'.join(map(str, seeds))}"
     with record.tracked_run(plan.experiment_id, name, tags) as parent:
-        record.log(parent, params={**plan.params, "protocol": plan.protocol.name,
-                                   "seeds": ",".join(map(str, seeds)),
-                                   "epochs": plan.epochs if plan.epochs is not None else "n/a"})
-        results = [runner.run(family, dataset, protocol=protocol, params=params, epochs=epochs,
-                              seed=seed, tracking_uri=tracking_uri, quiet=quiet,
-                              extra_tags=extra_tags, parent_run_id=parent) for seed in seeds]
+        record.log(
+            parent,
+            params={
+                **plan.params,
+                "protocol": plan.protocol.name,
+                "seeds": ",".join(map(str, seeds)),
+                "epochs": plan.epochs if plan.epochs is not None else "n/a",
+            },
+        )
+        results = [
+            runner.run(
+                family,
+                dataset,
+                protocol=protocol,
+                params=params,
+                epochs=epochs,
+                seed=seed,
+                tracking_uri=tracking_uri,
+                quiet=quiet,
+                extra_tags=extra_tags,
+                parent_run_id=parent,
+            )
+            for seed in seeds
+        ]
         summary = summarise([r.metrics for r in results])
         record.log(parent, metrics=summary)
     return parent, results, summary

@@ -41,8 +41,9 @@ def _running(client, wanted: set[str]) -> list:
     experiments = [e.experiment_id for e in client.search_experiments()]
     runs, token = [], None
     while experiments:
-        page = client.search_runs(experiments, filter_string="attributes.status = 'RUNNING'",
-                                  max_results=1000, page_token=token)
+        page = client.search_runs(
+            experiments, filter_string="attributes.status = 'RUNNING'", max_results=1000, page_token=token
+        )
         runs += [run for run in page if run.info.run_id in wanted]
         token = page.token
         if not token:
@@ -64,9 +65,15 @@ def close_stale(client, uri: str) -> list[str]:
         except Exception:  # e.g. a full disk: the next command tries again
             continue
         closed.append(run_id)
-        why = ("its process ended without closing it" if lease.released
-               else f"its process is gone ({leases.describe(lease)})")
+        why = (
+            "its process ended without closing it"
+            if lease.released
+            else f"its process is gone ({leases.describe(lease)})"
+        )
         family, dataset = about.get("family", "FAMILY"), about.get("dataset", "DATASET")
-        print(f"run {run_id} marked KILLED: {why}; resume with ferbench run {family} --dataset {dataset} "
-              f"--resume {run_id} ...", file=sys.stderr)
+        print(
+            f"run {run_id} marked KILLED: {why}; resume with ferbench run {family} --dataset {dataset} "
+            f"--resume {run_id} ...",
+            file=sys.stderr,
+        )
     return closed

@@ -33,8 +33,11 @@ SCHEMES = ("sqlite", "postgresql", "mysql", "mssql", "http", "https", "databrick
 LOCK_FILE = ".store.lock"
 LOCK_WAIT_S = 120.0
 # MLflow's defaults (7 retries, backoff factor 2, 120 s timeout) wait about 250 s on a closed port
-HTTP_BOUNDS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-               "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+HTTP_BOUNDS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
 WAITING_AFTER_S = 2.0
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 T = TypeVar("T")
@@ -61,13 +64,15 @@ def check_scheme(uri: str) -> str:
     scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
     if scheme.split("+", 1)[0] not in SCHEMES:
         shown = f"scheme {scheme!r}" if scheme else "no scheme"
-        raise StoreError(f"tracking URI {uri!r} has {shown}; accepted: sqlite:///PATH, http://, https://, "
-                         "postgresql://, mysql://, mssql://, databricks")
+        raise StoreError(
+            f"tracking URI {uri!r} has {shown}; accepted: sqlite:///PATH, http://, https://, "
+            "postgresql://, mysql://, mssql://, databricks"
+        )
     return scheme
 
 
 def sqlite_path(uri: str) -> Path | None:
-    return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
+    return Path(uri[len("sqlite:///") :]) if uri.startswith("sqlite:///") else None
 
 
 def open_client(uri: str):
@@ -118,8 +123,9 @@ def store_lock(directory: Path, wait_s: float = LOCK_WAIT_S) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise StoreError(f"store {directory} stays locked by another ferbench process "
-                                     f"(waited {wait_s:.0f} s)") from None
+                    raise StoreError(
+                        f"store {directory} stays locked by another ferbench process (waited {wait_s:.0f} s)"
+                    ) from None
                 time.sleep(0.05)
         try:
             yield
@@ -136,8 +142,10 @@ def _is_new(db: Path) -> bool:
 
 
 def _not_mlflow(db: Path, why: str) -> StoreError:
-    return StoreError(f"{db} is not a valid MLflow store ({why}); move it aside (mv {db} {db}.bad) "
-                      "or point FERBENCH_HOME (or --tracking-uri) elsewhere")
+    return StoreError(
+        f"{db} is not a valid MLflow store ({why}); move it aside (mv {db} {db}.bad) "
+        "or point FERBENCH_HOME (or --tracking-uri) elsewhere"
+    )
 
 
 def check_sqlite_file(db: Path) -> None:
@@ -220,7 +228,7 @@ def _retry_locked(open_: Callable[[], T], uri: str, tries: int = 8) -> T:
             raise
         except Exception as exc:  # any backend failure is a bad store, reported in one line
             if is_locked(exc) and attempt < tries - 1:
-                time.sleep(min(0.1 * 2 ** attempt, 4.0) * (0.5 + random.random()))
+                time.sleep(min(0.1 * 2**attempt, 4.0) * (0.5 + random.random()))
                 continue
             if disk_full(exc):
                 raise
@@ -238,8 +246,10 @@ def _failure(uri: str, exc: BaseException) -> str:
     if uri.startswith(("http://", "https://")):
         for cause in ("Connection refused", "Name or service not known", "timed out", "Max retries exceeded"):
             if cause in str(exc):
-                return (f"MLflow tracking server {uri} does not answer ({cause.lower()}); start it, "
-                        "or choose another --tracking-uri / MLFLOW_TRACKING_URI")
+                return (
+                    f"MLflow tracking server {uri} does not answer ({cause.lower()}); start it, "
+                    "or choose another --tracking-uri / MLFLOW_TRACKING_URI"
+                )
     return f"MLflow store {uri} cannot be used: {text}"
 
 
@@ -247,8 +257,12 @@ def _failure(uri: str, exc: BaseException) -> str:
 def _waiting_line(uri: str) -> Iterator[None]:
     """One line on stderr if the server has not answered after a moment."""
     retries = os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "?")
-    timer = threading.Timer(WAITING_AFTER_S, lambda: print(
-        f"waiting for the MLflow tracking server {uri} ({retries} retries) ...", file=sys.stderr, flush=True))
+    timer = threading.Timer(
+        WAITING_AFTER_S,
+        lambda: print(
+            f"waiting for the MLflow tracking server {uri} ({retries} retries) ...", file=sys.stderr, flush=True
+        ),
+    )
     timer.daemon = True
     timer.start()
     try:

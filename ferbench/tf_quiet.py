@@ -20,8 +20,10 @@ import tempfile
 
 # absl's INFO records ("I0000 00:00:1796428538.293465   32358 port.cc:153] ..."), the one
 # continuation line TensorFlow's CPU-feature INFO record has, and absl's pre-init notice
-_NOISE = re.compile(rb"^(I\d{4} \d\d:\d\d:[\d.]+ +\d+ \S+:\d+\] .*|To enable the following instructions: .*"
-                    rb"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR)$")
+_NOISE = re.compile(
+    rb"^(I\d{4} \d\d:\d\d:[\d.]+ +\d+ \S+:\d+\] .*|To enable the following instructions: .*"
+    rb"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR)$"
+)
 
 
 class _Loader(importlib.abc.Loader):
@@ -42,8 +44,9 @@ class _Loader(importlib.abc.Loader):
                 os.dup2(saved, 2)
                 os.close(saved)
                 captured.seek(0)
-                kept = [line for line in captured.read().splitlines(keepends=True)
-                        if not _NOISE.match(line.rstrip(b"\r\n"))]
+                kept = [
+                    line for line in captured.read().splitlines(keepends=True) if not _NOISE.match(line.rstrip(b"\r\n"))
+                ]
                 if kept:
                     os.write(2, b"".join(kept))
 

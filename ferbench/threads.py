@@ -52,8 +52,9 @@ def _blas_controller():
     return ThreadpoolController()
 
 
-def thread_map(fn: Callable[[T], R], items: Iterable[T], threads: int | None = None,
-               ignore: tuple[type[Warning], ...] = ()) -> Iterator[R]:
+def thread_map(
+    fn: Callable[[T], R], items: Iterable[T], threads: int | None = None, ignore: tuple[type[Warning], ...] = ()
+) -> Iterator[R]:
     """fn over items, results in order. The first exception is raised when its item is reached,
     and work not yet started is cancelled.
 

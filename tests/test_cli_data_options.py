@@ -72,27 +72,36 @@ def test_reproduce_reads_the_rows_data_set_with_the_options(reads, tmp_path):
     result = invoke("reproduce", "nishime2017", "--path", str(tmp_path), "--data-option", "skip_corrupt=true")
     assert "read stopped by the test" in _one_error_line(result)
     assert reads == [("fer2013", {"use_cache": True, "skip_corrupt": True})]
-    line = _one_error_line(invoke("reproduce", "nishime2017", "--path", str(tmp_path),
-                                  "--data-option", "contempt=keep"))
+    line = _one_error_line(
+        invoke("reproduce", "nishime2017", "--path", str(tmp_path), "--data-option", "contempt=keep")
+    )
     assert line == "error: --data-option contempt: data set fer2013 has no such option; its options: skip_corrupt"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("n_images=many", "--data-option n_images=many: expected a whole number"),
-    ("n_images", "--data-option 'n_images': expected key=value"),
-    ("=3", "--data-option '=3': expected key=value"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("n_images=many", "--data-option n_images=many: expected a whole number"),
+        ("n_images", "--data-option 'n_images': expected key=value"),
+        ("=3", "--data-option '=3': expected key=value"),
+    ],
+)
 def test_a_malformed_option_is_one_line(reads, text, message):
     assert _one_error_line(invoke("datasets", "describe", "synthetic", "--data-option", text)) == f"error: {message}"
     assert reads == []
 
 
 def test_values_are_typed_by_the_readers_signature():
-    assert parse_data_options("ckplus", ["contempt=keep", "ck_frames=2", "ck_first_neutral=TRUE",
-                                         "image_size=64"]) == {
-        "contempt": "keep", "ck_frames": 2, "ck_first_neutral": True, "image_size": 64}
+    assert parse_data_options("ckplus", ["contempt=keep", "ck_frames=2", "ck_first_neutral=TRUE", "image_size=64"]) == {
+        "contempt": "keep",
+        "ck_frames": 2,
+        "ck_first_neutral": True,
+        "image_size": 64,
+    }
     assert parse_data_options("folder", ["class_map=a=happy,b=sad", "colour=false"]) == {
-        "class_map": "a=happy,b=sad", "colour": False}
+        "class_map": "a=happy,b=sad",
+        "colour": False,
+    }
     with pytest.raises(FerbenchError, match="skip_corrupt=yes: expected true or false"):
         parse_data_options("jaffe", ["skip_corrupt=yes"])
 
@@ -111,8 +120,11 @@ def test_every_option_of_every_reader_has_a_type(name):
 def test_several_data_sets_share_the_options_their_readers_take():
     shares = share_data_options(["ckplus", "jaffe"], ["contempt=keep", "image_size=64"])
     assert shares == {"ckplus": ["contempt=keep", "image_size=64"], "jaffe": ["image_size=64"]}
-    with pytest.raises(FerbenchError, match="n_images: none of these data sets has such an option; "
-                                            "their options: ckplus: .*; jaffe: skip_corrupt, image_size"):
+    with pytest.raises(
+        FerbenchError,
+        match="n_images: none of these data sets has such an option; "
+        "their options: ckplus: .*; jaffe: skip_corrupt, image_size",
+    ):
         share_data_options(["ckplus", "jaffe"], ["n_images=5"])
 
 
@@ -127,8 +139,18 @@ def test_describe_reads_a_written_folder_with_a_class_map_and_image_size(tmp_pat
         for i in range(3):
             pixels = np.full((32, 32), 60 * c + 10 * i, np.uint8)
             Image.fromarray(pixels).save(tmp_path / "faces" / folder / f"{i}.png")
-    result = invoke("datasets", "describe", "folder", "--path", str(tmp_path / "faces"), "--json",
-                    "--data-option", "class_map=happy_face=happy,sad_face=sad", "--data-option", "image_size=16")
+    result = invoke(
+        "datasets",
+        "describe",
+        "folder",
+        "--path",
+        str(tmp_path / "faces"),
+        "--json",
+        "--data-option",
+        "class_map=happy_face=happy,sad_face=sad",
+        "--data-option",
+        "image_size=16",
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert {name: n for name, n in report["classes"].items() if n} == {"happy": 3, "sad": 3}
@@ -141,8 +163,21 @@ def test_a_run_records_the_data_options_it_read_with(isolated_store):
 
     from ferbench.record.tags import TAG_DATA_OPTIONS
 
-    result = invoke("run", FAMILY, "--dataset", "synthetic", "--protocol", "holdout", "--epochs", "1", "--json",
-                    "--data-option", "n_images=70", "--data-option", "n_subjects=7")
+    result = invoke(
+        "run",
+        FAMILY,
+        "--dataset",
+        "synthetic",
+        "--protocol",
+        "holdout",
+        "--epochs",
+        "1",
+        "--json",
+        "--data-option",
+        "n_images=70",
+        "--data-option",
+        "n_subjects=7",
+    )
     assert result.exit_code == 0, result.output
     run = MlflowClient(f"sqlite:///{isolated_store / 'mlflow.db'}").get_run(json.loads(result.stdout)["run_id"])
     recorded = json.loads(run.data.tags[TAG_DATA_OPTIONS])
@@ -158,5 +193,7 @@ def test_the_resume_hint_after_ctrl_c_repeats_the_data_options(monkeypatch):
     monkeypatch.setattr("ferbench.runner.run", interrupted)
     result = invoke("run", FAMILY, "--dataset", "synthetic", "--data-option", "n_images=70")
     assert result.exit_code == 130, result.output
-    assert (f"resume with ferbench run {FAMILY} --dataset synthetic --data-option n_images=70 --resume abc123"
-            in result.stderr)
+    assert (
+        f"resume with ferbench run {FAMILY} --dataset synthetic --data-option n_images=70 --resume abc123"
+        in result.stderr
+    )

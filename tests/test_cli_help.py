@@ -23,8 +23,7 @@ COMMANDS = list(_command_paths(get_command(app)))
 
 
 def _help(path: list[str]) -> str:
-    result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": str(WIDTH)},
-                                prog_name="ferbench")
+    result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": str(WIDTH)}, prog_name="ferbench")
     assert result.exit_code == 0, result.output
     return result.output
 

@@ -26,8 +26,21 @@ def _all_runs(home):
 
 
 def test_run_json_prints_exactly_one_object(isolated_store):
-    result = invoke("run", FAMILY, "--dataset", "synthetic", "--protocol", "holdout",
-                    "--set", "learning_rate=0.2", "--epochs", "2", "--seed", "3", "--json")
+    result = invoke(
+        "run",
+        FAMILY,
+        "--dataset",
+        "synthetic",
+        "--protocol",
+        "holdout",
+        "--set",
+        "learning_rate=0.2",
+        "--epochs",
+        "2",
+        "--seed",
+        "3",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert set(out) == {"run_id", "family", "dataset", "protocol", "params", "metrics"}
@@ -55,18 +68,21 @@ def _folder_32px(tmp_path):
     return str(tmp_path / "faces")
 
 
-@pytest.mark.parametrize("args, message", [
-    (["run", "no_such_family", "--dataset", "synthetic"], "unknown family"),
-    (["run", FAMILY, "--dataset", "no_such_data"], "unknown data set"),
-    (["run", FAMILY, "--dataset", "synthetic", "--protocol", "bogus"], "unknown protocol"),
-    (["run", FAMILY, "--dataset", "synthetic", "--set", "nope=1"], "no parameter nope"),
-    (["run", FAMILY, "--dataset", "synthetic", "--set", "learning_rate=fast"], "not a number"),
-    (["run", FAMILY, "--dataset", "synthetic", "--set", "learning_rate=50"], "outside"),
-    (["run", FAMILY, "--dataset", "synthetic", "--epochs", "0"], "epochs"),
-    (["run", FAMILY, "--dataset", "synthetic", "--weights", "none"], "no pretrained weights"),
-    (["bench", "--families", "tiny_test_family,nope"], "unknown family nope"),
-    (["bench", "--families", FAMILY, "--budget", "huge"], "budget"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "no_such_family", "--dataset", "synthetic"], "unknown family"),
+        (["run", FAMILY, "--dataset", "no_such_data"], "unknown data set"),
+        (["run", FAMILY, "--dataset", "synthetic", "--protocol", "bogus"], "unknown protocol"),
+        (["run", FAMILY, "--dataset", "synthetic", "--set", "nope=1"], "no parameter nope"),
+        (["run", FAMILY, "--dataset", "synthetic", "--set", "learning_rate=fast"], "not a number"),
+        (["run", FAMILY, "--dataset", "synthetic", "--set", "learning_rate=50"], "outside"),
+        (["run", FAMILY, "--dataset", "synthetic", "--epochs", "0"], "epochs"),
+        (["run", FAMILY, "--dataset", "synthetic", "--weights", "none"], "no pretrained weights"),
+        (["bench", "--families", "tiny_test_family,nope"], "unknown family nope"),
+        (["bench", "--families", FAMILY, "--budget", "huge"], "budget"),
+    ],
+)
 def test_bad_input_one_line_exit_2_no_run(isolated_store, args, message):
     result = invoke(*args)
     assert result.exit_code == 2, result.output
@@ -139,9 +155,11 @@ def bad_seeds_refused(result) -> bool:
     return result.exit_code == 2 and "seed -1" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
-LONG_REASON = ("ImageNet weights for vgg19 missing: get https://example.org/keras-applications/vgg19/"
-               "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 and put it in /somewhere/.keras/models/ "
-               "(or use --weights none / --weights PATH)")
+LONG_REASON = (
+    "ImageNet weights for vgg19 missing: get https://example.org/keras-applications/vgg19/"
+    "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 and put it in /somewhere/.keras/models/ "
+    "(or use --weights none / --weights PATH)"
+)
 
 
 @pytest.fixture
@@ -157,8 +175,9 @@ def offline_families(tiny_family):
         ("tiny_offline", "needs a weights file (test)", {"bench_params": {"learning_rate": 0.3}}),
         ("tiny_quick", None, {"quick_params": {"l2": 0.01}}),
     ):
-        cls = type(name, (tiny_family,), {"name": name, "unavailable_reason": classmethod(lambda c, r=reason: r),
-                                          **extra})
+        cls = type(
+            name, (tiny_family,), {"name": name, "unavailable_reason": classmethod(lambda c, r=reason: r), **extra}
+        )
         registry._FAMILIES[name] = cls
         made.append(name)
     yield made

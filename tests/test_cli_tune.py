@@ -36,8 +36,24 @@ def invoke(*args):
 
 
 def test_tune_json_then_studies_and_show(tiny):
-    result = invoke("tune", "tiny_sgd_test", "--dataset", "tinyset", "--trials", "3", "--study", "cli",
-                    "--sampler", "random", "--pruner", "hyperband", "--epochs", "3", "--no-final", "--json")
+    result = invoke(
+        "tune",
+        "tiny_sgd_test",
+        "--dataset",
+        "tinyset",
+        "--trials",
+        "3",
+        "--study",
+        "cli",
+        "--sampler",
+        "random",
+        "--pruner",
+        "hyperband",
+        "--epochs",
+        "3",
+        "--no-final",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert payload["study"] == "cli" and payload["finished"] is True
@@ -56,23 +72,49 @@ def test_tune_json_then_studies_and_show(tiny):
 
 
 def test_tune_text_output_resumes(tiny):
-    first = invoke("tune", "tiny_sgd_test", "--dataset", "tinyset", "--trials", "2", "--no-final",
-                   "--set", "loss=log_loss", "--space", "alpha=1e-4:1e-2")
+    first = invoke(
+        "tune",
+        "tiny_sgd_test",
+        "--dataset",
+        "tinyset",
+        "--trials",
+        "2",
+        "--no-final",
+        "--set",
+        "loss=log_loss",
+        "--space",
+        "alpha=1e-4:1e-2",
+    )
     assert first.exit_code == 0, first.output
     assert "created, target 2 finished trials (complete + pruned)" in first.output and "best trial" in first.output
-    second = invoke("tune", "tiny_sgd_test", "--dataset", "tinyset", "--trials", "3", "--no-final",
-                    "--set", "loss=log_loss")
+    second = invoke(
+        "tune", "tiny_sgd_test", "--dataset", "tinyset", "--trials", "3", "--no-final", "--set", "loss=log_loss"
+    )
     assert second.exit_code == 0, second.output
     assert "resumed, target 3 finished trials" in second.output and second.output.count("trial 2:") == 1
 
 
 def test_tune_ends_with_one_readable_block(tiny):
-    result = invoke("tune", "tiny_sgd_test", "--dataset", "tinyset", "--trials", "2", "--epochs", "2",
-                    "--sampler", "random", "--pruner", "none", "--set", "loss=modified_huber")
+    result = invoke(
+        "tune",
+        "tiny_sgd_test",
+        "--dataset",
+        "tinyset",
+        "--trials",
+        "2",
+        "--epochs",
+        "2",
+        "--sampler",
+        "random",
+        "--pruner",
+        "none",
+        "--set",
+        "loss=modified_huber",
+    )
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     start = max(i for i, line in enumerate(lines) if line.startswith("study "))
-    head, *params, tested = lines[start + 1:]
+    head, *params, tested = lines[start + 1 :]
     assert re.fullmatch(r"best trial [01]: val accuracy \d\.\d{4}", head), head
     assert {line.split()[0] for line in params} == {"alpha", "eta0", "loss", "sleep_s"}
     assert all(line.startswith("  ") and len(line.split()) == 2 for line in params)
@@ -86,32 +128,54 @@ def test_summaries_say_how_many_trials_completed_were_pruned_and_failed(tiny, is
 
     from ferbench import store
 
-    result = invoke("tune", "tiny_sgd_test", "--dataset", "tinyset", "--trials", "3", "--study", "counted",
-                    "--sampler", "random", "--pruner", "none", "--epochs", "2", "--no-final")
+    result = invoke(
+        "tune",
+        "tiny_sgd_test",
+        "--dataset",
+        "tinyset",
+        "--trials",
+        "3",
+        "--study",
+        "counted",
+        "--sampler",
+        "random",
+        "--pruner",
+        "none",
+        "--epochs",
+        "2",
+        "--no-final",
+    )
     assert result.exit_code == 0, result.output
-    assert "study counted: 3 complete, 0 pruned, 0 failed; 3 of 3 finished trials (complete + pruned) wanted" \
+    assert (
+        "study counted: 3 complete, 0 pruned, 0 failed; 3 of 3 finished trials (complete + pruned) wanted"
         in result.stdout
+    )
     study = optuna.load_study(study_name="counted", storage=store.optuna_storage_url())
     study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL))
     listed = invoke("studies")
     assert listed.exit_code == 0, listed.output
-    assert ("counted  tiny_sgd_test on tinyset [official]  4 trials: 3 complete, 0 pruned, 1 failed; "
-            "3 of 3 finished trials (complete + pruned) wanted") in listed.stdout
+    assert (
+        "counted  tiny_sgd_test on tinyset [official]  4 trials: 3 complete, 0 pruned, 1 failed; "
+        "3 of 3 finished trials (complete + pruned) wanted"
+    ) in listed.stdout
     row = next(r for r in json.loads(invoke("studies", "--json").stdout) if r["study"] == "counted")
     assert (row["trials"], row["complete"], row["fail"], row["target"]) == (4, 3, 1, 3)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--trials", "0"], "--trials 0"),
-    (["--trials", "-3"], "--trials -3"),
-    (["--trials", "2", "--space", "alpha=2:1"], "--space"),
-    (["--trials", "2", "--space", "alpha"], "--space"),
-    (["--trials", "2", "--set", "nothing=1"], "no parameter nothing"),
-    (["--trials", "2", "--pruner", "sometimes"], "--pruner"),
-    (["--trials", "2", "--protocol", "kfold:1"], "kfold:1"),
-    (["--trials", "2", "--storage", "postgresql+psycopg://a:pw@127.0.0.1:1/db"], "cannot connect"),
-    (["--trials", "2", "--storage", "nosuchdialect://x"], "--storage"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--trials", "0"], "--trials 0"),
+        (["--trials", "-3"], "--trials -3"),
+        (["--trials", "2", "--space", "alpha=2:1"], "--space"),
+        (["--trials", "2", "--space", "alpha"], "--space"),
+        (["--trials", "2", "--set", "nothing=1"], "no parameter nothing"),
+        (["--trials", "2", "--pruner", "sometimes"], "--pruner"),
+        (["--trials", "2", "--protocol", "kfold:1"], "kfold:1"),
+        (["--trials", "2", "--storage", "postgresql+psycopg://a:pw@127.0.0.1:1/db"], "cannot connect"),
+        (["--trials", "2", "--storage", "nosuchdialect://x"], "--storage"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(tiny, args, message):
     result = invoke("tune", "tiny_sgd_test", "--dataset", "tinyset", "--no-final", *args)
     assert result.exit_code == 2, result.output
@@ -152,8 +216,14 @@ def test_docker_compose_file_validates_with_the_example_env_and_requires_passwor
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "MLFLOW_", "OPTUNA_", "FERBENCH_"))}
     compose = [*_compose_command(), "-f", str(ROOT / "docker-compose.yml")]
-    out = subprocess.run([*compose, "--env-file", str(ROOT / "tracking" / ".env.example"), "config"],
-                         capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
+    out = subprocess.run(
+        [*compose, "--env-file", str(ROOT / "tracking" / ".env.example"), "config"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     services = yaml.safe_load(out.stdout)["services"]
     assert {"postgres", "mlflow", "worker"} <= set(services)
@@ -175,10 +245,10 @@ def test_docker_compose_file_validates_with_the_example_env_and_requires_passwor
 
 def test_the_database_password_is_on_no_command_line():
     entrypoint = (ROOT / "tracking" / "mlflow-entrypoint.sh").read_text()
-    command = entrypoint[entrypoint.index("exec mlflow server"):]
+    command = entrypoint[entrypoint.index("exec mlflow server") :]
     assert "PASSWORD" not in command and "export PGPASSWORD" in entrypoint
     initdb = (ROOT / "tracking" / "initdb" / "01-databases.sh").read_text()
-    psql = initdb[initdb.index("psql "):initdb.index("<<'SQL'")]
+    psql = initdb[initdb.index("psql ") : initdb.index("<<'SQL'")]
     assert "PASSWORD" not in psql and "\\getenv mlflow_password MLFLOW_DB_PASSWORD" in initdb
     for path in (ROOT / "tracking" / "mlflow-entrypoint.sh", ROOT / "tracking" / "initdb" / "01-databases.sh"):
         assert ":-mlflow" not in path.read_text() and ":-optuna" not in path.read_text()

@@ -23,8 +23,13 @@ def test_server_logs_no_requests_and_no_info(monkeypatch):
     monkeypatch.setenv("MLFLOW_LOGGING_LEVEL", "DEBUG")
     assert ui.server_environment()["MLFLOW_LOGGING_LEVEL"] == "DEBUG"
     out = io.StringIO()
-    ui.forward(["[MLflow] Security middleware enabled with default settings (localhost-only). ...\n",
-                "ERROR:    Exception in ASGI application\n"], out)
+    ui.forward(
+        [
+            "[MLflow] Security middleware enabled with default settings (localhost-only). ...\n",
+            "ERROR:    Exception in ASGI application\n",
+        ],
+        out,
+    )
     assert out.getvalue() == "ERROR:    Exception in ASGI application\n"
 
 
@@ -40,8 +45,13 @@ def test_requests_leave_only_the_address_and_experiment_lines(isolated_store, tm
     out, err = open(tmp_path / "out", "w+"), open(tmp_path / "err", "w+")
     env = {**os.environ, "FERBENCH_HOME": str(isolated_store)}
     env.pop("MLFLOW_LOGGING_LEVEL", None)
-    process = subprocess.Popen([sys.executable, "-c", "from ferbench.cli import main; main()", "ui", "--port",
-                                str(port)], env=env, stdout=out, stderr=err, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from ferbench.cli import main; main()", "ui", "--port", str(port)],
+        env=env,
+        stdout=out,
+        stderr=err,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
@@ -55,5 +65,6 @@ def test_requests_leave_only_the_address_and_experiment_lines(isolated_store, tm
         process.wait(timeout=30)
     assert (tmp_path / "out").read_text().splitlines() == [
         f"MLflow UI: {url}  (store: sqlite:///{isolated_store / 'mlflow.db'}; Ctrl-C stops it)",
-        f"  ferbench-tinyset: {url}/#/experiments/{experiment}?workflowType=machine_learning"]
+        f"  ferbench-tinyset: {url}/#/experiments/{experiment}?workflowType=machine_learning",
+    ]
     assert (tmp_path / "err").read_text() == ""  # no request lines, no start-up notices

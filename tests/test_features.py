@@ -35,8 +35,9 @@ def test_gram_pca_equals_sklearn_on_each_fold(tmp_path, monkeypatch):
             assert np.all(peaks > 0), peaks
             np.testing.assert_allclose(ours_train, ref_train * signs, atol=1e-6 * np.abs(ref_train).max())
             ref_test = ref.transform(xf[test]) * signs
-            np.testing.assert_allclose(fold.scores(gram, test, 12, whiten), ref_test,
-                                       atol=1e-6 * np.abs(ref_test).max())
+            np.testing.assert_allclose(
+                fold.scores(gram, test, 12, whiten), ref_test, atol=1e-6 * np.abs(ref_test).max()
+            )
         mean, components = fold.components(tmp_path / "x.npy", 12)
         np.testing.assert_allclose(mean, ref.mean_, atol=1e-9)
         np.testing.assert_allclose(components, ref.components_ * signs[:, None], atol=1e-6)
@@ -103,8 +104,9 @@ def test_stored_features_are_the_float32_outputs_rounded_to_float16():
     padded = np.zeros((extract.batch_size_for(32), 32, 32, 3), np.float32)
     padded[:10] = extract.prepare(backbone("vgg19"), dataset.images, 32)
     for name, out in zip(layers, model.predict_on_batch(padded), strict=True):
-        rounded = np.clip(np.asarray(out, np.float32)[:10].reshape(10, -1), -extract.FLOAT16_MAX,
-                          extract.FLOAT16_MAX).astype(np.float16)
+        rounded = np.clip(
+            np.asarray(out, np.float32)[:10].reshape(10, -1), -extract.FLOAT16_MAX, extract.FLOAT16_MAX
+        ).astype(np.float16)
         assert np.array_equal(np.asarray(fs.features(name)).view(np.uint16), rounded.view(np.uint16))
 
 

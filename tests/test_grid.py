@@ -22,20 +22,29 @@ def test_grid_runs_feasible_cells_and_skips_pca_sizes_the_folds_cannot_hold():
     sizes = {p.name: min(len(f.train) + len(f.val) for f in p.folds(data, seed=0)) for p in protocols}
     assert limits == {"holdout:0.2": sizes["holdout:0.2"] - 2, "kfold:3": sizes["kfold:3"] - 1}  # A_JK refits on m - 1
     assert limits["kfold:3"] < 28 <= limits["holdout:0.2"]
-    parent, cells, chosen = run_grid("vgg19_pca_svm", data, layers=["block1_pool", "fc1"], pca=[5, 28],
-                                     protocols=["holdout:0.2", "kfold:3"], params=PARAMS, select="ravi")
+    parent, cells, chosen = run_grid(
+        "vgg19_pca_svm",
+        data,
+        layers=["block1_pool", "fc1"],
+        pca=[5, 28],
+        protocols=["holdout:0.2", "kfold:3"],
+        params=PARAMS,
+        select="ravi",
+    )
     assert len(cells) == 2 * 2 * 2
     skipped = [c for c in cells if c.get("skipped")]
     assert {(c["n_components"], c["protocol"]) for c in skipped} == {(28, "kfold:3")}
     ran = [c for c in cells if not c.get("skipped")]
     assert all(0.0 <= c["test_accuracy"] <= 1.0 for c in ran)
     client = record.client()
-    children = client.search_runs([client.get_run(parent).info.experiment_id],
-                                  filter_string=f"tags.mlflow.parentRunId = '{parent}'")
+    children = client.search_runs(
+        [client.get_run(parent).info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent}'"
+    )
     assert sorted(r.info.run_id for r in children) == sorted(c["run_id"] for c in ran)
     kfold_cell = next(c["run_id"] for c in ran if c["protocol"] == "kfold:3")
-    assert not client.search_runs([client.get_run(parent).info.experiment_id],
-                                  filter_string=f"tags.mlflow.parentRunId = '{kfold_cell}'")  # no fold runs
+    assert not client.search_runs(
+        [client.get_run(parent).info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{kfold_cell}'"
+    )  # no fold runs
     assert len(client.get_metric_history(kfold_cell, "fold_test_accuracy")) == 3  # fold values as steps
     assert "PCA 28 under kfold:3" in client.get_run(parent).data.tags["ferbench.grid_skipped"]
     assert chosen is not None and chosen["protocol"] == "holdout:0.2" and chosen["train_ajk_accuracy"] is not None
@@ -61,8 +70,9 @@ def test_folds_fitted_in_threads_give_the_same_results_as_one_after_another(monk
     for threads in ("1", "2"):
         monkeypatch.setenv("FERBENCH_THREADS", threads)
         loo = runner.run("vgg19_pca_svm", data, protocol="loo", params=params, quiet=True, log_model=False)
-        ajk = runner.run("vgg19_pca_svm", data, protocol="holdout:0.2", params={**params, "ajk": True},
-                         quiet=True, log_model=False)
+        ajk = runner.run(
+            "vgg19_pca_svm", data, protocol="holdout:0.2", params={**params, "ajk": True}, quiet=True, log_model=False
+        )
         results[threads] = (loo.metrics, [m["test_accuracy"] for m in loo.fold_metrics], ajk.metrics)
     one, two = results["1"], results["2"]
     assert one[1] == two[1]  # every LOO fold's prediction, in fold order
@@ -91,11 +101,14 @@ def test_fold_memo_stays_within_its_byte_budget(monkeypatch):
 
 def test_grid_parent_logs_the_cells_and_one_heatmap_while_cells_log_no_figures():
     data = generate(n_images=36, seed=2, n_subjects=6, image_size=24)
-    parent, cells, _ = run_grid("vgg19_pca_svm", data, layers=["block5_pool"], pca=[3, 6],
-                                protocols=["holdout:0.2"], params=PARAMS)
+    parent, cells, _ = run_grid(
+        "vgg19_pca_svm", data, layers=["block5_pool"], pca=[3, 6], protocols=["holdout:0.2"], params=PARAMS
+    )
     client = record.client()
-    assert sorted(a.path for a in client.list_artifacts(parent, "grid")) == ["grid/grid_cells.csv",
-                                                                           "grid/grid_test_accuracy.png"]
+    assert sorted(a.path for a in client.list_artifacts(parent, "grid")) == [
+        "grid/grid_cells.csv",
+        "grid/grid_test_accuracy.png",
+    ]
     local = client.download_artifacts(parent, "grid/grid_cells.csv")
     lines = open(local).read().strip().splitlines()
     assert len(lines) == 1 + len(cells) and lines[0].startswith("layer,n_components,protocol,test_accuracy")

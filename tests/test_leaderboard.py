@@ -36,16 +36,39 @@ def fresh_store(isolated_store, migrated_db):
 OFFICIAL_SIZES = {"train": 28709, "val": 3589, "test": 3589}
 
 
-def our_run(family="five_layer_cnn", dataset="fer2013", protocol="official", test=0.45, seed=0,
-            synthetic=False, random_weights=False, params=None, extra=None, std=None,
-            sizes=OFFICIAL_SIZES, classes=EMOTIONS, epochs=10, tags=None, fingerprint="f" * 16) -> str:
+def our_run(
+    family="five_layer_cnn",
+    dataset="fer2013",
+    protocol="official",
+    test=0.45,
+    seed=0,
+    synthetic=False,
+    random_weights=False,
+    params=None,
+    extra=None,
+    std=None,
+    sizes=OFFICIAL_SIZES,
+    classes=EMOTIONS,
+    epochs=10,
+    tags=None,
+    fingerprint="f" * 16,
+) -> str:
     """A finished kind=run run as the runner records it; sizes/classes None leave their tags out."""
     record.setup()
-    all_tags = {"source": "ferbench", "ferbench.kind": "run", "ferbench.family": family,
-                "ferbench.dataset": dataset, "ferbench.protocol": protocol, "ferbench.seed": seed,
-                "ferbench.fingerprint": fingerprint, "ferbench.synthetic": str(synthetic).lower(),
-                "ferbench.random_weights": str(random_weights).lower(), "ferbench.tuned": "false",
-                "ferbench.selected_on": "val", **(tags or {})}
+    all_tags = {
+        "source": "ferbench",
+        "ferbench.kind": "run",
+        "ferbench.family": family,
+        "ferbench.dataset": dataset,
+        "ferbench.protocol": protocol,
+        "ferbench.seed": seed,
+        "ferbench.fingerprint": fingerprint,
+        "ferbench.synthetic": str(synthetic).lower(),
+        "ferbench.random_weights": str(random_weights).lower(),
+        "ferbench.tuned": "false",
+        "ferbench.selected_on": "val",
+        **(tags or {}),
+    }
     if sizes is not None:
         all_tags["ferbench.split_sizes"] = json.dumps(sizes)
     if classes is not None:
@@ -54,8 +77,11 @@ def our_run(family="five_layer_cnn", dataset="fer2013", protocol="official", tes
     if std is not None:
         metrics["test_accuracy_std"] = std
     with record.tracked_run(record.experiment_for(dataset), "r", all_tags) as run_id:
-        record.log(run_id, params={"lr": 0.001, "epochs": epochs, **(params or {}),
-                                   "protocol": protocol, "seed": seed}, metrics=metrics)
+        record.log(
+            run_id,
+            params={"lr": 0.001, "epochs": epochs, **(params or {}), "protocol": protocol, "seed": seed},
+            metrics=metrics,
+        )
     return run_id
 
 
@@ -77,7 +103,7 @@ def test_matching_protocol_is_compared_with_delta():
     run_id = our_run(test=0.45)
     row = by_published(rows_for(), "raghuvanshi2016.fer2013.five_layer.test")
     assert row.run_id == run_id
-    assert row.comparable == "caveats"          # only the unknown data copy
+    assert row.comparable == "caveats"  # only the unknown data copy
     assert row.reasons == ["unknown data copy"]
     assert row.delta == pytest.approx(0.45 - 0.39)
 
@@ -167,8 +193,9 @@ def test_cli_formats_and_no_run_without_log():
     five = next(r for r in table if r["paper / id"] == "raghuvanshi2016.fer2013.five_layer.test")
     assert five["delta"] == "+6.00" and five["comparable"] == "caveats" and five["epochs"] == "10 / 10"
     as_json = runner.invoke(app, ["leaderboard", "--format", "json", "--no-log"])
-    assert any(r["published_id"] == "raghuvanshi2016.fer2013.five_layer.test"
-               for r in json.loads(as_json.stdout))  # exactly one JSON document on stdout
+    assert any(
+        r["published_id"] == "raghuvanshi2016.fer2013.five_layer.test" for r in json.loads(as_json.stdout)
+    )  # exactly one JSON document on stdout
     md = runner.invoke(app, ["leaderboard", "--format", "markdown"])
     assert md.exit_code == 0 and md.stdout.startswith("| family")
     client = record.setup()
@@ -177,8 +204,12 @@ def test_cli_formats_and_no_run_without_log():
 
 
 def test_bad_options_are_one_line_errors():
-    for args in (["leaderboard", "--format", "xml"], ["leaderboard", "--protocol", "tenfold"],
-                 ["leaderboard", "--family", "nope"], ["leaderboard", "--out", "."]):
+    for args in (
+        ["leaderboard", "--format", "xml"],
+        ["leaderboard", "--protocol", "tenfold"],
+        ["leaderboard", "--family", "nope"],
+        ["leaderboard", "--out", "."],
+    ):
         result = runner.invoke(app, args)
         assert result.exit_code == 2 and result.output.startswith("error:"), result.output
 
@@ -207,11 +238,15 @@ def test_sync_replaces_edited_and_deletes_removed_entries():
 
     entries = baselines.select(paper="raghuvanshi2016")
     assert sync(entries=entries).created > 0
-    edited = [dict(e, value=0.5) if e["id"] == "raghuvanshi2016.fer2013.baseline.test" else e
-              for e in entries if e["family"] != "vggface_finetune"]
+    edited = [
+        dict(e, value=0.5) if e["id"] == "raghuvanshi2016.fer2013.baseline.test" else e
+        for e in entries
+        if e["family"] != "vggface_finetune"
+    ]
     report = sync(entries=edited)
     assert (report.replaced, report.deleted, report.created) == (1, 1, 0)
     client = record.setup()
-    base = client.search_runs([record.experiment_for("fer2013")],
-                              "tags.`ferbench.family` = 'baseline_cnn' AND tags.source = 'published'")
+    base = client.search_runs(
+        [record.experiment_for("fer2013")], "tags.`ferbench.family` = 'baseline_cnn' AND tags.source = 'published'"
+    )
     assert len(base) == 1 and base[0].data.metrics["test_accuracy"] == 0.5

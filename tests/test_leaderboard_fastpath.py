@@ -18,13 +18,22 @@ from test_leaderboard import our_run
 def odd_run(dataset="fer2013", status="FINISHED", kind="run", source="ferbench", metrics=None):
     """A run our_run cannot make: another status, kind or source, or a NaN metric."""
     client = record.setup()
-    tags = {"source": source, "ferbench.kind": kind, "ferbench.family": "deeper_cnn",
-            "ferbench.dataset": dataset, "ferbench.protocol": "official"}
+    tags = {
+        "source": source,
+        "ferbench.kind": kind,
+        "ferbench.family": "deeper_cnn",
+        "ferbench.dataset": dataset,
+        "ferbench.protocol": "official",
+    }
     run_id = client.create_run(record.experiment_for(dataset), tags=tags).info.run_id
     now = int(time.time() * 1000)
     metrics = metrics or {"test_accuracy": 0.3}
-    client.log_batch(run_id, metrics=[Metric(k, v, now, 0) for k, v in metrics.items()],
-                     params=[Param("lr", "0.01")], tags=[RunTag("mlflow.note.content", "kept out")])
+    client.log_batch(
+        run_id,
+        metrics=[Metric(k, v, now, 0) for k, v in metrics.items()],
+        params=[Param("lr", "0.01")],
+        tags=[RunTag("mlflow.note.content", "kept out")],
+    )
     if status != "RUNNING":
         client.set_terminated(run_id, status=status)
     return run_id
@@ -33,11 +42,19 @@ def odd_run(dataset="fer2013", status="FINISHED", kind="run", source="ferbench",
 @pytest.fixture
 def mixed_store():
     """Runs the leaderboard must read, and runs its filter must leave out."""
-    shown = [our_run(test=0.4), our_run(test=0.5, seed=1, std=0.02),
-             our_run(dataset="jaffe", protocol="kfold:10", extra={"test_macro_f1": 0.3}),
-             odd_run(metrics={"test_accuracy": math.nan, "val_accuracy": 0.2})]
-    hidden = [odd_run(status="FAILED"), odd_run(status="RUNNING"), odd_run(kind="fold"),
-              odd_run(kind="trial"), odd_run(source="published")]
+    shown = [
+        our_run(test=0.4),
+        our_run(test=0.5, seed=1, std=0.02),
+        our_run(dataset="jaffe", protocol="kfold:10", extra={"test_macro_f1": 0.3}),
+        odd_run(metrics={"test_accuracy": math.nan, "val_accuracy": 0.2}),
+    ]
+    hidden = [
+        odd_run(status="FAILED"),
+        odd_run(status="RUNNING"),
+        odd_run(kind="fold"),
+        odd_run(kind="trial"),
+        odd_run(source="published"),
+    ]
     deleted = our_run(test=0.7)
     record.setup().delete_run(deleted)
     elsewhere = record.setup().create_experiment("not-ferbench")  # not among experiment_ids
@@ -47,8 +64,17 @@ def mixed_store():
 
 def comparable(records):
     """Records with NaN spelt out (NaN != NaN would make equal records differ)."""
-    return [(r.run_id, r.experiment_id, r.end_time, r.tags, r.params,
-             {k: "nan" if math.isnan(v) else v for k, v in r.metrics.items()}) for r in records]
+    return [
+        (
+            r.run_id,
+            r.experiment_id,
+            r.end_time,
+            r.tags,
+            r.params,
+            {k: "nan" if math.isnan(v) else v for k, v in r.metrics.items()},
+        )
+        for r in records
+    ]
 
 
 def test_the_fast_path_applies_to_mlflows_sql_store():

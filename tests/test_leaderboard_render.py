@@ -28,19 +28,39 @@ def small_store() -> dict[str, str]:
     return {
         "five": our_run(test=0.45, seed=0, extra=ci(0.434, 0.466)),
         "five_1": our_run(test=0.47, seed=1, extra=ci(0.454, 0.486)),
-        "deeper": our_run(family="deeper_cnn", test=0.35, epochs=2,
-                          sizes={"train": 504, "val": 63, "test": 63}),
+        "deeper": our_run(family="deeper_cnn", test=0.35, epochs=2, sizes={"train": 504, "val": 63, "test": 63}),
         "mini": our_run(family="mini_xception", test=0.60, extra=ci(0.583, 0.618)),
-        "svm": our_run(family="cnn_features_pca_svm", dataset="jaffe", protocol="kfold:10",
-                       test=0.62, std=0.04, sizes={"all": 213}, epochs="n/a"),
+        "svm": our_run(
+            family="cnn_features_pca_svm",
+            dataset="jaffe",
+            protocol="kfold:10",
+            test=0.62,
+            std=0.04,
+            sizes={"all": 213},
+            epochs="n/a",
+        ),
     }
 
 
 def row(**changes) -> Row:
-    base = dict(family="five_layer_cnn", dataset="fer2013", ours=0.5, ours_std=None, ours_n="1 run",
-                run_id="r" * 32, tuned=False, our_protocol="official", metric="test_accuracy",
-                published=0.4, published_id="p.fer2013.x.test", paper="p", published_protocol="official",
-                comparable="yes", reasons=[], delta=0.1)
+    base = dict(
+        family="five_layer_cnn",
+        dataset="fer2013",
+        ours=0.5,
+        ours_std=None,
+        ours_n="1 run",
+        run_id="r" * 32,
+        tuned=False,
+        our_protocol="official",
+        metric="test_accuracy",
+        published=0.4,
+        published_id="p.fer2013.x.test",
+        paper="p",
+        published_protocol="official",
+        comparable="yes",
+        reasons=[],
+        delta=0.1,
+    )
     return Row(**{**base, **changes})
 
 
@@ -88,11 +108,11 @@ def test_table_fits_100_columns_and_wide_shows_every_column():
     assert narrow.exit_code == 0, narrow.output
     assert 80 < max(len(line) for line in narrow.stdout.splitlines()) <= 100  # not rich's 80
     rows = table_rows(narrow.stdout)
-    assert find(rows, "five_layer_cnn", " test ").endswith(
-        "46.00 ± 12.71 2 seeds 39.00 ~ +7.00 unknown data copy")
+    assert find(rows, "five_layer_cnn", " test ").endswith("46.00 ± 12.71 2 seeds 39.00 ~ +7.00 unknown data copy")
     assert find(rows, "deeper_cnn", " test ").endswith("35.00 1 run 48.00 ✗ 630 of 35,887 images +2 more")
     assert find(rows, "mini_xception").endswith(
-        "60.00 (58.3–61.8) 1 run 66.00 ✗ published model selected on the test rows +1 more")
+        "60.00 (58.3–61.8) 1 run 66.00 ✗ published model selected on the test rows +1 more"
+    )
     assert find(rows, "cnn_features_pca_svm").endswith("62.00 ± 4.00 sd 10 folds no published number")
     assert "budget: 2 of 10 epochs" not in narrow.stdout and runs["deeper"][:12] not in narrow.stdout
 
@@ -100,8 +120,7 @@ def test_table_fits_100_columns_and_wide_shows_every_column():
     assert wide.exit_code == 0, wide.output
     assert 100 < max(len(line) for line in wide.stdout.splitlines()) <= 240
     rows = table_rows(wide.stdout)
-    assert find(rows, "family ").endswith(
-        "run protocol epochs paper paper id paper protocol Δ reasons vs our best")
+    assert find(rows, "family ").endswith("run protocol epochs paper paper id paper protocol Δ reasons vs our best")
     deeper = find(rows, "raghuvanshi2016.fer2013.deeper.test")
     assert f"{runs['deeper'][:12]} official 2 / 10 48.00" in deeper
     assert deeper.endswith("✗ 630 of 35,887 images; budget: 2 of 10 epochs; unknown data copy")
@@ -131,8 +150,7 @@ def test_log_keeps_one_run_per_dataset_and_filter():
     our_run()
     client = record.setup()
     experiment = record.experiment_for("fer2013")
-    with record.tracked_run(experiment, "leaderboard", {"source": "ferbench",
-                                                       "ferbench.kind": "leaderboard"}) as old:
+    with record.tracked_run(experiment, "leaderboard", {"source": "ferbench", "ferbench.kind": "leaderboard"}) as old:
         record.log(old, metrics={"rows": 3, "comparable_rows": 1})  # as earlier versions left it
 
     first = runner.invoke(app, ["leaderboard", "--log", "--format", "json"])

@@ -24,11 +24,14 @@ def as_pickled_by_an_earlier_version(obj, today: str, earlier: str) -> bytes:
     return renamed
 
 
-@pytest.mark.parametrize("module, name, today", [
-    ("ferbench.record", "FamilyModel", lambda: record.FamilyModel),          # before record_models existed
-    ("ferbench.record_models", "FamilyModel", lambda: record.FamilyModel),   # before ferbench.record/
-    ("ferbench.leaderboard_cache", "RunRecord", lambda: RunRecord),          # before ferbench.leaderboard/
-])
+@pytest.mark.parametrize(
+    "module, name, today",
+    [
+        ("ferbench.record", "FamilyModel", lambda: record.FamilyModel),  # before record_models existed
+        ("ferbench.record_models", "FamilyModel", lambda: record.FamilyModel),  # before ferbench.record/
+        ("ferbench.leaderboard_cache", "RunRecord", lambda: RunRecord),  # before ferbench.leaderboard/
+    ],
+)
 def test_a_class_pickled_under_its_earlier_path_is_todays(module, name, today):
     assert pickle.loads(f"c{module}\n{name}\n.".encode()) is today()
 

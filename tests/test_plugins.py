@@ -16,7 +16,7 @@ from ferbench import baselines, bench
 from ferbench.cli import app
 from ferbench.families import registry
 
-FAKE_MODULE = '''
+FAKE_MODULE = """
 from ferbench.testing import TinyFamily
 
 class GoodFamily(TinyFamily):
@@ -37,17 +37,33 @@ class TakenName(TinyFamily):
     name = "baseline_cnn"
 
 NOT_A_FAMILY = 42
-'''
+"""
 
-ENTRY = {"paper": "goodpaper2024", "family": "good_plugin_family", "dataset": "fer2013", "variant": "original",
-         "split_sizes": None, "protocol": "official", "subject_independent": None, "split": "test",
-         "selected_on": "val", "tta": False, "extra_data": False, "source": "Table 1",
-         "id": "goodpaper2024.fer2013.test", "metric": "test_accuracy", "value": 0.61}
+ENTRY = {
+    "paper": "goodpaper2024",
+    "family": "good_plugin_family",
+    "dataset": "fer2013",
+    "variant": "original",
+    "split_sizes": None,
+    "protocol": "official",
+    "subject_independent": None,
+    "split": "test",
+    "selected_on": "val",
+    "tta": False,
+    "extra_data": False,
+    "source": "Table 1",
+    "id": "goodpaper2024.fer2013.test",
+    "metric": "test_accuracy",
+    "value": 0.61,
+}
 
 
 def _baselines_file(**changes) -> str:
-    document = {"schema": 1, "papers": {"goodpaper2024": {"citation": "A. Author, a plugin paper (tests)"}},
-                "groups": [{"entries": [{**ENTRY, **changes}]}]}
+    document = {
+        "schema": 1,
+        "papers": {"goodpaper2024": {"citation": "A. Author, a plugin paper (tests)"}},
+        "groups": [{"entries": [{**ENTRY, **changes}]}],
+    }
     return json.dumps(document)  # JSON is YAML
 
 
@@ -60,8 +76,12 @@ PLUGINS = {
     "broken": "broken_plugin:Family",
     "abstract": "ferbench.families.base:Family",
 }
-BROKEN = {"taken": "is taken by", "not_a_family": "not a subclass", "broken": "cannot import it",
-          "abstract": "is abstract"}
+BROKEN = {
+    "taken": "is taken by",
+    "not_a_family": "not a subclass",
+    "broken": "cannot import it",
+    "abstract": "is abstract",
+}
 
 
 @pytest.fixture
@@ -112,9 +132,10 @@ def test_commands_see_plugin_families(fake_plugins):
     assert result.exit_code == 0, result.output
     assert "good_plugin_family  [goodpaper2024]  a plugin family (tests)" in result.stdout
     assert "five_layer_cnn" in result.stdout
-    for command in (["run", "no_such_family", "--dataset", "synthetic"],
-                    ["tune", "no_such_family", "--dataset", "synthetic", "--trials", "1",
-                     "--data-option", "n_images=14"]):
+    for command in (
+        ["run", "no_such_family", "--dataset", "synthetic"],
+        ["tune", "no_such_family", "--dataset", "synthetic", "--trials", "1", "--data-option", "n_images=14"],
+    ):
         result = CliRunner().invoke(app, command)
         assert result.exit_code == 2 and "good_plugin_family" in result.stderr, result.output
 
@@ -178,9 +199,11 @@ def test_a_family_that_names_its_specs_params_keeps_working_with_a_warning():
     from ferbench.testing import TinyFamily
 
     with pytest.warns(DeprecationWarning, match="param_specs"):
+
         class Earlier(TinyFamily):  # how families named their parameter specs before
             name = "earlier_family"
             params = {"steps": Int(7, "gradient steps per epoch", low=1, high=200)}
+
     assert list(Earlier.params_spec()) == ["steps"] and Earlier().params == {"steps": 7}
     assert Earlier(steps=3).params == {"steps": 3}
 
@@ -205,8 +228,9 @@ def test_example_plugin_is_listed(example_plugin):
 
 
 def test_example_plugin_runs_from_the_command_line(example_plugin, isolated_store):
-    result = CliRunner().invoke(app, ["run", EXAMPLE, "--dataset", "synthetic", "--protocol", "holdout",
-                                      "--set", "C=0.5", "--json"])
+    result = CliRunner().invoke(
+        app, ["run", EXAMPLE, "--dataset", "synthetic", "--protocol", "holdout", "--set", "C=0.5", "--json"]
+    )
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["family"] == EXAMPLE and out["params"]["C"] == 0.5

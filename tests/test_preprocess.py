@@ -72,7 +72,6 @@ def test_zca_whitens_training_data():
     assert np.abs(cov - (np.eye(16) - 1 / 16)).max() < 0.02
 
 
-
 def test_zca_low_rank_path_equals_full_eigendecomposition():
     """Fewer images than pixels takes the n x n Gram route; it must give the full eigh's matrix."""
     rng = np.random.default_rng(3)
@@ -86,6 +85,7 @@ def test_zca_low_rank_path_equals_full_eigendecomposition():
     w_low, w_full = low.whiten.numpy(), full.whiten.numpy()
     assert np.abs(w_low - w_full).max() <= 1e-4 * np.abs(w_full).max()
     np.testing.assert_allclose(low.mean.numpy(), full.mean.numpy(), rtol=1e-6)
+
 
 @pytest.mark.parametrize("name", ["dataset_standardize", "feature_mean", "zca"])
 def test_statistics_come_from_training_images_only(name):

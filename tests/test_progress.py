@@ -50,8 +50,12 @@ def test_on_a_terminal_one_line_per_task(width):
     from rich.progress import Progress
 
     bars = Progress(*progress_module._columns(), disable=True)
-    tasks = (("five_layer_cnn: folds", 10, ""), ("five_layer_cnn fold3: epoch 10/10", 14000, "img"),
-             ("cnn_features_pca_svm: fit", None, ""), ("mini_xception features at 64 px", 2000, "img"))
+    tasks = (
+        ("five_layer_cnn: folds", 10, ""),
+        ("five_layer_cnn fold3: epoch 10/10", 14000, "img"),
+        ("cnn_features_pca_svm: fit", None, ""),
+        ("mini_xception features at 64 px", 2000, "img"),
+    )
     for name, total, unit in tasks:
         task = bars.add_task(name, total=total, unit=unit, per_step=0)
         bars.update(task, advance=3 if total == 10 else 1280)
@@ -65,8 +69,9 @@ def test_on_a_terminal_one_line_per_task(width):
         assert "mini_xception features at 64 px" in lines[3]
 
 
-@pytest.mark.parametrize("name, params", [("baseline_cnn", {"filters": 2}),
-                                          ("resnet50_head", {"weights": "none", "input_size": 32})])
+@pytest.mark.parametrize(
+    "name, params", [("baseline_cnn", {"filters": 2}), ("resnet50_head", {"weights": "none", "input_size": 32})]
+)
 def test_keras_batches_reach_on_batch_and_add_up_to_the_epoch(name, params):
     from ferbench.data.synthetic import generate
     from ferbench.families.registry import get
@@ -92,10 +97,24 @@ def test_feature_extraction_counts_images(tmp_path):
     images = np.random.default_rng(0).integers(0, 255, (20, 48, 48), dtype=np.uint8)
     spec = backbone("mini_xception")
     with progress(console=plain_console(buffer)):
-        extract(build("mini_xception", "none"), spec, ["add_1@gap"], images, 64,
-                {"add_1@gap": tmp_path / "f.npy"}, batch_size=16)
-        extract(build("mini_xception", "none"), spec, ["add_1@gap"], images[:3], 64,
-                {"add_1@gap": tmp_path / "g.npy"}, batch_size=16)  # one batch: no bar
+        extract(
+            build("mini_xception", "none"),
+            spec,
+            ["add_1@gap"],
+            images,
+            64,
+            {"add_1@gap": tmp_path / "f.npy"},
+            batch_size=16,
+        )
+        extract(
+            build("mini_xception", "none"),
+            spec,
+            ["add_1@gap"],
+            images[:3],
+            64,
+            {"add_1@gap": tmp_path / "g.npy"},
+            batch_size=16,
+        )  # one batch: no bar
     lines = buffer.getvalue().splitlines()
     assert lines[0] == "mini_xception features at 64 px: started (20 img)"
     assert lines[-1].startswith("mini_xception features at 64 px: done, 20/20 img in ") and len(lines) == 2

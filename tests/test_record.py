@@ -117,16 +117,19 @@ def test_sigterm_ends_run_killed_and_restores_handler(experiment):
 
 def test_log_batch_params_metrics_and_curves(experiment):
     with record.tracked_run(experiment, "log", {"a": 1}) as run_id:
-        record.log(run_id, params={"dropout": 0.25, "protocol": "kfold:5"},
-                   metrics={"test_accuracy": 0.5, "bad": float("nan")},
-                   curves={"epoch_loss": [3.0, 2.0, 1.0]}, tags={"ferbench.tuned": "false"})
+        record.log(
+            run_id,
+            params={"dropout": 0.25, "protocol": "kfold:5"},
+            metrics={"test_accuracy": 0.5, "bad": float("nan")},
+            curves={"epoch_loss": [3.0, 2.0, 1.0]},
+            tags={"ferbench.tuned": "false"},
+        )
     run = record.client().get_run(run_id)
     assert run.data.params == {"dropout": "0.25", "protocol": "kfold:5"}
     assert run.data.metrics["test_accuracy"] == 0.5 and "bad" not in run.data.metrics
     assert run.data.tags["a"] == "1"
     history = record.client().get_metric_history(run_id, "epoch_loss")
-    assert [(h.step, h.value) for h in sorted(history, key=lambda h: h.step)] == [
-        (0, 3.0), (1, 2.0), (2, 1.0)]
+    assert [(h.step, h.value) for h in sorted(history, key=lambda h: h.step)] == [(0, 3.0), (1, 2.0), (2, 1.0)]
 
 
 def test_common_tags_follow_conventions():
@@ -148,8 +151,13 @@ def test_tags_record_where_the_data_came_from(tmp_path):
     from ferbench.data.dataset import FaceDataset
 
     data = tiny_dataset()
-    located = FaceDataset(data.images, data.labels, name="ckplus", source=str(tmp_path),
-                          options={"contempt": "keep", "face_crop": {"found": 3}})
+    located = FaceDataset(
+        data.images,
+        data.labels,
+        name="ckplus",
+        source=str(tmp_path),
+        options={"contempt": "keep", "face_crop": {"found": 3}},
+    )
     tags = record.common_tags(TinyFamily, located, "holdout:0.2", 0, {})
     assert tags["ferbench.data_path"] == str(tmp_path.absolute())
     assert json.loads(tags["ferbench.data_options"]) == {"contempt": "keep"}
@@ -161,8 +169,11 @@ def test_evaluation_artifacts(experiment):
     with record.tracked_run(experiment, "art", {}) as run_id:
         record.log_evaluation_artifacts(run_id, y, proba, tiny_dataset().class_names)
     names = {a.path for a in record.client().list_artifacts(run_id, "evaluation")}
-    assert names == {"evaluation/test_confusion_matrix.png", "evaluation/test_confusion_matrix.csv",
-                     "evaluation/test_classification_report.txt"}
+    assert names == {
+        "evaluation/test_confusion_matrix.png",
+        "evaluation/test_confusion_matrix.csv",
+        "evaluation/test_classification_report.txt",
+    }
     csv = record.client().download_artifacts(run_id, "evaluation/test_confusion_matrix.csv")
     lines = open(csv).read().splitlines()
     assert lines[1].startswith("angry,1,1,")

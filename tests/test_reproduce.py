@@ -74,17 +74,20 @@ def test_list_text_names_rows_that_cannot_run_and_why():
     assert "compares with: ravi2019.jaffe.block4_pool.test" in result.output
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["reproduce", "nopaper", "--list"], "no reproduction spec for paper 'nopaper'"),
-    (["reproduce", "ravi2019", "--rows", "nothere", "--list"], "no row 'nothere'"),
-    (["reproduce", "ravi2019", "--seeds", "", "--list"], "at least one seed"),
-    (["reproduce", "ravi2019", "--seeds", "1,1", "--list"], "seed 1 is given twice"),
-    (["reproduce", "ravi2019", "--seeds", "-1", "--list"], "not an integer >= 0"),
-    (["reproduce", "ravi2019", "--seeds", "a", "--list"], "'a' is not an integer seed"),
-    (["reproduce", "raghuvanshi2016", "--dataset", "jaffe", "--path", "."], "use fer2013, not jaffe"),
-    (["reproduce", "ravi2019", "--path", "."], "choose one with --dataset"),
-    (["reproduce", "raghuvanshi2016", "--format", "csv"], "--format 'csv'"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["reproduce", "nopaper", "--list"], "no reproduction spec for paper 'nopaper'"),
+        (["reproduce", "ravi2019", "--rows", "nothere", "--list"], "no row 'nothere'"),
+        (["reproduce", "ravi2019", "--seeds", "", "--list"], "at least one seed"),
+        (["reproduce", "ravi2019", "--seeds", "1,1", "--list"], "seed 1 is given twice"),
+        (["reproduce", "ravi2019", "--seeds", "-1", "--list"], "not an integer >= 0"),
+        (["reproduce", "ravi2019", "--seeds", "a", "--list"], "'a' is not an integer seed"),
+        (["reproduce", "raghuvanshi2016", "--dataset", "jaffe", "--path", "."], "use fer2013, not jaffe"),
+        (["reproduce", "ravi2019", "--path", "."], "choose one with --dataset"),
+        (["reproduce", "raghuvanshi2016", "--format", "csv"], "--format 'csv'"),
+    ],
+)
 def test_bad_input_is_one_line_and_runs_nothing(args, needle, isolated_store):
     one_line_error(invoke(*args), needle)
     assert not (isolated_store / "mlflow.db").exists() or not _runs(isolated_store)
@@ -114,16 +117,38 @@ def test_a_reproduction_runs_each_row_and_seed_as_children_then_reuses_them(tiny
 
 
 def test_a_standalone_run_with_the_rows_identity_is_reused(tiny_specs, isolated_store):
-    result = invoke("run", "tiny_test_family", "--dataset", "synthetic", "--protocol", "holdout",
-                    "--epochs", "2", "--seed", "0", "--json")
+    result = invoke(
+        "run",
+        "tiny_test_family",
+        "--dataset",
+        "synthetic",
+        "--protocol",
+        "holdout",
+        "--epochs",
+        "2",
+        "--seed",
+        "0",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     standalone = json.loads(result.output)["run_id"]
     from ferbench import record
 
     for tag in ("ferbench.split_sizes", "ferbench.n_images", "ferbench.classes"):  # as runs made before them
         record.client().delete_tag(standalone, tag)
-    other = invoke("run", "tiny_test_family", "--dataset", "synthetic", "--protocol", "holdout",
-                   "--epochs", "1", "--seed", "1", "--json")  # another budget: not this row's
+    other = invoke(
+        "run",
+        "tiny_test_family",
+        "--dataset",
+        "synthetic",
+        "--protocol",
+        "holdout",
+        "--epochs",
+        "1",
+        "--seed",
+        "1",
+        "--json",
+    )  # another budget: not this row's
     assert other.exit_code == 0
     out = json.loads(invoke("reproduce", "tinypaper", "--rows", "tiny", "--format", "json").output)
     assert out["rows"][0]["run_ids"][0] == standalone
@@ -154,6 +179,7 @@ def test_a_killed_reproduction_resumes_its_row_from_the_checkpoint_and_finishes(
         def cut(epoch, logs):
             if epoch == 1:
                 raise KeyboardInterrupt
+
         return real(*args, callbacks=[*(callbacks or []), cut], **kwargs)
 
     with pytest.MonkeyPatch.context() as patch, pytest.raises(KeyboardInterrupt):
@@ -175,8 +201,9 @@ def test_a_killed_reproduction_resumes_its_row_from_the_checkpoint_and_finishes(
     assert client.get_run(cut.info.run_id).info.status == "FINISHED"
     assert client.get_run(parent.info.run_id).info.status == "FINISHED"
     monkeypatch.setattr(keras_training, "fit_epochs", real)
-    whole = runner.run("baseline_cnn", data, protocol="official", params=params, epochs=4, seed=5,
-                       quiet=True, log_model=False)
+    whole = runner.run(
+        "baseline_cnn", data, protocol="official", params=params, epochs=4, seed=5, quiet=True, log_model=False
+    )
     assert line.mean == whole.metrics["test_accuracy"]  # resumed exactly
 
 

@@ -50,6 +50,7 @@ def _cut_after(monkeypatch, last_epoch: int) -> None:
         def cut(epoch, logs):
             if epoch == last_epoch:
                 raise KeyboardInterrupt
+
         return real(*args, callbacks=[*(callbacks or []), cut], **kwargs)
 
     monkeypatch.setattr(keras_training, "fit_epochs", cutting)
@@ -76,8 +77,15 @@ def _assert_same_results(resumed_id: str, whole_id: str) -> None:
 
     client = record.client()
     got, want = client.get_run(resumed_id).data.metrics, client.get_run(whole_id).data.metrics
-    for name in ("test_accuracy", "test_macro_f1", "val_accuracy", "train_accuracy", "epochs_run",
-                 "test_accuracy_ci_low", "test_accuracy_ci_high"):
+    for name in (
+        "test_accuracy",
+        "test_macro_f1",
+        "val_accuracy",
+        "train_accuracy",
+        "epochs_run",
+        "test_accuracy_ci_low",
+        "test_accuracy_ci_high",
+    ):
         assert got[name] == want[name], name
     for name in ("epoch_loss", "epoch_val_accuracy"):  # each step once, at the right step
         assert _curve(resumed_id, name) == _curve(whole_id, name)
@@ -139,8 +147,9 @@ def test_a_process_killed_mid_write_leaves_the_previous_epoch_and_resumes_from_t
     from ferbench.families import _keras_training as keras_training
 
     data = tiny_dataset(splits=True)
-    script = KILLED_WRITER.format(tests=str(Path(__file__).parent), family=CNN, params=CNN_PARAMS,
-                                  epochs=EPOCHS, seed=SEED)
+    script = KILLED_WRITER.format(
+        tests=str(Path(__file__).parent), family=CNN, params=CNN_PARAMS, epochs=EPOCHS, seed=SEED
+    )
     killed = subprocess.run([sys.executable, "-c", script], env=os.environ.copy(), capture_output=True, timeout=300)
     assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
     (run,) = _runs()
@@ -264,8 +273,15 @@ def _stopped_tiny_run() -> str:
     from ferbench.data.readers import load_dataset
 
     with pytest.raises(KeyboardInterrupt):
-        runner.run(TINY, load_dataset("synthetic"), protocol="holdout", params={"interrupt_at": 1},
-                   epochs=2, quiet=True, log_model=False)
+        runner.run(
+            TINY,
+            load_dataset("synthetic"),
+            protocol="holdout",
+            params={"interrupt_at": 1},
+            epochs=2,
+            quiet=True,
+            log_model=False,
+        )
     (run,) = _runs()
     return run.info.run_id
 
@@ -280,10 +296,21 @@ def _fresh_lease(run_id: str) -> None:
 
 
 def _everything(home: Path):
-    runs = sorted((r.info.run_id, r.info.status, r.info.lifecycle_stage, sorted(r.data.tags.items()),
-                   sorted(r.data.metrics.items())) for r in _runs())
-    files = sorted((str(p.relative_to(home)), p.stat().st_size, p.stat().st_mtime_ns)
-                   for p in (home / "checkpoints").rglob("*") if p.is_file())
+    runs = sorted(
+        (
+            r.info.run_id,
+            r.info.status,
+            r.info.lifecycle_stage,
+            sorted(r.data.tags.items()),
+            sorted(r.data.metrics.items()),
+        )
+        for r in _runs()
+    )
+    files = sorted(
+        (str(p.relative_to(home)), p.stat().st_size, p.stat().st_mtime_ns)
+        for p in (home / "checkpoints").rglob("*")
+        if p.is_file()
+    )
     return runs, files
 
 
@@ -295,15 +322,18 @@ def _folder_data(tmp_path) -> str:
     return str(tmp_path / "faces")
 
 
-@pytest.mark.parametrize("case, message", [
-    ("unknown", "unknown run id"),
-    ("finished", "has finished"),
-    ("family", f"trained family {TINY}, not {CNN}"),
-    ("data", "is not the one run"),
-    ("running", "is still running (host"),
-    ("no checkpoint", "no checkpoint left"),
-    ("settings", "drop --epochs, --seed"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("unknown", "unknown run id"),
+        ("finished", "has finished"),
+        ("family", f"trained family {TINY}, not {CNN}"),
+        ("data", "is not the one run"),
+        ("running", "is still running (host"),
+        ("no checkpoint", "no checkpoint left"),
+        ("settings", "drop --epochs, --seed"),
+    ],
+)
 def test_resume_refusals(tiny_family, isolated_store, tmp_path, case, message):
     run_id = _stopped_tiny_run()
     args = ["run", TINY, "--dataset", "synthetic", "--resume", run_id]

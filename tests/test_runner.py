@@ -18,8 +18,7 @@ def _runs(experiment="ferbench-tinyset"):
 
 def test_single_run_logs_params_tags_metrics_curves_and_model():
     data = tiny_dataset()
-    result = runner.run(FAMILY, data, protocol="holdout", params={"learning_rate": "0.3"},
-                        epochs=2, seed=1, quiet=True)
+    result = runner.run(FAMILY, data, protocol="holdout", params={"learning_rate": "0.3"}, epochs=2, seed=1, quiet=True)
     run = record.client().get_run(result.run_id)
     assert run.info.status == "FINISHED"
     assert run.data.params["learning_rate"] == "0.3" and run.data.params["epochs"] == "2"
@@ -27,8 +26,14 @@ def test_single_run_logs_params_tags_metrics_curves_and_model():
     assert run.data.tags["ferbench.family"] == FAMILY
     assert run.data.tags["ferbench.fingerprint"] == data.fingerprint
     assert run.data.tags[TAG_DEVICE] == "CPU"  # this machine has no GPU
-    for name in ("test_accuracy", "test_macro_f1", "test_recall_neutral", "val_accuracy",
-                 "train_accuracy", "wall_time_s"):
+    for name in (
+        "test_accuracy",
+        "test_macro_f1",
+        "test_recall_neutral",
+        "val_accuracy",
+        "train_accuracy",
+        "wall_time_s",
+    ):
         assert name in run.data.metrics
     assert result.metrics["test_accuracy"] == run.data.metrics["test_accuracy"]
     curve = record.client().get_metric_history(result.run_id, "epoch_val_accuracy")
@@ -49,22 +54,33 @@ def test_the_device_is_the_first_gpu_tensorflow_sees(monkeypatch):
     from types import SimpleNamespace
 
     gpus = []
-    config = SimpleNamespace(list_physical_devices=lambda kind: gpus if kind == "GPU" else [],
-                             experimental=SimpleNamespace(get_device_details=lambda d: {"device_name": d.model}))
+    config = SimpleNamespace(
+        list_physical_devices=lambda kind: gpus if kind == "GPU" else [],
+        experimental=SimpleNamespace(get_device_details=lambda d: {"device_name": d.model}),
+    )
     monkeypatch.setitem(sys.modules, "tensorflow", SimpleNamespace(config=config))
     assert runner.training_device() == "CPU"
-    gpus.extend([SimpleNamespace(name="/physical_device:GPU:0", model="NVIDIA A100"),
-                 SimpleNamespace(name="/physical_device:GPU:1", model="NVIDIA T4")])
+    gpus.extend(
+        [
+            SimpleNamespace(name="/physical_device:GPU:0", model="NVIDIA A100"),
+            SimpleNamespace(name="/physical_device:GPU:1", model="NVIDIA T4"),
+        ]
+    )
     assert runner.training_device() == "NVIDIA A100"
     monkeypatch.delitem(sys.modules, "tensorflow")
     assert runner.training_device() == "CPU"  # never loaded: nothing trained on a GPU
 
 
-@pytest.mark.parametrize("images, message", [
-    (lambda data: data.images[:, :32, :32],
-     "needs 48x48 images; the data set has 32x32 and the family does not resize"),
-    (lambda data: np.repeat(data.images[..., None], 3, axis=3), "needs 1-channel images; the data set has 3"),
-])
+@pytest.mark.parametrize(
+    "images, message",
+    [
+        (
+            lambda data: data.images[:, :32, :32],
+            "needs 48x48 images; the data set has 32x32 and the family does not resize",
+        ),
+        (lambda data: np.repeat(data.images[..., None], 3, axis=3), "needs 1-channel images; the data set has 3"),
+    ],
+)
 def test_data_the_family_cannot_take_is_refused_before_any_run(images, message):
     from dataclasses import replace
 
@@ -103,8 +119,7 @@ def test_kfold_makes_child_runs_and_mean_std():
 
 
 def test_loo_keeps_fold_values_as_a_table_without_steps_or_child_runs():
-    result = runner.run(FAMILY, tiny_dataset(n=21), protocol="loo", epochs=1, quiet=True,
-                        log_model=False)
+    result = runner.run(FAMILY, tiny_dataset(n=21), protocol="loo", epochs=1, quiet=True, log_model=False)
     assert len(result.fold_metrics) == 21
     assert len(_runs()) == 1
     assert record.client().get_metric_history(result.run_id, "fold_test_accuracy") == []
@@ -139,22 +154,24 @@ def test_failure_mid_training_ends_failed():
 
 def test_interrupt_ends_killed_also_for_fold_children():
     with pytest.raises(KeyboardInterrupt):
-        runner.run(FAMILY, tiny_dataset(), protocol="kfold:2", params={"interrupt_at": 0},
-                   quiet=True)
+        runner.run(FAMILY, tiny_dataset(), protocol="kfold:2", params={"interrupt_at": 0}, quiet=True)
     runs = _runs()
     assert runs and all(r.info.status == "KILLED" for r in runs)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"family_name": "no_such_family"}, "unknown family"),
-    ({"params": {"nope": 1}}, "no parameter nope"),
-    ({"params": {"learning_rate": "fast"}}, "not a number"),
-    ({"params": {"learning_rate": 99}}, "outside"),
-    ({"protocol": "kfold:1"}, "at least 2"),
-    ({"protocol": "bogus"}, "unknown protocol"),
-    ({"protocol": "loso"}, "subject"),
-    ({"epochs": 0}, "epochs"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"family_name": "no_such_family"}, "unknown family"),
+        ({"params": {"nope": 1}}, "no parameter nope"),
+        ({"params": {"learning_rate": "fast"}}, "not a number"),
+        ({"params": {"learning_rate": 99}}, "outside"),
+        ({"protocol": "kfold:1"}, "at least 2"),
+        ({"protocol": "bogus"}, "unknown protocol"),
+        ({"protocol": "loso"}, "subject"),
+        ({"epochs": 0}, "epochs"),
+    ],
+)
 def test_bad_input_leaves_no_run(kwargs, message):
     args = {"family_name": FAMILY, **kwargs}
     with pytest.raises(FerbenchError, match=message):
@@ -183,10 +200,14 @@ def weighted_family(tiny_family):
     from ferbench.families import registry
     from ferbench.params import Choice
 
-    cls = type("WeightedTiny", (_NeedsWeights, tiny_family), {
-        "name": "weighted_tiny",
-        "param_specs": {**tiny_family.param_specs, "weights": Choice("imagenet", choices=("imagenet", "none"))},
-    })
+    cls = type(
+        "WeightedTiny",
+        (_NeedsWeights, tiny_family),
+        {
+            "name": "weighted_tiny",
+            "param_specs": {**tiny_family.param_specs, "weights": Choice("imagenet", choices=("imagenet", "none"))},
+        },
+    )
     registry._FAMILIES[cls.name] = cls
     yield cls
     registry._FAMILIES.pop(cls.name, None)
@@ -197,8 +218,9 @@ def test_unavailable_family_needs_explicit_weights(weighted_family):
         runner.run("weighted_tiny", tiny_dataset(), quiet=True)
     record.setup()
     assert _runs() == []
-    result = runner.run("weighted_tiny", tiny_dataset(), params={"weights": "none"}, epochs=1,
-                        quiet=True, log_model=False)
+    result = runner.run(
+        "weighted_tiny", tiny_dataset(), params={"weights": "none"}, epochs=1, quiet=True, log_model=False
+    )
     run = record.client().get_run(result.run_id)
     assert run.data.tags["ferbench.weights"] == "none"
     assert run.data.tags["ferbench.random_weights"] == "true"

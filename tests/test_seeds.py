@@ -11,8 +11,16 @@ from ferbench.errors import FerbenchError
 from ferbench.seeds import check_seeds, parse_seeds, run_seeds, summarise
 
 
-@pytest.mark.parametrize("text, needle", [("", "at least one seed"), (" , ", "at least one seed"),
-                                          ("0,0", "given twice"), ("-2", ">= 0"), ("1.5", "not an integer")])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("", "at least one seed"),
+        (" , ", "at least one seed"),
+        ("0,0", "given twice"),
+        ("-2", ">= 0"),
+        ("1.5", "not an integer"),
+    ],
+)
 def test_bad_seeds_are_refused(text, needle):
     with pytest.raises(FerbenchError, match=needle):
         parse_seeds(text)
@@ -66,8 +74,9 @@ def test_cli_run_seeds_prints_the_interval_and_refuses_bad_seeds(tiny_family, is
     from ferbench.cli import app
 
     def invoke(*args):
-        return CliRunner().invoke(app, ["run", "tiny_test_family", "--dataset", "synthetic",
-                                        "--protocol", "holdout", "--epochs", "1", *args])
+        return CliRunner().invoke(
+            app, ["run", "tiny_test_family", "--dataset", "synthetic", "--protocol", "holdout", "--epochs", "1", *args]
+        )
 
     result = invoke("--seeds", "0,1", "--json")
     assert result.exit_code == 0, result.output
@@ -75,7 +84,10 @@ def test_cli_run_seeds_prints_the_interval_and_refuses_bad_seeds(tiny_family, is
     assert [r["seed"] for r in out["runs"]] == [0, 1] and out["summary"]["n_seeds"] == 2
     text = invoke("--seeds", "3,4")
     assert text.exit_code == 0 and "95% CI [" in text.output and "seed 4" in text.output
-    for args, needle in ((["--seeds", "1,1"], "given twice"), (["--seeds", "1", "--seed", "2"], "not both"),
-                         (["--seeds", ""], "at least one seed")):
+    for args, needle in (
+        (["--seeds", "1,1"], "given twice"),
+        (["--seeds", "1", "--seed", "2"], "not both"),
+        (["--seeds", ""], "at least one seed"),
+    ):
         bad = invoke(*args)
         assert bad.exit_code == 2 and needle in bad.stderr and len(bad.stderr.strip().splitlines()) == 1

@@ -74,13 +74,16 @@ def _table(both: int, a_only: int, b_only: int, neither: int):
     return np.zeros(len(a), dtype=np.int64), np.array(a), np.array(b)
 
 
-@pytest.mark.parametrize("table, verdict, p_value", [
-    ((20, 10, 0, 5), "better", 2 * 0.5 ** 10),          # a clear win: 0.00195
-    ((20, 0, 10, 5), "worse", 2 * 0.5 ** 10),
-    ((20, 7, 3, 5), "within noise", 352 / 1024),          # 2 * P(X <= 3), X ~ Bin(10, 1/2)
-    ((20, 5, 5, 5), "within noise", 1.0),                 # a tie
-    ((20, 0, 0, 5), "within noise", 1.0),                 # no discordant pairs
-])
+@pytest.mark.parametrize(
+    "table, verdict, p_value",
+    [
+        ((20, 10, 0, 5), "better", 2 * 0.5**10),  # a clear win: 0.00195
+        ((20, 0, 10, 5), "worse", 2 * 0.5**10),
+        ((20, 7, 3, 5), "within noise", 352 / 1024),  # 2 * P(X <= 3), X ~ Bin(10, 1/2)
+        ((20, 5, 5, 5), "within noise", 1.0),  # a tie
+        ((20, 0, 0, 5), "within noise", 1.0),  # no discordant pairs
+    ],
+)
 def test_mcnemar_exact_on_known_tables(table, verdict, p_value):
     result = paired_test(*_table(*table))
     assert result.verdict == verdict
@@ -110,10 +113,10 @@ def _predictions(rows, y_pred, fingerprint="abc"):
 
 
 def test_align_pairs_images_by_row_whatever_the_order():
-    a = _predictions([5, 1, 3], [2, 1, 0])   # right, right, right
-    b = _predictions([3, 5, 1], [1, 0, 1])   # wrong, wrong, right
+    a = _predictions([5, 1, 3], [2, 1, 0])  # right, right, right
+    b = _predictions([3, 5, 1], [1, 0, 1])  # wrong, wrong, right
     y_true, pred_a, pred_b = align(a, b)
-    assert y_true.tolist() == [1, 0, 2]      # rows 1, 3, 5
+    assert y_true.tolist() == [1, 0, 2]  # rows 1, 3, 5
     assert pred_a.tolist() == [1, 0, 2] and pred_b.tolist() == [1, 1, 0]
 
 

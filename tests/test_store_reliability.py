@@ -34,9 +34,13 @@ def invoke(*args):
 def _statuses(home: Path) -> list[str]:
     """Statuses of the store's training runs (not their fold runs), read without MLflow."""
     with sqlite3.connect(home / "mlflow.db") as connection:
-        return [row[0] for row in connection.execute(
-            "SELECT status FROM runs JOIN tags ON tags.run_uuid = runs.run_uuid "
-            "WHERE tags.key = 'ferbench.kind' AND tags.value = 'run'")]
+        return [
+            row[0]
+            for row in connection.execute(
+                "SELECT status FROM runs JOIN tags ON tags.run_uuid = runs.run_uuid "
+                "WHERE tags.key = 'ferbench.kind' AND tags.value = 'run'"
+            )
+        ]
 
 
 def _one_error_line(stderr: str, *needles: str) -> str:
@@ -76,9 +80,16 @@ def test_processes_starting_together_on_a_fresh_store_all_record_their_run(tmp_p
         gate.mkdir()
         env = {**os.environ, "FERBENCH_HOME": str(home)}
         env.pop("MLFLOW_TRACKING_URI", None)
-        processes = [subprocess.Popen(
-            [sys.executable, "-c", STARTER.format(tests=str(TESTS), gate=str(gate), n=n, seed=seed)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for seed in range(n)]
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-c", STARTER.format(tests=str(TESTS), gate=str(gate), n=n, seed=seed)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for seed in range(n)
+        ]
         for process in processes:
             _, err = process.communicate(timeout=300)
             assert process.returncode == 0, err[-3000:]
@@ -141,8 +152,19 @@ from ferbench.testing import tiny_dataset
 
 
 def test_a_run_killed_with_sigkill_is_closed_by_the_next_command_and_resumes(tiny_family, isolated_store, monkeypatch):
-    killed = cli(isolated_store, "run", TINY, "--dataset", "synthetic", "--protocol", "kfold:3", "--epochs", "2",
-                 "--json", before=KILLED_IN_FOLD_2)
+    killed = cli(
+        isolated_store,
+        "run",
+        TINY,
+        "--dataset",
+        "synthetic",
+        "--protocol",
+        "kfold:3",
+        "--epochs",
+        "2",
+        "--json",
+        before=KILLED_IN_FOLD_2,
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert _statuses(isolated_store) == ["RUNNING"]
     (run_dir,) = checkpoints.root().iterdir()
@@ -208,14 +230,16 @@ def test_closing_stale_runs_reads_leases_first_and_loads_no_tensorflow(isolated_
     checkpoints.RunCheckpoint.create(run_id, {}, tracking_uri=record.current_uri())
     dead = leases.Lease("another-host", 1, None, time.time() - 10 * leases.TIMEOUT_S, 0.0)
     (checkpoints.run_dir(run_id) / leases.LEASE_FILE).write_text(json.dumps(asdict(dead)))
-    probe = ("import sys\n"
-             "from ferbench import record, stale_runs\n"
-             "asked = []\n"
-             "real = stale_runs._running\n"
-             "stale_runs._running = lambda *a: asked.append(1) or real(*a)\n"
-             "record.setup()\n"
-             "heavy = sorted({'tensorflow', 'keras'} & set(sys.modules))\n"
-             "print(len(asked), heavy)\n")
+    probe = (
+        "import sys\n"
+        "from ferbench import record, stale_runs\n"
+        "asked = []\n"
+        "real = stale_runs._running\n"
+        "stale_runs._running = lambda *a: asked.append(1) or real(*a)\n"
+        "record.setup()\n"
+        "heavy = sorted({'tensorflow', 'keras'} & set(sys.modules))\n"
+        "print(len(asked), heavy)\n"
+    )
     env = {**os.environ, "FERBENCH_HOME": str(isolated_store)}
     first = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
     assert first.stdout.strip() == "1 []", first.stderr[-2000:]  # one MLflow query, no TensorFlow
@@ -237,7 +261,8 @@ def _artifact_files(home: Path) -> list[Path]:
 
 
 def test_a_full_disk_while_logging_evaluation_files_is_one_line_and_leaves_no_partial_file(
-        tiny_family, isolated_store, monkeypatch):
+    tiny_family, isolated_store, monkeypatch
+):
     import mlflow.store.artifact.local_artifact_repo as local_repo
 
     real, copies = local_repo.shutil.copyfileobj, []
@@ -318,12 +343,15 @@ def _foreign_sqlite(path: Path) -> None:
         connection.execute("CREATE TABLE studies (study_id INTEGER PRIMARY KEY, study_name TEXT)")
 
 
-@pytest.mark.parametrize("make, why", [
-    (lambda p: p.write_bytes(os.urandom(6000)), "not an SQLite database"),
-    (lambda p: p.write_bytes(b"SQLite format 3\0" + os.urandom(8000)), "not a valid MLflow store"),
-    (_foreign_sqlite, "without MLflow's tables"),
-    (lambda p: (p.unlink(), p.mkdir()), "a directory"),
-])
+@pytest.mark.parametrize(
+    "make, why",
+    [
+        (lambda p: p.write_bytes(os.urandom(6000)), "not an SQLite database"),
+        (lambda p: p.write_bytes(b"SQLite format 3\0" + os.urandom(8000)), "not a valid MLflow store"),
+        (_foreign_sqlite, "without MLflow's tables"),
+        (lambda p: (p.unlink(), p.mkdir()), "a directory"),
+    ],
+)
 @pytest.mark.parametrize("command", [["leaderboard"], ["run", TINY, "--dataset", "synthetic", "--epochs", "1"]])
 def test_a_corrupt_or_foreign_store_is_one_line_and_never_written(tiny_family, isolated_store, make, why, command):
     db = isolated_store / "mlflow.db"
@@ -369,7 +397,7 @@ def http_backoffs(isolated_store, monkeypatch) -> list[float]:
 
     for name in HTTP_BOUNDS:
         monkeypatch.setenv(name, "")  # remembers the value to restore ...
-        monkeypatch.delenv(name)      # ... and starts the test without one
+        monkeypatch.delenv(name)  # ... and starts the test without one
     backoffs: list[float] = []
     monkeypatch.setattr(Retry, "_sleep_backoff", lambda retry: backoffs.append(retry.get_backoff_time()))
     return backoffs
@@ -400,20 +428,24 @@ def test_a_fresh_store_prints_no_library_info_lines(tmp_path):
 
 
 def test_tensorflow_import_lines_are_filtered_and_other_output_kept(tmp_path):
-    code = ("from ferbench import tf_quiet; tf_quiet.install()\n"
-            "import os, sys\n"
-            "sys.modules.pop('tensorflow', None)\n"
-            "import tensorflow\n"
-            "os.write(2, b'after\\n')\n")
+    code = (
+        "from ferbench import tf_quiet; tf_quiet.install()\n"
+        "import os, sys\n"
+        "sys.modules.pop('tensorflow', None)\n"
+        "import tensorflow\n"
+        "os.write(2, b'after\\n')\n"
+    )
     fake = tmp_path / "tensorflow"
     fake.mkdir()
     (fake / "__init__.py").write_text(
         "import os\n"
         "os.write(2, b'WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n')\n"
         "os.write(2, b'I0000 00:00:1796428538.293465   32358 port.cc:153] oneDNN custom operations are on.\\n')\n"
-        "os.write(2, b'a real warning\\n')\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(tmp_path)})
+        "os.write(2, b'a real warning\\n')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tmp_path)}
+    )
     assert done.returncode == 0, done.stderr
     assert done.stderr == "a real warning\nafter\n"
 
@@ -428,7 +460,8 @@ def test_ctrl_c_names_the_killed_run_and_how_to_resume_it(tiny_family, monkeypat
     assert run.info.status == "KILLED"
     assert result.stderr.strip().splitlines() == [
         f"interrupted: run {run_id} marked KILLED (resume with ferbench run {TINY} --dataset synthetic "
-        f"--resume {run_id})"]
+        f"--resume {run_id})"
+    ]
 
 
 # --- atomic writes --------------------------------------------------------------------------------

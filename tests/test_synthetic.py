@@ -83,8 +83,7 @@ def test_expressions_change_the_face_not_only_the_label():
 
 @pytest.mark.parametrize(
     "kwargs,match",
-    [({"n_images": 0}, "n_images"), ({"n_subjects": 0}, "n_subjects"),
-({"image_size": 8}, "image_size")],
+    [({"n_images": 0}, "n_images"), ({"n_subjects": 0}, "n_subjects"), ({"image_size": 8}, "image_size")],
 )
 def test_bad_arguments(kwargs, match):
     with pytest.raises(FerbenchError, match=match):
@@ -105,13 +104,19 @@ def test_linear_model_is_well_below_a_small_cnn():
     assert 0.3 < linear_acc < 0.8, linear_acc  # learnable, far from trivial
 
     keras.utils.set_random_seed(0)
-    cnn = keras.Sequential([
-        keras.Input((48, 48, 1)), keras.layers.Rescaling(1 / 255),
-        keras.layers.Conv2D(16, 3, activation="relu"), keras.layers.MaxPooling2D(),
-        keras.layers.Conv2D(32, 3, activation="relu"), keras.layers.MaxPooling2D(),
-        keras.layers.Flatten(), keras.layers.Dense(64, activation="relu"),
-        keras.layers.Dense(7, activation="softmax"),
-    ])
+    cnn = keras.Sequential(
+        [
+            keras.Input((48, 48, 1)),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Conv2D(16, 3, activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(32, 3, activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(7, activation="softmax"),
+        ]
+    )
     cnn.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     cnn.fit(data.images[train][..., None], data.labels[train], epochs=8, batch_size=32, verbose=0)
     cnn_acc = cnn.evaluate(data.images[test][..., None], data.labels[test], verbose=0)[1]

@@ -10,8 +10,18 @@ from ferbench.data.synthetic import generate
 from ferbench.errors import FerbenchError
 from ferbench.families import registry
 
-MINE = ["vgg19_pca_svm", "cnn_features_pca_svm", "resnet50_head", "vgg16_finetune", "vggface_finetune",
-        "transfer_vgg16", "transfer_resnet50", "transfer_xception", "transfer_inception", "mini_xception"]
+MINE = [
+    "vgg19_pca_svm",
+    "cnn_features_pca_svm",
+    "resnet50_head",
+    "vgg16_finetune",
+    "vggface_finetune",
+    "transfer_vgg16",
+    "transfer_resnet50",
+    "transfer_xception",
+    "transfer_inception",
+    "mini_xception",
+]
 
 
 @pytest.fixture(scope="module")

@@ -65,8 +65,9 @@ def test_tune_then_resume_reaches_the_exact_total_and_reuses_the_parent_run():
     from ferbench import record
 
     history = record.client().get_metric_history(complete[0].info.run_id, "intermediate_val_accuracy")
-    assert [m.step for m in history] == sorted(study.trials[int(complete[0].data.tags["ferbench.trial_number"])]
-                                               .intermediate_values)
+    assert [m.step for m in history] == sorted(
+        study.trials[int(complete[0].data.tags["ferbench.trial_number"])].intermediate_values
+    )
     # the final test run is separate from the trial values, tagged with the study
     final = second.final
     assert final and 0 <= final["metrics"]["test_accuracy"] <= 1
@@ -75,15 +76,15 @@ def test_tune_then_resume_reaches_the_exact_total_and_reuses_the_parent_run():
     assert run.data.tags["ferbench.kind"] == "run" and "val_accuracy" not in run.data.tags
     parent = record.client().get_run(first.parent_run_id)
     assert parent.info.status == "FINISHED" and parent.data.tags["ferbench.kind"] == "study"
-    assert parent.data.metrics["best_val_accuracy"] == pytest.approx(max(
-        t.value for t in study.trials if t.state.name == "COMPLETE"))
+    assert parent.data.metrics["best_val_accuracy"] == pytest.approx(
+        max(t.value for t in study.trials if t.state.name == "COMPLETE")
+    )
     assert parent.data.params["storage"].startswith("sqlite:///")
     space = json.loads(parent.data.params["space"])  # readable JSON, not a Python repr
     assert space and all({"kind", "default"} <= set(spec) for spec in space.values())
     assert study.metric_names == ["val_accuracy"]  # optuna-dashboard's label for the objective
     artifacts = {a.path for a in record.client().list_artifacts(first.parent_run_id, "study")}
-    for name in ("best_config.json", "best_config.yaml", "optimization_history.html",
-                 "optimization_history.png"):
+    for name in ("best_config.json", "best_config.yaml", "optimization_history.html", "optimization_history.png"):
         assert f"study/{name}" in artifacts
     # plotly.js inline: the artifact viewer's sandboxed iframe can fetch nothing beside the file
     assert "study/plotly.min.js" not in artifacts
@@ -129,20 +130,23 @@ def test_study_with_another_direction_is_refused():
         tune("tiny_sgd_test", tiny_dataset(), trials=1, study_name="min", final=False)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"trials": 0}, "--trials 0"),
-    ({"trials": 2, "space": ["alpha=0.5:0.1"]}, "low 0.5 must be below"),
-    ({"trials": 2, "space": ["alpha=1e-9:0.1"]}, "outside"),
-    ({"trials": 2, "space": ["nope=1:2"]}, "--space 'nope=1:2'"),
-    ({"trials": 2, "space": ["loss=hinge"]}, "not one of"),
-    ({"trials": 2, "space": ["alpha=1e-3:0.1"], "fixed": {"alpha": "0.01"}}, "also fixed"),
-    ({"trials": 2, "fixed": {"alpha": "lots"}}, "not a number"),
-    ({"trials": 2, "sampler": "grid"}, "--sampler"),
-    ({"trials": 2, "low_fidelity": (1.0, 0.2)}, "image share in (0, 1)"),
-    ({"trials": 2, "low_fidelity": (0.25, 0.0)}, "epoch share in (0, 1]"),
-    ({"trials": 2, "storage": "postgresql+psycopg://u:sekrit@127.0.0.1:1/x"}, "cannot connect"),
-    ({"trials": 2, "storage": "mysql+mysqldb://u:sekrit@127.0.0.1/x"}, "driver missing"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"trials": 0}, "--trials 0"),
+        ({"trials": 2, "space": ["alpha=0.5:0.1"]}, "low 0.5 must be below"),
+        ({"trials": 2, "space": ["alpha=1e-9:0.1"]}, "outside"),
+        ({"trials": 2, "space": ["nope=1:2"]}, "--space 'nope=1:2'"),
+        ({"trials": 2, "space": ["loss=hinge"]}, "not one of"),
+        ({"trials": 2, "space": ["alpha=1e-3:0.1"], "fixed": {"alpha": "0.01"}}, "also fixed"),
+        ({"trials": 2, "fixed": {"alpha": "lots"}}, "not a number"),
+        ({"trials": 2, "sampler": "grid"}, "--sampler"),
+        ({"trials": 2, "low_fidelity": (1.0, 0.2)}, "image share in (0, 1)"),
+        ({"trials": 2, "low_fidelity": (0.25, 0.0)}, "epoch share in (0, 1]"),
+        ({"trials": 2, "storage": "postgresql+psycopg://u:sekrit@127.0.0.1:1/x"}, "cannot connect"),
+        ({"trials": 2, "storage": "mysql+mysqldb://u:sekrit@127.0.0.1/x"}, "driver missing"),
+    ],
+)
 def test_bad_input_is_one_line_error(kwargs, message):
     from ferbench.tuning import tune
 
@@ -211,8 +215,9 @@ def test_every_trial_fits_its_first_rung_on_the_same_rows(monkeypatch):
 
     monkeypatch.setattr(TinySGD, "fit", recording)
     splits = make_splits(data, parse_protocol("holdout:0.3"), seed=0)
-    objective = Objective(TinySGD, data, splits, {}, parse_space(TinySGD.params_spec(), [], {}),
-                          epochs=3, seed=0, total=10)
+    objective = Objective(
+        TinySGD, data, splits, {}, parse_space(TinySGD.params_spec(), [], {}), epochs=3, seed=0, total=10
+    )
     optuna.create_study(direction="maximize", pruner=optuna.pruners.NopPruner()).optimize(objective, n_trials=3)
     full = len(splits.pairs[0][0])
     first_rungs = [rows for rows in fitted if len(rows) < full]
@@ -224,8 +229,15 @@ def test_multi_fold_protocol_tests_only_the_tuned_fold():
     from ferbench import record
     from ferbench.tuning import tune
 
-    result = tune("tiny_sgd_test", tiny_dataset(splits=False), trials=2, protocol="kfold:4", pruner="none",
-                  epochs=2, study_name="cv")
+    result = tune(
+        "tiny_sgd_test",
+        tiny_dataset(splits=False),
+        trials=2,
+        protocol="kfold:4",
+        pruner="none",
+        epochs=2,
+        study_name="cv",
+    )
     run = record.client().get_run(result.final["run_id"])
     assert run.data.tags["ferbench.protocol"] == "kfold:4#fold0"
     assert 0 <= run.data.metrics["test_accuracy"] <= 1
@@ -256,10 +268,21 @@ def test_kill_9_mid_trial_then_resume_reaches_exact_total(isolated_store, storag
     open_storage(storage_url or store.optuna_storage_url())  # and Optuna's, so polling never races it
     env = {**os.environ, "FERBENCH_HEARTBEAT_S": "1", "FERBENCH_GRACE_S": "2", "PYTHONWARNINGS": "ignore"}
     name = f"crash-{uuid.uuid4().hex[:8]}"  # the PostgreSQL database outlives one test
-    args = {"trials": 4, "study_name": name, "storage": storage_url, "final": False, "pruner": "none",
-            "fixed": {"sleep_s": 0.6}}
-    worker = subprocess.Popen([sys.executable, str(HELPER), json.dumps(args)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    args = {
+        "trials": 4,
+        "study_name": name,
+        "storage": storage_url,
+        "final": False,
+        "pruner": "none",
+        "fixed": {"sleep_s": 0.6},
+    }
+    worker = subprocess.Popen(
+        [sys.executable, str(HELPER), json.dumps(args)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         # kill while trial 1 is running (trial 0 complete)
         def trial_one_running():
@@ -268,6 +291,7 @@ def test_kill_9_mid_trial_then_resume_reaches_exact_total(isolated_store, storag
             except KeyError:
                 return False
             return len(trials) >= 2 and trials[1].state.name == "RUNNING" and trials[1].intermediate_values
+
         _wait_for(trial_one_running)
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait(timeout=30)

@@ -42,14 +42,27 @@ def test_two_workers_on_one_study_finish_exactly_n_unique_trials(pg_url, isolate
     _fresh_schema(pg_url)
     record.setup()  # the shared MLflow store exists before the workers start
     name = f"pg-{uuid.uuid4().hex[:8]}"
-    args = {"trials": 8, "study_name": name, "storage": pg_url, "pruner": "none", "final": False,
-            "fixed": {"sleep_s": 0.05}}
+    args = {
+        "trials": 8,
+        "study_name": name,
+        "storage": pg_url,
+        "pruner": "none",
+        "final": False,
+        "fixed": {"sleep_s": 0.05},
+    }
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    workers = [subprocess.Popen([sys.executable, str(HELPER), json.dumps(args)], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-               for _ in range(2)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, str(HELPER), json.dumps(args)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outputs = [w.communicate(timeout=400)[0] for w in workers]
-    for worker, out in zip(workers, outputs):
+    for worker, out in zip(workers, outputs, strict=True):
         assert worker.returncode == 0, out[-2000:]
     study = optuna.load_study(study_name=name, storage=pg_url)
     done = [t for t in study.trials if t.state.name == "COMPLETE"]
@@ -62,13 +75,16 @@ def test_two_workers_on_one_study_finish_exactly_n_unique_trials(pg_url, isolate
     parents = {json.loads(out.split("RESULT ", 1)[1])["parent_run_id"] for out in outputs}
     assert len(parents) == 1
     client = record.client()
-    runs = client.search_runs([e.experiment_id for e in client.search_experiments()],
-                              filter_string=f"tags.mlflow.parentRunId = '{parents.pop()}'")
+    runs = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()],
+        filter_string=f"tags.mlflow.parentRunId = '{parents.pop()}'",
+    )
     assert len([r for r in runs if r.data.tags.get("ferbench.kind") == "trial"]) == 8
     assert all(r.info.status == "FINISHED" for r in runs)
 
 
-def test_resume_on_postgres_adds_up_to_the_total(pg_url, tiny_sgd):
+@pytest.mark.usefixtures("tiny_sgd")
+def test_resume_on_postgres_adds_up_to_the_total(pg_url):
     from ferbench.tuning import tune
     from tuning_helpers import tiny_dataset
 

@@ -18,9 +18,13 @@ from tuning_helpers import tiny_dataset, tiny_sgd  # noqa: E402, F401
 def _study(rung_values, state=optuna.trial.TrialState.PRUNED, direction="maximize", pruner=None):
     study = optuna.create_study(direction=direction, pruner=pruner or FirstRungPruner())
     for value in rung_values:
-        study.add_trial(optuna.trial.create_trial(
-            state=state, value=None if state == optuna.trial.TrialState.PRUNED else value,
-            intermediate_values={1: value}))
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=state,
+                value=None if state == optuna.trial.TrialState.PRUNED else value,
+                intermediate_values={1: value},
+            )
+        )
     return study
 
 
@@ -82,8 +86,7 @@ def test_make_pruner_can_cut_at_a_later_epoch_instead_of_the_cheap_rung():
 
     study = optuna.create_study(direction="maximize", pruner=make_pruner("rung-screen", 13, rung_step=3))
     for value in (0.30, 0.28, 0.26, 0.24, 0.22):  # the five screened start-up trials
-        study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.PRUNED,
-                                                  intermediate_values={3: value}))
+        study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.PRUNED, intermediate_values={3: value}))
     trial = study.ask()
     trial.report(0.01, 1)  # the cheap rung is no cut any more
     assert not trial.should_prune()
@@ -97,8 +100,16 @@ def test_tune_with_the_rung_pruner_prunes_only_at_the_first_rung():
     from ferbench import store
     from ferbench.tuning import tune
 
-    tune("tiny_sgd_test", tiny_dataset(n_per_class=40), trials=8, pruner="rung", sampler="random",
-         epochs=3, study_name="rung", final=False)
+    tune(
+        "tiny_sgd_test",
+        tiny_dataset(n_per_class=40),
+        trials=8,
+        pruner="rung",
+        sampler="random",
+        epochs=3,
+        study_name="rung",
+        final=False,
+    )
     trials = optuna.load_study(study_name="rung", storage=store.optuna_storage_url()).trials
     pruned = [t for t in trials if t.state.name == "PRUNED"]
     assert len([t for t in trials if t.state.name in ("COMPLETE", "PRUNED")]) == 8

@@ -55,9 +55,18 @@ def driver():
     profile = tempfile.mkdtemp(prefix="ferbench-chromium-")  # fresh: no UI choice remembered
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-dev-shm-usage", "--window-size=1600,1000", f"--user-data-dir={profile}"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        "--window-size=1600,1000",
+        f"--user-data-dir={profile}",
+    ):
         options.add_argument(flag)
     browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     yield browser
@@ -68,11 +77,11 @@ def driver():
 @dataclass
 class Store:
     url: str
-    experiment: str        # ferbench-fer2013: our run and the paper's
+    experiment: str  # ferbench-fer2013: our run and the paper's
     ours: str
     published: str
     study_experiment: str  # ferbench-tinyset: the study
-    study_run: str         # the study's parent run, which holds the plots
+    study_run: str  # the study's parent run, which holds the plots
 
 
 def _fill_store() -> dict:
@@ -84,20 +93,29 @@ def _fill_store() -> dict:
     sync(entries=baselines.select(paper="raghuvanshi2016"))
     client = record.setup()
     experiment = record.experiment_for("fer2013")
-    tags = {"source": "ferbench", "ferbench.kind": "run", "ferbench.family": "five_layer_cnn",
-            "ferbench.dataset": "fer2013", "ferbench.protocol": "official", "ferbench.seed": "0"}
+    tags = {
+        "source": "ferbench",
+        "ferbench.kind": "run",
+        "ferbench.family": "five_layer_cnn",
+        "ferbench.dataset": "fer2013",
+        "ferbench.protocol": "official",
+        "ferbench.seed": "0",
+    }
     with record.tracked_run(experiment, "ours-five-layer", tags) as ours:
         record.log(ours, params={"protocol": "official", "seed": 0}, metrics={"test_accuracy": OURS_ACCURACY})
-    published = client.search_runs(
-        [experiment], f"tags.`ferbench.baseline_ids` LIKE '%{PUBLISHED_ID}%'")[0].info.run_id
+    published = client.search_runs([experiment], f"tags.`ferbench.baseline_ids` LIKE '%{PUBLISHED_ID}%'")[0].info.run_id
     registry.register(TinySGD)
     try:
         study = tune(TinySGD.name, tiny_dataset(), trials=2, study_name="browser", pruner="none", final=False)
     finally:
         registry._FAMILIES.pop(TinySGD.name, None)
-    return {"experiment": experiment, "ours": ours, "published": published,
-            "study_experiment": client.get_run(study.parent_run_id).info.experiment_id,
-            "study_run": study.parent_run_id}
+    return {
+        "experiment": experiment,
+        "ours": ours,
+        "published": published,
+        "study_experiment": client.get_run(study.parent_run_id).info.experiment_id,
+        "study_run": study.parent_run_id,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +137,10 @@ def ui_server(tmp_path_factory, migrated_mlflow_db):
     log = open(log_path, "w")
     process = subprocess.Popen(
         [sys.executable, "-c", "from ferbench.cli import main; main()", "ui", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -166,6 +187,7 @@ def _wait_for_texts(driver, texts) -> str:
 
 def _landing_tab(driver) -> str:
     """Where an experiment's bare address redirects: the route after /experiments/<id>/."""
+
     def redirected(d):
         route = urllib.parse.urlparse(d.current_url).fragment.split("?")[0].split("/")
         return "/".join(route[3:]) if len(route) > 3 and route[3] else False
@@ -184,10 +206,14 @@ def test_experiment_and_compare_pages_show_both_runs(driver, ui_server):
     assert "train_accuracy" in body  # the paper's extra metric is there, beside ours
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "MLflow 3.17's UI ignores the mlflow.experimentKind tag: the experiment's landing tab follows "
-    "the browser's GenAI / Model training switch (URL workflowType, else localStorage "
-    "mlflow.workflowType_v1), which starts on GenAI"))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "MLflow 3.17's UI ignores the mlflow.experimentKind tag: the experiment's landing tab follows "
+        "the browser's GenAI / Model training switch (URL workflowType, else localStorage "
+        "mlflow.workflowType_v1), which starts on GenAI"
+    ),
+)
 def test_an_experiment_ferbench_created_opens_on_its_runs_table(driver, ui_server):
     driver.get(f"{ui_server.url}/#/experiments/{ui_server.experiment}")
     tab = _landing_tab(driver)
@@ -206,15 +232,21 @@ def test_on_model_training_the_experiment_opens_on_its_runs_table(driver, ui_ser
 def test_a_study_plot_renders_inside_the_artifact_viewer(driver, ui_server):
     from selenium.webdriver.common.by import By
 
-    driver.get(f"{ui_server.url}/#/experiments/{ui_server.study_experiment}/runs/{ui_server.study_run}"
-               "/artifacts/study/optimization_history.html")
-    frame = _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "iframe.mlflow-html-iframe"),
-                  "the artifact viewer's HTML iframe")[0]
+    driver.get(
+        f"{ui_server.url}/#/experiments/{ui_server.study_experiment}/runs/{ui_server.study_run}"
+        "/artifacts/study/optimization_history.html"
+    )
+    frame = _wait(
+        driver,
+        lambda d: d.find_elements(By.CSS_SELECTOR, "iframe.mlflow-html-iframe"),
+        "the artifact viewer's HTML iframe",
+    )[0]
     assert frame.get_attribute("sandbox") == "allow-scripts"  # a blob: page: nothing beside it is reachable
     driver.switch_to.frame(frame)
     try:
-        paths = _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".main-svg path"),
-                      "plotly's drawing inside the iframe")
+        paths = _wait(
+            driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".main-svg path"), "plotly's drawing inside the iframe"
+        )
         titles = [t.text for t in driver.find_elements(By.CSS_SELECTOR, ".main-svg .gtitle")]
         points = driver.find_elements(By.CSS_SELECTOR, ".main-svg .scatterlayer .point")
     finally:

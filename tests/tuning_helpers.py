@@ -37,8 +37,9 @@ class TinySGD(Family):
         from sklearn.linear_model import SGDClassifier
 
         p = self.params
-        self.model_ = SGDClassifier(loss=p["loss"], alpha=p["alpha"], eta0=p["eta0"],
-                                    learning_rate="constant", random_state=seed)
+        self.model_ = SGDClassifier(
+            loss=p["loss"], alpha=p["alpha"], eta0=p["eta0"], learning_rate="constant", random_state=seed
+        )
         x, y = _x(train.images), train.labels
         self.classes_ = np.arange(train.dataset.n_classes)
         self.history_ = {"val_accuracy": []}

@@ -10,10 +10,28 @@ from __future__ import annotations
 
 from ferbench.analysis._files import ARTIFACT_DIR, Workspace, save_figure, use_agg, write_csv
 from ferbench.analysis._run import (
-    RunTarget, client, dataset_for_run, fold_for_run, get_run, load_run_model, open_run, predict_in_batches,
+    RunTarget,
+    client,
+    dataset_for_run,
+    fold_for_run,
+    get_run,
+    load_run_model,
+    open_run,
+    predict_in_batches,
 )
 
 __all__ = [
-    "ARTIFACT_DIR", "RunTarget", "Workspace", "client", "dataset_for_run", "fold_for_run", "get_run",
-    "load_run_model", "open_run", "predict_in_batches", "save_figure", "use_agg", "write_csv",
+    "ARTIFACT_DIR",
+    "RunTarget",
+    "Workspace",
+    "client",
+    "dataset_for_run",
+    "fold_for_run",
+    "get_run",
+    "load_run_model",
+    "open_run",
+    "predict_in_batches",
+    "save_figure",
+    "use_agg",
+    "write_csv",
 ]

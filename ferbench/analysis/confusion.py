@@ -49,8 +49,15 @@ def plot_matrix(ax, matrix, names, title: str) -> None:
 
     percent = 100 * np.asarray(matrix)
     display = ConfusionMatrixDisplay(percent, display_labels=list(names))
-    display.plot(ax=ax, cmap="Blues", colorbar=False, values_format=".0f", xticks_rotation=45,
-                 im_kw={"vmin": 0, "vmax": 100}, text_kw={"fontsize": 6})
+    display.plot(
+        ax=ax,
+        cmap="Blues",
+        colorbar=False,
+        values_format=".0f",
+        xticks_rotation=45,
+        im_kw={"vmin": 0, "vmax": 100},
+        text_kw={"fontsize": 6},
+    )
     # sklearn picks the text colour from each panel's own range; on the shared scale white only
     # reads on the darker half
     for text, value in zip(display.text_.flat, percent.flat, strict=True):
@@ -104,8 +111,12 @@ def nishime_published(keep=None) -> dict | None:
         regions = (entry.get("config") or {}).get("keep_regions")
         if (tuple(sorted(regions)) if regions else None) != wanted:
             continue
-        return {"matrix": _canonical_matrix(entry), "split": str(entry.get("split", "test")),
-                "source": str(entry.get("source", "")), "id": str(entry.get("id", ""))}
+        return {
+            "matrix": _canonical_matrix(entry),
+            "split": str(entry.get("split", "test")),
+            "source": str(entry.get("source", "")),
+            "id": str(entry.get("id", "")),
+        }
     return None
 
 
@@ -144,20 +155,36 @@ def side_by_side(ws, published: dict, y_pred, part, stem: str) -> None:
     names = list(EMOTIONS)
     _, rates, recall = confusion_rates(part.labels, y_pred, names)
     theirs = published["matrix"]
-    write_matrix_csv(ws.file(f"{stem}.csv"), names, rates,
-                     {"recall": recall, "published_recall": np.diag(theirs),
-                      "recall_delta": recall - np.diag(theirs)})
-    save_figure(confusion_figure(rates, names, f"this run, {published['split']} part (n={len(part)})",
-                                 theirs, f"Nishime et al. {published['source']} ({published['split']})"),
-                ws.file(f"{stem}.png"))
-    save_figure(recall_figure(recall, names, f"per-class recall vs Nishime {published['source']}",
-                              np.diag(theirs)), ws.file(f"{stem}_recall.png"))
-    note = (f"This run on its {published['split']} part ({len(part)} images) beside Nishime et al. "
-            f"{published['source']} ({published['id']}), rows = true class, columns = predicted.\n")
+    write_matrix_csv(
+        ws.file(f"{stem}.csv"),
+        names,
+        rates,
+        {"recall": recall, "published_recall": np.diag(theirs), "recall_delta": recall - np.diag(theirs)},
+    )
+    save_figure(
+        confusion_figure(
+            rates,
+            names,
+            f"this run, {published['split']} part (n={len(part)})",
+            theirs,
+            f"Nishime et al. {published['source']} ({published['split']})",
+        ),
+        ws.file(f"{stem}.png"),
+    )
+    save_figure(
+        recall_figure(recall, names, f"per-class recall vs Nishime {published['source']}", np.diag(theirs)),
+        ws.file(f"{stem}_recall.png"),
+    )
+    note = (
+        f"This run on its {published['split']} part ({len(part)} images) beside Nishime et al. "
+        f"{published['source']} ({published['id']}), rows = true class, columns = predicted.\n"
+    )
     if published["split"] == "val":
-        note += ("The paper's class counts match FER-2013 PublicTest, which is ferbench's val split under "
-                 "the official protocol; our runs early-stop on that part, so our figures there are "
-                 "slightly optimistic. The run's test (PrivateTest) matrix is confusion_normalized.csv.\n")
+        note += (
+            "The paper's class counts match FER-2013 PublicTest, which is ferbench's val split under "
+            "the official protocol; our runs early-stop on that part, so our figures there are "
+            "slightly optimistic. The run's test (PrivateTest) matrix is confusion_normalized.csv.\n"
+        )
     ws.file(f"{stem}.txt").write_text(note)
 
 
@@ -193,8 +220,9 @@ def analyze_confusion(target, out=None) -> dict:
             published = None
     title = f"{target.tags.get(TAG_FAMILY, '?')} on {target.dataset.name} ({target.fold}, test)"
     with Workspace("confusion", out) as ws:
-        write_matrix_csv(ws.file("confusion_normalized.csv"), names, rates,
-                         {"recall": recall, "support": counts.sum(axis=1)})
+        write_matrix_csv(
+            ws.file("confusion_normalized.csv"), names, rates, {"recall": recall, "support": counts.sum(axis=1)}
+        )
         save_figure(confusion_figure(rates, names, title), ws.file("confusion_normalized.png"))
         save_figure(recall_figure(recall, names, title), ws.file("per_class_recall.png"))
         if published is not None:
@@ -205,6 +233,12 @@ def analyze_confusion(target, out=None) -> dict:
         else:
             ws.file("vs_nishime.txt").write_text(f"No side-by-side with Nishime: {why_not}.\n")
         artifacts = ws.publish(target.run_id, target.tracking_uri)
-    return {"accuracy": float(np.mean(proba.argmax(axis=1) == y_true)), "n_images": int(len(y_true)),
-            "recall": dict(zip(names, map(float, recall))), "rates": rates,
-            "nishime": published is not None, "why_not": why_not, "artifacts": artifacts}
+    return {
+        "accuracy": float(np.mean(proba.argmax(axis=1) == y_true)),
+        "n_images": int(len(y_true)),
+        "recall": dict(zip(names, map(float, recall), strict=True)),
+        "rates": rates,
+        "nishime": published is not None,
+        "why_not": why_not,
+        "artifacts": artifacts,
+    }

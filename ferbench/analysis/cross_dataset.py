@@ -17,16 +17,24 @@ The matrix (rows = train, columns = eval) is logged as a run with ferbench.kind=
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ferbench.errors import FerbenchError
 from ferbench.labels import canonical
 from ferbench.record.tags import (
-    TAG_ANALYSIS, TAG_ANALYSIS_RUN, TAG_FAMILY, TAG_KIND, TAG_SEED, TAG_SOURCE, TAG_SYNTHETIC, TAG_VERSION,
+    TAG_ANALYSIS,
+    TAG_ANALYSIS_RUN,
+    TAG_FAMILY,
+    TAG_KIND,
+    TAG_SEED,
+    TAG_SOURCE,
+    TAG_SYNTHETIC,
+    TAG_VERSION,
 )
 
-EXPERIMENT = "cross-dataset"   # -> MLflow experiment "ferbench-cross-dataset"
+EXPERIMENT = "cross-dataset"  # -> MLflow experiment "ferbench-cross-dataset"
 
 
 @dataclass(frozen=True)
@@ -57,11 +65,15 @@ def label_map(model_classes, target, model_from: str) -> np.ndarray:
     for name in target.class_names:
         known = canonical(str(name))
         if known is None:
-            raise FerbenchError(f"data set {target.name}: class {name!r} is not in the canonical "
-                                "label space (angry, disgust, fear, happy, sad, surprise, neutral, contempt)")
+            raise FerbenchError(
+                f"data set {target.name}: class {name!r} is not in the canonical "
+                "label space (angry, disgust, fear, happy, sad, surprise, neutral, contempt)"
+            )
         if known not in model_index:
-            raise FerbenchError(f"data set {target.name}: class {known!r} has no output in the model "
-                                f"trained on {model_from} (classes: {', '.join(model_classes)})")
+            raise FerbenchError(
+                f"data set {target.name}: class {known!r} has no output in the model "
+                f"trained on {model_from} (classes: {', '.join(model_classes)})"
+            )
         out.append(model_index[known])
     return np.asarray(out, dtype=np.int64)
 
@@ -100,11 +112,13 @@ def cross_scores(y_true: np.ndarray, proba: np.ndarray, model_classes) -> dict:
     hits = np.bincount(y_true[y_pred == y_true], minlength=len(model_classes))
     present = support > 0
     recall = np.where(present, hits / np.maximum(support, 1), np.nan)
-    return {"accuracy": float(np.mean(y_pred == y_true)),
-            "macro_recall": float(np.nanmean(recall)) if present.any() else float("nan"),
-            "n_images": int(len(y_true)),
-            "absent": [c for c, p in zip(model_classes, present) if not p],
-            "recall": {c: float(r) for c, r in zip(model_classes, recall) if not np.isnan(r)}}
+    return {
+        "accuracy": float(np.mean(y_pred == y_true)),
+        "macro_recall": float(np.nanmean(recall)) if present.any() else float("nan"),
+        "n_images": int(len(y_true)),
+        "absent": [c for c, p in zip(model_classes, present, strict=True) if not p],
+        "recall": {c: float(r) for c, r in zip(model_classes, recall, strict=True) if not np.isnan(r)},
+    }
 
 
 def heatmap(matrix: np.ndarray, rows, cols, title: str):
@@ -123,10 +137,19 @@ def heatmap(matrix: np.ndarray, rows, cols, title: str):
     return fig
 
 
-def cross_dataset(family: str, train: list[DataSpec], evaluate: list[DataSpec], *,
-                  params: dict | None = None, epochs: int | None = None, seed: int = 0,
-                  protocol: str | None = None, tracking_uri: str | None = None, out=None,
-                  quiet: bool = True) -> dict:
+def cross_dataset(
+    family: str,
+    train: list[DataSpec],
+    evaluate: list[DataSpec],
+    *,
+    params: dict | None = None,
+    epochs: int | None = None,
+    seed: int = 0,
+    protocol: str | None = None,
+    tracking_uri: str | None = None,
+    out=None,
+    quiet: bool = True,
+) -> dict:
     """Train `family` on every `train` data set (ferbench.runner.run, model logged), score each
     logged model on every `evaluate` data set, and log the matrix as a kind=analysis run."""
     from ferbench import __version__, record, runner
@@ -150,25 +173,53 @@ def cross_dataset(family: str, train: list[DataSpec], evaluate: list[DataSpec], 
     cols = [s.name for s in dict.fromkeys(evaluate)]
     rows = [s.name for s in dict.fromkeys(train)]
     matrix = np.full((len(rows), len(cols)), np.nan)
-    cells = []
-    tags = {TAG_SOURCE: "ferbench", TAG_KIND: "analysis", TAG_ANALYSIS: "cross-dataset",
-            TAG_FAMILY: family, TAG_SEED: str(seed), TAG_VERSION: __version__,
-            TAG_SYNTHETIC: str(any(d.is_synthetic for d in loaded.values())).lower()}
+    cells: list[dict[str, Any]] = []
+    tags = {
+        TAG_SOURCE: "ferbench",
+        TAG_KIND: "analysis",
+        TAG_ANALYSIS: "cross-dataset",
+        TAG_FAMILY: family,
+        TAG_SEED: str(seed),
+        TAG_VERSION: __version__,
+        TAG_SYNTHETIC: str(any(d.is_synthetic for d in loaded.values())).lower(),
+    }
     experiment = record.experiment_for(EXPERIMENT)
     with record.tracked_run(experiment, f"{family} cross-dataset", tags) as analysis_id:
-        record.log(analysis_id, params={"family": family, "train": ",".join(rows), "eval": ",".join(cols),
-                                        "epochs": epochs, "seed": seed, "protocol": protocol or "default",
-                                        **(params or {})})
+        record.log(
+            analysis_id,
+            params={
+                "family": family,
+                "train": ",".join(rows),
+                "eval": ",".join(cols),
+                "epochs": epochs,
+                "seed": seed,
+                "protocol": protocol or "default",
+                **(params or {}),
+            },
+        )
         for i, source in enumerate(dict.fromkeys(train)):
             data = loaded[source]
-            result = runner.run(family, data, protocol=protocol, params=params, epochs=epochs, seed=seed,
-                                tracking_uri=tracking_uri, quiet=quiet,
-                                extra_tags={TAG_ANALYSIS_RUN: analysis_id})
+            result = runner.run(
+                family,
+                data,
+                protocol=protocol,
+                params=params,
+                epochs=epochs,
+                seed=seed,
+                tracking_uri=tracking_uri,
+                quiet=quiet,
+                extra_tags={TAG_ANALYSIS_RUN: analysis_id},
+            )
             model = record.load_model(result.run_id, tracking_uri)
             for j, target in enumerate(dict.fromkeys(evaluate)):
                 if target == source:
-                    score = {"accuracy": float(result.metrics["test_accuracy"]), "macro_recall": float("nan"),
-                             "n_images": 0, "absent": [], "where": "in-domain test"}
+                    score = {
+                        "accuracy": float(result.metrics["test_accuracy"]),
+                        "macro_recall": float("nan"),
+                        "n_images": 0,
+                        "absent": [],
+                        "where": "in-domain test",
+                    }
                 else:
                     part, where = eval_part(loaded[target])
                     codes = label_map(data.class_names, loaded[target], source.name)[part.labels]
@@ -177,17 +228,33 @@ def cross_dataset(family: str, train: list[DataSpec], evaluate: list[DataSpec], 
                     score["where"] = where
                 matrix[i, j] = score["accuracy"]
                 cells.append({"train": source.name, "eval": target.name, "run_id": result.run_id, **score})
-        metrics = {f"cross_{c['train']}_to_{c['eval']}_accuracy": c["accuracy"] for c in cells}
-        record.log(analysis_id, metrics=metrics,
-                   params={f"train_run_{s}": c["run_id"] for c in cells for s in [c["train"]]})
+        metrics = {f"cross_{c['train']}_to_{c['eval']}_accuracy": float(c["accuracy"]) for c in cells}
+        record.log(
+            analysis_id, metrics=metrics, params={f"train_run_{s}": c["run_id"] for c in cells for s in [c["train"]]}
+        )
         with Workspace("cross_dataset", out) as ws:
-            write_csv(ws.file("matrix.csv"), ["train\\eval", *cols],
-                      ([r, *map(float, matrix[k])] for k, r in enumerate(rows)))
-            write_csv(ws.file("cells.csv"),
-                      ["train", "eval", "part", "accuracy", "macro_recall", "n_images", "absent_classes", "run_id"],
-                      ([c["train"], c["eval"], c["where"], c["accuracy"], c["macro_recall"], c["n_images"],
-                        " ".join(c["absent"]), c["run_id"]] for c in cells))
-            save_figure(heatmap(matrix, rows, cols, f"{family}: accuracy, rows train / columns eval"),
-                        ws.file("matrix.png"))
+            write_csv(
+                ws.file("matrix.csv"), ["train\\eval", *cols], ([r, *map(float, matrix[k])] for k, r in enumerate(rows))
+            )
+            write_csv(
+                ws.file("cells.csv"),
+                ["train", "eval", "part", "accuracy", "macro_recall", "n_images", "absent_classes", "run_id"],
+                (
+                    [
+                        c["train"],
+                        c["eval"],
+                        c["where"],
+                        c["accuracy"],
+                        c["macro_recall"],
+                        c["n_images"],
+                        " ".join(c["absent"]),
+                        c["run_id"],
+                    ]
+                    for c in cells
+                ),
+            )
+            save_figure(
+                heatmap(matrix, rows, cols, f"{family}: accuracy, rows train / columns eval"), ws.file("matrix.png")
+            )
             ws.publish(analysis_id, tracking_uri)
     return {"run_id": analysis_id, "rows": rows, "cols": cols, "matrix": matrix, "cells": cells}

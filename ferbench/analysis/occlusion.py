@@ -15,8 +15,9 @@ images; the paper's Figure 10 shows the masked area black, so the default keep-m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any
 
 import numpy as np
 
@@ -84,7 +85,7 @@ class OcclusionResult:
     grid: int
     mean_output: np.ndarray
     baseline: np.ndarray
-    counts: np.ndarray          # correctly classified images used, per true class
+    counts: np.ndarray  # correctly classified images used, per true class
 
     @property
     def mean_change(self) -> np.ndarray:
@@ -109,12 +110,27 @@ class OcclusionResult:
             for v, value in enumerate(self.values):
                 for r in range(self.grid * self.grid):
                     for c, out in enumerate(self.class_names):
-                        yield (true, int(self.counts[g]), value, r + 1, out,
-                               float(self.baseline[g, c]), float(self.mean_output[g, v, r, c]),
-                               float(change[g, v, r, c]))
+                        yield (
+                            true,
+                            int(self.counts[g]),
+                            value,
+                            r + 1,
+                            out,
+                            float(self.baseline[g, c]),
+                            float(self.mean_output[g, v, r, c]),
+                            float(change[g, v, r, c]),
+                        )
 
-    CSV_HEADER = ("true_class", "n_images", "mask_value", "region", "output_class",
-                  "baseline_output", "mean_output", "mean_change")
+    CSV_HEADER = (
+        "true_class",
+        "n_images",
+        "mask_value",
+        "region",
+        "output_class",
+        "baseline_output",
+        "mean_output",
+        "mean_change",
+    )
 
 
 def select_correct(proba: np.ndarray, labels: np.ndarray, max_images: int | None, seed: int = 0):
@@ -127,9 +143,17 @@ def select_correct(proba: np.ndarray, labels: np.ndarray, max_images: int | None
     return correct
 
 
-def occlusion_scan(predict: Predict, images: np.ndarray, labels: np.ndarray, class_names,
-                   *, grid: int = 4, values=PAPER_VALUES, baseline: np.ndarray | None = None,
-                   batch_size: int = 2048) -> OcclusionResult:
+def occlusion_scan(
+    predict: Predict,
+    images: np.ndarray,
+    labels: np.ndarray,
+    class_names,
+    *,
+    grid: int = 4,
+    values=PAPER_VALUES,
+    baseline: np.ndarray | None = None,
+    batch_size: int = 2048,
+) -> OcclusionResult:
     """Mask every region with every value on `images` (already the correctly classified ones) and
     average the outputs per true class. All masked variants of a chunk of images go through one
     `predict` call of about `batch_size` rows."""
@@ -147,20 +171,19 @@ def occlusion_scan(predict: Predict, images: np.ndarray, labels: np.ndarray, cla
     per_image = n_values * n_regions
     chunk = max(1, batch_size // per_image)
     for start in range(0, len(images), chunk):
-        block = images[start:start + chunk]
-        variants = np.repeat(block[:, None], per_image, axis=1)   # (b, v*r, H, W[, C])
+        block = images[start : start + chunk]
+        variants = np.repeat(block[:, None], per_image, axis=1)  # (b, v*r, H, W[, C])
         for v, pixel in enumerate(pixels):
             for r, (r0, r1, c0, c1) in enumerate(boxes):
                 variants[:, v * n_regions + r, r0:r1, c0:c1] = pixel
         proba = predict(variants.reshape((-1,) + images.shape[1:]))
         proba = proba.reshape(len(block), n_values, n_regions, n_classes)
-        np.add.at(sums, labels[start:start + chunk], proba)
+        np.add.at(sums, labels[start : start + chunk], proba)
 
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = sums / counts[:, None, None, None]
         base = base / counts[:, None]
-    return OcclusionResult(tuple(class_names), tuple(values), grid, np.nan_to_num(mean),
-                           np.nan_to_num(base), counts)
+    return OcclusionResult(tuple(class_names), tuple(values), grid, np.nan_to_num(mean), np.nan_to_num(base), counts)
 
 
 # --- figures ------------------------------------------------------------------------------------
@@ -172,22 +195,22 @@ def plot_lines(result: OcclusionResult):
 
     n = len(result.class_names)
     cols = min(n, 4)
-    fig, axes = plt.subplots(-(-n // cols), cols, figsize=(4.2 * cols, 3.0 * -(-n // cols)),
-                             squeeze=False, constrained_layout=True)
-    regions = np.arange(1, result.grid ** 2 + 1)
+    fig, axes = plt.subplots(
+        -(-n // cols), cols, figsize=(4.2 * cols, 3.0 * -(-n // cols)), squeeze=False, constrained_layout=True
+    )
+    regions = np.arange(1, result.grid**2 + 1)
     for g, ax in enumerate(axes.flat):
         if g >= n:
             ax.axis("off")
             continue
-        ax.set(title=f"{result.class_names[g]} (n={result.counts[g]})", xlabel="masked region",
-               ylabel="mean output")
+        ax.set(title=f"{result.class_names[g]} (n={result.counts[g]})", xlabel="masked region", ylabel="mean output")
         if not result.counts[g]:
             ax.text(0.5, 0.5, "no correctly classified image", ha="center", transform=ax.transAxes)
             continue
         for v, value in enumerate(result.values):
             ax.plot(regions, result.mean_output[g, v, :, g], marker="o", ms=2, lw=1, label=f"{value:g}")
         ax.axhline(result.baseline[g, g], color="k", ls="--", lw=1, label="none")
-        ax.set_xticks(regions[::max(1, len(regions) // 8)])
+        ax.set_xticks(regions[:: max(1, len(regions) // 8)])
     # on the first panel with curves: a class with no correctly classified image has none
     drawn = next((ax for ax in axes.flat if ax.get_lines()), None)
     if drawn is not None:
@@ -204,8 +227,13 @@ def plot_heatmaps(result: OcclusionResult):
     shown = [g for g in range(len(result.class_names)) if result.counts[g]]
     change = result.own_class("change")
     limit = float(np.abs(change[shown]).max()) if shown else 1.0
-    fig, axes = plt.subplots(max(1, len(shown)), k, figsize=(1.5 * k + 1.2, 1.55 * max(1, len(shown))),
-                             squeeze=False, constrained_layout=True)
+    fig, axes = plt.subplots(
+        max(1, len(shown)),
+        k,
+        figsize=(1.5 * k + 1.2, 1.55 * max(1, len(shown))),
+        squeeze=False,
+        constrained_layout=True,
+    )
     image = None
     for row, g in enumerate(shown):
         for v, value in enumerate(result.values):
@@ -222,15 +250,30 @@ def plot_heatmaps(result: OcclusionResult):
 
 
 # --- the analysis of a logged run ----------------------------------------------------------------
-def analyze_occlusion(target, *, grid: int = 4, values=PAPER_VALUES, keeps=PAPER_KEEPS,
-                      keep_value: float = 0.0, max_images: int | None = 500, seed: int = 0,
-                      batch_size: int = 2048, out=None) -> dict:
+def analyze_occlusion(
+    target,
+    *,
+    grid: int = 4,
+    values=PAPER_VALUES,
+    keeps=PAPER_KEEPS,
+    keep_value: float = 0.0,
+    max_images: int | None = 500,
+    seed: int = 0,
+    batch_size: int = 2048,
+    out=None,
+) -> dict:
     """Occlusion scan over (at most `max_images`) correctly classified test images, then the
     keep-only confusion matrices over the whole test part; files logged under analysis/occlusion/."""
     from ferbench.analysis._files import Workspace, save_figure, write_csv
-    from ferbench.analysis.confusion import (confusion_figure, confusion_rates, nishime_comparable,
-                                             nishime_published, part_for_split, side_by_side,
-                                             write_matrix_csv)
+    from ferbench.analysis.confusion import (
+        confusion_figure,
+        confusion_rates,
+        nishime_comparable,
+        nishime_published,
+        part_for_split,
+        side_by_side,
+        write_matrix_csv,
+    )
 
     names = list(target.dataset.class_names)
     images, labels = target.test.images, target.test.labels
@@ -242,12 +285,24 @@ def analyze_occlusion(target, *, grid: int = 4, values=PAPER_VALUES, keeps=PAPER
     chosen = select_correct(proba, labels, max_images, seed)
     if len(chosen) == 0:
         raise FerbenchError(f"run {target.run_id} classifies no test image correctly; nothing to occlude")
-    result = occlusion_scan(lambda x: target.predict(x, batch_size), images[chosen], labels[chosen],
-                            names, grid=grid, values=values, baseline=proba[chosen],
-                            batch_size=batch_size)
+    result = occlusion_scan(
+        lambda x: target.predict(x, batch_size),
+        images[chosen],
+        labels[chosen],
+        names,
+        grid=grid,
+        values=values,
+        baseline=proba[chosen],
+        batch_size=batch_size,
+    )
     n_correct = int(np.sum(proba.argmax(axis=1) == labels))
-    summary = {"n_test": int(len(labels)), "n_correct": n_correct, "n_used": result.n_images,
-               "used_per_class": dict(zip(names, map(int, result.counts))), "keep": {}}
+    summary: dict[str, Any] = {
+        "n_test": int(len(labels)),
+        "n_correct": n_correct,
+        "n_used": result.n_images,
+        "used_per_class": dict(zip(names, map(int, result.counts), strict=True)),
+        "keep": {},
+    }
     with Workspace("occlusion", out) as ws:
         write_csv(ws.file("occlusion.csv"), OcclusionResult.CSV_HEADER, result.rows())
         save_figure(plot_lines(result), ws.file("lines_per_class.png"))
@@ -258,17 +313,21 @@ def analyze_occlusion(target, *, grid: int = 4, values=PAPER_VALUES, keeps=PAPER
             y_pred = target.predict(masked, batch_size).argmax(axis=1)
             counts, rates, recall = confusion_rates(labels, y_pred, names)
             accuracy = float(np.mean(y_pred == labels))
-            summary["keep"][label] = {"accuracy": accuracy, "recall": dict(zip(names, map(float, recall)))}
-            write_matrix_csv(ws.file(f"keep_{label}_confusion.csv"), names, rates,
-                             {"recall": recall, "support": counts.sum(axis=1)})
-            save_figure(confusion_figure(rates, names, f"keep only {','.join(map(str, keep))} "
-                                         f"(mask {keep_value:g}): acc {accuracy:.3f}"),
-                        ws.file(f"keep_{label}_confusion.png"))
+            summary["keep"][label] = {"accuracy": accuracy, "recall": dict(zip(names, map(float, recall), strict=True))}
+            write_matrix_csv(
+                ws.file(f"keep_{label}_confusion.csv"), names, rates, {"recall": recall, "support": counts.sum(axis=1)}
+            )
+            save_figure(
+                confusion_figure(
+                    rates, names, f"keep only {','.join(map(str, keep))} (mask {keep_value:g}): acc {accuracy:.3f}"
+                ),
+                ws.file(f"keep_{label}_confusion.png"),
+            )
             # Nishime's Tables 3/4, on the split the paper scored on, when the protocol matches.
             comparable = grid == 4 and nishime_comparable(target.tags, names) is None
             published = nishime_published(keep) if comparable else None
             part = part_for_split(target, published["split"]) if published else None
-            if part is not None:
+            if part is not None and published is not None:
                 masked_part = keep_only(part.images, boxes, keep, keep_value)
                 y_part = target.predict(masked_part, batch_size).argmax(axis=1)
                 side_by_side(ws, published, y_part, part, f"keep_{label}_vs_nishime")
@@ -280,7 +339,8 @@ def analyze_occlusion(target, *, grid: int = 4, values=PAPER_VALUES, keeps=PAPER
             f"Scan over {result.n_images} of {n_correct} correctly classified test images "
             f"(at most {max_images}, seeded choice, seed {seed}); per class: {summary['used_per_class']}.\n"
             f"Keep-only matrices: all {len(labels)} test images, every other region set to "
-            f"{keep_value:g}; rows = true class.\n")
+            f"{keep_value:g}; rows = true class.\n"
+        )
         summary["artifacts"] = ws.publish(target.run_id, target.tracking_uri)
     summary["result"] = result
     return summary

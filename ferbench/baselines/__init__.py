@@ -25,12 +25,34 @@ DATASETS = ("fer2013", "jaffe", "ckplus", "sfew")
 SELECTED_ON = ("val", "test", "unknown", "none")
 FIXED_SPLITS = ("train", "val", "test", "val_or_test", "mean")
 REQUIRED = (
-    "id", "family", "paper", "dataset", "variant", "split_sizes", "protocol",
-    "subject_independent", "split", "selected_on", "tta", "extra_data", "metric", "source",
+    "id",
+    "family",
+    "paper",
+    "dataset",
+    "variant",
+    "split_sizes",
+    "protocol",
+    "subject_independent",
+    "split",
+    "selected_on",
+    "tta",
+    "extra_data",
+    "metric",
+    "source",
 )
 OPTIONAL = (
-    "value", "fingerprint", "classes", "epochs", "reference_only", "config", "method", "notes",
-    "matrix", "labels", "rows", "normalize",
+    "value",
+    "fingerprint",
+    "classes",
+    "epochs",
+    "reference_only",
+    "config",
+    "method",
+    "notes",
+    "matrix",
+    "labels",
+    "rows",
+    "normalize",
 )
 SPLIT_NAMES = ("train", "val", "test")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
@@ -94,15 +116,20 @@ def _check_variant(entry: dict, bad) -> None:
     sizes = entry["split_sizes"]
     if sizes is not None:
         names = set(sizes) if isinstance(sizes, dict) else set()
-        if (not names or not all(_count(v) for v in sizes.values())
-                or not (names == {"all"} or names <= set(SPLIT_NAMES))):
-            raise bad(f"split_sizes {sizes!r} must map {', '.join(SPLIT_NAMES)} (or all alone) "
-                      "to image counts, or be null")
+        if (
+            not names
+            or not all(_count(v) for v in sizes.values())
+            or not (names == {"all"} or names <= set(SPLIT_NAMES))
+        ):
+            raise bad(
+                f"split_sizes {sizes!r} must map {', '.join(SPLIT_NAMES)} (or all alone) to image counts, or be null"
+            )
     classes = entry.get("classes")
     if classes is not None:
         listed = isinstance(classes, list) and all(isinstance(c, str) and c for c in classes)
         if not (_count(classes) and classes > 1) and not (
-                listed and len(classes) > 1 and len(set(classes)) == len(classes)):
+            listed and len(classes) > 1 and len(set(classes)) == len(classes)
+        ):
             raise bad(f"classes {classes!r} must be a count > 1 or a list of distinct names")
     epochs = entry.get("epochs")
     if epochs is not None and not _count(epochs):
@@ -119,8 +146,11 @@ def _check_confusion(entry: dict, bad) -> None:
     if not isinstance(labels, list) or not labels:
         raise bad("a confusion entry needs labels (the row and column order)")
     n = len(labels)
-    if (not isinstance(matrix, list) or len(matrix) != n
-            or any(not isinstance(row, list) or len(row) != n for row in matrix)):
+    if (
+        not isinstance(matrix, list)
+        or len(matrix) != n
+        or any(not isinstance(row, list) or len(row) != n for row in matrix)
+    ):
         raise bad(f"matrix must be {n} rows of {n} values (the order of labels)")
     for row in matrix:
         if any(isinstance(x, bool) or not isinstance(x, (int, float)) or not 0 <= x <= 1 for x in row):
@@ -170,14 +200,17 @@ def _check_plugin(path: Path, families: tuple[str, ...], document: tuple, taken_
     papers_, entries, none = document
     for entry in entries:
         if entry["family"] not in families and not entry["family"].startswith("ref:"):
-            raise FerbenchError(f"{path.name} entry {entry['id']}: family {entry['family']!r} is not one of "
-                                f"the plugin's ({', '.join(families)})")
+            raise FerbenchError(
+                f"{path.name} entry {entry['id']}: family {entry['family']!r} is not one of "
+                f"the plugin's ({', '.join(families)})"
+            )
         if entry["id"] in taken_ids:
             raise FerbenchError(f"{path.name} entry {entry['id']}: the id is already used")
     strangers = sorted(set(none) - set(families))
     if strangers:
-        raise FerbenchError(f"{path.name}: no_published_numbers names {', '.join(strangers)}, "
-                            "not the plugin's families")
+        raise FerbenchError(
+            f"{path.name}: no_published_numbers names {', '.join(strangers)}, not the plugin's families"
+        )
     clashes = sorted(key for key in papers_ if key in taken_papers and taken_papers[key] != papers_[key])
     if clashes:
         raise FerbenchError(f"{path.name}: paper {', '.join(clashes)} is defined differently elsewhere")

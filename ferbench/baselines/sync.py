@@ -46,13 +46,21 @@ class SyncReport:
     deleted: int = 0
 
     def __str__(self) -> str:
-        return (f"{self.created} created, {self.replaced} replaced, {self.unchanged} unchanged, "
-                f"{self.deleted} deleted")
+        return f"{self.created} created, {self.replaced} replaced, {self.unchanged} unchanged, {self.deleted} deleted"
 
 
 def _group_key(entry: dict) -> str:
-    return _hash([entry["paper"], entry["family"], entry["dataset"], entry["variant"],
-                       entry["protocol"], entry.get("config") or {}, entry["source"]])
+    return _hash(
+        [
+            entry["paper"],
+            entry["family"],
+            entry["dataset"],
+            entry["variant"],
+            entry["protocol"],
+            entry.get("config") or {},
+            entry["source"],
+        ]
+    )
 
 
 def plan(entries: list[dict]) -> dict[str, list[dict]]:
@@ -67,8 +75,7 @@ def plan(entries: list[dict]) -> dict[str, list[dict]]:
         if entry["split"].startswith("fold_"):
             clash = any((e["metric"], e["split"]) == (entry["metric"], entry["split"]) for e in group)
         else:
-            clash = any(e["metric"] == entry["metric"] and not e["split"].startswith("fold_")
-                        for e in group)
+            clash = any(e["metric"] == entry["metric"] and not e["split"].startswith("fold_") for e in group)
         if clash:
             key = f"{key}#{entry['id']}"
         groups.setdefault(key, []).append(entry)
@@ -99,18 +106,26 @@ def _run_content(group: list[dict]) -> tuple[str, dict, dict, dict]:
             metrics[entry["metric"]] = entry["value"]
     config = first.get("config") or {}
     name = " ".join(str(v) for v in [first["paper"], first["family"], *config.values()])
-    params = {**{k: json.dumps(v) if isinstance(v, list) else v for k, v in config.items()},
-              "protocol": first["protocol"]}
+    params = {
+        **{k: json.dumps(v) if isinstance(v, list) else v for k, v in config.items()},
+        "protocol": first["protocol"],
+    }
 
     def joined(field: str) -> str:
         return ",".join(sorted({str(e.get(field)).lower() for e in group}))
 
     tags = {
-        TAG_SOURCE: "published", TAG_KIND: KIND, TAG_FAMILY: first["family"],
-        TAG_PAPER: first["paper"], TAG_DATASET: first["dataset"],
-        TAG_DATASET_VARIANT: first["variant"], TAG_PROTOCOL: first["protocol"],
-        TAG_SELECTED_ON: joined("selected_on"), TAG_TTA: joined("tta"),
-        TAG_EXTRA_DATA: joined("extra_data"), TAG_SYNTHETIC: "false",
+        TAG_SOURCE: "published",
+        TAG_KIND: KIND,
+        TAG_FAMILY: first["family"],
+        TAG_PAPER: first["paper"],
+        TAG_DATASET: first["dataset"],
+        TAG_DATASET_VARIANT: first["variant"],
+        TAG_PROTOCOL: first["protocol"],
+        TAG_SELECTED_ON: joined("selected_on"),
+        TAG_TTA: joined("tta"),
+        TAG_EXTRA_DATA: joined("extra_data"),
+        TAG_SYNTHETIC: "false",
         TAG_PUBLISHED_SOURCE: first["source"],
         TAG_BASELINE_IDS: ",".join(e["id"] for e in group)[:4900],
         TAG_REFERENCE_ONLY: str(bool(first.get("reference_only"))).lower(),
@@ -133,8 +148,9 @@ def sync(tracking_uri: str | None = None, entries: list[dict] | None = None) -> 
         experiment = record.experiment_for(dataset)
         token = None
         while True:
-            page = client.search_runs([experiment], f"tags.{TAG_SOURCE} = 'published'",
-                                      max_results=50_000, page_token=token)
+            page = client.search_runs(
+                [experiment], f"tags.{TAG_SOURCE} = 'published'", max_results=50_000, page_token=token
+            )
             for run in page:
                 existing.setdefault(run.data.tags.get(TAG_BASELINE_KEY, ""), []).append(run)
             token = page.token
@@ -142,8 +158,7 @@ def sync(tracking_uri: str | None = None, entries: list[dict] | None = None) -> 
                 break
     for key, runs in existing.items():
         digest = wanted.get(key, (None,))[0]
-        keep = [r for r in runs if r.data.tags.get(TAG_BASELINE_DIGEST) == digest
-                and r.info.status == "FINISHED"]
+        keep = [r for r in runs if r.data.tags.get(TAG_BASELINE_DIGEST) == digest and r.info.status == "FINISHED"]
         for run in runs:
             if keep and run is keep[0]:
                 continue

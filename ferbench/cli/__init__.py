@@ -15,7 +15,19 @@ from typer.core import TyperGroup
 
 from ferbench.errors import FerbenchError
 
-COMMAND_MODULES = ("datasets", "runs", "grid", "tune", "leaderboard", "analyze", "ui", "cache", "compare", "reproduce", "weights")
+COMMAND_MODULES = (
+    "datasets",
+    "runs",
+    "grid",
+    "tune",
+    "leaderboard",
+    "analyze",
+    "ui",
+    "cache",
+    "compare",
+    "reproduce",
+    "weights",
+)
 
 
 class _FerbenchGroup(TyperGroup):
@@ -44,11 +56,15 @@ def _store_failure(exc: Exception) -> str | None:
     if disk_full(exc):
         where = full_path(exc)
         writing = f" writing {where}" if where else ""
-        return (f"no space left on device{writing} (store {store.home()}): free some space or point "
-                f"FERBENCH_HOME elsewhere{then}")
+        return (
+            f"no space left on device{writing} (store {store.home()}): free some space or point "
+            f"FERBENCH_HOME elsewhere{then}"
+        )
     if damaged_store(exc):
-        return (f"the MLflow store is damaged ({first_line(exc)}); move {store.home()} aside or point "
-                f"FERBENCH_HOME elsewhere{then}")
+        return (
+            f"the MLflow store is damaged ({first_line(exc)}); move {store.home()} aside or point "
+            f"FERBENCH_HOME elsewhere{then}"
+        )
     return None
 
 
@@ -73,6 +89,7 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
         add_completion=True,
     )
+
     @app.command()
     def version() -> None:
         """Print the ferbench version."""

@@ -51,8 +51,10 @@ def parse_data_options(name: str, texts: list[str] | None) -> dict[str, Any]:
     given = parse_assignments(texts, option="--data-option")
     unknown = sorted(set(given) - set(info.options))
     if unknown:
-        raise FerbenchError(f"--data-option {', '.join(unknown)}: data set {name} has no such option; "
-                            f"its options: {', '.join(info.options)}")
+        raise FerbenchError(
+            f"--data-option {', '.join(unknown)}: data set {name} has no such option; "
+            f"its options: {', '.join(info.options)}"
+        )
     reader = importlib.import_module(info.module)
     hints = get_type_hints(reader.read if info.needs_path else reader.generate)
     return {key: _typed(key, text, hints[key]) for key, text in given.items()}
@@ -74,7 +76,10 @@ def share_data_options(names: list[str], texts: list[str] | None) -> dict[str, l
     for key in parse_assignments(texts, option="--data-option"):
         if not any(key in info.options for info in readers.values()):
             listing = "; ".join(f"{name}: {', '.join(info.options)}" for name, info in readers.items())
-            raise FerbenchError(f"--data-option {key}: none of these data sets has such an option; "
-                                f"their options: {listing}")
-    return {name: [text for text in texts or () if text.partition("=")[0].strip() in info.options]
-            for name, info in readers.items()}
+            raise FerbenchError(
+                f"--data-option {key}: none of these data sets has such an option; their options: {listing}"
+            )
+    return {
+        name: [text for text in texts or () if text.partition("=")[0].strip() in info.options]
+        for name, info in readers.items()
+    }

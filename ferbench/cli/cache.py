@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime
-from typing import Optional
 
 import typer
 
@@ -26,12 +25,13 @@ def _plan_lines(entries) -> list[str]:
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="Caches in the store: list them, remove stale entries or all of them.",
-                        no_args_is_help=True)
+    group = typer.Typer(
+        help="Caches in the store: list them, remove stale entries or all of them.", no_args_is_help=True
+    )
 
     @group.command("list")
     def list_entries(
-        kind: Optional[str] = typer.Option(None, "--kind", help=KIND_HELP),
+        kind: str | None = typer.Option(None, "--kind", help=KIND_HELP),
         as_json: bool = typer.Option(False, "--json", help="print exactly one JSON object"),
     ) -> None:
         """Every cache entry with its status, size and age, and totals per kind and status."""
@@ -44,8 +44,11 @@ def register(app: typer.Typer) -> None:
         entries = inventory.inventory(kinds)
         totals = inventory.totals(entries)
         if as_json:
-            typer.echo(json.dumps({"cache": str(inventory.cache_root()), "entries": [e.to_json() for e in entries],
-                                   "totals": totals}))
+            typer.echo(
+                json.dumps(
+                    {"cache": str(inventory.cache_root()), "entries": [e.to_json() for e in entries], "totals": totals}
+                )
+            )
             return
         if not entries:
             typer.echo(f"nothing cached in {inventory.cache_root()}")
@@ -53,18 +56,27 @@ def register(app: typer.Typer) -> None:
         table = Table("kind", "entry", "status", "size", "modified", "description")
         for e in entries:
             description = f"{e.description}\n{e.reason}" if e.reason else e.description
-            table.add_row(e.kind, e.name, e.status, inventory.human_size(e.size),
-                          datetime.fromtimestamp(e.modified).strftime("%Y-%m-%d %H:%M"), description)
+            table.add_row(
+                e.kind,
+                e.name,
+                e.status,
+                inventory.human_size(e.size),
+                datetime.fromtimestamp(e.modified).strftime("%Y-%m-%d %H:%M"),
+                description,
+            )
         # Piped output keeps whole rows (rich would wrap at 80 columns off a terminal).
         Console(width=None if sys.stdout.isatty() else 200).print(table)
         for row in totals:
-            typer.echo(f"total {row['kind']} {row['status']}: {_entries(row['entries'])}, "
-                       f"{inventory.human_size(row['bytes'])}")
+            typer.echo(
+                f"total {row['kind']} {row['status']}: {_entries(row['entries'])}, {inventory.human_size(row['bytes'])}"
+            )
 
     @group.command()
     def clear(
-        kind: Optional[str] = typer.Option(None, "--kind", help=KIND_HELP),
-        stale: bool = typer.Option(False, "--stale", help="remove stale, incomplete and orphaned entries (resumable checkpoints stay)"),
+        kind: str | None = typer.Option(None, "--kind", help=KIND_HELP),
+        stale: bool = typer.Option(
+            False, "--stale", help="remove stale, incomplete and orphaned entries (resumable checkpoints stay)"
+        ),
         everything: bool = typer.Option(False, "--all", help="remove every entry (except those being written)"),
         dry_run: bool = typer.Option(False, "--dry-run", help="only list what would be removed"),
         yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation"),

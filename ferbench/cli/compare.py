@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from typing import Optional
 
 import typer
 
@@ -21,12 +20,18 @@ def _described(run_id: str, tags: dict, y_true, y_pred) -> dict:
     from ferbench.evaluate import bootstrap_ci
     from ferbench.record.tags import TAG_FAMILY, TAG_SEED
 
-    low, high = bootstrap_ci(y_true, y_pred, n_resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED,
-                             confidence=CONFIDENCE)
+    low, high = bootstrap_ci(
+        y_true, y_pred, n_resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED, confidence=CONFIDENCE
+    )
     seed = tags.get(TAG_SEED)
-    return {"run_id": run_id, "family": tags.get(TAG_FAMILY),
-            "seed": int(seed) if seed and seed.isdigit() else seed,
-            "accuracy": float((y_true == y_pred).mean()), "ci_low": low, "ci_high": high}
+    return {
+        "run_id": run_id,
+        "family": tags.get(TAG_FAMILY),
+        "seed": int(seed) if seed and seed.isdigit() else seed,
+        "accuracy": float((y_true == y_pred).mean()),
+        "ci_low": low,
+        "ci_high": high,
+    }
 
 
 def compare(run_a: str, run_b: str, tracking_uri: str | None = None) -> dict:
@@ -41,8 +46,12 @@ def compare(run_a: str, run_b: str, tracking_uri: str | None = None) -> dict:
     return {
         "a": _described(run_a, client.get_run(run_a).data.tags, y_true, pred_a),
         "b": _described(run_b, client.get_run(run_b).data.tags, y_true, pred_b),
-        "n_images": paired.n, "a_only": paired.a_only, "b_only": paired.b_only,
-        "test": "McNemar exact", "p_value": paired.p_value, "verdict": paired.verdict,
+        "n_images": paired.n,
+        "a_only": paired.a_only,
+        "b_only": paired.b_only,
+        "test": "McNemar exact",
+        "p_value": paired.p_value,
+        "verdict": paired.verdict,
         "bootstrap": {"resamples": BOOTSTRAP_RESAMPLES, "seed": BOOTSTRAP_SEED, "confidence": CONFIDENCE},
     }
 
@@ -59,8 +68,10 @@ def verdict_line(result: dict) -> str:
 def _run_line(label: str, run: dict) -> str:
     family = run["family"] or "unknown family"
     seed = "unknown" if run["seed"] is None else run["seed"]
-    return (f"{label}  {run['run_id']}  {family}, seed {seed}: accuracy {run['accuracy']:.4f}  "
-            f"95% CI [{run['ci_low']:.4f}, {run['ci_high']:.4f}]")
+    return (
+        f"{label}  {run['run_id']}  {family}, seed {seed}: accuracy {run['accuracy']:.4f}  "
+        f"95% CI [{run['ci_low']:.4f}, {run['ci_high']:.4f}]"
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -68,7 +79,9 @@ def register(app: typer.Typer) -> None:
     def compare_command(
         run_a: str = typer.Argument(..., help="MLflow run id of run A"),
         run_b: str = typer.Argument(..., help="MLflow run id of run B"),
-        tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: ./ferbench-store)"),
+        tracking_uri: str | None = typer.Option(
+            None, "--tracking-uri", help="MLflow tracking URI (default: ./ferbench-store)"
+        ),
         as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
     ) -> None:
         """Compare two runs' accuracies on the same test images: bootstrap 95% intervals, exact McNemar test."""
@@ -81,6 +94,8 @@ def register(app: typer.Typer) -> None:
             return
         typer.echo(_run_line("A", result["a"]))
         typer.echo(_run_line("B", result["b"]))
-        typer.echo(f"{result['n_images']} shared test images: {result['a_only']} right only in A, "
-                   f"{result['b_only']} right only in B")
+        typer.echo(
+            f"{result['n_images']} shared test images: {result['a_only']} right only in A, "
+            f"{result['b_only']} right only in B"
+        )
         typer.echo(verdict_line(result))

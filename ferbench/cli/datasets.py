@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Optional
 
 import typer
 
@@ -56,8 +55,8 @@ def register(app: typer.Typer) -> None:
     @group.command()
     def describe(
         name: str = typer.Argument(..., help="fer2013, jaffe, ckplus, sfew, folder or synthetic"),
-        path: Optional[str] = typer.Option(None, "--path", help="file or folder holding the data set"),
-        data_option: Optional[list[str]] = DataOption,
+        path: str | None = typer.Option(None, "--path", help="file or folder holding the data set"),
+        data_option: list[str] | None = DataOption,
         as_json: bool = typer.Option(False, "--json", help="print exactly one JSON object"),
         no_cache: bool = typer.Option(False, "--no-cache", help="read from disk even when a cached copy exists"),
     ) -> None:
@@ -67,20 +66,25 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(report))
             return
-        typer.echo(f"{report['name']} ({report['variant'] or 'default'}): {report['n_images']} images, "
-                   f"{report['mode']} {'x'.join(map(str, report['image_shape']))} uint8, "
-                   f"{report['memory_mb']} MB in memory")
+        typer.echo(
+            f"{report['name']} ({report['variant'] or 'default'}): {report['n_images']} images, "
+            f"{report['mode']} {'x'.join(map(str, report['image_shape']))} uint8, "
+            f"{report['memory_mb']} MB in memory"
+        )
         typer.echo("classes: " + ", ".join(f"{k} {v}" for k, v in report["classes"].items()))
-        typer.echo("splits: " + (", ".join(f"{k} {v}" for k, v in report["splits"].items()) or "none (no official split)"))
+        typer.echo(
+            "splits: " + (", ".join(f"{k} {v}" for k, v in report["splits"].items()) or "none (no official split)")
+        )
         typer.echo(f"subjects: {report['subjects'] if report['subjects'] is not None else 'none'}")
         if report["options"]:
             typer.echo("options: " + ", ".join(f"{k}={v}" for k, v in report["options"].items()))
         for split, figures in report["split_statistics"].items():
-            typer.echo(f"{split}: contrast {figures['contrast']}, sharpness {figures['sharpness']} "
-                       f"(medians over {figures['n_sampled']} images)")
+            typer.echo(
+                f"{split}: contrast {figures['contrast']}, sharpness {figures['sharpness']} "
+                f"(medians over {figures['n_sampled']} images)"
+            )
         typer.echo(f"fingerprint: {report['fingerprint']}")
         for note in report["warnings"]:
             typer.echo(f"warning: {note}")
 
     app.add_typer(group, name="datasets")
-

@@ -3,8 +3,6 @@ with one child run per cell (ferbench.grid)."""
 
 from __future__ import annotations
 
-from typing import List, Optional
-
 import typer
 
 from ferbench.cli._data import DataOption, load_data
@@ -26,19 +24,24 @@ def register(app: typer.Typer) -> None:
     def grid_command(
         family: str = typer.Argument(..., help="a feature family, e.g. vgg19_pca_svm"),
         dataset: str = typer.Option(..., "--dataset", help="data set name"),
-        path: Optional[str] = typer.Option(None, "--path", help="where the data set is on disk"),
-        data_option: Optional[List[str]] = DataOption,
+        path: str | None = typer.Option(None, "--path", help="where the data set is on disk"),
+        data_option: list[str] | None = DataOption,
         # ", " between layers so that the help can wrap the default (names are stripped)
-        layers: str = typer.Option("block1_pool, block2_pool, block3_pool, block4_pool, block5_pool, fc1", "--layers",
-                                   metavar="LAYER,...", help="comma-separated layer names"),
+        layers: str = typer.Option(
+            "block1_pool, block2_pool, block3_pool, block4_pool, block5_pool, fc1",
+            "--layers",
+            metavar="LAYER,...",
+            help="comma-separated layer names",
+        ),
         pca: str = typer.Option("50,100,150,200", "--pca", metavar="N,...", help="PCA sizes"),
-        protocol: List[str] = typer.Option(["holdout:0.2"], "--protocol", metavar="PROTOCOL", help="repeatable"),
-        assignments: Optional[List[str]] = typer.Option(None, "--set", metavar="KEY=VALUE",
-                                                        help="other hyperparameter (repeatable)"),
-        weights: Optional[str] = typer.Option(None, "--weights", help="imagenet | none | PATH"),
+        protocol: list[str] = typer.Option(["holdout:0.2"], "--protocol", metavar="PROTOCOL", help="repeatable"),
+        assignments: list[str] | None = typer.Option(
+            None, "--set", metavar="KEY=VALUE", help="other hyperparameter (repeatable)"
+        ),
+        weights: str | None = typer.Option(None, "--weights", help="imagenet | none | PATH"),
         select: str = typer.Option("none", "--select", help="none | ravi (two-step rule; looks at test rows)"),
         seed: int = typer.Option(0, "--seed"),
-        tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri"),
+        tracking_uri: str | None = typer.Option(None, "--tracking-uri"),
     ) -> None:
         """Run a feature family over layers x PCA sizes: one parent run, one child per cell."""
         from ferbench.cli.runs import _family_params
@@ -51,16 +54,26 @@ def register(app: typer.Typer) -> None:
         params = _family_params(family_cls, assignments, weights)
         layer_list = [x.strip() for x in layers.split(",") if x.strip()]
         data = load_data(dataset, path, data_option)
-        parent, cells, chosen = run_grid(family, data, layers=layer_list, pca=_ints(pca, "--pca"),
-                                         protocols=list(protocol), params=params, seed=seed,
-                                         tracking_uri=tracking_uri, select=select)
+        parent, cells, chosen = run_grid(
+            family,
+            data,
+            layers=layer_list,
+            pca=_ints(pca, "--pca"),
+            protocols=list(protocol),
+            params=params,
+            seed=seed,
+            tracking_uri=tracking_uri,
+            select=select,
+        )
         for c in cells:
             if c.get("skipped"):
                 typer.echo(f"{c['layer']:14s} PCA {c['n_components']:4d} {c['protocol']:12s} skipped: {c['skipped']}")
                 continue
             ajk = c["train_ajk_accuracy"]
-            typer.echo(f"{c['layer']:14s} PCA {c['n_components']:4d} {c['protocol']:12s} "
-                       f"test {c['test_accuracy']:.3f}" + (f"  A_JK {ajk:.3f}" if ajk is not None else ""))
+            typer.echo(
+                f"{c['layer']:14s} PCA {c['n_components']:4d} {c['protocol']:12s} "
+                f"test {c['test_accuracy']:.3f}" + (f"  A_JK {ajk:.3f}" if ajk is not None else "")
+            )
         if chosen is not None:
             typer.echo(f"Ravi's rule (test-selected): {chosen['layer']} PCA {chosen['n_components']}")
         typer.echo(f"grid run {parent}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -13,17 +12,21 @@ TRACKING_HELP = "MLflow tracking URI (default: MLFLOW_TRACKING_URI or ./ferbench
 
 
 def leaderboard(
-    dataset: Optional[str] = typer.Option(None, "--dataset", help="Only this data set (e.g. fer2013)."),
-    protocol: Optional[str] = typer.Option(None, "--protocol", help="Only runs under this protocol text."),
-    family: Optional[str] = typer.Option(None, "--family", help="Only this family."),
-    format: str = typer.Option("table", "--format",
-                               help="table, markdown, csv, json or html (one page with a chart)."),
-    wide: bool = typer.Option(False, "--wide", help="Table: every column (protocol, epochs, "
-                              "paper id, reasons in full, vs our best, run)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write the output to this file, not stdout."),
-    log: bool = typer.Option(False, "--log/--no-log", help="Keep the page, chart and tables in MLflow: "
-                             "one kind=leaderboard run per data set and filter, updated each time."),
-    tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help=TRACKING_HELP),
+    dataset: str | None = typer.Option(None, "--dataset", help="Only this data set (e.g. fer2013)."),
+    protocol: str | None = typer.Option(None, "--protocol", help="Only runs under this protocol text."),
+    family: str | None = typer.Option(None, "--family", help="Only this family."),
+    format: str = typer.Option("table", "--format", help="table, markdown, csv, json or html (one page with a chart)."),
+    wide: bool = typer.Option(
+        False, "--wide", help="Table: every column (protocol, epochs, paper id, reasons in full, vs our best, run)."
+    ),
+    out: Path | None = typer.Option(None, "--out", help="Write the output to this file, not stdout."),
+    log: bool = typer.Option(
+        False,
+        "--log/--no-log",
+        help="Keep the page, chart and tables in MLflow: "
+        "one kind=leaderboard run per data set and filter, updated each time.",
+    ),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help=TRACKING_HELP),
     refresh: bool = typer.Option(False, "--refresh", help="Re-read every run instead of catching up the local cache."),
 ) -> None:
     """Our best run per family beside every published number, with comparability and delta."""
@@ -56,10 +59,8 @@ def leaderboard(
     else:
         typer.echo(render(rows, format))
     if log:
-        run_id, created = log_run(rows, dataset, {"dataset": dataset, "protocol": protocol,
-                                                  "family": family})
-        typer.echo(f"leaderboard run {run_id} {'created' if created else 'updated'} in MLflow",
-                   err=True)
+        run_id, created = log_run(rows, dataset, {"dataset": dataset, "protocol": protocol, "family": family})
+        typer.echo(f"leaderboard run {run_id} {'created' if created else 'updated'} in MLflow", err=True)
 
 
 def _write(path: Path, text: str) -> None:
@@ -76,14 +77,13 @@ def _write(path: Path, text: str) -> None:
 
 def register(app: typer.Typer) -> None:
     app.command("leaderboard")(leaderboard)
-    group = typer.Typer(help="Published baselines (ferbench/baselines/published.yaml).",
-                        no_args_is_help=True)
+    group = typer.Typer(help="Published baselines (ferbench/baselines/published.yaml).", no_args_is_help=True)
 
     @group.command("list")
     def list_(
-        family: Optional[str] = typer.Option(None, "--family"),
-        dataset: Optional[str] = typer.Option(None, "--dataset"),
-        paper: Optional[str] = typer.Option(None, "--paper"),
+        family: str | None = typer.Option(None, "--family"),
+        dataset: str | None = typer.Option(None, "--dataset"),
+        paper: str | None = typer.Option(None, "--paper"),
         as_json: bool = typer.Option(False, "--json", help="Print the entries as JSON."),
     ) -> None:
         """List published numbers (every field is in the YAML file)."""
@@ -100,11 +100,13 @@ def register(app: typer.Typer) -> None:
             raise FerbenchError(f"no published baseline matches {chosen}")
         for e in entries:
             value = "matrix" if e["metric"] == "confusion" else f"{100 * e['value']:.2f}%"
-            typer.echo(f"{e['id']:<52} {e['family']:<20} {e['dataset']:<8} {e['protocol']:<12} "
-                       f"{e['split']:<11} {e['metric']:<20} {value:>8}  selected_on={e['selected_on']}")
+            typer.echo(
+                f"{e['id']:<52} {e['family']:<20} {e['dataset']:<8} {e['protocol']:<12} "
+                f"{e['split']:<11} {e['metric']:<20} {value:>8}  selected_on={e['selected_on']}"
+            )
 
     @group.command("sync")
-    def sync_(tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help=TRACKING_HELP)) -> None:
+    def sync_(tracking_uri: str | None = typer.Option(None, "--tracking-uri", help=TRACKING_HELP)) -> None:
         """Write the published numbers into MLflow as source=published runs (idempotent)."""
         from ferbench.baselines.sync import sync
 

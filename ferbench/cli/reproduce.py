@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import List, Optional
 
 import typer
 
@@ -21,18 +20,32 @@ def _list_rows(rows, fmt: str) -> None:
     for row in rows:
         family_cls = registry.get(row.family)
         missing = None if "weights" in row.params else family_cls.unavailable_reason()
-        out.append({"row": row.label, "family": row.family, "params": row.params, "dataset": row.dataset,
-                    "protocol": row.protocol, "epochs": row.epochs, "seeds": list(row.seeds),
-                    "reproduces": list(row.reproduces), "compares_with": list(row.compares_with),
-                    "available": missing is None, "reason": missing, "notes": row.notes})
+        out.append(
+            {
+                "row": row.label,
+                "family": row.family,
+                "params": row.params,
+                "dataset": row.dataset,
+                "protocol": row.protocol,
+                "epochs": row.epochs,
+                "seeds": list(row.seeds),
+                "reproduces": list(row.reproduces),
+                "compares_with": list(row.compares_with),
+                "available": missing is None,
+                "reason": missing,
+                "notes": row.notes,
+            }
+        )
     if fmt == "json":
         typer.echo(json.dumps(out))
         return
     for item in out:
         params = " ".join(f"{k}={v}" for k, v in item["params"].items())
         typer.echo(f"{item['row']}  {item['family']} {params}".rstrip())
-        typer.echo(f"    {item['dataset']} {item['protocol']}, epochs {item['epochs'] or '-'}, "
-                   f"seeds {','.join(map(str, item['seeds']))}")
+        typer.echo(
+            f"    {item['dataset']} {item['protocol']}, epochs {item['epochs'] or '-'}, "
+            f"seeds {','.join(map(str, item['seeds']))}"
+        )
         for label in ("reproduces", "compares_with"):
             if item[label]:
                 typer.echo(f"    {label.replace('_', ' ')}: {', '.join(item[label])}")
@@ -57,16 +70,24 @@ def _print(lines, fmt: str, console, rows, data, parent_run_id: str | None) -> N
 def register(app: typer.Typer) -> None:
     @app.command("reproduce")
     def reproduce_command(
-        papers: Optional[List[str]] = typer.Argument(None, help="paper keys (default: every paper with a spec)"),
-        path: Optional[str] = typer.Option(None, "--path", help="where the data set is on disk"),
-        dataset: Optional[str] = typer.Option(None, "--dataset", help="data set to run the rows of (default: the rows' only one)"),
-        data_option: Optional[List[str]] = DataOption,
-        rows: Optional[str] = typer.Option(None, "--rows", help="comma-separated row ids (ROW or PAPER/ROW)"),
-        seeds: Optional[str] = typer.Option(None, "--seeds", help="comma-separated seeds for every row (default: each row's own)"),
+        papers: list[str] | None = typer.Argument(None, help="paper keys (default: every paper with a spec)"),
+        path: str | None = typer.Option(None, "--path", help="where the data set is on disk"),
+        dataset: str | None = typer.Option(
+            None, "--dataset", help="data set to run the rows of (default: the rows' only one)"
+        ),
+        data_option: list[str] | None = DataOption,
+        rows: str | None = typer.Option(None, "--rows", help="comma-separated row ids (ROW or PAPER/ROW)"),
+        seeds: str | None = typer.Option(
+            None, "--seeds", help="comma-separated seeds for every row (default: each row's own)"
+        ),
         list_rows: bool = typer.Option(False, "--list", help="list the rows and stop; nothing runs"),
-        no_train: bool = typer.Option(False, "--no-train", help="the table from finished runs only; nothing is trained or written"),
+        no_train: bool = typer.Option(
+            False, "--no-train", help="the table from finished runs only; nothing is trained or written"
+        ),
         fmt: str = typer.Option("table", "--format", help="table, markdown or json"),
-        tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: ./ferbench-store)"),
+        tracking_uri: str | None = typer.Option(
+            None, "--tracking-uri", help="MLflow tracking URI (default: ./ferbench-store)"
+        ),
     ) -> None:
         """Reproduce papers' tables and compare them with the published numbers.
 
@@ -97,9 +118,12 @@ def register(app: typer.Typer) -> None:
             _print(reproductions.report(chosen, data, tracking_uri=tracking_uri), fmt, console, chosen, data, None)
             return
         outcome = reproductions.reproduce(
-            chosen, data, tracking_uri=tracking_uri, quiet=quiet,
-            on_line=None if quiet else lambda line: console.print(
-                f"{line.row}: {line.verdict}", highlight=False))
+            chosen,
+            data,
+            tracking_uri=tracking_uri,
+            quiet=quiet,
+            on_line=None if quiet else lambda line: console.print(f"{line.row}: {line.verdict}", highlight=False),
+        )
         _print(outcome.lines, fmt, console, chosen, data, outcome.parent_run_id)
         if outcome.failed:
             raise typer.Exit(1)

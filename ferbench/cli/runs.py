@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from typing import List, Optional
+from typing import Any
 
 import typer
 
@@ -38,32 +38,50 @@ def _interrupted(exc: KeyboardInterrupt, family: str, dataset: str, path, data_o
     if run_id is None:
         typer.echo(f"{word}: no run was started", err=True)
     else:
-        given = [("--path", path), *(("--data-option", text) for text in data_options or ()),
-                 ("--tracking-uri", tracking_uri)]
+        given = [
+            ("--path", path),
+            *(("--data-option", text) for text in data_options or ()),
+            ("--tracking-uri", tracking_uri),
+        ]
         where = "".join(f" {flag} {shlex.quote(str(value))}" for flag, value in given if value)
-        typer.echo(f"{word}: run {run_id} marked KILLED (resume with ferbench run {family} --dataset "
-                   f"{dataset}{where} --resume {run_id})", err=True)
+        typer.echo(
+            f"{word}: run {run_id} marked KILLED (resume with ferbench run {family} --dataset "
+            f"{dataset}{where} --resume {run_id})",
+            err=True,
+        )
     raise typer.Exit(code)
 
 
 def _baseline_line(entry: dict) -> str:
     value = entry.get("value")
     shown = "confusion matrix" if value is None else f"{value:.3f}"
-    return (f"{entry['dataset']} ({entry.get('variant', '')}) {entry['protocol']} "
-            f"{entry['metric']} = {shown}  [{entry.get('source', '')}]")
+    return (
+        f"{entry['dataset']} ({entry.get('variant', '')}) {entry['protocol']} "
+        f"{entry['metric']} = {shown}  [{entry.get('source', '')}]"
+    )
 
 
 def _print_seeds(parent: str, seeds: list[int], results, summary: dict, as_json: bool) -> None:
     if as_json:
-        typer.echo(json.dumps({"parent_run_id": parent, "summary": summary,
-                               "runs": [{**r.to_json(), "seed": s} for s, r in zip(seeds, results)]}))
+        typer.echo(
+            json.dumps(
+                {
+                    "parent_run_id": parent,
+                    "summary": summary,
+                    "runs": [{**r.to_json(), "seed": s} for s, r in zip(seeds, results, strict=True)],
+                }
+            )
+        )
         return
     typer.echo(f"parent run {parent}: {len(results)} seeds")
-    for s, r in zip(seeds, results):
+    for s, r in zip(seeds, results, strict=True):
         typer.echo(f"  seed {s}  run {r.run_id}  test accuracy {r.metrics['test_accuracy']:.3f}")
     mean = summary["test_accuracy_mean"]
-    interval = (f"  95% CI [{summary['test_accuracy_ci_low']:.3f}, {summary['test_accuracy_ci_high']:.3f}]"
-                if "test_accuracy_ci_low" in summary else "")
+    interval = (
+        f"  95% CI [{summary['test_accuracy_ci_low']:.3f}, {summary['test_accuracy_ci_high']:.3f}]"
+        if "test_accuracy_ci_low" in summary
+        else ""
+    )
     typer.echo(f"test accuracy mean {mean:.3f}{interval}")
 
 
@@ -72,19 +90,31 @@ def register(app: typer.Typer) -> None:
     def run_command(
         family: str = typer.Argument(..., help="registered family name (see `ferbench models`)"),
         dataset: str = typer.Option(..., "--dataset", help="data set name (see `ferbench datasets`)"),
-        path: Optional[str] = typer.Option(None, "--path", help="where the data set is on disk"),
-        data_option: Optional[List[str]] = DataOption,
-        protocol: Optional[str] = typer.Option(None, "--protocol", help="official, holdout[:f], kfold[:k], loo, subject-kfold[:k], loso"),
-        assignments: Optional[List[str]] = typer.Option(None, "--set", metavar="KEY=VALUE",
-                                                        help="hyperparameter (repeatable)"),
-        epochs: Optional[int] = typer.Option(None, "--epochs", help="training epochs (default: the family's)"),
-        seed: Optional[int] = typer.Option(None, "--seed", help="random seed, recorded with the run (default 0)"),
-        seeds: Optional[str] = typer.Option(None, "--seeds", help="comma-separated seeds: one child run per seed under a parent "
-                                            "holding their mean, std and 95% CI"),
-        weights: Optional[str] = typer.Option(None, "--weights", help="imagenet | none | path (pretrained families only)"),
-        tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: ./ferbench-store)"),
-        resume: Optional[str] = typer.Option(None, "--resume", metavar="RUN_ID",
-                                             help="go on with this stopped run from its checkpoint, with its own settings"),
+        path: str | None = typer.Option(None, "--path", help="where the data set is on disk"),
+        data_option: list[str] | None = DataOption,
+        protocol: str | None = typer.Option(
+            None, "--protocol", help="official, holdout[:f], kfold[:k], loo, subject-kfold[:k], loso"
+        ),
+        assignments: list[str] | None = typer.Option(
+            None, "--set", metavar="KEY=VALUE", help="hyperparameter (repeatable)"
+        ),
+        epochs: int | None = typer.Option(None, "--epochs", help="training epochs (default: the family's)"),
+        seed: int | None = typer.Option(None, "--seed", help="random seed, recorded with the run (default 0)"),
+        seeds: str | None = typer.Option(
+            None,
+            "--seeds",
+            help="comma-separated seeds: one child run per seed under a parent holding their mean, std and 95% CI",
+        ),
+        weights: str | None = typer.Option(None, "--weights", help="imagenet | none | path (pretrained families only)"),
+        tracking_uri: str | None = typer.Option(
+            None, "--tracking-uri", help="MLflow tracking URI (default: ./ferbench-store)"
+        ),
+        resume: str | None = typer.Option(
+            None,
+            "--resume",
+            metavar="RUN_ID",
+            help="go on with this stopped run from its checkpoint, with its own settings",
+        ),
         as_json: bool = typer.Option(False, "--json", help="print one JSON object, no progress"),
     ) -> None:
         """Train and evaluate one family under a protocol, recorded as an MLflow run."""
@@ -100,9 +130,18 @@ def register(app: typer.Typer) -> None:
                 raise FerbenchError("give --seed or --seeds, not both")
             seed_list = parse_seeds(seeds)
         if resume is not None:
-            given = [flag for flag, value in (("--protocol", protocol), ("--set", assignments), ("--epochs", epochs),
-                                              ("--seed", seed), ("--seeds", seeds), ("--weights", weights))
-                     if value not in (None, [])]
+            given = [
+                flag
+                for flag, value in (
+                    ("--protocol", protocol),
+                    ("--set", assignments),
+                    ("--epochs", epochs),
+                    ("--seed", seed),
+                    ("--seeds", seeds),
+                    ("--weights", weights),
+                )
+                if value not in (None, [])
+            ]
             if given:
                 raise FerbenchError(f"--resume goes on with the run's own settings: drop {', '.join(given)}")
         else:
@@ -117,13 +156,29 @@ def register(app: typer.Typer) -> None:
                 if seed_list is not None:
                     from ferbench.seeds import run_seeds
 
-                    parent, results, summary = run_seeds(family, data, seed_list, protocol=protocol, params=params,
-                                                         epochs=epochs, tracking_uri=tracking_uri, quiet=as_json)
+                    parent, results, summary = run_seeds(
+                        family,
+                        data,
+                        seed_list,
+                        protocol=protocol,
+                        params=params,
+                        epochs=epochs,
+                        tracking_uri=tracking_uri,
+                        quiet=as_json,
+                    )
                 elif resume is not None:
                     result = runner.resume(resume, data, family=family, tracking_uri=tracking_uri, quiet=as_json)
                 else:
-                    result = runner.run(family, data, protocol=protocol, params=params, epochs=epochs,
-                                        seed=0 if seed is None else seed, tracking_uri=tracking_uri, quiet=as_json)
+                    result = runner.run(
+                        family,
+                        data,
+                        protocol=protocol,
+                        params=params,
+                        epochs=epochs,
+                        seed=0 if seed is None else seed,
+                        tracking_uri=tracking_uri,
+                        quiet=as_json,
+                    )
             except KeyboardInterrupt as exc:
                 _interrupted(exc, family, dataset, path, data_option, tracking_uri)
         if seed_list is not None:
@@ -136,8 +191,10 @@ def register(app: typer.Typer) -> None:
         std = f" ± {m['test_accuracy_std']:.3f}" if "test_accuracy_std" in m else ""
         resumed = " (resumed)" if resume is not None else ""
         typer.echo(f"run {result.run_id}{resumed}  {family} on {data.name} ({result.protocol})")
-        typer.echo(f"test accuracy {m['test_accuracy']:.3f}{std}  macro-F1 {m['test_macro_f1']:.3f}"
-                   f"  wall time {result.wall_time_s:.1f} s")
+        typer.echo(
+            f"test accuracy {m['test_accuracy']:.3f}{std}  macro-F1 {m['test_macro_f1']:.3f}"
+            f"  wall time {result.wall_time_s:.1f} s"
+        )
         if result.fold_metrics and len(result.fold_metrics) > 1:
             accs = " ".join(f"{f['test_accuracy']:.3f}" for f in result.fold_metrics[:20])
             more = " ..." if len(result.fold_metrics) > 20 else ""
@@ -149,24 +206,33 @@ def register(app: typer.Typer) -> None:
         from ferbench.baselines import for_family
         from ferbench.families import registry
 
-        out = []
+        out: list[dict[str, Any]] = []
         for name, cls in registry.load_all().items():
-            out.append({
-                "name": name, "paper": cls.paper, "title": cls.title,
-                "input_shape": list(cls.input_shape), "default_protocol": cls.default_protocol,
-                "default_epochs": cls.default_epochs, "quick_epochs": cls.quick_epochs,
-                "params": {k: p.default for k, p in cls.params_spec().items()},
-                "unavailable": cls.unavailable_reason(), "notes": cls.notes,
-                "published": for_family(name),
-            })
+            out.append(
+                {
+                    "name": name,
+                    "paper": cls.paper,
+                    "title": cls.title,
+                    "input_shape": list(cls.input_shape),
+                    "default_protocol": cls.default_protocol,
+                    "default_epochs": cls.default_epochs,
+                    "quick_epochs": cls.quick_epochs,
+                    "params": {k: p.default for k, p in cls.params_spec().items()},
+                    "unavailable": cls.unavailable_reason(),
+                    "notes": cls.notes,
+                    "published": for_family(name),
+                }
+            )
         if as_json:
             typer.echo(json.dumps(out, default=str))
             return
         for info in out:
             shape = "x".join(map(str, info["input_shape"]))
             typer.echo(f"{info['name']}  [{info['paper']}]  {info['title']}")
-            typer.echo(f"    input {shape}, protocol {info['default_protocol'] or '-'}, "
-                       f"epochs {info['default_epochs'] or '-'} (quick {info['quick_epochs'] or '-'})")
+            typer.echo(
+                f"    input {shape}, protocol {info['default_protocol'] or '-'}, "
+                f"epochs {info['default_epochs'] or '-'} (quick {info['quick_epochs'] or '-'})"
+            )
             if info["unavailable"]:
                 typer.echo(f"    unavailable here: {info['unavailable']}")
             if info["notes"]:
@@ -178,15 +244,20 @@ def register(app: typer.Typer) -> None:
 
     @app.command("bench")
     def bench_command(
-        dataset: str = typer.Option("synthetic", "--dataset", help="data set name (default: the embedded synthetic set)"),
-        path: Optional[str] = typer.Option(None, "--path", help="where the data set is on disk"),
-        data_option: Optional[List[str]] = DataOption,
-        families: Optional[str] = typer.Option(None, "--families", help="comma-separated family names (default: all)"),
+        dataset: str = typer.Option(
+            "synthetic", "--dataset", help="data set name (default: the embedded synthetic set)"
+        ),
+        path: str | None = typer.Option(None, "--path", help="where the data set is on disk"),
+        data_option: list[str] | None = DataOption,
+        families: str | None = typer.Option(None, "--families", help="comma-separated family names (default: all)"),
         budget: str = typer.Option("quick", "--budget", help="quick (the families' quick epochs and settings) | paper"),
         seed: int = typer.Option(0, "--seed", help="random seed, recorded with every run"),
-        seeds: Optional[str] = typer.Option(None, "--seeds", help="comma-separated seeds: each family runs once per seed, "
-                                            "its row shows the mean and 95% CI"),
-        tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
+        seeds: str | None = typer.Option(
+            None,
+            "--seeds",
+            help="comma-separated seeds: each family runs once per seed, its row shows the mean and 95% CI",
+        ),
+        tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
         as_json: bool = typer.Option(False, "--json", help="print the table as JSON, no progress"),
     ) -> None:
         """Run every family that can run here on one data set and print a leaderboard."""
@@ -206,8 +277,7 @@ def register(app: typer.Typer) -> None:
             raise FerbenchError(f"--budget {budget!r} is not one of {', '.join(bench.BUDGETS)}")
         record.setup(tracking_uri)  # an unusable store fails before any data is read
         data = load_data(dataset, path, data_option)
-        plans, skipped = bench.plan_all(chosen, data, budget=budget, seed=seed,
-                                        tracking_uri=tracking_uri)
+        plans, skipped = bench.plan_all(chosen, data, budget=budget, seed=seed, tracking_uri=tracking_uri)
         if not as_json:
             later = f"; {len(skipped)} skipped, listed after the table" if skipped else ""
             count = f"{len(plans)} famil{'y' if len(plans) == 1 else 'ies'}"

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
 
 import typer
 
 from ferbench.cli._data import DataOption, load_data
 
 
-def _storage(url: Optional[str]):
+def _storage(url: str | None):
     from ferbench import store
     from ferbench.tuning import open_storage
 
@@ -37,8 +36,11 @@ def _summary(result) -> str:
         lines += [f"  {name:<{width}}  {_value_text(value)}" for name, value in params.items()]
     if result.final:
         metrics = result.final["metrics"]
-        scores = ", ".join(f"{label} {metrics[key]:.4f}" for key, label in
-                           (("test_accuracy", "test accuracy"), ("test_macro_f1", "macro-F1")) if key in metrics)
+        scores = ", ".join(
+            f"{label} {metrics[key]:.4f}"
+            for key, label in (("test_accuracy", "test accuracy"), ("test_macro_f1", "macro-F1"))
+            if key in metrics
+        )
         lines.append(f"tested once: {scores} (run {result.final['run_id']})")
     if not result.finished:
         lines.append("timeout reached before the target; run the same command to continue")
@@ -50,22 +52,31 @@ def register(app: typer.Typer) -> None:
     def tune(
         family: str = typer.Argument(..., help="registered family name (see `ferbench models`)"),
         dataset: str = typer.Option(..., "--dataset", help="data set reader name, e.g. fer2013, synthetic"),
-        path: Optional[str] = typer.Option(None, "--path", help="where the data set lives"),
-        data_option: Optional[list[str]] = DataOption,
-        protocol: Optional[str] = typer.Option(None, "--protocol", help="e.g. official, holdout:0.2, kfold:5"),
+        path: str | None = typer.Option(None, "--path", help="where the data set lives"),
+        data_option: list[str] | None = DataOption,
+        protocol: str | None = typer.Option(None, "--protocol", help="e.g. official, holdout:0.2, kfold:5"),
         trials: int = typer.Option(..., "--trials", help="TOTAL finished trials wanted (a resume adds up to it)"),
-        timeout: Optional[float] = typer.Option(None, "--timeout", help="stop starting trials after S seconds"),
-        study: Optional[str] = typer.Option(None, "--study", help="study name (default family-dataset-protocol)"),
-        storage: Optional[str] = typer.Option(None, "--storage", help="SQLAlchemy URL (default ferbench-store/optuna.db)"),
+        timeout: float | None = typer.Option(None, "--timeout", help="stop starting trials after S seconds"),
+        study: str | None = typer.Option(None, "--study", help="study name (default family-dataset-protocol)"),
+        storage: str | None = typer.Option(None, "--storage", help="SQLAlchemy URL (default ferbench-store/optuna.db)"),
         sampler: str = typer.Option("tpe", "--sampler", help="tpe or random"),
-        pruner: str = typer.Option("median", "--pruner", help="median, rung (successive halving at the cheap first rung), rung-screen (rung, and the sampler's random start-up trials stop there), hyperband or none"),
+        pruner: str = typer.Option(
+            "median",
+            "--pruner",
+            help=(
+                "median, rung (successive halving at the cheap first rung), rung-screen (rung, and the "
+                "sampler's random start-up trials stop there), hyperband or none"
+            ),
+        ),
         seed: int = typer.Option(0, "--seed"),
-        set_: Optional[list[str]] = typer.Option(None, "--set", metavar="KEY=VALUE",
-                                                 help="hyperparameter fixed, not tuned (repeatable)"),
-        space: Optional[list[str]] = typer.Option(None, "--space", metavar="KEY=RANGE",
-                                                  help="range override key=low:high or key=a,b (repeatable)"),
-        epochs: Optional[int] = typer.Option(None, "--epochs", help="epochs of a full trial"),
-        tracking_uri: Optional[str] = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
+        set_: list[str] | None = typer.Option(
+            None, "--set", metavar="KEY=VALUE", help="hyperparameter fixed, not tuned (repeatable)"
+        ),
+        space: list[str] | None = typer.Option(
+            None, "--space", metavar="KEY=RANGE", help="range override key=low:high or key=a,b (repeatable)"
+        ),
+        epochs: int | None = typer.Option(None, "--epochs", help="epochs of a full trial"),
+        tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow tracking URI"),
         final: bool = typer.Option(True, "--final/--no-final", help="retrain the best config and test it once"),
         as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
     ) -> None:
@@ -80,9 +91,24 @@ def register(app: typer.Typer) -> None:
         data = load_data(dataset, path, data_option)
         echo = (lambda text: None) if as_json else typer.echo
         try:
-            result = run_tune(family, data, trials=trials, protocol=protocol, timeout=timeout, study_name=study,
-                              storage=storage, sampler=sampler, pruner=pruner, seed=seed, fixed=fixed,
-                              space=space, epochs=epochs, tracking_uri=tracking_uri, final=final, echo=echo)
+            result = run_tune(
+                family,
+                data,
+                trials=trials,
+                protocol=protocol,
+                timeout=timeout,
+                study_name=study,
+                storage=storage,
+                sampler=sampler,
+                pruner=pruner,
+                seed=seed,
+                fixed=fixed,
+                space=space,
+                epochs=epochs,
+                tracking_uri=tracking_uri,
+                final=final,
+                echo=echo,
+            )
         except KeyboardInterrupt:
             typer.echo("interrupted: the study is intact; run the same command to resume", err=True)
             raise typer.Exit(130) from None
@@ -96,7 +122,7 @@ def register(app: typer.Typer) -> None:
     @studies_app.callback(invoke_without_command=True)
     def studies(
         ctx: typer.Context,
-        storage: Optional[str] = typer.Option(None, "--storage", help="SQLAlchemy URL (default ferbench-store/optuna.db)"),
+        storage: str | None = typer.Option(None, "--storage", help="SQLAlchemy URL (default ferbench-store/optuna.db)"),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """List the studies with trial counts per state and best value."""
@@ -116,14 +142,16 @@ def register(app: typer.Typer) -> None:
         for r in rows:
             best = "-" if r["best_value"] is None else f"{r['best_value']:.4f} (trial {r['best_trial']})"
             counts = {state.upper(): r[state] for state in ("complete", "pruned", "fail", "running", "waiting")}
-            typer.echo(f"{r['study']}  {r['family']} on {r['dataset']} [{r['protocol']}]  {r['trials']} trials: "
-                       f"{counts_text(counts, r['target'])}  best={best}")
+            typer.echo(
+                f"{r['study']}  {r['family']} on {r['dataset']} [{r['protocol']}]  {r['trials']} trials: "
+                f"{counts_text(counts, r['target'])}  best={best}"
+            )
 
     @studies_app.command("show")
     def show(
         ctx: typer.Context,
         name: str = typer.Argument(..., help="study name"),
-        storage: Optional[str] = typer.Option(None, "--storage"),
+        storage: str | None = typer.Option(None, "--storage"),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """The trials of study NAME: state, value, params."""

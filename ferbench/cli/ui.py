@@ -10,7 +10,6 @@ import sys
 import threading
 import time
 import urllib.request
-from typing import Optional
 
 import typer
 
@@ -31,9 +30,24 @@ _NOTICES = ("[MLflow] Security middleware enabled with default settings",)
 def server_command(tracking_uri: str, port: int) -> list[str]:
     """`mlflow server` on the store; artifacts stay where each experiment says (local paths).
     uvicorn logs warnings and errors only: no line per HTTP request, no start-up chatter."""
-    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", tracking_uri,
-               "--registry-store-uri", tracking_uri, "--host", HOST, "--port", str(port), "--workers", "1",
-               "--uvicorn-opts", "--no-access-log --log-level warning"]
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        tracking_uri,
+        "--registry-store-uri",
+        tracking_uri,
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--uvicorn-opts",
+        "--no-access-log --log-level warning",
+    ]
     if tracking_uri.startswith("sqlite:///"):
         from ferbench.store import mlflow_artifact_root
 
@@ -44,8 +58,11 @@ def server_command(tracking_uri: str, port: int) -> list[str]:
 def server_environment() -> dict[str, str]:
     """MLflow's INFO lines (database set-up, migrations) and the libraries' Python warnings
     (deprecations) off too; a user's own settings win."""
-    return {**os.environ, "MLFLOW_LOGGING_LEVEL": os.environ.get("MLFLOW_LOGGING_LEVEL") or "WARNING",
-            "PYTHONWARNINGS": os.environ.get("PYTHONWARNINGS") or "ignore"}
+    return {
+        **os.environ,
+        "MLFLOW_LOGGING_LEVEL": os.environ.get("MLFLOW_LOGGING_LEVEL") or "WARNING",
+        "PYTHONWARNINGS": os.environ.get("PYTHONWARNINGS") or "ignore",
+    }
 
 
 def forward(lines, out) -> None:
@@ -78,8 +95,11 @@ def experiment_links(url: str) -> list[tuple[str, str]]:
 
     with urllib.request.urlopen(f"{url}/ajax-api/2.0/mlflow/experiments/search?max_results=1000", timeout=10) as answer:
         experiments = json.load(answer).get("experiments", [])
-    return [(e["name"], f"{url}/#/experiments/{e['experiment_id']}?workflowType=machine_learning")
-            for e in sorted(experiments, key=lambda e: e["name"]) if e["name"].startswith("ferbench-")]
+    return [
+        (e["name"], f"{url}/#/experiments/{e['experiment_id']}?workflowType=machine_learning")
+        for e in sorted(experiments, key=lambda e: e["name"])
+        if e["name"].startswith("ferbench-")
+    ]
 
 
 def _interrupt(signum, frame):
@@ -88,8 +108,9 @@ def _interrupt(signum, frame):
 
 def ui(
     port: int = typer.Option(5000, "--port", help="Port on 127.0.0.1."),
-    tracking_uri: Optional[str] = typer.Option(
-        None, "--tracking-uri", help="MLflow store (default: MLFLOW_TRACKING_URI or ./ferbench-store)."),
+    tracking_uri: str | None = typer.Option(
+        None, "--tracking-uri", help="MLflow store (default: MLFLOW_TRACKING_URI or ./ferbench-store)."
+    ),
 ) -> None:
     """Start the MLflow UI on the ferbench store (Ctrl-C stops it)."""
     from ferbench import record
@@ -103,13 +124,21 @@ def ui(
 
     uri = store.mlflow_tracking_uri(tracking_uri)
     if not uri.startswith(("sqlite:", "postgresql", "mysql", "mssql", "file:", "/")):
-        raise FerbenchError(f"--tracking-uri {uri}: `ferbench ui` serves a database store; "
-                            "for a tracking server, open that server's address instead")
+        raise FerbenchError(
+            f"--tracking-uri {uri}: `ferbench ui` serves a database store; "
+            "for a tracking server, open that server's address instead"
+        )
     url = f"http://{HOST}:{port}"
     # SIGTERM (service managers, `timeout`) must stop the server too, not orphan it.
     previous = signal.signal(signal.SIGTERM, _interrupt)
-    process = subprocess.Popen(server_command(uri, port), env=server_environment(), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, errors="replace")
+    process = subprocess.Popen(
+        server_command(uri, port),
+        env=server_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    )
     threading.Thread(target=forward, args=(process.stdout, sys.stderr), daemon=True).start()
     try:
         wait_healthy(url, process)

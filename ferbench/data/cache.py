@@ -65,7 +65,8 @@ def keyed_tree(reader: str, source: Path, options: dict) -> tuple[str, str | Non
                     if entry.is_symlink() and not Path(entry.path).resolve().is_relative_to(root):
                         raise FerbenchError(
                             f"{entry.path}: a directory link out of the data folder {root} (to "
-                            f"{Path(entry.path).resolve()}); move or copy those files into the folder")
+                            f"{Path(entry.path).resolve()}); move or copy those files into the folder"
+                        )
                     stack.append((Path(entry.path), f"{name}/", (*ancestors, (st.st_dev, st.st_ino))))
                 elif entry.is_file():
                     st = entry.stat()
@@ -80,8 +81,11 @@ def keyed_tree(reader: str, source: Path, options: dict) -> tuple[str, str | Non
     digest.update("\n".join(lines).encode())
     note = None
     if loops:
-        note = (f"skipped {len(loops)} link(s) that loop or lead nowhere in {source}: "
-                + "; ".join(sorted(loops)[:5]) + (" ..." if len(loops) > 5 else ""))
+        note = (
+            f"skipped {len(loops)} link(s) that loop or lead nowhere in {source}: "
+            + "; ".join(sorted(loops)[:5])
+            + (" ..." if len(loops) > 5 else "")
+        )
     return digest.hexdigest(), note
 
 
@@ -146,15 +150,22 @@ def save(key: str, dataset: FaceDataset, inputs: dict | None = None) -> None:
         if getattr(dataset, extra) is not None:
             arrays[extra] = getattr(dataset, extra)
     meta = {
-        "class_names": list(dataset.class_names), "name": dataset.name, "variant": dataset.variant,
-        "source": dataset.source, "options": dataset.options, "warnings": dataset.warnings,
-        "fingerprint": dataset.fingerprint, "cache_version": CACHE_VERSION, "key_inputs": inputs,
+        "class_names": list(dataset.class_names),
+        "name": dataset.name,
+        "variant": dataset.variant,
+        "source": dataset.source,
+        "options": dataset.options,
+        "warnings": dataset.warnings,
+        "fingerprint": dataset.fingerprint,
+        "cache_version": CACHE_VERSION,
+        "key_inputs": inputs,
     }
     try:
         # entered sidecar first, so it is renamed into place last: an entry without it is not read
         with ExitStack() as files:
-            meta_file, arrays_file, images_file = (files.enter_context(store.atomic_write(path))
-                                                   for path in (meta_path, arrays_path, images_path))
+            meta_file, arrays_file, images_file = (
+                files.enter_context(store.atomic_write(path)) for path in (meta_path, arrays_path, images_path)
+            )
             np.save(images_file, np.ascontiguousarray(dataset.images), allow_pickle=False)
             np.savez(arrays_file, allow_pickle=False, **arrays)  # read back with allow_pickle=False
             meta_file.write(json.dumps(meta, default=str).encode())  # as stat_key hashes the options

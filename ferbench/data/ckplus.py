@@ -36,8 +36,15 @@ def detect(root: Path) -> str | None:
     return None
 
 
-def read(root: Path, *, contempt: str = "drop", ck_frames: int = 3, ck_first_neutral: bool = False,
-         skip_corrupt: bool = False, image_size: int | None = None) -> FaceDataset:
+def read(
+    root: Path,
+    *,
+    contempt: str = "drop",
+    ck_frames: int = 3,
+    ck_first_neutral: bool = False,
+    skip_corrupt: bool = False,
+    image_size: int | None = None,
+) -> FaceDataset:
     variant = detect(root)
     if variant is None:
         raise FerbenchError(f"{root}: matches no CK+ layout; expected {NEEDS}")
@@ -65,9 +72,17 @@ def read(root: Path, *, contempt: str = "drop", ck_frames: int = 3, ck_first_neu
     size = (image_size, image_size) if image_size else None
     images, kept, notes = decode_many(paths, colour=False, size=size, skip_corrupt=skip_corrupt)
     class_names = EMOTIONS_WITH_CONTEMPT if contempt == "keep" else EMOTIONS
-    return FaceDataset(images=images, labels=label_codes(names, class_names, root)[kept],
-                       class_names=class_names, subjects=np.array(subjects)[kept], name="ckplus",
-                       variant=variant, source=str(root), options=options, warnings=warnings + notes)
+    return FaceDataset(
+        images=images,
+        labels=label_codes(names, class_names, root)[kept],
+        class_names=class_names,
+        subjects=np.array(subjects)[kept],
+        name="ckplus",
+        variant=variant,
+        source=str(root),
+        options=options,
+        warnings=warnings + notes,
+    )
 
 
 def _emotion(path: Path) -> str:

@@ -41,19 +41,29 @@ def crop_faces(dataset, detector="haar", on_miss="keep", margin=0.1, size=None):
         crops.append(cv2.resize(image, (out_w, out_h), interpolation=cv2.INTER_AREA))
     keep = np.ones(len(dataset), dtype=bool) if on_miss == "keep" else found
     missed = int((~found).sum())
-    report = {"detector": detector, "n_images": len(dataset), "found": int(found.sum()),
-              "missed": missed, "on_miss": on_miss,
-              "kept_uncropped": missed if on_miss == "keep" else 0,
-              "dropped": missed if on_miss == "drop" else 0,
-              "missed_index": np.flatnonzero(~found).tolist()[:50]}
+    report = {
+        "detector": detector,
+        "n_images": len(dataset),
+        "found": int(found.sum()),
+        "missed": missed,
+        "on_miss": on_miss,
+        "kept_uncropped": missed if on_miss == "keep" else 0,
+        "dropped": missed if on_miss == "drop" else 0,
+        "missed_index": np.flatnonzero(~found).tolist()[:50],
+    }
     if not keep.any():
         raise FerbenchError(f"face crop: no face found in any of the {len(dataset)} images of {dataset.name!r}")
     pick = lambda a: None if a is None else a[keep]  # noqa: E731
-    note = (f"face crop ({detector}): {report['found']} found, {missed} missed "
-            f"({'kept uncropped' if on_miss == 'keep' else 'dropped'})")
+    note = (
+        f"face crop ({detector}): {report['found']} found, {missed} missed "
+        f"({'kept uncropped' if on_miss == 'keep' else 'dropped'})"
+    )
     cropped = dataclasses.replace(
-        dataset, images=np.stack(crops)[keep], labels=dataset.labels[keep],
-        subjects=pick(dataset.subjects), splits=pick(dataset.splits),
+        dataset,
+        images=np.stack(crops)[keep],
+        labels=dataset.labels[keep],
+        subjects=pick(dataset.subjects),
+        splits=pick(dataset.splits),
         options={**dataset.options, "face_crop": f"{detector}:{on_miss}:{margin:g}:{out_h}x{out_w}"},
         warnings=[*dataset.warnings, note],
     )

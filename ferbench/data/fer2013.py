@@ -114,8 +114,9 @@ def read_csv(path: Path) -> FaceDataset:
     if n == 0:
         raise FerbenchError(f"{path}: CSV holds no rows")
     # Slices are views: the preallocated array is not copied.
-    return FaceDataset(images=images[:n], labels=labels[:n],
-                       splits=splits[:n], name="fer2013", variant="csv", source=str(path))
+    return FaceDataset(
+        images=images[:n], labels=labels[:n], splits=splits[:n], name="fer2013", variant="csv", source=str(path)
+    )
 
 
 def read_folder(root: Path, *, skip_corrupt: bool = False) -> FaceDataset:
@@ -139,10 +140,18 @@ def read_folder(root: Path, *, skip_corrupt: bool = False) -> FaceDataset:
         unprefixed += usage is None
         splits.append(usage or fallback)
     if 0 < unprefixed < len(paths):
-        warnings.append(f"{unprefixed} of {len(paths)} files lack a Training_/PublicTest_/PrivateTest_ prefix; "
-                        "their folder gave their split")
+        warnings.append(
+            f"{unprefixed} of {len(paths)} files lack a Training_/PublicTest_/PrivateTest_ prefix; "
+            "their folder gave their split"
+        )
     images, kept, notes = decode_many(paths, colour=False, size=(SIDE, SIDE), skip_corrupt=skip_corrupt)
     labels = label_codes(names, EMOTIONS, root)[kept]
-    return FaceDataset(images=images, labels=labels, splits=np.array(splits)[kept], name="fer2013",
-                       variant="folder" if not unprefixed else "folder-no-prefix", source=str(root),
-                       warnings=warnings + notes)
+    return FaceDataset(
+        images=images,
+        labels=labels,
+        splits=np.array(splits)[kept],
+        name="fer2013",
+        variant="folder" if not unprefixed else "folder-no-prefix",
+        source=str(root),
+        warnings=warnings + notes,
+    )

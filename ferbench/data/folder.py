@@ -17,8 +17,14 @@ from ferbench.labels import CONTEMPT, EMOTIONS, EMOTIONS_WITH_CONTEMPT
 SPLITS = {"train": "train", "val": "val", "validation": "val", "test": "test"}
 
 
-def read(root: Path, *, class_map: dict[str, str] | None = None, skip_corrupt: bool = False,
-         image_size: int | None = None, colour: bool | None = None) -> FaceDataset:
+def read(
+    root: Path,
+    *,
+    class_map: dict[str, str] | None = None,
+    skip_corrupt: bool = False,
+    image_size: int | None = None,
+    colour: bool | None = None,
+) -> FaceDataset:
     if not root.is_dir():
         raise FerbenchError(f"{root}: the folder reader needs a directory of <class>/ folders")
     folders = subdirs(root)
@@ -43,7 +49,14 @@ def read(root: Path, *, class_map: dict[str, str] | None = None, skip_corrupt: b
     options: dict[str, Any] = {"class_map": class_map} if class_map else {}
     if image_size:
         options["image_size"] = image_size
-    return FaceDataset(images=images, labels=label_codes(names, class_names, root)[kept],
-                       class_names=class_names, splits=np.array(splits)[kept] if splits else None,
-                       name="folder", variant="rgb" if colour else "grey", source=str(root),
-                       options=options, warnings=warnings + notes)
+    return FaceDataset(
+        images=images,
+        labels=label_codes(names, class_names, root)[kept],
+        class_names=class_names,
+        splits=np.array(splits)[kept] if splits else None,
+        name="folder",
+        variant="rgb" if colour else "grey",
+        source=str(root),
+        options=options,
+        warnings=warnings + notes,
+    )

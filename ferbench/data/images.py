@@ -184,13 +184,17 @@ def decode_many(
                 continue
             if not skip_corrupt:
                 pool.shutdown(cancel_futures=True)
-                raise FerbenchError(f"{paths[i]}: {problem} "
-                                    "(--data-option skip_corrupt=true drops such files and reports them)")
+                raise FerbenchError(
+                    f"{paths[i]}: {problem} (--data-option skip_corrupt=true drops such files and reports them)"
+                )
             kept[i] = False
             skipped.append(f"{paths[i]} ({problem})")
     if skipped:
-        warnings.append(f"skipped {len(skipped)} corrupt image(s): " + "; ".join(skipped[:20])
-                        + (" ..." if len(skipped) > 20 else ""))
+        warnings.append(
+            f"skipped {len(skipped)} corrupt image(s): "
+            + "; ".join(skipped[:20])
+            + (" ..." if len(skipped) > 20 else "")
+        )
     if resized[kept].any():
         warnings.append(f"resized {int(resized[kept].sum())} image(s) of another size to {width}x{height}")
     if not kept.any():

@@ -16,8 +16,9 @@ from ferbench.data.images import decode_many, label_codes, list_images
 from ferbench.errors import FerbenchError
 from ferbench.labels import EMOTIONS
 
-NAME = re.compile(r"^(?P<subject>[A-Za-z]{2,3})\.(?P<code>AN|DI|FE|HA|NE|SA|SU)(?P<rep>\d+)\.(?P<serial>\d+)\.tiff?$",
-                  re.IGNORECASE)
+NAME = re.compile(
+    r"^(?P<subject>[A-Za-z]{2,3})\.(?P<code>AN|DI|FE|HA|NE|SA|SU)(?P<rep>\d+)\.(?P<serial>\d+)\.tiff?$", re.IGNORECASE
+)
 CODES = {"AN": "angry", "DI": "disgust", "FE": "fear", "HA": "happy", "NE": "neutral", "SA": "sad", "SU": "surprise"}
 
 
@@ -33,13 +34,22 @@ def read(root: Path, *, skip_corrupt: bool = False, image_size: int | None = Non
     for path in files:
         match = NAME.match(path.name)
         if match is None:
-            raise FerbenchError(f"{path}: JAFFE file name does not parse; expected SUBJECT.CODE<n>.<serial>.tiff "
-                                "with CODE one of AN, DI, FE, HA, NE, SA, SU")
+            raise FerbenchError(
+                f"{path}: JAFFE file name does not parse; expected SUBJECT.CODE<n>.<serial>.tiff "
+                "with CODE one of AN, DI, FE, HA, NE, SA, SU"
+            )
         subjects.append(match["subject"].upper())
         names.append(CODES[match["code"].upper()])
     warnings = [f"ignored {len(others)} non-TIFF file(s), e.g. {others[0].name}"] if others else []
     size = (image_size, image_size) if image_size else None
     images, kept, notes = decode_many(files, colour=False, size=size, skip_corrupt=skip_corrupt)
-    return FaceDataset(images=images, labels=label_codes(names, EMOTIONS, root)[kept],
-                       subjects=np.array(subjects)[kept], name="jaffe", variant="tiff", source=str(root),
-                       options={"image_size": image_size} if image_size else {}, warnings=warnings + notes)
+    return FaceDataset(
+        images=images,
+        labels=label_codes(names, EMOTIONS, root)[kept],
+        subjects=np.array(subjects)[kept],
+        name="jaffe",
+        variant="tiff",
+        source=str(root),
+        options={"image_size": image_size} if image_size else {},
+        warnings=warnings + notes,
+    )

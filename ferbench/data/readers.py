@@ -32,46 +32,74 @@ class ReaderInfo:
 READERS: dict[str, ReaderInfo] = {
     info.name: info
     for info in (
-        ReaderInfo("fer2013", "FER-2013, CSV release or folder layout (detected); official train/val/test",
-                   "--path to fer2013.csv, or to a folder with train/ and test/ class folders "
-                   "(Training_/PublicTest_/PrivateTest_ prefixes give the three-way split)",
-                   "ferbench.data.fer2013", ("skip_corrupt",)),
-        ReaderInfo("jaffe", "JAFFE, 213 grey images of 10 subjects",
-                   "--path to the flat folder of files named like KA.AN1.39.tiff",
-                   "ferbench.data.jaffe", ("skip_corrupt", "image_size")),
-        ReaderInfo("ckplus", "CK+, original release or CK+48 (detected); contempt dropped or kept",
-                   "--path to the folder holding cohn-kanade-images/ and Emotion/, or to CK+48 "
-                   "(<emotion>/S###_###_########.png)",
-                   "ferbench.data.ckplus",
-                   ("contempt", "ck_frames", "ck_first_neutral", "skip_corrupt", "image_size")),
-        ReaderInfo("sfew", "SFEW, colour movie frames; official train/val when Train/ and Val/ exist",
-                   "--path to <Class>/ folders, optionally under Train/ and Val/",
-                   "ferbench.data.sfew", ("skip_corrupt", "image_size")),
-        ReaderInfo("folder", "any ImageFolder <root>/<class>/* with an optional class map",
-                   "--path to <root>/<class>/ folders; --data-option class_map=folder=emotion,... when names "
-                   "are not emotion names; optional train/ val/ test/ level",
-                   "ferbench.data.folder", ("class_map", "skip_corrupt", "image_size", "colour")),
-        ReaderInfo("synthetic", "procedural 48x48 grey faces, generated in memory (never compared "
-                   "with published numbers)", "nothing (options n_images, seed, n_subjects, image_size)",
-                   "ferbench.data.synthetic", ("n_images", "seed", "n_subjects", "image_size"),
-                   needs_path=False),
+        ReaderInfo(
+            "fer2013",
+            "FER-2013, CSV release or folder layout (detected); official train/val/test",
+            "--path to fer2013.csv, or to a folder with train/ and test/ class folders "
+            "(Training_/PublicTest_/PrivateTest_ prefixes give the three-way split)",
+            "ferbench.data.fer2013",
+            ("skip_corrupt",),
+        ),
+        ReaderInfo(
+            "jaffe",
+            "JAFFE, 213 grey images of 10 subjects",
+            "--path to the flat folder of files named like KA.AN1.39.tiff",
+            "ferbench.data.jaffe",
+            ("skip_corrupt", "image_size"),
+        ),
+        ReaderInfo(
+            "ckplus",
+            "CK+, original release or CK+48 (detected); contempt dropped or kept",
+            "--path to the folder holding cohn-kanade-images/ and Emotion/, or to CK+48 "
+            "(<emotion>/S###_###_########.png)",
+            "ferbench.data.ckplus",
+            ("contempt", "ck_frames", "ck_first_neutral", "skip_corrupt", "image_size"),
+        ),
+        ReaderInfo(
+            "sfew",
+            "SFEW, colour movie frames; official train/val when Train/ and Val/ exist",
+            "--path to <Class>/ folders, optionally under Train/ and Val/",
+            "ferbench.data.sfew",
+            ("skip_corrupt", "image_size"),
+        ),
+        ReaderInfo(
+            "folder",
+            "any ImageFolder <root>/<class>/* with an optional class map",
+            "--path to <root>/<class>/ folders; --data-option class_map=folder=emotion,... when names "
+            "are not emotion names; optional train/ val/ test/ level",
+            "ferbench.data.folder",
+            ("class_map", "skip_corrupt", "image_size", "colour"),
+        ),
+        ReaderInfo(
+            "synthetic",
+            "procedural 48x48 grey faces, generated in memory (never compared with published numbers)",
+            "nothing (options n_images, seed, n_subjects, image_size)",
+            "ferbench.data.synthetic",
+            ("n_images", "seed", "n_subjects", "image_size"),
+            needs_path=False,
+        ),
     )
 }
 
 
 def parse_class_map(text: str | dict | None) -> dict[str, str] | None:
-    """"happy_face=happy,sad_face=sad" (or a dict) -> {folder name (lower case): canonical class}."""
+    """ "happy_face=happy,sad_face=sad" (or a dict) -> {folder name (lower case): canonical class}."""
     if text is None or isinstance(text, dict) and not text:
         return None
-    items = text.items() if isinstance(text, dict) else (
-        part.partition("=")[::2] for part in str(text).split(",") if part.strip())
+    items = (
+        text.items()
+        if isinstance(text, dict)
+        else (part.partition("=")[::2] for part in str(text).split(",") if part.strip())
+    )
     out: dict[str, str] = {}
     for folder, emotion in items:
         folder = folder.strip()
         label = canonical(emotion)
         if not folder or label is None:
-            raise FerbenchError(f"class map entry {folder}={emotion}: expected folder=emotion with emotion "
-                                f"one of {', '.join(EMOTIONS_WITH_CONTEMPT)}")
+            raise FerbenchError(
+                f"class map entry {folder}={emotion}: expected folder=emotion with emotion "
+                f"one of {', '.join(EMOTIONS_WITH_CONTEMPT)}"
+            )
         out[folder.lower()] = label
     if not out:
         raise FerbenchError(f"class map {text!r} is empty; expected folder=emotion,...")
@@ -107,10 +135,17 @@ def load_dataset(
         raise FerbenchError(f"unknown data set {name!r}; known: {', '.join(READERS)}")
     unknown = sorted(set(options) - set(info.options))
     if unknown:
-        raise FerbenchError(f"data set {name} has no option {', '.join(unknown)}; "
-                            f"its options: {', '.join(info.options)}")
-    given = dict(contempt=contempt, ck_frames=ck_frames, ck_first_neutral=bool(ck_first_neutral),
-                 skip_corrupt=bool(skip_corrupt), class_map=parse_class_map(class_map), **options)
+        raise FerbenchError(
+            f"data set {name} has no option {', '.join(unknown)}; its options: {', '.join(info.options)}"
+        )
+    given = dict(
+        contempt=contempt,
+        ck_frames=ck_frames,
+        ck_first_neutral=bool(ck_first_neutral),
+        skip_corrupt=bool(skip_corrupt),
+        class_map=parse_class_map(class_map),
+        **options,
+    )
     _check(name, given)
     chosen = {key: given[key] for key in info.options if key in given}
     module = importlib.import_module(info.module)

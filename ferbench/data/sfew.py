@@ -41,7 +41,13 @@ def read(root: Path, *, skip_corrupt: bool = False, image_size: int | None = Non
         raise FerbenchError(f"{root}: matches no SFEW layout; expected {NEEDS}")
     size = (image_size, image_size) if image_size else None
     images, kept, notes = decode_many(paths, colour=True, size=size, skip_corrupt=skip_corrupt)
-    return FaceDataset(images=images, labels=label_codes(names, EMOTIONS, root)[kept],
-                       splits=np.array(splits)[kept] if splits else None, name="sfew",
-                       variant="train-val" if splits else "flat", source=str(root),
-                       options={"image_size": image_size} if image_size else {}, warnings=warnings + notes)
+    return FaceDataset(
+        images=images,
+        labels=label_codes(names, EMOTIONS, root)[kept],
+        splits=np.array(splits)[kept] if splits else None,
+        name="sfew",
+        variant="train-val" if splits else "flat",
+        source=str(root),
+        options={"image_size": image_size} if image_size else {},
+        warnings=warnings + notes,
+    )

@@ -63,15 +63,22 @@ def shift_warning(dataset, stats: dict | None = None, sample: int = SAMPLE, seed
     if not train or not train["sharpness"]:
         return None
     others = {k: v for k, v in stats.items() if k != "train" and v["sharpness"]}
-    shifted = {k: v for k, v in others.items()
-               if max(v["sharpness"], train["sharpness"]) / min(v["sharpness"], train["sharpness"]) > SHARPNESS_RATIO}
+    shifted = {
+        k: v
+        for k, v in others.items()
+        if max(v["sharpness"], train["sharpness"]) / min(v["sharpness"], train["sharpness"]) > SHARPNESS_RATIO
+    }
     if not shifted:
         return None
     names = " and ".join(shifted)
     figures = ", ".join(f"{k} {v['sharpness']}" for k, v in shifted.items())
     contrasts = ", ".join(f"{k} {v['contrast']}" for k, v in shifted.items())
-    head = (f"training images differ in sharpness from {names} images (train {train['sharpness']} vs {figures}; "
-            f"contrast train {train['contrast']} vs {contrasts})")
+    head = (
+        f"training images differ in sharpness from {names} images (train {train['sharpness']} vs {figures}; "
+        f"contrast train {train['contrast']} vs {contrasts})"
+    )
     blurrier = "training" if train["sharpness"] < min(v["sharpness"] for v in shifted.values()) else names
-    return (head + f": the {blurrier} images are the blurrier ones; "
-            "scores across these splits measure the shift, not the model")
+    return (
+        head + f": the {blurrier} images are the blurrier ones; "
+        "scores across these splits measure the shift, not the model"
+    )

@@ -25,17 +25,19 @@ from ferbench.labels import EMOTIONS
 # Expression parameters per class, FER-2013 order (angry, disgust, fear, happy, sad, surprise,
 # neutral). Columns: brow raise, brow inner tilt (+ = inner ends up), eye opening, mouth
 # curve (+ = corners up), mouth opening, mouth width, nose wrinkle, upper-lip raise.
-PARAMS = ("brow_raise", "brow_tilt", "eye_open", "mouth_curve", "mouth_open", "mouth_width",
-          "wrinkle", "lip_raise")
-EXPRESSIONS = np.array([
-    [-0.8, -1.0, 1.05, -0.3, 0.10, 0.85, 0.3, 0.0],   # angry: brows down and knitted
-    [-0.5, -0.5, 0.70, -0.6, 0.25, 0.90, 1.0, 1.0],   # disgust: wrinkle, upper lip up
-    [0.6, 0.9, 1.35, -0.3, 0.45, 1.15, 0.0, 0.0],     # fear: raised + inner up, stretched mouth
-    [0.0, 0.0, 0.80, 1.0, 0.35, 1.20, 0.2, 0.0],      # happy: corners up
-    [-0.2, 0.9, 0.80, -0.8, 0.00, 0.90, 0.0, 0.0],    # sad: inner brows up, corners down
-    [1.0, 0.3, 1.45, 0.0, 0.95, 0.80, 0.0, 0.0],      # surprise: brows high, mouth open
-    [0.0, 0.0, 1.00, 0.0, 0.00, 1.00, 0.0, 0.0],      # neutral
-], dtype=np.float32)
+PARAMS = ("brow_raise", "brow_tilt", "eye_open", "mouth_curve", "mouth_open", "mouth_width", "wrinkle", "lip_raise")
+EXPRESSIONS = np.array(
+    [
+        [-0.8, -1.0, 1.05, -0.3, 0.10, 0.85, 0.3, 0.0],  # angry: brows down and knitted
+        [-0.5, -0.5, 0.70, -0.6, 0.25, 0.90, 1.0, 1.0],  # disgust: wrinkle, upper lip up
+        [0.6, 0.9, 1.35, -0.3, 0.45, 1.15, 0.0, 0.0],  # fear: raised + inner up, stretched mouth
+        [0.0, 0.0, 0.80, 1.0, 0.35, 1.20, 0.2, 0.0],  # happy: corners up
+        [-0.2, 0.9, 0.80, -0.8, 0.00, 0.90, 0.0, 0.0],  # sad: inner brows up, corners down
+        [1.0, 0.3, 1.45, 0.0, 0.95, 0.80, 0.0, 0.0],  # surprise: brows high, mouth open
+        [0.0, 0.0, 1.00, 0.0, 0.00, 1.00, 0.0, 0.0],  # neutral
+    ],
+    dtype=np.float32,
+)
 NEUTRAL = EXPRESSIONS[6]
 JITTER = np.array([0.35, 0.4, 0.18, 0.35, 0.15, 0.1, 0.3, 0.3], dtype=np.float32)
 CHUNK = 512  # images rendered at once: bounds memory to a few tens of MB
@@ -96,10 +98,18 @@ def _subject_splits(subject_ids, n_subjects, seed):
 def _identities(rng, n):
     u = lambda lo, hi: rng.uniform(lo, hi, n).astype(np.float32)  # noqa: E731
     return {
-        "face_w": u(0.62, 0.80), "face_h": u(0.80, 0.95), "skin": u(110, 200),
-        "eye_dx": u(0.24, 0.34), "eye_y": u(-0.22, -0.08), "eye_r": u(0.09, 0.13),
-        "brow_gap": u(0.13, 0.20), "brow_w": u(0.025, 0.045), "mouth_y": u(0.38, 0.52),
-        "mouth_w": u(0.18, 0.26), "hair": u(-0.85, -0.55), "hair_tone": u(20, 90),
+        "face_w": u(0.62, 0.80),
+        "face_h": u(0.80, 0.95),
+        "skin": u(110, 200),
+        "eye_dx": u(0.24, 0.34),
+        "eye_y": u(-0.22, -0.08),
+        "eye_r": u(0.09, 0.13),
+        "brow_gap": u(0.13, 0.20),
+        "brow_w": u(0.025, 0.045),
+        "mouth_y": u(0.38, 0.52),
+        "mouth_w": u(0.18, 0.26),
+        "hair": u(-0.85, -0.55),
+        "hair_tone": u(20, 90),
         "rest": (rng.normal(0, 1, (n, len(PARAMS))) * 0.35 * JITTER).astype(np.float32),
     }
 
@@ -112,12 +122,20 @@ def _per_image(rng, labels, rest):
     u = lambda lo, hi: rng.uniform(lo, hi, n).astype(np.float32)  # noqa: E731
     occluded = rng.random(n) < 0.25
     return {
-        "expr": expr, "dx": u(-0.08, 0.08), "dy": u(-0.08, 0.08), "rot": u(-0.12, 0.12),
-        "scale": u(0.92, 1.08), "light": u(0.0, 0.45), "light_dir": u(0, 2 * np.pi),
-        "bg": u(20, 230), "noise": u(4, 14), "noise_seed": rng.integers(0, 2**32, n),
+        "expr": expr,
+        "dx": u(-0.08, 0.08),
+        "dy": u(-0.08, 0.08),
+        "rot": u(-0.12, 0.12),
+        "scale": u(0.92, 1.08),
+        "light": u(0.0, 0.45),
+        "light_dir": u(0, 2 * np.pi),
+        "bg": u(20, 230),
+        "noise": u(4, 14),
+        "noise_seed": rng.integers(0, 2**32, n),
         # occluder box (centre x, centre y, half width, half height, tone); half sizes 0 = none
-        "occ": np.stack([u(-0.7, 0.7), u(-0.7, 0.7), u(0.15, 0.35) * occluded,
-                         u(0.1, 0.3) * occluded, u(0, 255)], axis=1),
+        "occ": np.stack(
+            [u(-0.7, 0.7), u(-0.7, 0.7), u(0.15, 0.35) * occluded, u(0.1, 0.3) * occluded, u(0, 255)], axis=1
+        ),
     }
 
 
@@ -184,8 +202,9 @@ def _render(p, ident, size):
     ang = p["light_dir"]
     img = img * (1 + col(p["light"]) * (col(np.cos(ang)) * x + col(np.sin(ang)) * y))
     occ = p["occ"]
-    box = (_soft(col(occ[:, 2]) - np.abs(x - col(occ[:, 0])), px)
-           * _soft(col(occ[:, 3]) - np.abs(y - col(occ[:, 1])), px))
+    box = _soft(col(occ[:, 2]) - np.abs(x - col(occ[:, 0])), px) * _soft(
+        col(occ[:, 3]) - np.abs(y - col(occ[:, 1])), px
+    )
     img = img * (1 - box) + col(occ[:, 4]) * box
     noise = np.random.default_rng(p["noise_seed"][0]).standard_normal((n, size, size), dtype=np.float32)
     img = img + noise * col(p["noise"])

@@ -29,21 +29,28 @@ def head_params(*, lr=1e-3, batch=64, weight_decay=0.0, units=(), dropout=0.0, s
         "weights": weights_param(),
         "input_size": Int(size, "network input side in pixels", tune=False, low=1, high=2048),
         "learning_rate": Float(lr, "Adam step size", low=1e-5, high=1e-1, log=True),
-        "weight_decay": Float(weight_decay, "L2 penalty on head kernels (PyTorch-style Adam weight_decay)",
-                              low=0.0, high=0.1, log=True, search=(1e-6, 0.1)),
+        "weight_decay": Float(
+            weight_decay,
+            "L2 penalty on head kernels (PyTorch-style Adam weight_decay)",
+            low=0.0,
+            high=0.1,
+            log=True,
+            search=(1e-6, 0.1),
+        ),
         "batch_size": Int(batch, "images per step", tune=False, low=1, high=4096),
         "units": Int(units[0] if units else 0, "units of each hidden dense layer (0: none)", low=0, high=4096),
         "hidden_layers": Int(len(units), "hidden dense layers in the head", tune=False, low=0, high=4),
         "dropout": Float(dropout, "dropout before each dense layer", low=0.0, high=0.9),
-        "fine_tune_layers": Int(tune_layers, "top backbone layers trained (0: frozen, -1: all)", tune=False,
-                                low=-1, high=1000),
+        "fine_tune_layers": Int(
+            tune_layers, "top backbone layers trained (0: frozen, -1: all)", tune=False, low=-1, high=1000
+        ),
         "augment": Bool(False, "random shifts/flips while training (disables the feature cache)"),
     }
 
 
 class HeadFamily(Family):
     backbone_name: ClassVar[str] = "resnet50"
-    cut_layer: ClassVar[str] = ""      # last backbone layer kept ("" = the whole convolutional part)
+    cut_layer: ClassVar[str] = ""  # last backbone layer kept ("" = the whole convolutional part)
     preprocessing = ("grey_to_rgb", "resize")
     default_epochs = 30
     quick_epochs = 3
@@ -80,8 +87,9 @@ class HeadFamily(Family):
         for i in range(self.params["hidden_layers"] if self.params["units"] else 0):
             if self.params["dropout"]:
                 x = keras.layers.Dropout(self.params["dropout"])(x)
-            x = keras.layers.Dense(self.params["units"], activation="relu", kernel_regularizer=reg,
-                                   name=f"head_fc{i + 1}")(x)
+            x = keras.layers.Dense(
+                self.params["units"], activation="relu", kernel_regularizer=reg, name=f"head_fc{i + 1}"
+            )(x)
         if self.params["dropout"]:
             x = keras.layers.Dropout(self.params["dropout"])(x)
         return keras.layers.Dense(n_classes, activation="softmax", kernel_regularizer=reg, name="head_softmax")(x)
@@ -103,8 +111,11 @@ class HeadFamily(Family):
             # augmentation, when on, happens on the uint8 batches (_image_batches)
             x = keras.layers.GlobalAveragePooling2D()(base.outputs[0])
             model = keras.Model(base.inputs, self._head(x, n_classes))
-        model.compile(optimizer=keras.optimizers.Adam(self.params["learning_rate"]),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.compile(
+            optimizer=keras.optimizers.Adam(self.params["learning_rate"]),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
         return model
 
     def _inputs(self, part: Part, *, training=False, seed=0):
@@ -137,8 +148,16 @@ class HeadFamily(Family):
         if val is not None and len(val):
             validation = (self._inputs(val), val.labels) if self._frozen() else _image_batches(self, val, labels=True)
         if self._frozen():
-            history = self.model_.fit(x, train.labels, batch_size=self.params["batch_size"], epochs=epochs,
-                                      validation_data=validation, callbacks=extra, verbose=0, shuffle=True)
+            history = self.model_.fit(
+                x,
+                train.labels,
+                batch_size=self.params["batch_size"],
+                epochs=epochs,
+                validation_data=validation,
+                callbacks=extra,
+                verbose=0,
+                shuffle=True,
+            )
         else:
             history = self.model_.fit(x, epochs=epochs, validation_data=validation, callbacks=extra, verbose=0)
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
@@ -175,7 +194,7 @@ def _image_batches(family: HeadFamily, part: Part, *, training=False, seed=0, la
             return max(1, -(-len(part) // batch))
 
         def __getitem__(self, i):
-            rows = part.index[i * batch:(i + 1) * batch]
+            rows = part.index[i * batch : (i + 1) * batch]
             images = part.dataset.images[rows]
             if training and family.params["augment"]:
                 images = _augment(images, rng)
@@ -191,6 +210,6 @@ def _augment(images: np.ndarray, rng) -> np.ndarray:
     for i in range(len(out)):
         if rng.random() < 0.5:
             out[i] = out[i][:, ::-1]
-        dy, dx = (rng.integers(-1, 2, 2) * np.array(out.shape[1:3]) // 10)
+        dy, dx = rng.integers(-1, 2, 2) * np.array(out.shape[1:3]) // 10
         out[i] = np.roll(out[i], (dy, dx), axis=(0, 1))
     return out

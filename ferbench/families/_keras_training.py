@@ -63,8 +63,18 @@ class Progress:
     fit_seconds: float = 0.0
 
 
-def fit_epochs(family, train, val, *, epochs: int, seed: int, build, callbacks=None, verbose=False,
-               checkpoint_dir: Path | None = None) -> None:
+def fit_epochs(
+    family,
+    train,
+    val,
+    *,
+    epochs: int,
+    seed: int,
+    build,
+    callbacks=None,
+    verbose=False,
+    checkpoint_dir: Path | None = None,
+) -> None:
     """Train `family.model_` (made by `build()`, or loaded from the newest checkpoint in
     `checkpoint_dir`) up to `epochs`; sets `model_`, `history_`, and `resumed_fit_s_` (the fit
     time of earlier processes, 0 for a fresh fit)."""
@@ -87,9 +97,15 @@ def fit_epochs(family, train, val, *, epochs: int, seed: int, build, callbacks=N
     per_batch = forwarding_callbacks(callbacks, family.params["batch_size"], len(train), epochs=False)
     for epoch in range(progress.epochs_done, progress.epochs_done if progress.stopped else epochs):
         t0 = time.perf_counter()
-        result = model.fit(train_batches(epoch_order(seed, epoch, len(train))), validation_data=val_data,
-                           initial_epoch=epoch, epochs=epoch + 1, shuffle=False, verbose=2 if verbose else 0,
-                           callbacks=per_batch)
+        result = model.fit(
+            train_batches(epoch_order(seed, epoch, len(train))),
+            validation_data=val_data,
+            initial_epoch=epoch,
+            epochs=epoch + 1,
+            shuffle=False,
+            verbose=2 if verbose else 0,
+            callbacks=per_batch,
+        )
         logs = {k: float(v[-1]) for k, v in result.history.items()}
         for key, value in logs.items():
             progress.history.setdefault(key, []).append(value)
@@ -141,11 +157,18 @@ def _seed_states(model) -> list:
 
 def _state(family, model, progress: Progress, early: EarlyStopping | None, seed: int, epochs: int) -> dict:
     return {
-        "format": FORMAT, "family": family.name, "params": _plain(family.params), "seed": seed, "epochs": epochs,
-        "epochs_done": progress.epochs_done, "stopped": progress.stopped, "history": progress.history,
+        "format": FORMAT,
+        "family": family.name,
+        "params": _plain(family.params),
+        "seed": seed,
+        "epochs": epochs,
+        "epochs_done": progress.epochs_done,
+        "stopped": progress.stopped,
+        "history": progress.history,
         "fit_seconds": progress.fit_seconds,
-        "early_stopping": None if early is None else {"patience": early.patience, "best": early.best,
-                                                      "best_epoch": early.best_epoch, "wait": early.wait},
+        "early_stopping": None
+        if early is None
+        else {"patience": early.patience, "best": early.best, "best_epoch": early.best_epoch, "wait": early.wait},
         "seed_generators": [np.asarray(v.numpy()).tolist() for v in _seed_states(model)],
     }
 
@@ -193,13 +216,15 @@ def _load(epoch_dir: Path, family, seed: int, epochs: int, early: EarlyStopping 
     wanted = {"format": FORMAT, "family": family.name, "params": _plain(family.params), "seed": seed, "epochs": epochs}
     differs = [key for key, value in wanted.items() if state.get(key) != value]
     if differs:
-        raise FerbenchError(f"checkpoint {epoch_dir} was written with another {', '.join(differs)}; "
-                            "it cannot continue this fit")
+        raise FerbenchError(
+            f"checkpoint {epoch_dir} was written with another {', '.join(differs)}; it cannot continue this fit"
+        )
     model = keras.models.load_model(epoch_dir / MODEL_FILE)
     seeds = _seed_states(model)
     if len(seeds) != len(state["seed_generators"]):
-        raise FerbenchError(f"checkpoint {epoch_dir}: {len(state['seed_generators'])} random states "
-                            f"for {len(seeds)} random layers")
+        raise FerbenchError(
+            f"checkpoint {epoch_dir}: {len(state['seed_generators'])} random states for {len(seeds)} random layers"
+        )
     for variable, value in zip(seeds, state["seed_generators"], strict=True):
         variable.assign(np.asarray(value, dtype=variable.dtype))
     saved_early = state.get("early_stopping")

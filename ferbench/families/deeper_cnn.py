@@ -57,6 +57,13 @@ class DeeperCNN(KerasFamily):
         p = self.params
         blocks = [(p["filt1"], 2)] * p["n"] + [(p["filt2"], 2)] * p["m"]
         return raghuvanshi_network(
-            self, x, n_classes, stem=p["filt1"], blocks=blocks, fc=(512, 256, 128),
-            kernel_size=p["kernel_size"], pooling=p["pooling"], ratio=p["fmp_ratio"],
+            self,
+            x,
+            n_classes,
+            stem=p["filt1"],
+            blocks=blocks,
+            fc=(512, 256, 128),
+            kernel_size=p["kernel_size"],
+            pooling=p["pooling"],
+            ratio=p["fmp_ratio"],
         )

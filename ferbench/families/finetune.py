@@ -17,11 +17,12 @@ class _Finetune(HeadFamily):
     paper = "raghuvanshi2016"
     input_shape = (224, 224, 3)
     default_protocol = "official"
-    default_epochs = 10   # the paper trained 10 epochs per run
+    default_epochs = 10  # the paper trained 10 epochs per run
     quick_epochs = 2
-    param_specs = {**head_params(units=(512, 512), dropout=0.5, size=224, tune_layers=3),
-                   "keep": Choice("block5_pool", "last VGG16 layer kept (lower layers only, or the whole network)",
-                                  choices=KEEP)}
+    param_specs = {
+        **head_params(units=(512, 512), dropout=0.5, size=224, tune_layers=3),
+        "keep": Choice("block5_pool", "last VGG16 layer kept (lower layers only, or the whole network)", choices=KEEP),
+    }
 
     def _cut(self, model) -> str:
         return self.params["keep"]
@@ -34,23 +35,35 @@ class _Finetune(HeadFamily):
 class VGG16Finetune(_Finetune):
     name = "vgg16_finetune"
     title = "VGG16 ImageNet, lower or all layers, + two trained FC layers (Raghuvanshi & Choksi 2016)"
-    test_params = {"weights": "none", "input_size": 32, "batch_size": 16, "units": 8, "fine_tune_layers": 2,
-                   "keep": "block4_pool"}
-    notes = ("FC sizes are not given in the paper: two FC-512 layers with dropout 0.5 on globally pooled "
-             "features. fine_tune_layers counts Keras layers from the top of the kept backbone "
-             "(0 = frozen, trained on cached features; -1 = all).")
+    test_params = {
+        "weights": "none",
+        "input_size": 32,
+        "batch_size": 16,
+        "units": 8,
+        "fine_tune_layers": 2,
+        "keep": "block4_pool",
+    }
+    notes = (
+        "FC sizes are not given in the paper: two FC-512 layers with dropout 0.5 on globally pooled "
+        "features. fine_tune_layers counts Keras layers from the top of the kept backbone "
+        "(0 = frozen, trained on cached features; -1 = all)."
+    )
 
 
 @register
 class VGGFaceFinetune(_Finetune):
     name = "vggface_finetune"
     title = "VGGFace (user-supplied weights) + two trained FC layers (Raghuvanshi & Choksi 2016)"
-    param_specs = {**_Finetune.param_specs,
-                   "weights": Text("", "PATH to VGGFace weights in Keras VGG16 layout", tune=False, allow_empty=True)}
+    param_specs = {
+        **_Finetune.param_specs,
+        "weights": Text("", "PATH to VGGFace weights in Keras VGG16 layout", tune=False, allow_empty=True),
+    }
     test_params = {"weights": "none", "input_size": 32, "batch_size": 16, "units": 8, "fine_tune_layers": 0}
-    notes = ("VGGFace weights are not distributed with Keras: pass --weights PATH to a Keras .h5 file of the "
-             "VGG16-layout VGGFace network without its top (e.g. keras-vggface's "
-             "rcmalli_vggface_tf_notop_vgg16.h5); layers are matched in order.")
+    notes = (
+        "VGGFace weights are not distributed with Keras: pass --weights PATH to a Keras .h5 file of the "
+        "VGG16-layout VGGFace network without its top (e.g. keras-vggface's "
+        "rcmalli_vggface_tf_notop_vgg16.h5); layers are matched in order."
+    )
 
     @classmethod
     def unavailable_reason(cls):

@@ -34,18 +34,27 @@ class NishimeCNN(KerasFamily):
     param_specs = {
         **common_params(augment=True),
         # a fixed epoch budget: the official protocol's validation split is the paper's test split
-        "early_stopping": Bool(False, "stop when validation accuracy stalls and keep the best epoch's "
-                               "weights; off: the validation part only reports curves"),
+        "early_stopping": Bool(
+            False,
+            "stop when validation accuracy stalls and keep the best epoch's "
+            "weights; off: the validation part only reports curves",
+        ),
         "filters1": Int(20, "filters of the first conv layer", low=2, high=128, log=True),
         "filters2": Int(50, "filters of the second conv layer", low=2, high=256, log=True),
         "hidden": Int(500, "units of the fully connected layer", low=8, high=2048, log=True),
         "activation": Choice("tanh", "activation of the hidden layers", choices=("tanh", "relu")),
         "dropout": Float(0.0, "dropout before the classifier", low=0.0, high=0.8),
-        "gcn_scale": Float(1.0, "GCN: per-pixel RMS of each image after normalisation", low=1e-2, high=1e2,
-                           log=True, tune=False),
-        "zca_epsilon": Float(1e-6, "ZCA: added to every covariance eigenvalue before 1/sqrt (pylearn2's "
-                             "filter_bias); small values amplify the faintest, noisiest components",
-                             low=1e-8, high=1e2, log=True),
+        "gcn_scale": Float(
+            1.0, "GCN: per-pixel RMS of each image after normalisation", low=1e-2, high=1e2, log=True, tune=False
+        ),
+        "zca_epsilon": Float(
+            1e-6,
+            "ZCA: added to every covariance eigenvalue before 1/sqrt (pylearn2's "
+            "filter_bias); small values amplify the faintest, noisiest components",
+            low=1e-8,
+            high=1e2,
+            log=True,
+        ),
         "optimizer": Choice("adam", "adam, or plain SGD as in the LeNet tutorial", choices=("adam", "sgd")),
     }
     test_params = {"filters1": 2, "filters2": 2, "hidden": 8, "batch_size": 32}
@@ -81,12 +90,13 @@ class NishimeCNN(KerasFamily):
         inputs = keras.Input(shape=self._raw_shape(train_images), name="image")
         x = inputs
         if p["augment"]:
-            for layer in preprocess.augmentation(shift=self.augment_shift, flip=True,
-                                                 rotation=self.augment_rotation):
+            for layer in preprocess.augmentation(shift=self.augment_shift, flip=True, rotation=self.augment_rotation):
                 x = layer(x)
         images = preprocess.as_nhwc(train_images)
-        steps = [preprocess.Resize(*self.input_shape[:2], name="resize"),
-                 preprocess.GCN(scale=p["gcn_scale"], name="gcn")]
+        steps = [
+            preprocess.Resize(*self.input_shape[:2], name="resize"),
+            preprocess.GCN(scale=p["gcn_scale"], name="gcn"),
+        ]
         # ZCA statistics from the training images after resize and GCN, in batches
         zca = preprocess.ZCA(epsilon=p["zca_epsilon"], name="zca")
         zca.begin()
@@ -99,8 +109,7 @@ class NishimeCNN(KerasFamily):
         for step in (*steps, zca):
             x = step(x)
         model = keras.Model(inputs, self.network(x, n_classes), name=self.name)
-        model.compile(optimizer=self.optimizer(), loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
+        model.compile(optimizer=self.optimizer(), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         return model
 
     def network(self, x, n_classes):

@@ -37,8 +37,10 @@ def register(cls: type[Family]) -> type[Family]:
         raise TypeError(f"{cls.__name__} has no family name")
     existing = _FAMILIES.get(cls.name)
     if existing is not None and not _same_class(existing, cls):
-        raise TypeError(f"family {cls.name!r} registered twice ({existing.__module__}.{existing.__qualname__}, "
-                        f"{cls.__module__}.{cls.__qualname__})")
+        raise TypeError(
+            f"family {cls.name!r} registered twice ({existing.__module__}.{existing.__qualname__}, "
+            f"{cls.__module__}.{cls.__qualname__})"
+        )
     _FAMILIES[cls.name] = cls
     return cls
 

@@ -21,14 +21,18 @@ class ResNet50Head(HeadFamily):
     default_protocol = "kfold:5"
     default_epochs = 200
     quick_epochs = 10
-    param_specs = {**head_params(lr=0.01, batch=256, weight_decay=0.001, size=224),
-                   "face_crop": Bool(False, "crop faces with ferbench.data.face_crop.crop_faces first", tune=False)}
+    param_specs = {
+        **head_params(lr=0.01, batch=256, weight_decay=0.001, size=224),
+        "face_crop": Bool(False, "crop faces with ferbench.data.face_crop.crop_faces first", tune=False),
+    }
     test_params = {"weights": "none", "input_size": 32, "batch_size": 16}
-    notes = ("Weight decay is PyTorch-style Adam weight_decay (an L2 term, gradient 0.001*w), "
-             "implemented as a Keras L2(0.0005) kernel penalty on the head, not AdamW. The head trains "
-             "on cached pooled features (one backbone pass). Gong also used ResNet-18/34: Keras has no "
-             "pretrained ResNet-18/34, so they are not offered. Gong cropped faces with FaceNet/MTCNN; "
-             "face_crop=true uses ferbench's detector (ferbench.data.face_crop.crop_faces, default haar).")
+    notes = (
+        "Weight decay is PyTorch-style Adam weight_decay (an L2 term, gradient 0.001*w), "
+        "implemented as a Keras L2(0.0005) kernel penalty on the head, not AdamW. The head trains "
+        "on cached pooled features (one backbone pass). Gong also used ResNet-18/34: Keras has no "
+        "pretrained ResNet-18/34, so they are not offered. Gong cropped faces with FaceNet/MTCNN; "
+        "face_crop=true uses ferbench's detector (ferbench.data.face_crop.crop_faces, default haar)."
+    )
 
     def _cropped(self, part: Part) -> Part:
         if not self.params["face_crop"]:

@@ -20,15 +20,22 @@ class VGG19PcaSvm(FeatureFamily):
     input_shape = (224, 224, 3)
     default_protocol = "holdout:0.2"
     param_specs = {
-        **feature_params(Choice("block4_pool", "VGG19 layer whose output is the feature",
-                                choices=RAVI_LAYERS), 224),
+        **feature_params(Choice("block4_pool", "VGG19 layer whose output is the feature", choices=RAVI_LAYERS), 224),
     }
-    test_params = {"weights": "none", "input_size": 32, "layer": "block5_pool", "n_components": 5, "ajk": True,
-                   "cv_folds": 2}
-    notes = ("Paper: PCA 200 for JAFFE, 100 for CK+, block4_pool best on both; A_JK (train_ajk_accuracy, "
-             "param ajk=true) is leave-one-out on the training part and the 10-fold column "
-             "(train_cv_accuracy, param cv_folds=10) stratified 10-fold on it. The paper's two-step selection "
-             "(two best A_JK, then least |A_JK - test|) looks at test rows: offered by `ferbench grid "
-             "--select ravi` and flagged as test-selected. fc1 needs the full network (224x224 with "
-             "ImageNet weights). Features are cached once per data set; every fold's PCA comes exactly "
-             "from the Gram matrix. Scores are whitened before LIBLINEAR (whiten=false keeps raw PCA).")
+    test_params = {
+        "weights": "none",
+        "input_size": 32,
+        "layer": "block5_pool",
+        "n_components": 5,
+        "ajk": True,
+        "cv_folds": 2,
+    }
+    notes = (
+        "Paper: PCA 200 for JAFFE, 100 for CK+, block4_pool best on both; A_JK (train_ajk_accuracy, "
+        "param ajk=true) is leave-one-out on the training part and the 10-fold column "
+        "(train_cv_accuracy, param cv_folds=10) stratified 10-fold on it. The paper's two-step selection "
+        "(two best A_JK, then least |A_JK - test|) looks at test rows: offered by `ferbench grid "
+        "--select ravi` and flagged as test-selected. fc1 needs the full network (224x224 with "
+        "ImageNet weights). Features are cached once per data set; every fold's PCA comes exactly "
+        "from the Gram matrix. Scores are whitened before LIBLINEAR (whiten=false keeps raw PCA)."
+    )

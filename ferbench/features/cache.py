@@ -31,8 +31,9 @@ _SETS_LOCK = threading.Lock()
 
 def feature_key(backbone_name: str, weights_id: str, input_size: int, fingerprint: str) -> str:
     """The cache key under today's rules (also how `ferbench cache` tells a stale entry)."""
-    key = json.dumps([backbone_name, weights_id, input_size, _extract.batch_size_for(input_size),
-                      PREPROCESS_VERSION, fingerprint])
+    key = json.dumps(
+        [backbone_name, weights_id, input_size, _extract.batch_size_for(input_size), PREPROCESS_VERSION, fingerprint]
+    )
     return hashlib.blake2b(key.encode(), digest_size=10).hexdigest()
 
 
@@ -72,9 +73,16 @@ class FeatureSet:
         if not self.cached:
             missing = [layer for layer in dict.fromkeys(layers) if layer not in self._in_memory]
             if missing:
-                self._in_memory.update(_extract.extract_in_memory(
-                    self._backbone(missing)[1], self.spec, missing, self.dataset.images, self.input_size,
-                    self.batch_size))
+                self._in_memory.update(
+                    _extract.extract_in_memory(
+                        self._backbone(missing)[1],
+                        self.spec,
+                        missing,
+                        self.dataset.images,
+                        self.input_size,
+                        self.batch_size,
+                    )
+                )
             return
         missing = [layer for layer in dict.fromkeys(layers) if not self.path(layer).is_file()]
         if not missing:
@@ -87,11 +95,26 @@ class FeatureSet:
         marker.touch()
         try:
             top, model = self._backbone(missing)
-            widths = _extract.extract(model, self.spec, missing, self.dataset.images, self.input_size,
-                                      {layer: self.path(layer) for layer in missing}, self.batch_size)
-            meta = {"backbone": self.spec.name, "weights": self.weights_id, "top": top,
-                    "input_size": self.input_size, "batch_size": self.batch_size, "preprocess": PREPROCESS_VERSION,
-                    "fingerprint": self.dataset.fingerprint, "n": len(self.dataset), "widths": widths}
+            widths = _extract.extract(
+                model,
+                self.spec,
+                missing,
+                self.dataset.images,
+                self.input_size,
+                {layer: self.path(layer) for layer in missing},
+                self.batch_size,
+            )
+            meta = {
+                "backbone": self.spec.name,
+                "weights": self.weights_id,
+                "top": top,
+                "input_size": self.input_size,
+                "batch_size": self.batch_size,
+                "preprocess": PREPROCESS_VERSION,
+                "fingerprint": self.dataset.fingerprint,
+                "n": len(self.dataset),
+                "widths": widths,
+            }
             with store.atomic_write(folder / f"meta-{'-'.join(missing)[:80]}.json", "w") as handle:
                 handle.write(json.dumps(meta))
         finally:
@@ -173,7 +196,7 @@ def column_blocks(path: Path, rows: np.ndarray | None = None, dtype=np.float32):
     step = max(1, GRAM_BLOCK_BYTES // (np.dtype(dtype).itemsize * max(count, 1)))
     for start in range(0, d, step):
         mapped = np.load(path, mmap_mode="r")
-        block = mapped[:, start:start + step] if rows is None else mapped[rows, start:start + step]
+        block = mapped[:, start : start + step] if rows is None else mapped[rows, start : start + step]
         block = _widened(block, dtype) if block.dtype == np.float16 else np.asarray(block, dtype=dtype)
         del mapped
         yield start, block

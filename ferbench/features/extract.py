@@ -60,9 +60,7 @@ def layer_outputs(model, layers: list[str]):
     missing = [name for name in layers if name.split(POOLED)[0] not in names]
     if missing:
         shown = ", ".join(names[-12:] if len(names) > 12 else names)
-        raise FerbenchError(
-            f"backbone {model.name} has no layer {', '.join(missing)}; its layers include: {shown}"
-        )
+        raise FerbenchError(f"backbone {model.name} has no layer {', '.join(missing)}; its layers include: {shown}")
     outputs = []
     for name in layers:
         out = model.get_layer(name.split(POOLED)[0]).output
@@ -89,8 +87,9 @@ def _as_stored(multi):
     return keras.Model(multi.inputs, stored)
 
 
-def extract(model, spec: Backbone, layers: list[str], images: np.ndarray, size: int,
-            targets: dict[str, Path], batch_size: int) -> dict[str, int]:
+def extract(
+    model, spec: Backbone, layers: list[str], images: np.ndarray, size: int, targets: dict[str, Path], batch_size: int
+) -> dict[str, int]:
     """Write each layer's flattened float16 features to targets[layer] (atomically).
 
     Returns layer -> feature width. Values beyond the float16 range are clipped."""
@@ -99,8 +98,11 @@ def extract(model, spec: Backbone, layers: list[str], images: np.ndarray, size: 
     with ExitStack() as files:
         handles = {name: files.enter_context(store.atomic_write(targets[name])) for name in layers}
         for name in layers:
-            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)),
-                      "fortran_order": False, "shape": (len(images), widths[name])}
+            header = {
+                "descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)),
+                "fortran_order": False,
+                "shape": (len(images), widths[name]),
+            }
             np.lib.format.write_array_header_1_0(handles[name], header)
         for _, rows in _stored_batches(multi, spec, layers, images, size, batch_size):
             for name, block in zip(layers, rows, strict=True):
@@ -108,8 +110,9 @@ def extract(model, spec: Backbone, layers: list[str], images: np.ndarray, size: 
     return widths
 
 
-def extract_in_memory(model, spec: Backbone, layers: list[str], images: np.ndarray, size: int,
-                      batch_size: int) -> dict[str, np.ndarray]:
+def extract_in_memory(
+    model, spec: Backbone, layers: list[str], images: np.ndarray, size: int, batch_size: int
+) -> dict[str, np.ndarray]:
     """`extract`'s features as arrays, written nowhere (images outside any cached data set):
     the same batches, so the same bits as a cached entry holds."""
     multi = _as_stored(layer_outputs(model, layers))
@@ -117,7 +120,7 @@ def extract_in_memory(model, spec: Backbone, layers: list[str], images: np.ndarr
     out = {name: np.empty((len(images), widths[name]), np.float16) for name in layers}
     for start, rows in _stored_batches(multi, spec, layers, images, size, batch_size):
         for name, block in zip(layers, rows, strict=True):
-            out[name][start:start + len(block)] = block
+            out[name][start : start + len(block)] = block
     return out
 
 
@@ -132,15 +135,17 @@ def _stored_batches(multi, spec: Backbone, layers: list[str], images: np.ndarray
     bars = current()  # one batch (a logged model's sample images): nothing to watch
     task = bars.add(f"{spec.name} features at {size} px", n, unit="img") if n > batch_size else None
     for start in range(0, n, batch_size):
-        batch = prepare(spec, images[start:start + batch_size], size)
+        batch = prepare(spec, images[start : start + batch_size], size)
         # always a full batch: the same kernels run for every image, so an image's features
         # do not depend on how many others share its batch (predict_images == cached rows)
         padded = np.zeros((batch_size, *batch.shape[1:]), np.float32)
-        padded[:len(batch)] = batch
+        padded[: len(batch)] = batch
         outputs = multi.predict_on_batch(padded)
         if len(layers) == 1:
             outputs = [outputs]
-        yield start, [np.ascontiguousarray(np.asarray(value)[:len(batch)].reshape(len(batch), -1))
-                      for value in outputs]
+        yield (
+            start,
+            [np.ascontiguousarray(np.asarray(value)[: len(batch)].reshape(len(batch), -1)) for value in outputs],
+        )
         bars.advance(task, len(batch))
     bars.done(task)

@@ -22,8 +22,8 @@ from scipy.linalg import eigh
 from ferbench.errors import FerbenchError
 from ferbench.threads import one_blas_thread
 
-MAX_COMPONENTS = 512      # eigenpairs kept per fold (the largest n_components a family offers)
-MEMO_BYTES = 1 << 30      # decomposed folds kept across all Gram matrices (a grid revisits each fold per PCA size)
+MAX_COMPONENTS = 512  # eigenpairs kept per fold (the largest n_components a family offers)
+MEMO_BYTES = 1 << 30  # decomposed folds kept across all Gram matrices (a grid revisits each fold per PCA size)
 _MEMO: OrderedDict[tuple[int, bytes], FoldPCA] = OrderedDict()  # least recently used first
 _MEMO_SIZE = [0]
 _MEMO_LOCK = threading.Lock()  # folds are fitted side by side in threads (ferbench.threads)
@@ -73,14 +73,14 @@ class FoldPCA:
         self.limit = max(m - 1, 0)
         self.check(n_components)
         g_tt = gram[np.ix_(train_index, train_index)]
-        self._col_mean = g_tt.mean(axis=0)            # mean_i x_i . x_j over training i
+        self._col_mean = g_tt.mean(axis=0)  # mean_i x_i . x_j over training i
         self._all_mean = float(self._col_mean.mean())
         centred = g_tt - self._col_mean[:, None] - self._col_mean[None, :] + self._all_mean
         keep = min(self.limit, max(n_components, min(MAX_COMPONENTS, self.limit)))
         with one_blas_thread():
             if keep >= m // 2:  # most of the spectrum: divide and conquer is 3-5x faster than a subset
                 values, vectors = np.linalg.eigh(centred)  # LAPACK syevd, and it releases the GIL
-                values, vectors = values[m - keep:], vectors[:, m - keep:]
+                values, vectors = values[m - keep :], vectors[:, m - keep :]
             else:
                 values, vectors = eigh(centred, subset_by_index=[m - keep, m - 1])
         values, vectors = values[::-1], vectors[:, ::-1]

@@ -40,8 +40,16 @@ def scan_features(folder: Path):
             yield from found
         else:
             size, modified = tree_stats(path)
-            yield CacheEntry("features", path.name, INCOMPLETE, "stray file", size, modified, (path,),
-                             "not a feature cache directory")
+            yield CacheEntry(
+                "features",
+                path.name,
+                INCOMPLETE,
+                "stray file",
+                size,
+                modified,
+                (path,),
+                "not a feature cache directory",
+            )
 
 
 def _feature_directory(folder: Path, directory: Path):
@@ -61,15 +69,18 @@ def _feature_directory(folder: Path, directory: Path):
             metas.append(meta)
         else:
             unreadable.append(f"{path.name}: not a JSON object")
-    layers = sorted(path.name[:-len(".npy")] for path in kept
-                    if path.name.endswith(".npy") and not path.name.endswith(".gram.npy"))
+    layers = sorted(
+        path.name[: -len(".npy")] for path in kept if path.name.endswith(".npy") and not path.name.endswith(".gram.npy")
+    )
     stats = [tree_stats(path) for path in kept] or [(0, directory.stat().st_mtime)]
     size, modified = sum(item[0] for item in stats), max(item[1] for item in stats)
     description = f"layers {', '.join(layers) or 'none'}"
     if metas:
         first = metas[0]
-        description = (f"{first.get('backbone')}, weights {first.get('weights')}, {first.get('input_size')} px, "
-                       f"{first.get('n')} images, {description}")
+        description = (
+            f"{first.get('backbone')}, weights {first.get('weights')}, {first.get('input_size')} px, "
+            f"{first.get('n')} images, {description}"
+        )
     if any(pid_alive(temp_writer(temp.name)) for temp in temps):
         status, reason = WRITING, "a running process is writing to it"
     elif not metas:
@@ -105,7 +116,7 @@ def _stale_reason(directory_name: str, meta: dict) -> str | None:
 def _dataset_key(name: str) -> str:
     for suffix in DATASET_SUFFIXES:
         if name.endswith(suffix):
-            return name[:-len(suffix)]
+            return name[: -len(suffix)]
     return name
 
 
@@ -166,8 +177,17 @@ def scan_leaderboard(folder: Path):
             continue
         size, modified = tree_stats(path)
         if path.is_file() and path.suffix == ".pickle":
-            yield CacheEntry("leaderboard", path.name, CURRENT, "finished runs of one tracking URI",
-                             size, modified, (path,))
+            yield CacheEntry(
+                "leaderboard", path.name, CURRENT, "finished runs of one tracking URI", size, modified, (path,)
+            )
         else:
-            yield CacheEntry("leaderboard", path.name, INCOMPLETE, "stray file", size, modified, (path,),
-                             "not a leaderboard cache file")
+            yield CacheEntry(
+                "leaderboard",
+                path.name,
+                INCOMPLETE,
+                "stray file",
+                size,
+                modified,
+                (path,),
+                "not a leaderboard cache file",
+            )

@@ -42,8 +42,9 @@ def scan_checkpoints(folder: Path):
             runs.append(path)
         else:
             size, modified = tree_stats(path)
-            yield CacheEntry(KIND, path.name, INCOMPLETE, "stray file", size, modified, (path,),
-                             "not a run's checkpoint directory")
+            yield CacheEntry(
+                KIND, path.name, INCOMPLETE, "stray file", size, modified, (path,), "not a run's checkpoint directory"
+            )
     records = {path.name: _run_record(path) for path in runs}
     statuses = _run_statuses(records)
     for path in runs:
@@ -66,8 +67,9 @@ def _entry(path: Path, record: dict | None, statuses: dict) -> CacheEntry:
     else:
         folds = checkpoints.RunCheckpoint(path.name, {}).finished_folds()
         epochs = max((checkpoints.epochs_done(fold) for fold in path.iterdir() if fold.is_dir()), default=0)
-        description = (f"{record.get('family')} on {record.get('dataset')}: {len(folds)} folds finished"
-                       + (f", newest epoch {epochs}" if epochs else ""))
+        description = f"{record.get('family')} on {record.get('dataset')}: {len(folds)} folds finished" + (
+            f", newest epoch {epochs}" if epochs else ""
+        )
     if lease is not None and not leases.is_stale(lease):
         status, reason = WRITING, f"running ({leases.describe(lease)})"
     elif record is None:
@@ -89,8 +91,10 @@ def _judge(run_id: str, record: dict, statuses: dict) -> tuple[str, str]:
         return ORPHANED_RUN, "its run was deleted"
     if status == "FINISHED":
         return ORPHANED_RUN, "its run has finished"
-    return RESUMABLE, (f"run {status}: ferbench run {record.get('family')} --dataset {record.get('dataset')} "
-                       f"--path ... --resume {run_id}")
+    return RESUMABLE, (
+        f"run {status}: ferbench run {record.get('family')} --dataset {record.get('dataset')} "
+        f"--path ... --resume {run_id}"
+    )
 
 
 def _run_statuses(records: dict[str, dict | None]) -> dict[str, dict[str, tuple[str, str]]]:
@@ -101,13 +105,14 @@ def _run_statuses(records: dict[str, dict | None]) -> dict[str, dict[str, tuple[
             wanted.setdefault(str(record.get("tracking_uri")), []).append(run_id)
     found = {}
     for uri, run_ids in wanted.items():
-        if not uri.startswith("sqlite:///") or not Path(uri[len("sqlite:///"):]).is_file():
+        if not uri.startswith("sqlite:///") or not Path(uri[len("sqlite:///") :]).is_file():
             continue
         try:
-            with closing(sqlite3.connect(f"file:{uri[len('sqlite:///'):]}?mode=ro", uri=True, timeout=2)) as db:
+            with closing(sqlite3.connect(f"file:{uri[len('sqlite:///') :]}?mode=ro", uri=True, timeout=2)) as db:
                 marks = ",".join("?" * len(run_ids))
-                rows = db.execute(f"SELECT run_uuid, status, lifecycle_stage FROM runs WHERE run_uuid IN ({marks})",
-                                  run_ids).fetchall()
+                rows = db.execute(
+                    f"SELECT run_uuid, status, lifecycle_stage FROM runs WHERE run_uuid IN ({marks})", run_ids
+                ).fetchall()
         except sqlite3.Error:  # locked, or not an MLflow store: judged as unknown
             continue
         found[uri] = {run_id: (status, stage) for run_id, status, stage in rows}

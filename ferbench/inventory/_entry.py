@@ -21,18 +21,24 @@ TEMP_NAME = store.TEMP_NAME  # what writers (and removals in progress) name thei
 @dataclass
 class CacheEntry:
     kind: str
-    name: str            # relative to the kind's folder
+    name: str  # relative to the kind's folder
     status: str
     description: str
-    size: int            # bytes of its files
-    modified: float      # newest modification time (epoch seconds)
+    size: int  # bytes of its files
+    modified: float  # newest modification time (epoch seconds)
     paths: tuple[Path, ...] = field(repr=False)  # removed in this order
-    reason: str = ""     # why it is stale, incomplete or kept
+    reason: str = ""  # why it is stale, incomplete or kept
 
     def to_json(self) -> dict:
-        return {"kind": self.kind, "name": self.name, "status": self.status, "description": self.description,
-                "bytes": self.size, "modified": datetime.fromtimestamp(self.modified).isoformat(timespec="seconds"),
-                "reason": self.reason}
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "status": self.status,
+            "description": self.description,
+            "bytes": self.size,
+            "modified": datetime.fromtimestamp(self.modified).isoformat(timespec="seconds"),
+            "reason": self.reason,
+        }
 
 
 def human_size(size: int) -> str:

@@ -35,8 +35,12 @@ def check_kinds(kind: str | None) -> tuple[str, ...]:
 def inventory(kinds: tuple[str, ...] = KINDS) -> list[CacheEntry]:
     """Every entry of the given kinds, in a stable order (kind, then name)."""
     root = cache_root()
-    scanners = {"features": scan_features, "datasets": scan_datasets, "leaderboard": scan_leaderboard,
-                "checkpoints": scan_checkpoints}
+    scanners = {
+        "features": scan_features,
+        "datasets": scan_datasets,
+        "leaderboard": scan_leaderboard,
+        "checkpoints": scan_checkpoints,
+    }
     entries: list[CacheEntry] = []
     for kind in kinds:
         folder = checkpoints.root() if kind == "checkpoints" else root / kind
@@ -72,8 +76,9 @@ def totals(entries: list[CacheEntry]) -> list[dict]:
         for status in STATUSES:
             group = [e for e in entries if e.kind == kind and e.status == status]
             if group:
-                rows.append({"kind": kind, "status": status, "entries": len(group),
-                             "bytes": sum(e.size for e in group)})
+                rows.append(
+                    {"kind": kind, "status": status, "entries": len(group), "bytes": sum(e.size for e in group)}
+                )
     return rows
 
 

@@ -60,12 +60,17 @@ class RunRecord:
     @classmethod
     def of(cls, run) -> RunRecord:
         tags = {k: v for k, v in run.data.tags.items() if k.startswith(KEPT_TAG_PREFIXES)}
-        return cls(run.info.run_id, run.info.experiment_id, run.info.end_time or 0, tags,
-                   dict(run.data.params), dict(run.data.metrics))
+        return cls(
+            run.info.run_id,
+            run.info.experiment_id,
+            run.info.end_time or 0,
+            tags,
+            dict(run.data.params),
+            dict(run.data.metrics),
+        )
 
 
-def search(client, experiment_ids: list[str], query: str, view_type=None, *,
-           fast: bool = True) -> list[RunRecord]:
+def search(client, experiment_ids: list[str], query: str, view_type=None, *, fast: bool = True) -> list[RunRecord]:
     """Every run matching `query` in the experiments, as RunRecords: through the SQL fast path when
     the store allows it (and `fast`), else through all pages of MlflowClient.search_runs."""
     from mlflow.entities import ViewType
@@ -84,8 +89,9 @@ def search_runs(client, experiment_ids: list[str], query: str, view_type) -> lis
     gc.disable()  # MLflow builds an ORM object per tag/param/metric; GC passes cost ~40% more
     try:
         while True:
-            page = client.search_runs(experiment_ids, filter_string=query, max_results=PAGE,
-                                      page_token=token, run_view_type=view_type)
+            page = client.search_runs(
+                experiment_ids, filter_string=query, max_results=PAGE, page_token=token, run_view_type=view_type
+            )
             runs.extend(page)
             token = page.token
             if not token:
@@ -104,15 +110,26 @@ def sql_store(client):
         return None
     store = getattr(getattr(client, "_tracking_client", None), "store", None)
     base = mlflow_sql.SqlAlchemyStore
-    if (not isinstance(store, base) or type(store)._search_runs is not base._search_runs
-            or not all(hasattr(mlflow_sql, name) for name in _MLFLOW_HELPERS)
-            or not hasattr(store, "_filter_experiment_ids")):
+    if (
+        not isinstance(store, base)
+        or type(store)._search_runs is not base._search_runs
+        or not all(hasattr(mlflow_sql, name) for name in _MLFLOW_HELPERS)
+        or not hasattr(store, "_filter_experiment_ids")
+    ):
         return None
     return store
 
 
-_MLFLOW_HELPERS = ("_get_sqlalchemy_filter_clauses", "_parse_experiment_ids", "SearchUtils",
-                   "SqlRun", "SqlTag", "SqlParam", "SqlLatestMetric", "LifecycleStage")
+_MLFLOW_HELPERS = (
+    "_get_sqlalchemy_filter_clauses",
+    "_parse_experiment_ids",
+    "SearchUtils",
+    "SqlRun",
+    "SqlTag",
+    "SqlParam",
+    "SqlLatestMetric",
+    "LifecycleStage",
+)
 
 
 def _read_sql(store, experiment_ids: list[str], query: str, view_type) -> list[RunRecord]:
@@ -125,7 +142,8 @@ def _read_sql(store, experiment_ids: list[str], query: str, view_type) -> list[R
     run = m.SqlRun
     with store.ManagedSessionMaker() as session:
         attribute_filters, joins, dataset_filters = m._get_sqlalchemy_filter_clauses(
-            m.SearchUtils.parse_search_filter(query), session, store._get_dialect())
+            m.SearchUtils.parse_search_filter(query), session, store._get_dialect()
+        )
         # start_time is selected because SELECT DISTINCT ... ORDER BY needs it on PostgreSQL
         stmt: Select[Any, Any, Any, Any] = select(run.run_uuid, run.experiment_id, run.end_time, run.start_time)
         for join in joins:
@@ -133,28 +151,36 @@ def _read_sql(store, experiment_ids: list[str], query: str, view_type) -> list[R
         for dataset in dataset_filters:
             stmt = stmt.join(dataset, run.run_uuid == dataset.c.destination_id)
         ids = store._filter_experiment_ids(session, m._parse_experiment_ids(list(experiment_ids)))
-        stmt = (stmt.distinct()
-                .where(run.experiment_id.in_(ids),
-                       run.lifecycle_stage.in_(m.LifecycleStage.view_type_to_stages(view_type)),
-                       *attribute_filters)
-                .order_by(run.start_time.desc(), run.run_uuid))  # MLflow's default order
+        stmt = (
+            stmt.distinct()
+            .where(
+                run.experiment_id.in_(ids),
+                run.lifecycle_stage.in_(m.LifecycleStage.view_type_to_stages(view_type)),
+                *attribute_filters,
+            )
+            .order_by(run.start_time.desc(), run.run_uuid)
+        )  # MLflow's default order
         conn = session.connection()
-        records = {run_id: RunRecord(run_id, str(experiment_id), end_time or 0, {}, {}, {})
-                   for run_id, experiment_id, end_time, _ in conn.execute(stmt)}
+        records = {
+            run_id: RunRecord(run_id, str(experiment_id), end_time or 0, {}, {}, {})
+            for run_id, experiment_id, end_time, _ in conn.execute(stmt)
+        }
         matched = list(records)
         tag, param, metric = m.SqlTag, m.SqlParam, m.SqlLatestMetric
         for at in range(0, len(matched), ID_CHUNK):
-            chunk = matched[at:at + ID_CHUNK]
-            for run_id, key, value in conn.execute(select(tag.run_uuid, tag.key, tag.value)
-                                                   .where(tag.run_uuid.in_(chunk))):
+            chunk = matched[at : at + ID_CHUNK]
+            for run_id, key, value in conn.execute(
+                select(tag.run_uuid, tag.key, tag.value).where(tag.run_uuid.in_(chunk))
+            ):
                 if key.startswith(KEPT_TAG_PREFIXES):
                     records[run_id].tags[key] = value
-            for run_id, key, value in conn.execute(select(param.run_uuid, param.key, param.value)
-                                                   .where(param.run_uuid.in_(chunk))):
+            for run_id, key, value in conn.execute(
+                select(param.run_uuid, param.key, param.value).where(param.run_uuid.in_(chunk))
+            ):
                 records[run_id].params[key] = value
             for run_id, key, value, is_nan in conn.execute(
-                    select(metric.run_uuid, metric.key, metric.value, metric.is_nan)
-                    .where(metric.run_uuid.in_(chunk))):
+                select(metric.run_uuid, metric.key, metric.value, metric.is_nan).where(metric.run_uuid.in_(chunk))
+            ):
                 records[run_id].metrics[key] = math.nan if is_nan else value  # as SqlLatestMetric does
     return list(records.values())
 

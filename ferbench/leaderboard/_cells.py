@@ -9,10 +9,11 @@ from ferbench.comparability import CAVEATS, COMPARABLE, NOT_COMPARABLE
 from ferbench.leaderboard._compare import Row
 
 MARKS = {COMPARABLE: ("✓", "green"), CAVEATS: ("~", "yellow"), NOT_COMPARABLE: ("✗", "red")}
-VERDICTS = {COMPARABLE: "comparable", CAVEATS: "comparable with caveats",
-            NOT_COMPARABLE: "not comparable"}
-LEGEND = ("✓ comparable · ~ with caveats (Δ shown) · ✗ not comparable (no Δ). ours: mean ± 95% CI "
-          "(t over seeds, or one run's bootstrap; (low–high) if uneven), ± sd: std over folds.")
+VERDICTS = {COMPARABLE: "comparable", CAVEATS: "comparable with caveats", NOT_COMPARABLE: "not comparable"}
+LEGEND = (
+    "✓ comparable · ~ with caveats (Δ shown) · ✗ not comparable (no Δ). ours: mean ± 95% CI "
+    "(t over seeds, or one run's bootstrap; (low–high) if uneven), ± sd: std over folds."
+)
 
 
 def fmt(value: float | None, std: float | None = None) -> str:
@@ -46,8 +47,7 @@ def delta_text(row: Row) -> str:
 def all_reasons(row: Row) -> list[str]:
     reasons = list(row.reasons)
     if row.subject_independent is not None:  # beside the reason, so the gap is read at once
-        reasons.append(f"ours by subject ({row.subject_independent_protocol}): "
-                       f"{fmt(row.subject_independent)}")
+        reasons.append(f"ours by subject ({row.subject_independent_protocol}): {fmt(row.subject_independent)}")
     return reasons
 
 

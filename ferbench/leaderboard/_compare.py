@@ -92,14 +92,14 @@ class Row:
     published_id: str
     paper: str
     published_protocol: str
-    comparable: str                   # yes / caveats / no / "" (nothing to compare with)
+    comparable: str  # yes / caveats / no / "" (nothing to compare with)
     reasons: list[str]
     delta: float | None
     reference_only: bool = False
-    epochs: str = ""                  # ours / the paper's
+    epochs: str = ""  # ours / the paper's
     subject_independent: float | None = None  # ours on a subject split, beside an image split
     subject_independent_protocol: str = ""
-    paired: str = ""                  # against the best of ours on the same data and protocol
+    paired: str = ""  # against the best of ours on the same data and protocol
     ours_ci: tuple[float, float] | None = None  # 95%: t over seeds, else the run's bootstrap
 
     def to_json(self) -> dict:
@@ -139,12 +139,21 @@ def pool(runs: list) -> list[Ours]:
     for run in runs:
         tags, params = run.tags, run.params
         config = {k: v for k, v in params.items() if k != "seed"}
-        key = json.dumps([tags.get(TAG_FAMILY), tags.get(TAG_DATASET),
-                          tags.get(TAG_FINGERPRINT), tags.get(TAG_PROTOCOL),
-                          tags.get(TAG_SPLIT_SIZES), tags.get(TAG_N_IMAGES),
-                          tags.get(TAG_CLASSES),
-                          _flag(tags, TAG_SYNTHETIC), _flag(tags, TAG_RANDOM_WEIGHTS), config],
-                         sort_keys=True)
+        key = json.dumps(
+            [
+                tags.get(TAG_FAMILY),
+                tags.get(TAG_DATASET),
+                tags.get(TAG_FINGERPRINT),
+                tags.get(TAG_PROTOCOL),
+                tags.get(TAG_SPLIT_SIZES),
+                tags.get(TAG_N_IMAGES),
+                tags.get(TAG_CLASSES),
+                _flag(tags, TAG_SYNTHETIC),
+                _flag(tags, TAG_RANDOM_WEIGHTS),
+                config,
+            ],
+            sort_keys=True,
+        )
         groups.setdefault(key, []).append(run)
     return [_summarise(_latest_per_seed(group)) for group in groups.values()]
 
@@ -179,16 +188,25 @@ def _summarise(group: list) -> Ours:
     best = max(group, key=lambda r: r.metrics.get("test_accuracy", -1.0))
     protocol = tags.get(TAG_PROTOCOL, "?")
     return Ours(
-        family=tags.get(TAG_FAMILY, "?"), dataset=tags.get(TAG_DATASET, "?"),
-        protocol=protocol, fingerprint=tags.get(TAG_FINGERPRINT, ""),
-        run_id=best.run_id, run_ids=[r.run_id for r in group], metrics=metrics,
-        stds=stds, n=len(group), n_folds=_folds_of(protocol),
+        family=tags.get(TAG_FAMILY, "?"),
+        dataset=tags.get(TAG_DATASET, "?"),
+        protocol=protocol,
+        fingerprint=tags.get(TAG_FINGERPRINT, ""),
+        run_id=best.run_id,
+        run_ids=[r.run_id for r in group],
+        metrics=metrics,
+        stds=stds,
+        n=len(group),
+        n_folds=_folds_of(protocol),
         tuned=any(_flag(r.tags, TAG_TUNED) for r in group),
-        random_weights=_flag(tags, TAG_RANDOM_WEIGHTS), synthetic=_flag(tags, TAG_SYNTHETIC),
+        random_weights=_flag(tags, TAG_RANDOM_WEIGHTS),
+        synthetic=_flag(tags, TAG_SYNTHETIC),
         selected_on=tags.get(TAG_SELECTED_ON, "val"),
         params={k: v for k, v in first.params.items() if k != "seed"},
-        split_sizes=read_split_sizes(tags), classes=read_classes(tags),
-        epochs=read_epochs(first.params), early_stopping=read_early_stopping(first.params),
+        split_sizes=read_split_sizes(tags),
+        classes=read_classes(tags),
+        epochs=read_epochs(first.params),
+        early_stopping=read_early_stopping(first.params),
         seed_runs={_seed_of(r): r.run_id for r in group},
     )
 
@@ -222,14 +240,21 @@ def _shown(entry: dict) -> bool:
 
 def _pick(candidates: list[Ours], entry: dict) -> Ours:
     """Our best configuration for this entry: comparable ones first, then by the entry's metric."""
+
     def score(o: Ours):
         rank = 0 if judge(o, entry).status == NOT_COMPARABLE else 2
         return (rank, entry["protocol"] == o.protocol, o.metrics.get(entry["metric"], -1.0))
+
     return max(candidates, key=score)
 
 
-def build(ours_list: list[Ours], published: list[dict], family: str | None = None,
-          dataset: str | None = None, protocol: str | None = None) -> list[Row]:
+def build(
+    ours_list: list[Ours],
+    published: list[dict],
+    family: str | None = None,
+    dataset: str | None = None,
+    protocol: str | None = None,
+) -> list[Row]:
     """One row per published number (of a family/data set we ran) and per unmatched family of
     ours. `ours_list` may hold more than the filters show: other protocols of the same family
     and data give the subject-independent figures."""
@@ -248,27 +273,58 @@ def build(ours_list: list[Ours], published: list[dict], family: str | None = Non
             best = _pick(candidates, entry)
             rows.append(_row(best, entry, entry["metric"], judge(best, entry), ours_list))
     for entry in published:  # peers and references on the data sets we ran: context only
-        if (entry.get("reference_only") and entry["dataset"] in datasets and _shown(entry)
-                and (not dataset or entry["dataset"] == dataset) and not family):
-            rows.append(Row(entry["family"], entry["dataset"], None, None, "", "", None, "",
-                            entry["metric"], entry["value"], entry["id"], entry["paper"],
-                            entry["protocol"], "", ["reference only: not a ferbench family"],
-                            None, True))
+        if (
+            entry.get("reference_only")
+            and entry["dataset"] in datasets
+            and _shown(entry)
+            and (not dataset or entry["dataset"] == dataset)
+            and not family
+        ):
+            rows.append(
+                Row(
+                    entry["family"],
+                    entry["dataset"],
+                    None,
+                    None,
+                    "",
+                    "",
+                    None,
+                    "",
+                    entry["metric"],
+                    entry["value"],
+                    entry["id"],
+                    entry["paper"],
+                    entry["protocol"],
+                    "",
+                    ["reference only: not a ferbench family"],
+                    None,
+                    True,
+                )
+            )
     return rows
 
 
 def _row(o: Ours, entry: dict | None, metric: str, judgement, ours_list: list[Ours]) -> Row:
     peer = subject_independent_peer(o, ours_list, metric)
     return Row(
-        family=o.family, dataset=o.dataset, ours=o.metrics.get(metric), ours_std=o.stds.get(metric),
-        ours_n=o.spread_of(metric), ours_ci=o.interval_of(metric), run_id=o.run_id,
-        tuned=o.tuned, our_protocol=o.protocol,
-        metric=metric, published=entry["value"] if entry else None,
-        published_id=entry["id"] if entry else "", paper=entry["paper"] if entry else "",
+        family=o.family,
+        dataset=o.dataset,
+        ours=o.metrics.get(metric),
+        ours_std=o.stds.get(metric),
+        ours_n=o.spread_of(metric),
+        ours_ci=o.interval_of(metric),
+        run_id=o.run_id,
+        tuned=o.tuned,
+        our_protocol=o.protocol,
+        metric=metric,
+        published=entry["value"] if entry else None,
+        published_id=entry["id"] if entry else "",
+        paper=entry["paper"] if entry else "",
         published_protocol=entry["protocol"] if entry else "",
         comparable=judgement.status if judgement else "",
         reasons=judgement.reasons if judgement else ["no published number"],
-        delta=judgement.delta if judgement else None, epochs=budget_text(o, entry),
+        delta=judgement.delta if judgement else None,
+        epochs=budget_text(o, entry),
         subject_independent=peer.metrics[metric] if peer else None,
         subject_independent_protocol=peer.protocol if peer else "",
     )
@@ -293,15 +349,19 @@ def paired_verdicts(client, ours_list: list[Ours], shown: set[str]) -> dict[str,
     return texts
 
 
-def leaderboard(client, dataset=None, protocol=None, family=None,
-                published: list[dict] | None = None, refresh: bool = False) -> list[Row]:
+def leaderboard(
+    client, dataset=None, protocol=None, family=None, published: list[dict] | None = None, refresh: bool = False
+) -> list[Row]:
     """Query the store and build the rows; [] when there is nothing of ours to show."""
     from ferbench import baselines
 
     # every family and protocol of the data set: the paired best and subject-independent figures
     runs = search_our_runs(client, dataset=dataset, refresh=refresh)
-    shown = [r for r in runs if (not protocol or r.tags.get(TAG_PROTOCOL) == protocol)
-             and (not family or r.tags.get(TAG_FAMILY) == family)]
+    shown = [
+        r
+        for r in runs
+        if (not protocol or r.tags.get(TAG_PROTOCOL) == protocol) and (not family or r.tags.get(TAG_FAMILY) == family)
+    ]
     if not shown:
         return []
     table = baselines.load_all() if published is None else published

@@ -35,8 +35,23 @@ tr.reference { color: #8a90a0; }
 .mark { font-weight: bold; white-space: nowrap; }
 .yes { color: #1b7f3b; } .caveats { color: #a66300; } .no { color: #b3261e; }
 """
-COLUMNS = ("family", "data set", "metric", "ours", "n", "run", "protocol", "epochs (ours / paper)",
-           "published", "paper / id", "pub. protocol", "comparable", "Δ", "reasons", "vs our best")
+COLUMNS = (
+    "family",
+    "data set",
+    "metric",
+    "ours",
+    "n",
+    "run",
+    "protocol",
+    "epochs (ours / paper)",
+    "published",
+    "paper / id",
+    "pub. protocol",
+    "comparable",
+    "Δ",
+    "reasons",
+    "vs our best",
+)
 
 
 # --- chart ----------------------------------------------------------------------------------------
@@ -86,22 +101,34 @@ def figure(rows: list[Row]):
         ours = name.startswith("ours")
         rows_ = [row for _, row in points]
         symbol = "circle" if ours else "square"
-        trace: dict[str, Any] = {"x": [x for x, _ in points], "name": name, "mode": "markers",
-                 "marker": {"size": 10, "symbol": [symbol if ours or _comparable(r) else
-                                                   f"{symbol}-open" for r in rows_]}}
+        trace: dict[str, Any] = {
+            "x": [x for x, _ in points],
+            "name": name,
+            "mode": "markers",
+            "marker": {"size": 10, "symbol": [symbol if ours or _comparable(r) else f"{symbol}-open" for r in rows_]},
+        }
         if ours:
             below, above = zip(*(_error(r) for r in rows_), strict=True)
-            trace.update(y=[100 * _charted(r.ours) for r in rows_],
-                         error_y={"type": "data", "array": list(above), "arrayminus": list(below)},
-                         text=[f"{ours_text(r)}, {r.ours_n}, run {r.run_id[:12]}" for r in rows_])
+            trace.update(
+                y=[100 * _charted(r.ours) for r in rows_],
+                error_y={"type": "data", "array": list(above), "arrayminus": list(below)},
+                text=[f"{ours_text(r)}, {r.ours_n}, run {r.run_id[:12]}" for r in rows_],
+            )
         else:
-            trace.update(y=[100 * _charted(r.published) for r in rows_],
-                         text=[f"{r.published_id}: {VERDICTS.get(r.comparable, '')}"
-                               f" {delta_text(r)}" for r in rows_])
+            trace.update(
+                y=[100 * _charted(r.published) for r in rows_],
+                text=[f"{r.published_id}: {VERDICTS.get(r.comparable, '')} {delta_text(r)}" for r in rows_],
+            )
         fig.add_trace(go.Scatter(**trace, hovertemplate="%{x}<br>%{y:.2f}%<br>%{text}"))
-    fig.update_layout(title="Ours against published", yaxis_title="accuracy (%)",
-                      scattermode="group", legend_title_text="series", template="plotly_white",
-                      height=460, margin={"t": 50, "b": 90})
+    fig.update_layout(
+        title="Ours against published",
+        yaxis_title="accuracy (%)",
+        scattermode="group",
+        legend_title_text="series",
+        template="plotly_white",
+        height=460,
+        margin={"t": 50, "b": 90},
+    )
     fig.update_xaxes(categoryorder="array", categoryarray=order)
     return fig
 
@@ -125,15 +152,19 @@ def chart_png(rows: list[Row], path: Path) -> None:
             xpos = labels.index(x) + shift
             if ours:
                 below, above = _error(row)
-                ax.errorbar(xpos, 100 * _charted(row.ours), yerr=[[below], [above]], fmt="o", color=colour,
-                            capsize=3)
+                ax.errorbar(xpos, 100 * _charted(row.ours), yerr=[[below], [above]], fmt="o", color=colour, capsize=3)
             else:
-                ax.plot(xpos, 100 * _charted(row.published), marker="s", linestyle="none", color=colour,
-                        markerfacecolor=colour if _comparable(row) else "none")
+                ax.plot(
+                    xpos,
+                    100 * _charted(row.published),
+                    marker="s",
+                    linestyle="none",
+                    color=colour,
+                    markerfacecolor=colour if _comparable(row) else "none",
+                )
     ax.set_xticks(range(len(labels)), [x.replace(" / ", "\n") for x in labels], fontsize=7)
     ax.set_ylabel("accuracy (%)")
-    ax.set_title("Ours (mean, 95% CI) against published; open squares: not comparable",
-                 fontsize=9)
+    ax.set_title("Ours (mean, 95% CI) against published; open squares: not comparable", fontsize=9)
     ax.grid(axis="y", alpha=0.3)
     if series:
         ax.legend(fontsize=7, loc="best")
@@ -149,28 +180,43 @@ def _table(rows: list[Row]) -> str:
     for row in rows:
         mark = MARKS.get(row.comparable, ("", ""))[0]
         verdict = f"{mark} {VERDICTS[row.comparable]}" if row.comparable in VERDICTS else ""
-        cells = [(row.family, ""), (row.dataset, ""), (metric_label(row.metric), ""),
-                 (ours_text(row), "num"), (row.ours_n, ""), (row.run_id[:12], ""),
-                 (row.our_protocol, ""), (row.epochs, ""), (fmt(row.published), "num"),
-                 (row.published_id, ""), (row.published_protocol, ""),
-                 (verdict, f"mark {row.comparable}"), (delta_text(row), "num"),
-                 ("; ".join(all_reasons(row)), "reasons"), (row.paired, "")]
-        tds = "".join(f'<td class="{cls}">{html.escape(text)}</td>' if cls else
-                      f"<td>{html.escape(text)}</td>" for text, cls in cells)
+        cells = [
+            (row.family, ""),
+            (row.dataset, ""),
+            (metric_label(row.metric), ""),
+            (ours_text(row), "num"),
+            (row.ours_n, ""),
+            (row.run_id[:12], ""),
+            (row.our_protocol, ""),
+            (row.epochs, ""),
+            (fmt(row.published), "num"),
+            (row.published_id, ""),
+            (row.published_protocol, ""),
+            (verdict, f"mark {row.comparable}"),
+            (delta_text(row), "num"),
+            ("; ".join(all_reasons(row)), "reasons"),
+            (row.paired, ""),
+        ]
+        tds = "".join(
+            f'<td class="{cls}">{html.escape(text)}</td>' if cls else f"<td>{html.escape(text)}</td>"
+            for text, cls in cells
+        )
         body.append(f'<tr class="reference">{tds}</tr>' if row.reference_only else f"<tr>{tds}</tr>")
-    return (f'<table class="ferbench-leaderboard"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(body)}</tbody></table>")
+    return f'<table class="ferbench-leaderboard"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
 def page(rows: list[Row]) -> str:
     """One HTML file: the chart (plotly.js inline, nothing fetched) above the full table."""
     chart = ""
     if chart_series(rows):
-        chart = figure(rows).to_html(full_html=False, include_plotlyjs=True,
-                                     config={"displaylogo": False, "responsive": True})
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>ferbench leaderboard</title><style>{STYLE}</style></head><body>"
-            "<h1>ferbench leaderboard: ours against published (accuracy, %)</h1>"
-            f"<p class=\"legend\">{html.escape(LEGEND)} {OPEN_NOTE if chart else ''}</p>"
-            f"{chart}{_table(rows)}</body></html>\n")
+        chart = figure(rows).to_html(
+            full_html=False, include_plotlyjs=True, config={"displaylogo": False, "responsive": True}
+        )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>ferbench leaderboard</title><style>{STYLE}</style></head><body>"
+        "<h1>ferbench leaderboard: ours against published (accuracy, %)</h1>"
+        f'<p class="legend">{html.escape(LEGEND)} {OPEN_NOTE if chart else ""}</p>'
+        f"{chart}{_table(rows)}</body></html>\n"
+    )

@@ -15,8 +15,20 @@ from ferbench.reproductions._report import Line, lines_for, markdown, not_run_li
 from ferbench.reproductions._runs import check_dataset
 from ferbench.reproductions._spec import Row, load, papers, select
 
-__all__ = ["Line", "Outcome", "Row", "check_dataset", "load", "markdown", "papers", "report", "reproduce",
-           "rich_table", "runnable", "select"]
+__all__ = [
+    "Line",
+    "Outcome",
+    "Row",
+    "check_dataset",
+    "load",
+    "markdown",
+    "papers",
+    "report",
+    "reproduce",
+    "rich_table",
+    "runnable",
+    "select",
+]
 
 
 @dataclass
@@ -34,8 +46,15 @@ def runnable(row: Row, dataset, tracking_uri: str | None = None) -> str | None:
     if row.dataset != dataset.name:
         return f"needs data set {row.dataset} (--dataset {row.dataset} --path ...)"
     try:
-        runner.prepare(row.family, dataset, protocol=row.protocol, params=row.params,
-                       epochs=row.epochs, seed=row.seeds[0], tracking_uri=tracking_uri)
+        runner.prepare(
+            row.family,
+            dataset,
+            protocol=row.protocol,
+            params=row.params,
+            epochs=row.epochs,
+            seed=row.seeds[0],
+            tracking_uri=tracking_uri,
+        )
     except StoreError:
         raise
     except FerbenchError as exc:
@@ -43,8 +62,9 @@ def runnable(row: Row, dataset, tracking_uri: str | None = None) -> str | None:
     return None
 
 
-def reproduce(rows: list[Row], dataset, *, tracking_uri: str | None = None, quiet: bool = False,
-              on_line=None) -> Outcome:
+def reproduce(
+    rows: list[Row], dataset, *, tracking_uri: str | None = None, quiet: bool = False, on_line=None
+) -> Outcome:
     """Run (or reuse, or resume) every runnable row on `dataset` and return the table's lines.
     Rows that cannot run are listed with the reason; a row that fails does not stop the others."""
     from ferbench import record
@@ -63,8 +83,9 @@ def reproduce(rows: list[Row], dataset, *, tracking_uri: str | None = None, quie
                 new = [not_run_line(row, reason)]
             else:
                 try:
-                    seed_runs = [_runs.obtain(row, seed, dataset, experiment_id, parent, quiet=quiet)
-                                 for seed in row.seeds]
+                    seed_runs = [
+                        _runs.obtain(row, seed, dataset, experiment_id, parent, quiet=quiet) for seed in row.seeds
+                    ]
                     new = lines_for(row, seed_runs)
                 except StoreError:
                     raise
@@ -96,8 +117,11 @@ def report(rows: list[Row], dataset, *, tracking_uri: str | None = None) -> list
     lines: list[Line] = []
     for row in rows:
         reason = runnable(row, dataset, tracking_uri)
-        done = [] if reason else [r for r in (_runs.finished(row, seed, dataset, experiment_id)
-                                              for seed in row.seeds) if r is not None]
+        done = (
+            []
+            if reason
+            else [r for r in (_runs.finished(row, seed, dataset, experiment_id) for seed in row.seeds) if r is not None]
+        )
         lines.extend(lines_for(row, done) if done else [not_run_line(row, reason or "no finished run yet")])
     return lines
 

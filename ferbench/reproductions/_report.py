@@ -52,9 +52,18 @@ def lines_for(row, seed_runs: list) -> list:
     for entry in entries:
         metric = entry["metric"] if entry else "test_accuracy"
         values = [r.metrics[metric] for r in seed_runs if metric in r.metrics]
-        line = Line(row.label, row.family, row.protocol, entry["id"] if entry else None,
-                    entry.get("value") if entry else None, metric, seeds=[r.seed for r in seed_runs], wall_time_s=wall,
-                    run_ids=[r.run_id for r in seed_runs], epochs=_epochs(row, entry))
+        line = Line(
+            row.label,
+            row.family,
+            row.protocol,
+            entry["id"] if entry else None,
+            entry.get("value") if entry else None,
+            metric,
+            seeds=[r.seed for r in seed_runs],
+            wall_time_s=wall,
+            run_ids=[r.run_id for r in seed_runs],
+            epochs=_epochs(row, entry),
+        )
         if values:
             ci = mean_ci(values, bounds=(0.0, 1.0))  # accuracies and recalls are fractions
             line.mean, line.ci_low, line.ci_high = ci["mean"], ci["ci_low"], ci["ci_high"]
@@ -106,9 +115,16 @@ def not_run_line(row, reason: str) -> Line:
     from ferbench import baselines
 
     entry = baselines.get(row.published_ids[0]) if row.published_ids else None
-    return Line(row.label, row.family, row.protocol, entry["id"] if entry else None,
-                entry.get("value") if entry else None, entry["metric"] if entry else None,
-                epochs=_epochs(row, entry), verdict=f"not run: {reason}")
+    return Line(
+        row.label,
+        row.family,
+        row.protocol,
+        entry["id"] if entry else None,
+        entry.get("value") if entry else None,
+        entry["metric"] if entry else None,
+        epochs=_epochs(row, entry),
+        verdict=f"not run: {reason}",
+    )
 
 
 # --- rendering -----------------------------------------------------------------------------------

@@ -71,9 +71,14 @@ def params_match(logged: dict[str, str], row) -> bool:
 def identity_filter(row, fingerprint: str, seed: int) -> str:
     from ferbench.protocols import parse_protocol
 
-    wanted = {TAG_SOURCE: "ferbench", TAG_KIND: "run", TAG_FAMILY: row.family,
-              TAG_FINGERPRINT: fingerprint,
-              TAG_PROTOCOL: parse_protocol(row.protocol).name, TAG_SEED: str(seed)}
+    wanted = {
+        TAG_SOURCE: "ferbench",
+        TAG_KIND: "run",
+        TAG_FAMILY: row.family,
+        TAG_FINGERPRINT: fingerprint,
+        TAG_PROTOCOL: parse_protocol(row.protocol).name,
+        TAG_SEED: str(seed),
+    }
     return " AND ".join(f"tags.`{k}` = '{v}'" for k, v in wanted.items())
 
 
@@ -81,8 +86,12 @@ def candidates(experiment_id: str, row, fingerprint: str, seed: int) -> list:
     """Runs of this row's identity for one seed, newest first (MLflow Run objects)."""
     from ferbench import record
 
-    runs = record.client().search_runs([experiment_id], identity_filter(row, fingerprint, seed),
-                                       order_by=["attributes.start_time DESC"], max_results=200)
+    runs = record.client().search_runs(
+        [experiment_id],
+        identity_filter(row, fingerprint, seed),
+        order_by=["attributes.start_time DESC"],
+        max_results=200,
+    )
     return [run for run in runs if params_match(dict(run.data.params), row)]
 
 
@@ -106,8 +115,9 @@ def obtain(row, seed: int, dataset, experiment_id: str, parent_run_id: str, *, q
     if done is not None:
         tags = dict(done.filled)
         if MLFLOW_PARENT_RUN_ID not in done.tags:  # a stand-alone run joins the reproduction
-            tags.update({MLFLOW_PARENT_RUN_ID: parent_run_id, TAG_REPRODUCTION: row.paper,
-                         TAG_REPRODUCTION_ROW: row.id})
+            tags.update(
+                {MLFLOW_PARENT_RUN_ID: parent_run_id, TAG_REPRODUCTION: row.paper, TAG_REPRODUCTION_ROW: row.id}
+            )
         if tags:
             record.log(done.run_id, tags=tags)
         return done
@@ -116,9 +126,17 @@ def obtain(row, seed: int, dataset, experiment_id: str, parent_run_id: str, *, q
             result = runner.resume(run.info.run_id, dataset, family=row.family, quiet=quiet)
             return _seed_run(seed, record.client().get_run(result.run_id), "resumed")
     tags = {TAG_REPRODUCTION: row.paper, TAG_REPRODUCTION_ROW: row.id}
-    result = runner.run(row.family, dataset, protocol=row.protocol, params=row.params,
-                        epochs=row.epochs, seed=seed, quiet=quiet, extra_tags=tags,
-                        parent_run_id=parent_run_id)
+    result = runner.run(
+        row.family,
+        dataset,
+        protocol=row.protocol,
+        params=row.params,
+        epochs=row.epochs,
+        seed=seed,
+        quiet=quiet,
+        extra_tags=tags,
+        parent_run_id=parent_run_id,
+    )
     return _seed_run(seed, record.client().get_run(result.run_id), "new")
 
 
@@ -127,9 +145,11 @@ def data_facts(run, dataset) -> dict[str, str]:
     fingerprint equals the data set's (the search asked for it), so the facts are the data set's."""
     from ferbench import record
 
-    facts = {TAG_N_IMAGES: str(len(dataset)),
-             TAG_SPLIT_SIZES: json.dumps(record.split_sizes(dataset)),
-             TAG_CLASSES: ",".join(dataset.class_names)}
+    facts = {
+        TAG_N_IMAGES: str(len(dataset)),
+        TAG_SPLIT_SIZES: json.dumps(record.split_sizes(dataset)),
+        TAG_CLASSES: ",".join(dataset.class_names),
+    }
     return {k: v for k, v in facts.items() if k not in run.data.tags}
 
 
@@ -148,8 +168,7 @@ def _resumable(run) -> bool:
 
 
 def _seed_run(seed: int, run, how: str) -> SeedRun:
-    return SeedRun(seed, run.info.run_id, how, dict(run.data.metrics), dict(run.data.params),
-                   dict(run.data.tags))
+    return SeedRun(seed, run.info.run_id, how, dict(run.data.metrics), dict(run.data.params), dict(run.data.tags))
 
 
 def parent_run(experiment_id: str, key: str, fingerprint: str) -> str:
@@ -158,14 +177,15 @@ def parent_run(experiment_id: str, key: str, fingerprint: str) -> str:
     from ferbench import record
 
     c = record.client()
-    query = (f"tags.`{TAG_KIND}` = 'reproduction' AND tags.`{TAG_REPRODUCTION}` = '{key}' "
-             f"AND tags.`{TAG_FINGERPRINT}` = '{fingerprint}'")
+    query = (
+        f"tags.`{TAG_KIND}` = 'reproduction' AND tags.`{TAG_REPRODUCTION}` = '{key}' "
+        f"AND tags.`{TAG_FINGERPRINT}` = '{fingerprint}'"
+    )
     found = c.search_runs([experiment_id], query, order_by=["attributes.start_time DESC"], max_results=1)
     if found:
         c.update_run(found[0].info.run_id, status="RUNNING")
         return found[0].info.run_id
-    tags = {TAG_SOURCE: "ferbench", TAG_KIND: "reproduction", TAG_REPRODUCTION: key,
-            TAG_FINGERPRINT: fingerprint}
+    tags = {TAG_SOURCE: "ferbench", TAG_KIND: "reproduction", TAG_REPRODUCTION: key, TAG_FINGERPRINT: fingerprint}
     return c.create_run(experiment_id, run_name=f"reproduce-{key}", tags=tags).info.run_id
 
 
@@ -177,6 +197,5 @@ def check_dataset(rows, dataset_name: str | None) -> str:
             raise FerbenchError(f"the chosen rows use data sets {', '.join(names)}: choose one with --dataset")
         return names[0]
     if dataset_name not in names:
-        raise FerbenchError(f"--dataset {dataset_name}: the chosen rows use {', '.join(names)}, "
-                            f"not {dataset_name}")
+        raise FerbenchError(f"--dataset {dataset_name}: the chosen rows use {', '.join(names)}, not {dataset_name}")
     return dataset_name

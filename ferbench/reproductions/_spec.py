@@ -21,8 +21,18 @@ from typing import Any
 from ferbench.errors import FerbenchError
 
 SPEC_DIR = Path(__file__).parent
-ROW_FIELDS = {"id", "family", "dataset", "protocol", "epochs", "params", "seeds", "reproduces",
-              "compares_with", "notes"}
+ROW_FIELDS = {
+    "id",
+    "family",
+    "dataset",
+    "protocol",
+    "epochs",
+    "params",
+    "seeds",
+    "reproduces",
+    "compares_with",
+    "notes",
+}
 
 
 @dataclass(frozen=True)
@@ -48,8 +58,19 @@ class Row:
         return self.reproduces + self.compares_with
 
     def with_seeds(self, seeds: list[int]) -> Row:
-        return Row(self.paper, self.id, self.family, self.dataset, self.protocol, self.epochs,
-                   self.params, tuple(seeds), self.reproduces, self.compares_with, self.notes)
+        return Row(
+            self.paper,
+            self.id,
+            self.family,
+            self.dataset,
+            self.protocol,
+            self.epochs,
+            self.params,
+            tuple(seeds),
+            self.reproduces,
+            self.compares_with,
+            self.notes,
+        )
 
 
 def papers() -> list[str]:
@@ -103,13 +124,25 @@ def _row(paper: str, raw: dict, path: Path) -> Row:
     from ferbench.seeds import check_seeds
 
     seeds = check_seeds(raw["seeds"], where)
-    published = {"reproduces": tuple(raw.get("reproduces") or ()),
-                 "compares_with": tuple(raw.get("compares_with") or ())}
+    published = {
+        "reproduces": tuple(raw.get("reproduces") or ()),
+        "compares_with": tuple(raw.get("compares_with") or ()),
+    }
     for ids in published.values():
         for entry_id in ids:
             baselines.get(entry_id)  # an unknown id fails here
-    return Row(paper, str(raw["id"]), family_cls.name, raw["dataset"], str(raw["protocol"]),
-               epochs, params, tuple(seeds), notes=str(raw.get("notes") or "").strip(), **published)
+    return Row(
+        paper,
+        str(raw["id"]),
+        family_cls.name,
+        raw["dataset"],
+        str(raw["protocol"]),
+        epochs,
+        params,
+        tuple(seeds),
+        notes=str(raw.get("notes") or "").strip(),
+        **published,
+    )
 
 
 def select(paper_names: list[str] | None = None, row_ids: list[str] | None = None) -> list[Row]:
@@ -123,7 +156,8 @@ def select(paper_names: list[str] | None = None, row_ids: list[str] | None = Non
     for wanted in row_ids:
         matches = [row for row in rows if wanted in (row.id, row.label)]
         if not matches:
-            raise FerbenchError(f"--rows: no row {wanted!r} in {', '.join(chosen)}; "
-                                f"`ferbench reproduce --list` shows the rows")
+            raise FerbenchError(
+                f"--rows: no row {wanted!r} in {', '.join(chosen)}; `ferbench reproduce --list` shows the rows"
+            )
         picked.extend(m for m in matches if m not in picked)
     return picked

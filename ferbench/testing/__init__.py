@@ -47,11 +47,26 @@ if TYPE_CHECKING:
 Families = Mapping[str, type[Family]] | Iterable[type[Family]]
 
 __all__ = [
-    "CHECKS", "TinyFamily", "check_bad_params_raise", "check_builds", "check_dataset", "check_fit",
-    "check_metadata", "check_params_round_trip", "check_params_spec", "check_parts",
-    "check_predict_before_fit_raises", "check_predict_proba", "check_run_is_logged",
-    "check_same_seed_same_result", "check_save_load", "check_subset_predictions",
-    "check_tunable_params_sample", "family_checks", "parametrize_with_family_checks", "private_store",
+    "CHECKS",
+    "TinyFamily",
+    "check_bad_params_raise",
+    "check_builds",
+    "check_dataset",
+    "check_fit",
+    "check_metadata",
+    "check_params_round_trip",
+    "check_params_spec",
+    "check_parts",
+    "check_predict_before_fit_raises",
+    "check_predict_proba",
+    "check_run_is_logged",
+    "check_same_seed_same_result",
+    "check_save_load",
+    "check_subset_predictions",
+    "check_tunable_params_sample",
+    "family_checks",
+    "parametrize_with_family_checks",
+    "private_store",
     "tiny_dataset",
 ]
 

@@ -104,7 +104,8 @@ def registered(family_cls) -> Iterator[None]:
     registry.load_all()
     existing = registry._FAMILIES.get(family_cls.name)
     assert existing in (None, family_cls), (
-        f"family name {family_cls.name!r} is taken by {existing.__module__}.{existing.__qualname__}")
+        f"family name {family_cls.name!r} is taken by {existing.__module__}.{existing.__qualname__}"
+    )
     registry._FAMILIES[family_cls.name] = family_cls
     try:
         yield

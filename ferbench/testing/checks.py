@@ -40,8 +40,9 @@ def check_metadata(family_cls) -> None:
     assert shape[2] in (1, 3), f"input_shape {shape}: channels must be 1 or 3"
     if family_cls.default_epochs is not None:
         assert family_cls.default_epochs >= 1, "default_epochs must be at least 1"
-        assert family_cls.quick_epochs is not None and family_cls.quick_epochs >= 1, \
+        assert family_cls.quick_epochs is not None and family_cls.quick_epochs >= 1, (
             "an epoch-trained family needs quick_epochs >= 1 (bench --budget quick)"
+        )
 
 
 def check_params_spec(family_cls) -> None:
@@ -197,8 +198,14 @@ def check_run_is_logged(family_cls) -> None:
 
     with registered(family_cls):
         try:
-            result = runner.run(family_cls.name, check_parts(family_cls)[0].dataset, protocol="holdout",
-                                params=family_cls.test_params, epochs=EPOCHS, quiet=True)
+            result = runner.run(
+                family_cls.name,
+                check_parts(family_cls)[0].dataset,
+                protocol="holdout",
+                params=family_cls.test_params,
+                epochs=EPOCHS,
+                quiet=True,
+            )
         except FerbenchError as exc:
             if "cannot run here" not in str(exc):
                 raise
@@ -211,8 +218,17 @@ def check_run_is_logged(family_cls) -> None:
 
 
 CHECKS = (
-    check_metadata, check_params_spec, check_params_round_trip, check_tunable_params_sample,
-    check_bad_params_raise, check_builds, check_predict_before_fit_raises, check_fit,
-    check_predict_proba, check_subset_predictions, check_save_load, check_same_seed_same_result,
+    check_metadata,
+    check_params_spec,
+    check_params_round_trip,
+    check_tunable_params_sample,
+    check_bad_params_raise,
+    check_builds,
+    check_predict_before_fit_raises,
+    check_fit,
+    check_predict_proba,
+    check_subset_predictions,
+    check_save_load,
+    check_same_seed_same_result,
     check_run_is_logged,
 )

@@ -53,9 +53,23 @@ def _readable(spec) -> dict:
 
 
 class StudyTracker:
-    def __init__(self, *, tracking_uri, family_cls, dataset, protocol_name: str, study_name: str,
-                 storage_shown: str, sampler: str, pruner: str, seed: int, space: dict, fixed: dict,
-                 epochs, total: int):
+    def __init__(
+        self,
+        *,
+        tracking_uri,
+        family_cls,
+        dataset,
+        protocol_name: str,
+        study_name: str,
+        storage_shown: str,
+        sampler: str,
+        pruner: str,
+        seed: int,
+        space: dict,
+        fixed: dict,
+        epochs,
+        total: int,
+    ):
         self.client = record.setup(tracking_uri)
         self.experiment_id = record.experiment_for(dataset.name)
         self.family_cls, self.dataset = family_cls, dataset
@@ -63,9 +77,18 @@ class StudyTracker:
         self.seed, self.fixed, self.epochs = seed, fixed, epochs
         self.base_tags = record.common_tags(family_cls, dataset, protocol_name, seed, fixed)
         self.base_tags.update({TAG_TUNED: "true", TAG_STUDY: study_name})
-        self.info = {"study": study_name, "sampler": sampler, "pruner": pruner, "storage": storage_shown,
-                     "trials_requested": total, "epochs": epochs, "seed": seed, "protocol": protocol_name,
-                     "space": {k: _readable(v) for k, v in space.items()}, "fixed": fixed}
+        self.info = {
+            "study": study_name,
+            "sampler": sampler,
+            "pruner": pruner,
+            "storage": storage_shown,
+            "trials_requested": total,
+            "epochs": epochs,
+            "seed": seed,
+            "protocol": protocol_name,
+            "space": {k: _readable(v) for k, v in space.items()},
+            "fixed": fixed,
+        }
         self.parent_id: str | None = None
 
     # --- parent ----------------------------------------------------------------------------
@@ -90,10 +113,17 @@ class StudyTracker:
             study.set_user_attr(PARENT_ATTR, run_id)
         # MLflow params are write-once: a resume with other settings records them as tags
         settings = {k: v for k, v in self.info.items() if k != "trials_requested"}
-        changed = {f"{TAG_RESUMED_PREFIX}{k}": json.dumps(v, default=str) for k, v in settings.items()
-                   if k in logged and logged[k] != _as_param(v)}
-        record.log(run_id, params={k: v for k, v in settings.items() if k not in logged}, tags=changed,
-                   metrics={"trials_requested": self.info["trials_requested"]})
+        changed = {
+            f"{TAG_RESUMED_PREFIX}{k}": json.dumps(v, default=str)
+            for k, v in settings.items()
+            if k in logged and logged[k] != _as_param(v)
+        }
+        record.log(
+            run_id,
+            params={k: v for k, v in settings.items() if k not in logged},
+            tags=changed,
+            metrics={"trials_requested": self.info["trials_requested"]},
+        )
         self.parent_id = run_id
         return run_id
 
@@ -104,13 +134,16 @@ class StudyTracker:
     # --- trials ----------------------------------------------------------------------------
     def trial_run(self, trial, params: dict):
         trial.set_user_attr(PARAMS_ATTR, params)
-        tags = {**self.base_tags, TAG_KIND: "trial", TAG_TRIAL_NUMBER: trial.number,
-                TAG_OPTUNA_TRIAL_ID: trial._trial_id}
+        tags = {
+            **self.base_tags,
+            TAG_KIND: "trial",
+            TAG_TRIAL_NUMBER: trial.number,
+            TAG_OPTUNA_TRIAL_ID: trial._trial_id,
+        }
         retry_of = trial.study._storage.get_trial(trial._trial_id).system_attrs.get("failed_trial")
         if retry_of is not None:
             tags[TAG_RETRY_OF] = retry_of
-        return record.tracked_run(self.experiment_id, trial_run_name(trial.number), tags,
-                                  parent_run_id=self.parent_id)
+        return record.tracked_run(self.experiment_id, trial_run_name(trial.number), tags, parent_run_id=self.parent_id)
 
     def log_trial(self, run_id, trial, value, state: dict, pruned: bool) -> None:
         if run_id is None:
@@ -124,16 +157,21 @@ class StudyTracker:
         tags = {TAG_TRIAL_STATE: outcome}
         if pruned:
             tags[MLFLOW_RUN_NAME] = trial_run_name(trial.number, pruned=True)
-        record.log(run_id, params={**trial.params, "epochs": self.epochs, "seed": self.seed,
-                                   "protocol": self.protocol_name}, metrics=metrics, tags=tags)
+        record.log(
+            run_id,
+            params={**trial.params, "epochs": self.epochs, "seed": self.seed, "protocol": self.protocol_name},
+            metrics=metrics,
+            tags=tags,
+        )
         if steps:  # intermediate values as metric steps (step = Optuna step)
             import time
 
             from mlflow.entities import Metric
 
             now = int(time.time() * 1000)
-            self.client.log_batch(run_id, metrics=[Metric("intermediate_val_accuracy", v, now, s)
-                                                   for s, v in sorted(steps.items())])
+            self.client.log_batch(
+                run_id, metrics=[Metric("intermediate_val_accuracy", v, now, s) for s, v in sorted(steps.items())]
+            )
 
     def close_orphans(self, trials) -> int:
         """Mark KILLED the trial runs still RUNNING whose Optuna trial is no longer running."""
@@ -156,8 +194,10 @@ class StudyTracker:
 
     # --- end of study ----------------------------------------------------------------------
     def summarize(self, study, best_config: dict | None, final: dict | None) -> None:
+        if self.parent_id is None:
+            raise RuntimeError("summarize() before attach(): the study has no parent run")
         counts = state_counts(study.get_trials(deepcopy=False))
-        metrics = {f"n_{state.lower()}": n for state, n in counts.items()}
+        metrics: dict[str, float] = {f"n_{state.lower()}": n for state, n in counts.items()}
         tags = {}
         if best_config:
             metrics["best_val_accuracy"] = best_config["val_accuracy"]
@@ -227,8 +267,14 @@ def best_config(study, family_name: str, dataset, protocol_name: str, epochs, se
         return None
     best = max(complete, key=lambda t: t.value)
     return {
-        "family": family_name, "dataset": dataset.name, "fingerprint": dataset.fingerprint,
-        "protocol": protocol_name, "study": study.study_name, "trial": best.number,
-        "val_accuracy": best.value, "params": best.user_attrs.get(PARAMS_ATTR, best.params),
-        "epochs": epochs, "seed": seed,
+        "family": family_name,
+        "dataset": dataset.name,
+        "fingerprint": dataset.fingerprint,
+        "protocol": protocol_name,
+        "study": study.study_name,
+        "trial": best.number,
+        "val_accuracy": best.value,
+        "params": best.user_attrs.get(PARAMS_ATTR, best.params),
+        "epochs": epochs,
+        "seed": seed,
     }

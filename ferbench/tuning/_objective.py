@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from ferbench import params as P
 from ferbench.errors import FerbenchError
+from ferbench.params import resolve
 from ferbench.tuning._storage import SURPLUS_ATTR, WORKER_ATTR
 
 LOW_FIDELITY = (0.25, 1 / 3)  # (fraction of training images, fraction of epochs) of the first rung
@@ -35,7 +35,7 @@ def is_valid_low_fidelity(low_fidelity) -> bool:
     return (images, epochs) == (0, 0) or (0 < images < 1 and 0 < epochs <= 1)
 
 
-class Surplus(Exception):
+class SurplusTrialError(Exception):
     """This trial would exceed the requested total (another worker got there first)."""
 
 
@@ -63,8 +63,11 @@ def make_splits(dataset, protocol, seed: int) -> Splits:
     inner = Protocol("subject-kfold" if protocol.uses_subjects else "kfold", max(k, 2))
     # labels and subjects only: inner folds need no pixels
     stub = FaceDataset(
-        np.zeros((len(pool), 1, 1), np.uint8), dataset.labels[pool], dataset.class_names,
-        subjects=None if dataset.subjects is None else dataset.subjects[pool], name=dataset.name,
+        np.zeros((len(pool), 1, 1), np.uint8),
+        dataset.labels[pool],
+        dataset.class_names,
+        subjects=None if dataset.subjects is None else dataset.subjects[pool],
+        name=dataset.name,
     )
     pairs = [
         (pool[np.concatenate([f.train, f.val])], pool[f.test]) for f in inner.folds(stub, seed=seed, val_fraction=0.0)
@@ -75,8 +78,20 @@ def make_splits(dataset, protocol, seed: int) -> Splits:
 class Objective:
     """Validation accuracy of one configuration; reports per epoch for pruning."""
 
-    def __init__(self, family_cls, dataset, splits: Splits, fixed: dict, space: dict, *,
-                 epochs: int | None, seed: int, total: int, tracker=None, low_fidelity=LOW_FIDELITY):
+    def __init__(
+        self,
+        family_cls,
+        dataset,
+        splits: Splits,
+        fixed: dict,
+        space: dict,
+        *,
+        epochs: int | None,
+        seed: int,
+        total: int,
+        tracker=None,
+        low_fidelity=LOW_FIDELITY,
+    ):
         self.family_cls, self.dataset, self.splits = family_cls, dataset, splits
         self.fixed, self.space, self.epochs, self.seed = fixed, space, epochs, seed
         self.total, self.tracker, self.low_fidelity = total, tracker, low_fidelity
@@ -84,15 +99,18 @@ class Objective:
     def __call__(self, trial) -> float:
         import optuna
 
-        ahead = [t for t in trial.study.get_trials(deepcopy=False) if t.number < trial.number and t.state.name
-                 in ("COMPLETE", "PRUNED", "RUNNING", "WAITING")]
+        ahead = [
+            t
+            for t in trial.study.get_trials(deepcopy=False)
+            if t.number < trial.number and t.state.name in ("COMPLETE", "PRUNED", "RUNNING", "WAITING")
+        ]
         if len(ahead) >= self.total:
             trial.set_user_attr(SURPLUS_ATTR, True)
-            raise Surplus(f"trial {trial.number}: {self.total} trials already done or running")
+            raise SurplusTrialError(f"trial {trial.number}: {self.total} trials already done or running")
         trial.set_user_attr(WORKER_ATTR, WORKER_ID)
         values = {name: spec.suggest(trial, name) for name, spec in self.space.items()}
-        params = P.resolve(self.family_cls.params_spec(), {**self.fixed, **values}, f"family {self.family_cls.name}")
-        state = {"compute": 0, "intermediate": {}}
+        params = resolve(self.family_cls.params_spec(), {**self.fixed, **values}, f"family {self.family_cls.name}")
+        state: dict[str, Any] = {"compute": 0, "intermediate": {}}
         run = self.tracker.trial_run(trial, params) if self.tracker else _null_run()
         pruned = None
         with run as run_id:
@@ -106,6 +124,7 @@ class Objective:
                     self.tracker.log_trial(run_id, trial, value, state, pruned is not None)
         if pruned is not None:
             raise pruned
+        assert value is not None  # a trial either scores or is pruned
         return value
 
     def _evaluate(self, trial, params: dict, state: dict) -> float:
@@ -119,7 +138,9 @@ class Objective:
         scores = []
         for i, (train, val) in enumerate(self.splits.pairs):
             # per-epoch reports (steps 2..E+1) from the first split only: one comparable curve
-            report = (lambda acc, epoch: self._report(trial, state, acc, LOW_FIDELITY_STEP + 1 + epoch)) if i == 0 else None
+            report = (
+                (lambda acc, epoch: self._report(trial, state, acc, LOW_FIDELITY_STEP + 1 + epoch)) if i == 0 else None
+            )
             scores.append(self._fit_score(params, train, val, self.epochs, state, report))
             if i == 0 and len(self.splits.pairs) > 1:
                 self._report(trial, state, scores[0], LOW_FIDELITY_STEP + 1 + (self.epochs or 1))

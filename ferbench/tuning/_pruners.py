@@ -36,7 +36,8 @@ class FirstRungPruner(optuna.pruners.BasePruner):
             return True
         sign = 1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1.0
         rivals = [
-            t.intermediate_values[self.step] for t in study.get_trials(deepcopy=False)
+            t.intermediate_values[self.step]
+            for t in study.get_trials(deepcopy=False)
             if t.number != trial.number and self.step in t.intermediate_values
         ]
         if len(rivals) < self.screened:

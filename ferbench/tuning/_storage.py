@@ -62,7 +62,7 @@ def open_storage(url: str, heartbeat_interval: int | None = None, grace_period: 
     grace_period = grace_period or int(os.environ.get("FERBENCH_GRACE_S", 3 * heartbeat_interval))
     shown = mask_url(url)
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        parent = os.path.dirname(os.path.abspath(url[len("sqlite:///"):]))
+        parent = os.path.dirname(os.path.abspath(url[len("sqlite:///") :]))
         if not os.path.isdir(parent):
             raise FerbenchError(f"--storage {shown}: directory {parent} does not exist")
     for attempt in range(6):
@@ -105,8 +105,11 @@ def create_or_load(storage, name: str, identity: dict[str, str], sampler, pruner
     created = False
     try:
         study = optuna.create_study(
-            storage=storage, study_name=name, direction=identity["direction"],
-            sampler=sampler, pruner=pruner,
+            storage=storage,
+            study_name=name,
+            direction=optuna.study.StudyDirection[identity["direction"].upper()],
+            sampler=sampler,
+            pruner=pruner,
         )
         for key, value in identity.items():
             study.set_user_attr(ATTR_PREFIX + key, value)
@@ -134,8 +137,7 @@ def check_identity(study, name: str, identity: dict[str, str]) -> None:
     for key in IDENTITY:
         if key in found and found[key] != identity[key]:
             raise FerbenchError(
-                f"study {name!r} exists with {key} {found[key]!r}, not {identity[key]!r}; "
-                "choose another --study"
+                f"study {name!r} exists with {key} {found[key]!r}, not {identity[key]!r}; choose another --study"
             )
 
 
@@ -147,7 +149,7 @@ def state_counts(trials) -> dict[str, int]:
 
 
 def counts_text(counts: dict[str, int], target: int | None = None) -> str:
-    """"5 complete, 2 pruned, 1 failed" (running and waiting when there are any), then the
+    """ "5 complete, 2 pruned, 1 failed" (running and waiting when there are any), then the
     target of finished trials: a total of trials is never mistaken for complete ones."""
     text = f"{counts.get('COMPLETE', 0)} complete, {counts.get('PRUNED', 0)} pruned, {counts.get('FAIL', 0)} failed"
     for state in ("RUNNING", "WAITING"):
@@ -168,18 +170,20 @@ def summaries(storage) -> list[dict[str, Any]]:
         study = optuna.load_study(study_name=summary.study_name, storage=storage)
         trials = study.get_trials(deepcopy=False)
         best = summary.best_trial
-        rows.append({
-            "study": summary.study_name,
-            "family": summary.user_attrs.get(ATTR_PREFIX + "family", ""),
-            "dataset": summary.user_attrs.get(ATTR_PREFIX + "dataset", ""),
-            "protocol": summary.user_attrs.get(ATTR_PREFIX + "protocol", ""),
-            "direction": summary.direction.name.lower(),
-            "trials": len(trials),
-            **{state.lower(): n for state, n in state_counts(trials).items()},
-            "target": summary.user_attrs.get(TARGET_ATTR),
-            "best_value": None if best is None else best.value,
-            "best_trial": None if best is None else best.number,
-        })
+        rows.append(
+            {
+                "study": summary.study_name,
+                "family": summary.user_attrs.get(ATTR_PREFIX + "family", ""),
+                "dataset": summary.user_attrs.get(ATTR_PREFIX + "dataset", ""),
+                "protocol": summary.user_attrs.get(ATTR_PREFIX + "protocol", ""),
+                "direction": summary.direction.name.lower(),
+                "trials": len(trials),
+                **{state.lower(): n for state, n in state_counts(trials).items()},
+                "target": summary.user_attrs.get(TARGET_ATTR),
+                "best_value": None if best is None else best.value,
+                "best_trial": None if best is None else best.number,
+            }
+        )
     return rows
 
 
@@ -192,13 +196,15 @@ def trial_rows(storage, name: str) -> list[dict[str, Any]]:
         raise FerbenchError(f"no study named {name!r} in this storage") from None
     rows = []
     for t in study.get_trials(deepcopy=False):
-        rows.append({
-            "number": t.number,
-            "state": t.state.name,
-            "value": t.value,
-            "params": t.params,
-            "last_step": max(t.intermediate_values) if t.intermediate_values else None,
-            "retry_of": t.system_attrs.get("failed_trial"),
-            "duration_s": t.duration.total_seconds() if t.duration else None,
-        })
+        rows.append(
+            {
+                "number": t.number,
+                "state": t.state.name,
+                "value": t.value,
+                "params": t.params,
+                "last_step": max(t.intermediate_values) if t.intermediate_values else None,
+                "retry_of": t.system_attrs.get("failed_trial"),
+                "duration_s": t.duration.total_seconds() if t.duration else None,
+            }
+        )
     return rows

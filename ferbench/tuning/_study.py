@@ -10,18 +10,32 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ferbench import params as P
 from ferbench.errors import FerbenchError
+from ferbench.params import Choice, Float, Int, Param, resolve
 from ferbench.record.tags import TAG_PROTOCOL, TAG_SELECTED_ON, TAG_STUDY, TAG_TUNED
 from ferbench.tuning._objective import (
-    LOW_FIDELITY, LOW_FIDELITY_STEP, WORKER_ID, Objective, Splits, Surplus, is_valid_low_fidelity, make_splits,
+    LOW_FIDELITY,
+    LOW_FIDELITY_STEP,
+    WORKER_ID,
+    Objective,
+    Splits,
+    SurplusTrialError,
+    is_valid_low_fidelity,
+    make_splits,
 )
 from ferbench.tuning._storage import (
-    FINAL_ATTR, PARENT_ATTR, TARGET_ATTR, WORKER_ATTR, create_or_load, mask_url, open_storage, state_counts,
+    FINAL_ATTR,
+    PARENT_ATTR,
+    TARGET_ATTR,
+    WORKER_ATTR,
+    create_or_load,
+    mask_url,
+    open_storage,
+    state_counts,
 )
 
 
-def parse_space(spec: dict[str, P.Param], items: list[str] | None, fixed: dict) -> dict[str, P.Param]:
+def parse_space(spec: dict[str, Param], items: list[str] | None, fixed: dict) -> dict[str, Param]:
     """The tuning space: tune=True params not fixed, with `key=low:high` / `key=a,b` overrides."""
     space = {k: s for k, s in spec.items() if s.tune and k not in fixed}
     for item in items or []:
@@ -32,15 +46,17 @@ def parse_space(spec: dict[str, P.Param], items: list[str] | None, fixed: dict) 
         if key in fixed:
             raise FerbenchError(f"--space {key}: also fixed by --set; give one of them")
         base = spec[key]
-        if isinstance(base, P.Choice):
+        if isinstance(base, Choice):
             try:
                 chosen = tuple(base.parse(key, t) for t in text.split(",") if t.strip())
             except FerbenchError as exc:
                 raise FerbenchError(f"--space {item!r}: {exc}") from None
             if not chosen:
                 raise FerbenchError(f"--space {item!r}: expected a comma-separated subset of {base.choices}")
-            space[key] = P.Choice(chosen[0], base.help, True, choices=chosen)
+            space[key] = Choice(chosen[0], base.help, True, choices=chosen)
             continue
+        if not isinstance(base, (Float, Int)):
+            raise FerbenchError(f"--space {item!r}: {key} is not a numeric or choice parameter")
         low_text, colon, high_text = text.partition(":")
         if not colon:
             raise FerbenchError(f"--space {item!r}: expected key=low:high")
@@ -50,10 +66,12 @@ def parse_space(spec: dict[str, P.Param], items: list[str] | None, fixed: dict) 
             raise FerbenchError(f"--space {item!r}: {exc}") from None
         if not low < high:
             raise FerbenchError(f"--space {item!r}: low {low} must be below high {high}")
-        if getattr(base, "log", False) and low <= 0:
+        if base.log and low <= 0:
             raise FerbenchError(f"--space {item!r}: {key} is searched on a log scale; low must be > 0")
-        kw = {"log": base.log} | ({"step": base.step} if isinstance(base, P.Int) else {})
-        space[key] = type(base)(low, base.help, True, low=low, high=high, **kw)
+        if isinstance(base, Int):
+            space[key] = Int(int(low), base.help, True, low=int(low), high=int(high), log=base.log, step=base.step)
+        else:
+            space[key] = Float(float(low), base.help, True, low=float(low), high=float(high), log=base.log)
     if not space:
         raise FerbenchError("nothing to tune: every tunable parameter is fixed by --set")
     return space
@@ -95,8 +113,18 @@ class LoopResult:
     finished: bool = False
 
 
-def run_until(study, objective: Objective, total: int, *, sampler: str, seed: int,
-              timeout: float | None = None, poll_s: float | None = None, on_trial=None, tracker=None) -> LoopResult:
+def run_until(
+    study,
+    objective: Objective,
+    total: int,
+    *,
+    sampler: str,
+    seed: int,
+    timeout: float | None = None,
+    poll_s: float | None = None,
+    on_trial=None,
+    tracker=None,
+) -> LoopResult:
     """Add trials until COMPLETE + PRUNED reaches `total` (or the timeout passes)."""
     from optuna.storages import fail_stale_trials
 
@@ -122,14 +150,17 @@ def run_until(study, objective: Objective, total: int, *, sampler: str, seed: in
             continue
         # distinct suggestions per worker, reproducible for one worker
         extra = [os.getpid()] if "RUNNING" in states else []
-        study.sampler = make_sampler(sampler, int(np.random.SeedSequence([seed, len(trials), *extra]).generate_state(1)[0]))
+        study.sampler = make_sampler(
+            sampler, int(np.random.SeedSequence([seed, len(trials), *extra]).generate_state(1)[0])
+        )
+
         def record(study, frozen):
             if frozen.user_attrs.get(WORKER_ATTR) == WORKER_ID:
                 out.ran.append(frozen.number)
                 if on_trial:
                     on_trial(frozen)
 
-        study.optimize(objective, n_trials=1, catch=(Surplus,), callbacks=[record], gc_after_trial=True)
+        study.optimize(objective, n_trials=1, catch=(SurplusTrialError,), callbacks=[record], gc_after_trial=True)
 
 
 @dataclass
@@ -148,10 +179,26 @@ class TuneResult:
         return dict(self.__dict__)
 
 
-def tune(family_name: str, dataset, *, trials: int, protocol: str | None = None, timeout: float | None = None,
-         study_name: str | None = None, storage: str | None = None, sampler: str = "tpe", pruner: str = "median",
-         seed: int = 0, fixed: dict | None = None, space: list[str] | None = None, epochs: int | None = None,
-         tracking_uri: str | None = None, final: bool = True, low_fidelity=LOW_FIDELITY, echo=None) -> TuneResult:
+def tune(
+    family_name: str,
+    dataset,
+    *,
+    trials: int,
+    protocol: str | None = None,
+    timeout: float | None = None,
+    study_name: str | None = None,
+    storage: str | None = None,
+    sampler: str = "tpe",
+    pruner: str = "median",
+    seed: int = 0,
+    fixed: dict | None = None,
+    space: list[str] | None = None,
+    epochs: int | None = None,
+    tracking_uri: str | None = None,
+    final: bool = True,
+    low_fidelity=LOW_FIDELITY,
+    echo=None,
+) -> TuneResult:
     """Create or resume a study and run it to `trials` finished trials; then (once) retrain the
     best configuration and test it through `ferbench.runner.run`."""
     import optuna
@@ -169,14 +216,16 @@ def tune(family_name: str, dataset, *, trials: int, protocol: str | None = None,
     if epochs is not None and epochs <= 0:
         raise FerbenchError(f"--epochs {epochs}: must be positive")
     if not is_valid_low_fidelity(low_fidelity):
-        raise FerbenchError(f"low_fidelity {tuple(low_fidelity)}: expected an image share in (0, 1) and an "
-                            "epoch share in (0, 1], or (0, 0) for no first rung")
+        raise FerbenchError(
+            f"low_fidelity {tuple(low_fidelity)}: expected an image share in (0, 1) and an "
+            "epoch share in (0, 1], or (0, 0) for no first rung"
+        )
     family_cls = registry.get(family_name)
     reason = family_cls.unavailable_reason()
     if reason:
         raise FerbenchError(f"family {family_name} cannot run here: {reason}")
     spec = family_cls.params_spec()
-    resolved = P.resolve(spec, dict(fixed or {}), f"family {family_name}")
+    resolved = resolve(spec, dict(fixed or {}), f"family {family_name}")
     fixed_values = {k: resolved[k] for k in (fixed or {})}
     search_space = parse_space(spec, space, fixed_values)
     proto = parse_protocol(protocol or family_cls.default_protocol or default_protocol(dataset))
@@ -186,32 +235,61 @@ def tune(family_name: str, dataset, *, trials: int, protocol: str | None = None,
     url = store.optuna_storage_url(storage)
     shown = mask_url(url)
     name = study_name or f"{family_name}-{dataset.name}-{proto.name}".replace(":", "")
-    identity = {"family": family_name, "dataset": dataset.name, "fingerprint": dataset.fingerprint,
-                "protocol": proto.name, "direction": "maximize"}
+    identity = {
+        "family": family_name,
+        "dataset": dataset.name,
+        "fingerprint": dataset.fingerprint,
+        "protocol": proto.name,
+        "direction": "maximize",
+    }
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     rdb = open_storage(url)
     study, created = create_or_load(rdb, name, identity, make_sampler(sampler, seed), make_pruner(pruner, n_steps))
-    tracker = StudyTracker(tracking_uri=tracking_uri, family_cls=family_cls, dataset=dataset,
-                           protocol_name=proto.name, study_name=name, storage_shown=shown, sampler=sampler,
-                           pruner=pruner, seed=seed, space=search_space, fixed=fixed_values, epochs=epochs,
-                           total=trials)
+    tracker = StudyTracker(
+        tracking_uri=tracking_uri,
+        family_cls=family_cls,
+        dataset=dataset,
+        protocol_name=proto.name,
+        study_name=name,
+        storage_shown=shown,
+        sampler=sampler,
+        pruner=pruner,
+        seed=seed,
+        space=search_space,
+        fixed=fixed_values,
+        epochs=epochs,
+        total=trials,
+    )
     deadline = time.time() + 60
     while not created and not study.user_attrs.get(PARENT_ATTR) and time.time() < deadline:
         time.sleep(0.5)  # the creating worker opens the parent run right after the study
     tracker.attach(study)
     study.set_user_attr(TARGET_ATTR, trials)  # what --trials asked for last: finished trials
-    echo(f"study {name} on {shown}: {'created' if created else 'resumed'}, target {trials} finished trials "
-         f"(complete + pruned); objective: {splits.description}")
-    objective = Objective(family_cls, dataset, splits, fixed_values, search_space, epochs=epochs, seed=seed,
-                          total=trials, tracker=tracker, low_fidelity=low_fidelity)
+    echo(
+        f"study {name} on {shown}: {'created' if created else 'resumed'}, target {trials} finished trials "
+        f"(complete + pruned); objective: {splits.description}"
+    )
+    objective = Objective(
+        family_cls,
+        dataset,
+        splits,
+        fixed_values,
+        search_space,
+        epochs=epochs,
+        seed=seed,
+        total=trials,
+        tracker=tracker,
+        low_fidelity=low_fidelity,
+    )
 
     def progress(t):
         value = "" if t.value is None else f" {'last ' if t.state.name == 'PRUNED' else ''}val_accuracy={t.value:.4f}"
         echo(f"trial {t.number}: {t.state.name}{value} compute {t.user_attrs.get('compute', 0)} training images")
 
     try:
-        loop = run_until(study, objective, trials, sampler=sampler, seed=seed, timeout=timeout,
-                         on_trial=progress, tracker=tracker)
+        loop = run_until(
+            study, objective, trials, sampler=sampler, seed=seed, timeout=timeout, on_trial=progress, tracker=tracker
+        )
     except KeyboardInterrupt:
         tracker.close_orphans(study.get_trials(deepcopy=False))
         tracker.end("KILLED")
@@ -227,8 +305,17 @@ def tune(family_name: str, dataset, *, trials: int, protocol: str | None = None,
         study.set_user_attr(FINAL_ATTR, {"trial": best["trial"], **final_info})
     tracker.summarize(study, best, final_info)
     tracker.end("FINISHED")
-    return TuneResult(name, shown, trials, state_counts(all_trials), loop.ran, loop.finished, best,
-                      final_info or study.user_attrs.get(FINAL_ATTR), tracker.parent_id)
+    return TuneResult(
+        name,
+        shown,
+        trials,
+        state_counts(all_trials),
+        loop.ran,
+        loop.finished,
+        best,
+        final_info or study.user_attrs.get(FINAL_ATTR),
+        tracker.parent_id,
+    )
 
 
 def _should_finalize(study, trials, loop: LoopResult, best: dict) -> bool:
@@ -251,11 +338,17 @@ def _final_run(family_name, dataset, splits: Splits, best: dict, epochs, seed, t
     outer = splits.final_protocol
     echo(f"retraining trial {best['trial']} on the training part, testing once on {outer.name}")
     base = getattr(outer, "base", outer)
-    plan = prepare(family_name, dataset, protocol=base.name, params=best["params"], epochs=epochs,
-                   seed=seed, tracking_uri=tracking_uri)
+    plan = prepare(
+        family_name,
+        dataset,
+        protocol=base.name,
+        params=best["params"],
+        epochs=epochs,
+        seed=seed,
+        tracking_uri=tracking_uri,
+    )
     if outer is not base:  # multi-fold protocol: only the fold whose training part was tuned on
         plan = replace(plan, protocol=outer, folds=family_folds(plan.family_cls, outer, dataset, seed))
-    tags = {TAG_TUNED: "true", TAG_STUDY: best["study"], TAG_SELECTED_ON: "val",
-            TAG_PROTOCOL: outer.name}
+    tags = {TAG_TUNED: "true", TAG_STUDY: best["study"], TAG_SELECTED_ON: "val", TAG_PROTOCOL: outer.name}
     result = execute(plan, quiet=True, extra_tags=tags, parent_run_id=tracker.parent_id)
     return {"run_id": result.run_id, "metrics": {k: float(v) for k, v in result.metrics.items()}}

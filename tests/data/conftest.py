@@ -65,15 +65,24 @@ def jaffe_dir(tmp_path) -> Path:
 def ck_original(tmp_path) -> Path:
     """Two subjects, four labelled sequences (anger, contempt, happy, surprise) and one unlabelled."""
     root = tmp_path / "CK+"
-    seqs = {("S005", "001"): 1.0, ("S005", "002"): 2.0, ("S010", "004"): 5.0, ("S010", "006"): 7.0,
-            ("S010", "007"): None}
+    seqs = {
+        ("S005", "001"): 1.0,
+        ("S005", "002"): 2.0,
+        ("S010", "004"): 5.0,
+        ("S010", "006"): 7.0,
+        ("S010", "007"): None,
+    }
     seed = 200
     for (subject, seq), code in seqs.items():
         for frame in range(1, 6):
             seed += 1
             mode = "RGB" if (subject, seq, frame) == ("S010", "004", 5) else "L"
-            write_image(root / "cohn-kanade-images" / subject / seq / f"{subject}_{seq}_{frame:08d}.png",
-                        seed, size=(40, 30), mode=mode)
+            write_image(
+                root / "cohn-kanade-images" / subject / seq / f"{subject}_{seq}_{frame:08d}.png",
+                seed,
+                size=(40, 30),
+                mode=mode,
+            )
         if code is not None:
             label = root / "Emotion" / subject / seq / f"{subject}_{seq}_00000005_emotion.txt"
             label.parent.mkdir(parents=True, exist_ok=True)

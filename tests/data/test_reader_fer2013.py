@@ -65,13 +65,16 @@ def _bad_csv(tmp_path, text):
     return path
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("emotion,image,Usage\n0,1 2,Training\n", "expected columns emotion,pixels,Usage"),
-    ("emotion,pixels,Usage\n0," + " ".join(["7"] * 2303) + ",Training\n", "2303 values, expected 2304"),
-    ("emotion,pixels,Usage\n0," + " ".join(["7"] * 2303) + " x,Training\n", "not a whole number"),
-    ("emotion,pixels,Usage\n9," + " ".join(["7"] * 2304) + ",Training\n", "unknown emotion code '9'"),
-    ("emotion,pixels,Usage\n1," + " ".join(["7"] * 2304) + ",Somewhere\n", "unknown Usage"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("emotion,image,Usage\n0,1 2,Training\n", "expected columns emotion,pixels,Usage"),
+        ("emotion,pixels,Usage\n0," + " ".join(["7"] * 2303) + ",Training\n", "2303 values, expected 2304"),
+        ("emotion,pixels,Usage\n0," + " ".join(["7"] * 2303) + " x,Training\n", "not a whole number"),
+        ("emotion,pixels,Usage\n9," + " ".join(["7"] * 2304) + ",Training\n", "unknown emotion code '9'"),
+        ("emotion,pixels,Usage\n1," + " ".join(["7"] * 2304) + ",Somewhere\n", "unknown Usage"),
+    ],
+)
 def test_bad_csv_is_one_line_naming_the_file(tmp_path, text, problem):
     path = _bad_csv(tmp_path, text)
     result = describe("fer2013", "--path", str(path))
@@ -126,8 +129,15 @@ def test_real_fer2013_has_the_canonical_counts(real_fer2013):
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["splits"] == {"train": 28709, "val": 3589, "test": 3589}
-    assert report["classes"] == {"angry": 4953, "disgust": 547, "fear": 5121, "happy": 8989,
-                                 "sad": 6077, "surprise": 4002, "neutral": 6198}
+    assert report["classes"] == {
+        "angry": 4953,
+        "disgust": 547,
+        "fear": 5121,
+        "happy": 8989,
+        "sad": 6077,
+        "surprise": 4002,
+        "neutral": 6198,
+    }
     assert report["image_shape"] == [48, 48] and report["subjects"] is None
 
 

@@ -22,7 +22,14 @@ def test_jaffe_names_give_subject_and_expression_and_palette_becomes_grey(jaffe_
     assert dataset.images.shape == (7, 32, 32) and dataset.images.dtype == np.uint8
     assert dataset.subjects.tolist() == ["KA", "KA", "KM", "KM", "TM", "TM", "TM"]
     assert [dataset.class_names[c] for c in dataset.labels] == [
-        "angry", "happy", "neutral", "surprise", "disgust", "fear", "sad"]
+        "angry",
+        "happy",
+        "neutral",
+        "surprise",
+        "disgust",
+        "fear",
+        "sad",
+    ]
     # The palette file (KA.HA2.30) decodes to the grey values it was written from.
     from conftest import write_image
 

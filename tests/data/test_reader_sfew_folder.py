@@ -55,8 +55,10 @@ def test_folder_reader_uses_the_class_map(mapped_folder):
 def test_folder_without_map_needs_emotion_names(mapped_folder):
     result = runner.invoke(app, ["datasets", "describe", "folder", "--path", str(mapped_folder)])
     assert result.exit_code == 2 and "happy_face" in result.output and "class map" in result.output
-    result = runner.invoke(app, ["datasets", "describe", "folder", "--path", str(mapped_folder),
-                                 "--data-option", "class_map=happy_face=joy"])
+    result = runner.invoke(
+        app,
+        ["datasets", "describe", "folder", "--path", str(mapped_folder), "--data-option", "class_map=happy_face=joy"],
+    )
     assert result.exit_code == 2 and "happy_face=joy" in result.output
 
 
@@ -70,8 +72,7 @@ def test_folder_with_split_level_and_json(sfew_dir, tmp_path):
 
 
 def test_folder_with_image_size_resizes(mapped_folder):
-    dataset = load_dataset("folder", mapped_folder, class_map={"happy_face": "happy", "sad_face": "sad"},
-                           image_size=16)
+    dataset = load_dataset("folder", mapped_folder, class_map={"happy_face": "happy", "sad_face": "sad"}, image_size=16)
     assert dataset.image_shape == (16, 16, 3) and dataset.options["image_size"] == 16
     with pytest.raises(FerbenchError, match="image_size"):
         load_dataset("folder", mapped_folder, image_size=3)

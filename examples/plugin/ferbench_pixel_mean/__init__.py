@@ -36,8 +36,9 @@ class PixelMeanLogReg(Family):
             grey = grey.mean(axis=3)
         grid = self.params["grid"]
         if min(grey.shape[1:3]) < grid:
-            raise FerbenchError(f"family {self.name}: images of {grey.shape[1]}x{grey.shape[2]} pixels "
-                                f"are smaller than grid={grid}")
+            raise FerbenchError(
+                f"family {self.name}: images of {grey.shape[1]}x{grey.shape[2]} pixels are smaller than grid={grid}"
+            )
         rows = np.array_split(np.arange(grey.shape[1]), grid)
         cols = np.array_split(np.arange(grey.shape[2]), grid)
         return np.stack([grey[:, r][:, :, c].mean(axis=(1, 2)) for r in rows for c in cols], axis=1)
@@ -67,8 +68,14 @@ class PixelMeanLogReg(Family):
         return full / full.sum(axis=1, keepdims=True)
 
     def save(self, directory: Path) -> None:
-        np.savez(Path(directory) / "model.npz", mean=self.mean_, scale=self.scale_, coef=self.coef_,
-                 intercept=self.intercept_, seen=self.seen_)
+        np.savez(
+            Path(directory) / "model.npz",
+            mean=self.mean_,
+            scale=self.scale_,
+            coef=self.coef_,
+            intercept=self.intercept_,
+            seen=self.seen_,
+        )
         self.save_info(directory)  # the name, params and classes, which load_info reads back
 
     @classmethod
