@@ -1,7 +1,7 @@
 """The leaderboard: our best runs against every published number, with comparability verdicts.
 
-- `_compare`: read our finished runs, pool them by configuration, match and judge them against
-  the published numbers (one `Row` each);
+- `_compare`: read our finished runs, match and judge them against the published numbers (one
+  `Row` each); `_pool`: those runs pooled by configuration, over seeds;
 - `_cache`: the incremental cache of finished runs (and of paired tests) between calls;
 - `_render`: the terminal table, markdown / csv / json / html text, and the MLflow leaderboard run;
 - `_page`: the self-contained HTML page and the chart; `_cells`: the cell texts they share.

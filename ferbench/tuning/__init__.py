@@ -33,6 +33,7 @@ from ferbench.tuning._objective import (
     is_valid_low_fidelity,
     make_splits,
 )
+from ferbench.tuning._space import TPE_STARTUP_TRIALS, make_pruner, make_sampler, parse_space
 from ferbench.tuning._storage import (
     ATTR_PREFIX,
     DONE_STATES,
@@ -55,16 +56,7 @@ from ferbench.tuning._storage import (
     summaries,
     trial_rows,
 )
-from ferbench.tuning._study import (
-    TPE_STARTUP_TRIALS,
-    LoopResult,
-    TuneResult,
-    make_pruner,
-    make_sampler,
-    parse_space,
-    run_until,
-    tune,
-)
+from ferbench.tuning._study import LoopResult, TuneResult, run_until, tune
 
 if TYPE_CHECKING:
     from ferbench.tuning._pruners import FirstRungPruner
