@@ -18,7 +18,7 @@ import numpy as np
 
 from ferbench.data.dataset import Part
 from ferbench.errors import FerbenchError
-from ferbench.families.base import Family
+from ferbench.families.base import Family, NativeModel
 from ferbench.features.cache import feature_set
 from ferbench.params import Bool, Float, Int
 from ferbench.weights import backbone, check_input_size, missing_imagenet_message, weights_param
@@ -231,6 +231,40 @@ class FeatureFamily(Family):
             width = block.shape[1]
             z += (block - self.mean_[start:start + width]) @ self.components_[:, start:start + width].T
         return z
+
+    def native_model(self) -> NativeModel:
+        """The head as a scikit-learn Pipeline (PCA, per-component scaling, LinearSVC) on backbone
+        features; the metadata say how to compute those features."""
+        from sklearn.decomposition import PCA
+        from sklearn.pipeline import Pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        from ferbench.features.cache import PREPROCESS_VERSION
+        from ferbench.weights import resolve
+
+        self.check_fitted()
+        self._ensure_components()
+        mean, components = np.asarray(self.mean_), np.asarray(self.components_)
+        # components_ holds unit principal axes times each score's scale: split them back apart;
+        # float32 axes as `save` keeps them (the bulk of the file), applied in float64 to float64 input
+        norms = np.linalg.norm(components, axis=1)
+        pca = PCA(n_components=len(norms))
+        pca.components_ = (components / norms[:, None]).astype(np.float32)
+        pca.mean_, pca.n_components_, pca.n_features_in_ = mean, len(norms), len(mean)
+        scale = StandardScaler(with_mean=False)
+        scale.scale_, scale.n_features_in_ = 1.0 / norms, len(norms)
+        name = self.backbone_name
+        return NativeModel("sklearn", Pipeline([("pca", pca), ("scale", scale), ("svm", self.svc_)]),
+                           np.dtype(np.float64), (len(mean),), {
+            "input": f"float64 features (N, {len(mean)}): layer {self.layer} of {name} ('@gap': "
+                     "global-average-pooled), flattened and rounded to float16",
+            "output": "LinearSVC classes; ferbench's probabilities are the softmax of decision_function",
+            "backbone": {"name": name, "layer": self.layer, "weights": str(self.params["weights"]),
+                         "weights_identity": resolve(name, self.params["weights"])[1],
+                         "input_size": self.input_size, "preprocessing": PREPROCESS_VERSION},
+            "features": "ferbench.features.cache.feature_set(images as a FaceDataset, name, weights, "
+                        "input_size).features(layer)",
+        })
 
     def save(self, directory: Path) -> None:
         self._ensure_components()

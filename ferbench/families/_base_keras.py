@@ -21,7 +21,7 @@ import numpy as np
 
 from ferbench.data.dataset import Part
 from ferbench.errors import FerbenchError
-from ferbench.families.base import EpochCallback, Family
+from ferbench.families.base import EpochCallback, Family, NativeModel
 from ferbench.params import Bool, Float, Int, Param
 
 MODEL_FILE = "model.keras"
@@ -175,6 +175,23 @@ class KerasFamily(Family):
     def save(self, directory: Path) -> None:
         self.model_.save(Path(directory) / MODEL_FILE)
         self.save_info(directory, class_names=list(self.class_names_), history=dict(self.history_))
+
+    def native_model(self) -> NativeModel:
+        """The Keras model without its optimizer state (a third of the file with Adam): raw uint8
+        images in, probabilities out, since the preprocessing is layers inside it."""
+        import keras
+
+        if not hasattr(self, "model_"):
+            raise FerbenchError(f"family {self.name} is not fitted yet")
+        inference = keras.Model.from_config(self.model_.get_config())  # uncompiled: no optimizer
+        inference.set_weights(self.model_.get_weights())
+        shape = tuple(int(side) for side in self.model_.input_shape[1:])
+        return NativeModel("keras", inference, np.dtype(np.uint8), shape, {
+            "input": f"raw uint8 images (N, {', '.join(map(str, shape))}); the preprocessing "
+                     f"({', '.join(self.preprocessing) or 'none'}) is layers inside the model",
+            "output": "class probabilities (N, n_classes), in class_names order",
+            "before_loading": "import ferbench.preprocess, ferbench.layers  # registers ferbench's Keras layers",
+        })
 
     @classmethod
     def load(cls, directory: Path) -> KerasFamily:

@@ -16,6 +16,7 @@ import json
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, ClassVar, Self
@@ -35,6 +36,23 @@ Array = npt.NDArray[Any]
 INFO_FILE = "family.json"  # what `save_info` writes: the family's name, params and classes
 PREDICT_CHUNK = 256  # images per predict_proba call of predict_images: bounds its memory
 _NONE: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class NativeModel:
+    """A fitted family's model in its own library's MLflow flavour, beside the generic pyfunc model.
+
+    flavour:     the MLflow module that logs and loads it: "keras" or "sklearn";
+    model:       what that module's `log_model` takes;
+    input_dtype, input_shape: what one batch of its input is (the shape without the batch axis);
+    metadata:    JSON values a user needs beside the model (what its input is, where features come from).
+    """
+
+    flavour: str
+    model: Any
+    input_dtype: np.dtype
+    input_shape: tuple[int, ...]
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 class Family(ABC):
@@ -64,6 +82,8 @@ class Family(ABC):
     # True: fits of different folds may run side by side in threads (ferbench.threads); only for
     # families whose fit is GIL-releasing numpy / LIBLINEAR work, never a TensorFlow graph
     thread_safe_folds: ClassVar[bool] = False
+    # True: a pretrained peer evaluated as it is; `fit` learns nothing, so a run only evaluates on its data
+    evaluated_as_is: ClassVar[bool] = False
     # True: fit(checkpoint_dir=...) writes a checkpoint every epoch and resumes from one
     epoch_checkpoints: ClassVar[bool] = False
     notes: ClassVar[str] = ""            # assumptions and caveats, shown by `ferbench models`
@@ -169,6 +189,11 @@ class Family(ABC):
         return np.concatenate([self.predict_proba(FaceDataset(chunk, np.zeros(len(chunk), dtype=np.int64),
                                                               name=ADHOC).part())
                                for chunk in chunks or [images]])
+
+    def native_model(self) -> NativeModel | None:
+        """The fitted model in its library's own MLflow flavour; None when the pyfunc model (raw
+        images in, through `load` and `predict_images`) is the only form."""
+        return None
 
     # --- persistence (MLflow logs a pyfunc model that wraps these) ----------------------------
     @abstractmethod
