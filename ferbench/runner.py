@@ -113,6 +113,7 @@ def prepare(family_name, dataset, *, protocol=None, params=None, epochs=None, se
         if len(fold.train) == 0 or len(fold.test) == 0:
             raise FerbenchError(f"protocol {parsed.name}: fold {fold.name} has an empty part")
     record.setup(tracking_uri)
+    record.native_models_enabled()  # a bad FERBENCH_NATIVE_MODELS fails here, not after training
     experiment_id = record.experiment_for(dataset.name)
     return Plan(family_cls, dataset, parsed, folds, resolved, epochs, int(seed), experiment_id)
 

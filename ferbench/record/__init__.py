@@ -3,8 +3,9 @@
 - `_client`: the store this process points at (`setup`, `client`) and ferbench's experiments;
 - `_runs`: run lifecycle (`tracked_run`, `reopened_run`, always ended) and bulk logging (`log`);
 - `_run_tags`: the tags of a training run; `tags`: the name of every tag ferbench sets or reads;
-- `_artifacts`: evaluation files and artifact logging; `_models`: trained models as MLflow pyfunc
-  models, imported on first use (it needs MLflow, which `import ferbench.record` does not).
+- `_artifacts`: evaluation files and artifact logging; `_models`: trained models (the pyfunc model
+  of every family, and native Keras / scikit-learn flavours), imported on first use (it needs
+  MLflow, which `import ferbench.record` does not).
 """
 
 from __future__ import annotations
@@ -20,9 +21,13 @@ from ferbench.record.tags import (
 )
 
 if TYPE_CHECKING:
-    from ferbench.record._models import MODEL_NAME, FamilyModel, LoadedModel, load_model, log_family_model
+    from ferbench.record._models import (
+        MODEL_NAME, NATIVE_MODEL_NAMES, NATIVE_MODELS_ENV, FamilyModel, LoadedModel, load_model, log_family_model,
+        native_models_enabled, requirements,
+    )
 
-_MODELS = ("MODEL_NAME", "FamilyModel", "LoadedModel", "load_model", "log_family_model")
+_MODELS = ("MODEL_NAME", "NATIVE_MODEL_NAMES", "NATIVE_MODELS_ENV", "FamilyModel", "LoadedModel", "load_model",
+           "log_family_model", "native_models_enabled", "requirements")
 
 
 def __getattr__(name: str) -> Any:
@@ -35,8 +40,9 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "MODEL_NAME", "TAG_CLASSES", "TAG_FAMILY", "TAG_FINGERPRINT", "TAG_N_IMAGES", "TAG_RESUMES", "TAG_SPLIT_SIZES",
-    "FamilyModel", "LoadedModel", "Terminated", "client", "common_tags", "current_uri", "data_location_tags",
-    "experiment_for", "git_commit", "load_model", "log", "log_evaluation_artifacts", "log_family_model",
-    "log_files", "param_text", "reopened_run", "setup", "split_sizes", "tracked_run", "weights_tag",
+    "MODEL_NAME", "NATIVE_MODELS_ENV", "NATIVE_MODEL_NAMES", "TAG_CLASSES", "TAG_FAMILY", "TAG_FINGERPRINT",
+    "TAG_N_IMAGES", "TAG_RESUMES", "TAG_SPLIT_SIZES", "FamilyModel", "LoadedModel", "Terminated", "client",
+    "common_tags", "current_uri", "data_location_tags", "experiment_for", "git_commit", "load_model", "log",
+    "log_evaluation_artifacts", "log_family_model", "log_files", "native_models_enabled", "param_text",
+    "reopened_run", "requirements", "setup", "split_sizes", "tracked_run", "weights_tag",
 ]
