@@ -194,6 +194,9 @@ def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_
                 lease.move(pending, checkpoints.run_dir(run_id))
                 pending, saved, wall_before = None, checkpoints.RunCheckpoint(run_id, options), 0.0
                 timed(record.log, run_id, params=_run_params(plan))
+            # also on resume: a run made by an earlier version gets its input (MLflow keeps one)
+            timed(record.log_dataset, run_id, plan.dataset,
+                  record.EVALUATION if family_cls.evaluated_as_is else record.TRAINING)
             summary, fold_metrics, curves = _run_folds(plan, run_id, name, tags, options, saved, lease, bars, timed)
             # one last call for every figure: the run's metrics and its wall time (over every
             # process that worked on it), which then covers all but this call

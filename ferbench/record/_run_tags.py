@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,30 @@ def git_commit() -> str | None:
         return None
     commit = out.stdout.strip()
     return commit if out.returncode == 0 and len(commit) == 40 else None
+
+
+def source_name() -> str:
+    """What made this process's runs: `ferbench <command>` from the command line (the installed
+    script, or `python -c` running ferbench.cli), else the script's file name."""
+    argv = sys.argv or [""]
+    program = Path(argv[0]).name or "python"
+    if program == "ferbench" or (program == "-c" and "ferbench.cli" in sys.modules):
+        command = argv[1] if len(argv) > 1 and not argv[1].startswith("-") else ""
+        return f"ferbench {command}".strip()
+    return program
+
+
+def source_tags() -> dict[str, str]:
+    """MLflow's own source tags, which fill its UI's Source column: the command or script that
+    made the run and, when ferbench runs from a git checkout, its commit."""
+    from mlflow.entities import SourceType
+    from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT, MLFLOW_SOURCE_NAME, MLFLOW_SOURCE_TYPE
+
+    tags = {MLFLOW_SOURCE_NAME: source_name(), MLFLOW_SOURCE_TYPE: SourceType.to_string(SourceType.LOCAL)}
+    commit = git_commit()
+    if commit:
+        tags[MLFLOW_GIT_COMMIT] = commit
+    return tags
 
 
 def weights_tag(params: dict[str, Any]) -> str:
@@ -69,6 +94,7 @@ def common_tags(family_cls, dataset, protocol, seed: int, params: dict[str, Any]
     if "contempt" in dataset.options:
         tags[TAG_CONTEMPT] = str(dataset.options["contempt"])
     tags.update(data_location_tags(dataset))
+    tags.update(source_tags())
     commit = git_commit()
     if commit:
         tags[TAG_GIT_COMMIT] = commit

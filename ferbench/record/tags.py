@@ -63,6 +63,8 @@ TAG_BASELINE_KEY = "ferbench.baseline_key"
 TAG_BASELINE_DIGEST = "ferbench.baseline_digest"
 
 # --- MLflow's own -------------------------------------------------------------------------------
+# The source tags (mlflow.source.name / .type / .git.commit, record.source_tags) and the dataset
+# input's context (mlflow.data.context) are set through mlflow.utils.mlflow_tags' constants.
 MLFLOW_PARENT_RUN_ID = "mlflow.parentRunId"
 MLFLOW_NOTE = "mlflow.note.content"
 MLFLOW_EXPERIMENT_KIND = "mlflow.experimentKind"  # an experiment tag: which landing page MLflow 3's UI opens
