@@ -84,8 +84,9 @@ def family_folds(family_cls, protocol, dataset, seed: int):
     return protocol.folds(dataset, seed=seed, val_fraction=family_cls.validation_fraction)
 
 
-def prepare(family_name, dataset, *, protocol=None, params=None, epochs=None, seed=0,
-            tracking_uri=None, check_available=True) -> Plan:
+def prepare(
+    family_name, dataset, *, protocol=None, params=None, epochs=None, seed=0, tracking_uri=None, check_available=True
+) -> Plan:
     """Check the whole request and open the store; no MLflow run is created here.
     check_available=False skips `unavailable_reason()` (which judges the family's *defaults*)
     for callers whose params make it runnable, e.g. bench with a family's `bench_params`."""
@@ -116,25 +117,55 @@ def prepare(family_name, dataset, *, protocol=None, params=None, epochs=None, se
         if len(fold.train) == 0 or len(fold.test) == 0:
             raise FerbenchError(f"protocol {parsed.name}: fold {fold.name} has an empty part")
     record.setup(tracking_uri)
+    record.native_models_enabled()  # a bad FERBENCH_NATIVE_MODELS fails here, not after training
     experiment_id = record.experiment_for(dataset.name)
     return Plan(family_cls, dataset, parsed, folds, resolved, epochs, int(seed), experiment_id)
 
 
-def run(family_name, dataset, *, protocol=None, params=None, epochs=None, seed=0,
-        tracking_uri=None, quiet=False, extra_tags=None, log_model=True,
-        parent_run_id=None, log_figures=True, fold_runs=True) -> RunResult:
+def run(
+    family_name,
+    dataset,
+    *,
+    protocol=None,
+    params=None,
+    epochs=None,
+    seed=0,
+    tracking_uri=None,
+    quiet=False,
+    extra_tags=None,
+    log_model=True,
+    parent_run_id=None,
+    log_figures=True,
+    fold_runs=True,
+) -> RunResult:
     """Validate, then train and evaluate `family_name` on `dataset` under `protocol`.
     log_figures=False / fold_runs=False: no confusion PNG and no child run per fold (a grid's
     cells, which are child runs themselves; their fold values are still logged as steps)."""
     start = time.perf_counter()
-    plan = prepare(family_name, dataset, protocol=protocol, params=params, epochs=epochs,
-                   seed=seed, tracking_uri=tracking_uri)
-    return execute(plan, quiet=quiet, extra_tags=extra_tags, log_model=log_model,
-                   parent_run_id=parent_run_id, start=start, log_figures=log_figures, fold_runs=fold_runs)
+    plan = prepare(
+        family_name, dataset, protocol=protocol, params=params, epochs=epochs, seed=seed, tracking_uri=tracking_uri
+    )
+    return execute(
+        plan,
+        quiet=quiet,
+        extra_tags=extra_tags,
+        log_model=log_model,
+        parent_run_id=parent_run_id,
+        start=start,
+        log_figures=log_figures,
+        fold_runs=fold_runs,
+    )
 
 
-def resume(run_id: str, dataset, *, family: str | None = None, tracking_uri: str | None = None,
-           quiet: bool = False, parent_run_id: str | None = None) -> RunResult:
+def resume(
+    run_id: str,
+    dataset,
+    *,
+    family: str | None = None,
+    tracking_uri: str | None = None,
+    quiet: bool = False,
+    parent_run_id: str | None = None,
+) -> RunResult:
     """Go on with a stopped run in the same MLflow run (RUNNING again, then FINISHED): folds it
     finished are not retrained, and a fold's fit repeats at most the epoch that was cut. The run's
     family, params, protocol, seed and epochs come from the run itself; `family` and `dataset`
@@ -142,8 +173,7 @@ def resume(run_id: str, dataset, *, family: str | None = None, tracking_uri: str
     from ferbench.resume import reopen
 
     start = time.perf_counter()
-    plan, options, tags = reopen(run_id, dataset, family=family, tracking_uri=tracking_uri,
-                                 parent_run_id=parent_run_id)
+    plan, options, tags = reopen(run_id, dataset, family=family, tracking_uri=tracking_uri, parent_run_id=parent_run_id)
     return execute(plan, quiet=quiet, extra_tags=tags, start=start, resume_run_id=run_id, **options)
 
 
@@ -161,8 +191,18 @@ class _Timer:
             self.total += time.perf_counter() - t0
 
 
-def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_run_id=None,
-            start=None, log_figures=True, fold_runs=True, resume_run_id=None) -> RunResult:
+def execute(
+    plan: Plan,
+    *,
+    quiet=False,
+    extra_tags=None,
+    log_model=True,
+    parent_run_id=None,
+    start=None,
+    log_figures=True,
+    fold_runs=True,
+    resume_run_id=None,
+) -> RunResult:
     """Train and evaluate `plan` as one MLflow run. Until the run finishes it keeps a checkpoint
     (ferbench.checkpoints): its lease, every finished fold and, for families with epoch
     checkpoints, each unfinished fold's newest epoch. resume_run_id: go on with that run from its
@@ -177,13 +217,17 @@ def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_
     tags.update({k: str(v) for k, v in (extra_tags or {}).items()})
     name = f"{family_cls.name}-{plan.protocol.name}-s{plan.seed}"
     options = {"log_model": log_model, "log_figures": log_figures, "fold_runs": fold_runs}
-    opened = (record.tracked_run(plan.experiment_id, name, tags, parent_run_id) if resume_run_id is None
-              else record.reopened_run(resume_run_id))
+    opened = (
+        record.tracked_run(plan.experiment_id, name, tags, parent_run_id)
+        if resume_run_id is None
+        else record.reopened_run(resume_run_id)
+    )
     lease, run_id, pending = None, resume_run_id, None
     try:
         if resume_run_id is None:
-            pending = checkpoints.RunCheckpoint.prepare(options, family=family_cls.name, dataset=plan.dataset.name,
-                                                        tracking_uri=record.current_uri())
+            pending = checkpoints.RunCheckpoint.prepare(
+                options, family=family_cls.name, dataset=plan.dataset.name, tracking_uri=record.current_uri()
+            )
             lease = leases.Holder(pending, 0.0)
         else:
             # a fresh lease before the run is RUNNING again: other commands close a RUNNING run
@@ -196,12 +240,24 @@ def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_
                 lease.move(pending, checkpoints.run_dir(run_id))
                 pending, saved, wall_before = None, checkpoints.RunCheckpoint(run_id, options), 0.0
                 timed(record.log, run_id, params=_run_params(plan))
+            # also on resume: a run made by an earlier version gets its input (MLflow keeps one)
+            timed(
+                record.log_dataset,
+                run_id,
+                plan.dataset,
+                record.EVALUATION if family_cls.evaluated_as_is else record.TRAINING,
+            )
             summary, fold_metrics, curves = _run_folds(plan, run_id, name, tags, options, saved, lease, bars, timed)
             # one last call for every figure: the run's metrics and its wall time (over every
             # process that worked on it), which then covers all but this call
             summary["wall_time_s"] = time.perf_counter() - start + wall_before
-            timed(record.log, run_id, metrics={**summary, "logging_time_s": timed.total}, curves=curves,
-                  tags={TAG_DEVICE: training_device()})
+            timed(
+                record.log,
+                run_id,
+                metrics={**summary, "logging_time_s": timed.total},
+                curves=curves,
+                tags={TAG_DEVICE: training_device()},
+            )
     except BaseException as exc:
         stopped_run(exc, run_id)
         raise
@@ -212,8 +268,17 @@ def execute(plan: Plan, *, quiet=False, extra_tags=None, log_model=True, parent_
             checkpoints.remove_tree(pending)
     saved.remove()
     # the returned times include that last call
-    return RunResult(run_id, family_cls.name, plan.dataset.name, plan.protocol.name, dict(plan.params),
-                     summary, fold_metrics, time.perf_counter() - start + wall_before, timed.total)
+    return RunResult(
+        run_id,
+        family_cls.name,
+        plan.dataset.name,
+        plan.protocol.name,
+        dict(plan.params),
+        summary,
+        fold_metrics,
+        time.perf_counter() - start + wall_before,
+        timed.total,
+    )
 
 
 def training_device() -> str:
@@ -231,8 +296,12 @@ def training_device() -> str:
 
 
 def _run_params(plan: Plan) -> dict[str, Any]:
-    return {**plan.params, "protocol": plan.protocol.name, "seed": plan.seed,
-            "epochs": plan.epochs if plan.epochs is not None else "n/a"}
+    return {
+        **plan.params,
+        "protocol": plan.protocol.name,
+        "seed": plan.seed,
+        "epochs": plan.epochs if plan.epochs is not None else "n/a",
+    }
 
 
 def _run_folds(plan: Plan, run_id, name, tags, options, saved, lease, bars, timed):
@@ -262,8 +331,7 @@ def _run_folds(plan: Plan, run_id, name, tags, options, saved, lease, bars, time
                 with record.tracked_run(plan.experiment_id, f"{name}-{fold.name}", child_tags, run_id) as child_id:
                     timed(record.log, child_id, params=_run_params(plan), metrics=metrics, curves=curves)
             if options["log_model"] and number == 0:
-                timed(record.log_family_model, run_id, family, dataset.images[fold.test[:2]],
-                      dataset.class_names)
+                timed(record.log_family_model, run_id, family, dataset.images[fold.test[:2]], dataset.class_names)
                 if multi:
                     timed(record.log, run_id, tags={TAG_MODEL_FOLD: fold.name})
             saved.record_fold(fold.name, metrics, proba, curves)
@@ -284,8 +352,15 @@ def _run_folds(plan: Plan, run_id, name, tags, options, saved, lease, bars, time
         summary = {k: v for k, v in summary.items() if k.removesuffix("_std") not in class_wise}
         summary.update(pooled)
     fold_values = {f"fold_{k}": [m.get(k, np.nan) for m in fold_metrics] for k in per_fold} if multi else None
-    timed(log_evaluation_artifacts, run_id, pooled_true, pooled_proba, dataset.class_names,
-          figure=options["log_figures"], folds=([f.name for f in folds], fold_values) if multi else None)
+    timed(
+        log_evaluation_artifacts,
+        run_id,
+        pooled_true,
+        pooled_proba,
+        dataset.class_names,
+        figure=options["log_figures"],
+        folds=([f.name for f in folds], fold_values) if multi else None,
+    )
     timed(log_predictions, run_id, rows, pooled_true, pooled_proba, fingerprint=dataset.fingerprint)
     low, high = bootstrap_ci(pooled_true, pooled_proba.argmax(axis=1), seed=plan.seed)
     summary.update(test_accuracy_ci_low=low, test_accuracy_ci_high=high)

@@ -18,7 +18,7 @@ import numpy as np
 
 from ferbench.data.dataset import Part
 from ferbench.errors import FerbenchError
-from ferbench.families.base import EpochCallback, Family
+from ferbench.families.base import EpochCallback, Family, NativeModel
 from ferbench.features.cache import FeatureSet, feature_set
 from ferbench.params import Bool, Float, Int
 from ferbench.weights import backbone, check_input_size, missing_imagenet_message, weights_param
@@ -37,8 +37,13 @@ def feature_params(layer_param, default_size: int) -> dict:
         "weights": weights_param(),
         "input_size": Int(default_size, "network input side in pixels", low=1, high=2048, tune=False),
         "ajk": Bool(False, "also report A_JK: leave-one-out accuracy on the training part"),
-        "cv_folds": Int(0, "also report stratified k-fold accuracy on the training part "
-                           "(Ravi's 10-fold column); 0: off", low=0, high=100, tune=False),
+        "cv_folds": Int(
+            0,
+            "also report stratified k-fold accuracy on the training part (Ravi's 10-fold column); 0: off",
+            low=0,
+            high=100,
+            tune=False,
+        ),
     }
 
 
@@ -60,7 +65,7 @@ class FeatureFamily(Family):
     preprocessing = ("grey_to_rgb", "resize")
     input_shape = (224, 224, 3)
     validation_fraction = 0.0  # no early stopping: every training row goes into PCA and the SVM (LOO is n - 1)
-    thread_safe_folds = True   # eigh and LIBLINEAR release the GIL: folds fit side by side
+    thread_safe_folds = True  # eigh and LIBLINEAR release the GIL: folds fit side by side
     MAX_ITER_WHITENED, MAX_ITER_PLAIN = 5000, 20000  # LIBLINEAR iterations (see the module doc)
 
     # --- learned state: fit sets it all, load what projecting new images needs ----------------
@@ -200,8 +205,10 @@ class FeatureFamily(Family):
     def _cv_folds(self, y) -> int:
         folds, smallest = self.params["cv_folds"], int(np.bincount(y)[np.bincount(y) > 0].min())
         if folds < 2 or folds > smallest:
-            raise FerbenchError(f"family {self.name}: cv_folds={folds} needs 2 <= k <= {smallest} "
-                                "(the smallest class of the training part)")
+            raise FerbenchError(
+                f"family {self.name}: cv_folds={folds} needs 2 <= k <= {smallest} "
+                "(the smallest class of the training part)"
+            )
         return folds
 
     def _inner_accuracy(self, pca, fs, train: Part, k, seed, splitter) -> float:
@@ -276,16 +283,60 @@ class FeatureFamily(Family):
         z = np.zeros((len(part), components.shape[0]))
         for start, block in self.feature_set(part.dataset).blocks(self.layer, part.index, dtype=np.float64):
             width = block.shape[1]
-            z += (block - mean[start:start + width]) @ components[:, start:start + width].T
+            z += (block - mean[start : start + width]) @ components[:, start : start + width].T
         return z
+
+    def native_model(self) -> NativeModel:
+        """The head as a scikit-learn Pipeline (PCA, per-component scaling, LinearSVC) on backbone
+        features; the metadata say how to compute those features."""
+        from sklearn.decomposition import PCA
+        from sklearn.pipeline import Pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        from ferbench.features.cache import PREPROCESS_VERSION
+        from ferbench.weights import resolve
+
+        self.check_fitted()
+        mean, components = self._explicit_pca()
+        # components_ holds unit principal axes times each score's scale: split them back apart;
+        # float32 axes as `save` keeps them (the bulk of the file), applied in float64 to float64 input
+        norms = np.linalg.norm(components, axis=1)
+        pca = PCA(n_components=len(norms))
+        pca.components_ = (components / norms[:, None]).astype(np.float32)
+        pca.mean_, pca.n_components_, pca.n_features_in_ = mean, len(norms), len(mean)
+        scale = StandardScaler(with_mean=False)
+        scale.scale_, scale.n_features_in_ = 1.0 / norms, len(norms)
+        name = self.backbone_name
+        return NativeModel(
+            "sklearn",
+            Pipeline([("pca", pca), ("scale", scale), ("svm", self.svc_)]),
+            np.dtype(np.float64),
+            (len(mean),),
+            {
+                "input": f"float64 features (N, {len(mean)}): layer {self.layer} of {name} ('@gap': "
+                "global-average-pooled), flattened and rounded to float16",
+                "output": "LinearSVC classes; ferbench's probabilities are the softmax of decision_function",
+                "backbone": {
+                    "name": name,
+                    "layer": self.layer,
+                    "weights": str(self.params["weights"]),
+                    "weights_identity": resolve(name, self.params["weights"])[1],
+                    "input_size": self.input_size,
+                    "preprocessing": PREPROCESS_VERSION,
+                },
+                "features": "ferbench.features.cache.feature_set(images as a FaceDataset, name, weights, "
+                "input_size).features(layer)",
+            },
+        )
 
     def save(self, directory: Path) -> None:
         mean, components = self._explicit_pca()
         directory = Path(directory)
         np.save(directory / "pca_mean.npy", mean)
         np.save(directory / "pca_components.npy", components.astype(np.float32))
-        np.savez(directory / "svc.npz", coef=self.svc_.coef_, intercept=self.svc_.intercept_,
-                 classes=self.svc_.classes_)
+        np.savez(
+            directory / "svc.npz", coef=self.svc_.coef_, intercept=self.svc_.intercept_, classes=self.svc_.classes_
+        )
         self.save_info(directory)
 
     @classmethod

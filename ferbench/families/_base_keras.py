@@ -21,7 +21,7 @@ import numpy as np
 
 from ferbench.data.dataset import Part
 from ferbench.errors import FerbenchError
-from ferbench.families.base import EpochCallback, Family
+from ferbench.families.base import EpochCallback, Family, NativeModel
 from ferbench.params import Bool, Float, Int, Param
 
 if TYPE_CHECKING:
@@ -38,8 +38,11 @@ def common_params(*, augment: bool = True, batch_size: int = 128, learning_rate:
         "batch_size": Int(batch_size, "images per training step", tune=False, low=1, high=4096),
         "augment": Bool(augment, "random shifts and horizontal flips while training"),
         "patience": Int(3, "epochs without validation gain before early stopping", tune=False, low=1, high=1000),
-        "early_stopping": Bool(True, "stop when validation accuracy stalls and keep the best epoch's weights; "
-                               "off: the validation part only reports curves"),
+        "early_stopping": Bool(
+            True,
+            "stop when validation accuracy stalls and keep the best epoch's weights; "
+            "off: the validation part only reports curves",
+        ),
     }
 
 
@@ -91,9 +94,7 @@ class KerasFamily(Family):
         inputs = keras.Input(shape=raw_shape, name="image")
         x = inputs
         if self.params.get("augment"):
-            for layer in preprocess.augmentation(
-                shift=self.augment_shift, flip=True, rotation=self.augment_rotation
-            ):
+            for layer in preprocess.augmentation(shift=self.augment_shift, flip=True, rotation=self.augment_rotation):
                 x = layer(x)
         for layer in preprocess.build_steps(self.preprocessing, train_images, self.input_shape):
             x = layer(x)
@@ -104,9 +105,7 @@ class KerasFamily(Family):
             )
         outputs = self.network(x, n_classes)
         model = keras.Model(inputs, outputs, name=self.name)
-        model.compile(
-            optimizer=self.optimizer(), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
-        )
+        model.compile(optimizer=self.optimizer(), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         return model
 
     # --- data --------------------------------------------------------------------------------
@@ -128,8 +127,11 @@ class KerasFamily(Family):
         def batches(order: np.ndarray | None = None):
             # Row numbers, not images, are ordered and batched: gathering a batch then casting
             # keeps uint8 until here and no second copy of the part exists.
-            rows = (tf.data.Dataset.range(len(part)) if order is None
-                    else tf.data.Dataset.from_tensor_slices(np.asarray(order, dtype=np.int64)))
+            rows = (
+                tf.data.Dataset.range(len(part))
+                if order is None
+                else tf.data.Dataset.from_tensor_slices(np.asarray(order, dtype=np.int64))
+            )
             return rows.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
         return batches
@@ -166,8 +168,17 @@ class KerasFamily(Family):
         n_classes = train.dataset.n_classes
         self.classes_ = np.arange(n_classes)
         self.class_names_ = tuple(train.dataset.class_names)
-        fit_epochs(self, train, val, epochs=int(epochs), seed=seed, callbacks=callbacks, verbose=verbose,
-                   checkpoint_dir=checkpoint_dir, build=lambda: self.build_model(train.images, n_classes))
+        fit_epochs(
+            self,
+            train,
+            val,
+            epochs=int(epochs),
+            seed=seed,
+            callbacks=callbacks,
+            verbose=verbose,
+            checkpoint_dir=checkpoint_dir,
+            build=lambda: self.build_model(train.images, n_classes),
+        )
         return self
 
     def predict_proba(self, part: Part) -> np.ndarray:
@@ -198,6 +209,29 @@ class KerasFamily(Family):
     def save(self, directory: Path) -> None:
         self.model_.save(Path(directory) / MODEL_FILE)
         self.save_info(directory, class_names=list(self.class_names_), history=dict(self.history_))
+
+    def native_model(self) -> NativeModel:
+        """The Keras model without its optimizer state (a third of the file with Adam): raw uint8
+        images in, probabilities out, since the preprocessing is layers inside it."""
+        import keras
+
+        if not hasattr(self, "model_"):
+            raise FerbenchError(f"family {self.name} is not fitted yet")
+        inference = keras.Model.from_config(self.model_.get_config())  # uncompiled: no optimizer
+        inference.set_weights(self.model_.get_weights())
+        shape = tuple(int(side) for side in self.model_.input_shape[1:])
+        return NativeModel(
+            "keras",
+            inference,
+            np.dtype(np.uint8),
+            shape,
+            {
+                "input": f"raw uint8 images (N, {', '.join(map(str, shape))}); the preprocessing "
+                f"({', '.join(self.preprocessing) or 'none'}) is layers inside the model",
+                "output": "class probabilities (N, n_classes), in class_names order",
+                "before_loading": "import ferbench.preprocess, ferbench.layers  # registers ferbench's Keras layers",
+            },
+        )
 
     @classmethod
     def load(cls, directory: Path) -> KerasFamily:

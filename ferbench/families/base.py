@@ -16,6 +16,7 @@ import json
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, Self
@@ -37,18 +38,35 @@ PREDICT_CHUNK = 256  # images per predict_proba call of predict_images: bounds i
 _NONE: Mapping[str, Any] = MappingProxyType({})
 
 
+@dataclass(frozen=True)
+class NativeModel:
+    """A fitted family's model in its own library's MLflow flavour, beside the generic pyfunc model.
+
+    flavour:     the MLflow module that logs and loads it: "keras" or "sklearn";
+    model:       what that module's `log_model` takes;
+    input_dtype, input_shape: what one batch of its input is (the shape without the batch axis);
+    metadata:    JSON values a user needs beside the model (what its input is, where features come from).
+    """
+
+    flavour: str
+    model: Any
+    input_dtype: np.dtype
+    input_shape: tuple[int, ...]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
 class Family(ABC):
     # --- metadata -----------------------------------------------------------------------------
     name: ClassVar[str] = ""
-    paper: ClassVar[str] = ""            # paper key in ferbench/baselines/published.yaml
-    title: ClassVar[str] = ""            # one line for `ferbench models`
+    paper: ClassVar[str] = ""  # paper key in ferbench/baselines/published.yaml
+    title: ClassVar[str] = ""  # one line for `ferbench models`
     input_shape: ClassVar[tuple[int, int, int]] = (48, 48, 1)  # what the network sees (H, W, C)
     preprocessing: ClassVar[tuple[str, ...]] = ()  # named steps of ferbench.preprocess, in order
     # the hyperparameters: name -> spec of ferbench.params; an instance's values are `params`
     param_specs: ClassVar[dict[str, Param]] = {}
-    test_params: ClassVar[dict[str, Any]] = {}     # tiny, offline settings for the contract test
-    default_epochs: ClassVar[int | None] = None    # None: the family does not train by epochs
-    quick_epochs: ClassVar[int | None] = None      # epochs under `bench --budget quick`
+    test_params: ClassVar[dict[str, Any]] = {}  # tiny, offline settings for the contract test
+    default_epochs: ClassVar[int | None] = None  # None: the family does not train by epochs
+    quick_epochs: ClassVar[int | None] = None  # epochs under `bench --budget quick`
     # params under `bench --budget quick` (shown below the bench table and recorded with the run)
     quick_params: ClassVar[dict[str, Any]] = {}
     # params under which `bench` runs the family when its defaults cannot run here (see
@@ -60,17 +78,19 @@ class Family(ABC):
     # a plugin's own baselines YAML (relative to the family's module), in published.yaml's schema
     baselines_file: ClassVar[str | None] = None
     default_protocol: ClassVar[str | None] = None  # the paper's protocol, e.g. "kfold:5"
-    validation_fraction: ClassVar[float] = 0.1     # carved from each fold's training rows (early stopping)
+    validation_fraction: ClassVar[float] = 0.1  # carved from each fold's training rows (early stopping)
     # True: fits of different folds may run side by side in threads (ferbench.threads); only for
     # families whose fit is GIL-releasing numpy / LIBLINEAR work, never a TensorFlow graph
     thread_safe_folds: ClassVar[bool] = False
+    # True: a pretrained peer evaluated as it is; `fit` learns nothing, so a run only evaluates on its data
+    evaluated_as_is: ClassVar[bool] = False
     # True: fit(checkpoint_dir=...) writes a checkpoint every epoch and resumes from one
     epoch_checkpoints: ClassVar[bool] = False
-    notes: ClassVar[str] = ""            # assumptions and caveats, shown by `ferbench models`
+    notes: ClassVar[str] = ""  # assumptions and caveats, shown by `ferbench models`
 
     # --- learned state commands read (set by fit and load; the defaults mean "none") ----------
-    params: dict[str, Any]               # this instance's checked values of `param_specs`
-    classes_: Array                      # class codes 0..n_classes-1 of the training data set
+    params: dict[str, Any]  # this instance's checked values of `param_specs`
+    classes_: Array  # class codes 0..n_classes-1 of the training data set
     metrics_: Mapping[str, float] = _NONE  # family-specific metrics of the last fit, e.g. A_JK
     history_: Mapping[str, list[float]] = _NONE  # per-epoch logs of the last fit (name -> values)
     # fit seconds that earlier processes spent on a fit this one resumed from a checkpoint
@@ -80,8 +100,11 @@ class Family(ABC):
         super().__init_subclass__(**kwargs)
         legacy = cls.__dict__.get("params")
         if isinstance(legacy, dict):  # written when the specs were the class attribute `params`
-            warnings.warn(f"{cls.__qualname__}.params: name a family's parameter specs `param_specs`",
-                          DeprecationWarning, stacklevel=2)
+            warnings.warn(
+                f"{cls.__qualname__}.params: name a family's parameter specs `param_specs`",
+                DeprecationWarning,
+                stacklevel=2,
+            )
             cls.param_specs = legacy
             delattr(cls, "params")
 
@@ -104,8 +127,10 @@ class Family(ABC):
         have = 1 if len(image_shape) == 2 else image_shape[2]
         steps = set(cls.preprocessing)
         if tuple(image_shape[:2]) != (height, width) and "resize" not in steps:
-            raise FerbenchError(f"family {cls.name} needs {height}x{width} images; the data set has "
-                                f"{image_shape[0]}x{image_shape[1]} and the family does not resize")
+            raise FerbenchError(
+                f"family {cls.name} needs {height}x{width} images; the data set has "
+                f"{image_shape[0]}x{image_shape[1]} and the family does not resize"
+            )
         if have != channels and not (have == 1 and channels == 3 and "grey_to_rgb" in steps):
             raise FerbenchError(f"family {cls.name} needs {channels}-channel images; the data set has {have}")
 
@@ -165,10 +190,18 @@ class Family(ABC):
         models), in chunks; their features are cached nowhere."""
         from ferbench.data.dataset import ADHOC, FaceDataset
 
-        chunks = [images[start:start + PREDICT_CHUNK] for start in range(0, len(images), PREDICT_CHUNK)]
-        return np.concatenate([self.predict_proba(FaceDataset(chunk, np.zeros(len(chunk), dtype=np.int64),
-                                                              name=ADHOC).part())
-                               for chunk in chunks or [images]])
+        chunks = [images[start : start + PREDICT_CHUNK] for start in range(0, len(images), PREDICT_CHUNK)]
+        return np.concatenate(
+            [
+                self.predict_proba(FaceDataset(chunk, np.zeros(len(chunk), dtype=np.int64), name=ADHOC).part())
+                for chunk in chunks or [images]
+            ]
+        )
+
+    def native_model(self) -> NativeModel | None:
+        """The fitted model in its library's own MLflow flavour; None when the pyfunc model (raw
+        images in, through `load` and `predict_images`) is the only form."""
+        return None
 
     # --- persistence (MLflow logs a pyfunc model that wraps these) ----------------------------
     @abstractmethod
@@ -206,4 +239,3 @@ class Family(ABC):
         family = cls(**params)
         family.classes_ = np.asarray(classes, dtype=np.int64)
         return family, info
-

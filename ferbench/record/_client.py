@@ -32,9 +32,7 @@ def setup(tracking_uri: str | None = None):
     db = store_setup.sqlite_path(uri)
     if db is not None:
         parent = db.parent
-        if not parent.is_dir() or not os.access(parent, os.W_OK) or (
-            db.exists() and not os.access(db, os.W_OK)
-        ):
+        if not parent.is_dir() or not os.access(parent, os.W_OK) or (db.exists() and not os.access(db, os.W_OK)):
             raise StoreError(f"MLflow store {db} is not writable")
     if _state.get("uri") == uri:
         return _state["client"]
@@ -67,7 +65,7 @@ def _artifact_location(uri: str) -> str | None:
     if uri == store.mlflow_tracking_uri(None) and not os.environ.get("MLFLOW_TRACKING_URI"):
         return store.mlflow_artifact_root()
     if uri.startswith("sqlite:///"):
-        return (Path(uri[len("sqlite:///"):]).parent / "artifacts").absolute().as_uri()
+        return (Path(uri[len("sqlite:///") :]).parent / "artifacts").absolute().as_uri()
     return None
 
 
@@ -83,8 +81,9 @@ def experiment_for(dataset_name: str) -> str:
     found = c.get_experiment_by_name(name)
     if found is None:
         try:
-            return c.create_experiment(name, artifact_location=_artifact_location(_state["uri"]),
-                                       tags={MLFLOW_EXPERIMENT_KIND: MODEL_TRAINING})
+            return c.create_experiment(
+                name, artifact_location=_artifact_location(_state["uri"]), tags={MLFLOW_EXPERIMENT_KIND: MODEL_TRAINING}
+            )
         except MlflowException:  # created meanwhile by another process
             found = c.get_experiment_by_name(name)
             if found is None:

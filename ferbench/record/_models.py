@@ -1,14 +1,23 @@
-"""Trained models in MLflow: one generic pyfunc model wraps the family's own `save()` directory,
-so Keras and scikit-learn families load back the same way:
-`load_model(run_id).predict_proba(uint8_images)`.
+"""Trained models in MLflow.
+
+Every family logs one generic pyfunc model, "model", wrapping the family's own `save()` directory,
+so Keras and scikit-learn families load back the same way: `load_model(run_id).predict_proba(uint8
+images)`, or `mlflow.pyfunc.load_model("runs:/<id>/model")` in any environment made from its
+requirements (which name ferbench). Beside it, a family with a model in its library's own MLflow
+flavour (`Family.native_model`) logs that too: Keras families their self-contained network as
+"keras_model" (mlflow.keras), feature families their PCA + LinearSVC head as "sklearn_head"
+(mlflow.sklearn). FERBENCH_NATIVE_MODELS=0 leaves the native copies out.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +25,15 @@ import numpy as np
 from ferbench.errors import FerbenchError, first_line
 from ferbench.record._client import client, current_uri, setup
 
-MODEL_NAME = "model"
+MODEL_NAME = "model"  # the pyfunc model of every family (the name stored runs and commands load)
+NATIVE_MODEL_NAMES = {"keras": "keras_model", "sklearn": "sklearn_head"}  # flavour -> logged name
+NATIVE_MODELS_ENV = "FERBENCH_NATIVE_MODELS"
+# what each logged model imports when it loads, beside mlflow and numpy
+_IMPORTS = {
+    MODEL_NAME: ("ferbench", "tensorflow", "tensorflow-cpu", "keras", "scikit-learn", "opencv-python-headless"),
+    "keras": ("ferbench", "tensorflow", "tensorflow-cpu", "keras"),
+    "sklearn": ("scikit-learn", "skops"),  # the head alone; its features need ferbench (see its metadata)
+}
 
 
 def _pyfunc_base():
@@ -25,7 +42,8 @@ def _pyfunc_base():
     return mlflow.pyfunc.PythonModel
 
 
-class FamilyModel(_pyfunc_base()):
+# a base computed at import keeps mlflow out of `import ferbench.record`; mypy cannot follow it
+class FamilyModel(_pyfunc_base()):  # type: ignore[misc]
     """Generic pyfunc model: raw uint8 images in, class probabilities out, for any family.
 
     The artifacts are the family's own `save()` directory and a small JSON naming the family;
@@ -52,63 +70,111 @@ class FamilyModel(_pyfunc_base()):
         return np.asarray(self.family.predict_images(images), dtype=np.float32)
 
 
-def _requirements() -> list[str]:
-    # Explicit, so MLflow does not spend seconds inferring them in a subprocess.
+def requirements(flavour: str = MODEL_NAME) -> list[str]:
+    """Pinned requirements of a logged model: what it imports, at the versions installed here.
+    Explicit, so MLflow does not spend seconds inferring them in a subprocess."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = []
-    for dist in ("mlflow", "tensorflow", "tensorflow-cpu", "keras", "scikit-learn", "numpy", "opencv-python-headless"):
+    for dist in ("mlflow", *_IMPORTS[flavour], "numpy"):
         try:
             out.append(f"{dist}=={version(dist)}")
         except PackageNotFoundError:
-            continue
+            if dist == "ferbench":  # run from a source tree that was never installed
+                from ferbench import __version__
+
+                out.append(f"ferbench=={__version__}")
     return out
 
 
-def log_family_model(run_id: str, family, sample_images: np.ndarray, class_names=None) -> None:
-    """Log the fitted family into run `run_id` as an MLflow pyfunc model named "model", with a
-    signature uint8 images (-1, H, W[, C]) -> float32 probabilities (-1, n_classes)."""
-    import mlflow
+def native_models_enabled() -> bool:
+    """FERBENCH_NATIVE_MODELS: 1 (default) logs the native flavours beside the pyfunc model, 0 not."""
+    text = os.environ.get(NATIVE_MODELS_ENV, "1").strip().lower()
+    if text not in ("0", "1", "true", "false"):
+        raise FerbenchError(f"{NATIVE_MODELS_ENV}={text!r}: expected 1 or 0")
+    return text in ("1", "true")
+
+
+def _tensor_signature(input_dtype, input_shape: tuple[int, ...], output_dtype, output_shape: tuple[int, ...]):
     from mlflow.models import ModelSignature
     from mlflow.types.schema import Schema, TensorSpec
 
-    sample = np.asarray(sample_images[:2])
-    n_classes = int(np.asarray(family.predict_images(sample)).shape[1])
-    signature = ModelSignature(
-        inputs=Schema([TensorSpec(np.dtype(np.uint8), (-1, *sample.shape[1:]))]),
-        outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, n_classes))]),
+    return ModelSignature(
+        inputs=Schema([TensorSpec(np.dtype(input_dtype), (-1, *input_shape))]),
+        outputs=Schema([TensorSpec(np.dtype(output_dtype), (-1, *output_shape))]),
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        family_dir = Path(tmp) / "family"
-        family_dir.mkdir()
-        family.save(family_dir)
-        info = Path(tmp) / "family.json"
-        names = list(class_names) if class_names is not None else None
-        info.write_text(json.dumps({"family": family.name, "class_names": names}))
-        mlflow_logger = logging.getLogger("mlflow")
-        level = mlflow_logger.level
-        mlflow_logger.setLevel(logging.ERROR)  # no "input example missing" chatter
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                # Bind the existing run without ending it: the fluent stack is popped by hand,
-                # tracked_run alone decides the final status.
-                mlflow.start_run(run_id=run_id)
-                try:
-                    mlflow.pyfunc.log_model(
-                        name=MODEL_NAME,
-                        python_model=FamilyModel(),
-                        artifacts={"family_dir": str(family_dir), "family_info": str(info)},
-                        signature=signature,
-                        pip_requirements=_requirements(),
-                    )
-                except BaseException:
-                    _discard_unready_models(run_id)
-                    raise
-                finally:
-                    _pop_active_run()
-        finally:
-            mlflow_logger.setLevel(level)
+
+
+def log_family_model(run_id: str, family, sample_images: np.ndarray, class_names=None) -> None:
+    """Log the fitted family into run `run_id`: the pyfunc model "model" (uint8 images (-1, H, W[, C])
+    -> float32 probabilities (-1, n_classes), the sample as its input example) and, unless
+    FERBENCH_NATIVE_MODELS=0, its native flavour (`Family.native_model`), whose input a signature
+    describes: no example (Keras: mlflow.keras 3.17 writes one before it creates the model's
+    folder, and fails; a feature head's would be two rows of up to 100,352 floats as JSON, twice)."""
+    import mlflow
+
+    sample = np.asarray(sample_images[:2], dtype=np.uint8)
+    n_classes = len(family.classes_)
+    names = list(class_names) if class_names is not None else None
+    with _bound(run_id):
+        with tempfile.TemporaryDirectory() as tmp:
+            family_dir = Path(tmp) / "family"
+            family_dir.mkdir()
+            family.save(family_dir)
+            info = Path(tmp) / "family.json"
+            info.write_text(json.dumps({"family": family.name, "class_names": names}))
+            _logged(
+                run_id,
+                mlflow.pyfunc.log_model,
+                name=MODEL_NAME,
+                python_model=FamilyModel(),
+                artifacts={"family_dir": str(family_dir), "family_info": str(info)},
+                signature=_tensor_signature(np.uint8, sample.shape[1:], np.float32, (n_classes,)),
+                input_example=sample,
+                pip_requirements=requirements(),
+                metadata={"family": family.name, "class_names": names},
+            )
+        native = family.native_model() if native_models_enabled() else None
+        if native is not None:
+            output = (np.float32, (n_classes,)) if native.flavour == "keras" else (np.int64, ())
+            _logged(
+                run_id,
+                getattr(mlflow, native.flavour).log_model,
+                native.model,
+                name=NATIVE_MODEL_NAMES[native.flavour],
+                signature=_tensor_signature(native.input_dtype, native.input_shape, *output),
+                pip_requirements=requirements(native.flavour),
+                metadata={"family": family.name, "class_names": names, **native.metadata},
+            )
+
+
+@contextmanager
+def _bound(run_id: str) -> Iterator[None]:
+    """MLflow's fluent logging bound to the existing run without ending it (the fluent stack is
+    popped by hand: tracked_run alone decides the final status), and without its chatter."""
+    import mlflow
+
+    mlflow_logger = logging.getLogger("mlflow")
+    level = mlflow_logger.level
+    mlflow_logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mlflow.start_run(run_id=run_id)
+            try:
+                yield
+            finally:
+                _pop_active_run()
+    finally:
+        mlflow_logger.setLevel(level)
+
+
+def _logged(run_id: str, log_model, *args, **kwargs) -> None:
+    try:
+        log_model(*args, **kwargs)
+    except BaseException:
+        _discard_unready_models(run_id)
+        raise
 
 
 def _discard_unready_models(run_id: str) -> None:

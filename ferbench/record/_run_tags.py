@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,28 @@ from typing import Any
 import numpy as np
 
 from ferbench.record.tags import (
-    TAG_CLASSES, TAG_CONTEMPT, TAG_DATA_OPTIONS, TAG_DATA_PATH, TAG_DATASET, TAG_DATASET_VARIANT, TAG_FAMILY,
-    TAG_FINGERPRINT, TAG_GIT_COMMIT, TAG_KIND, TAG_N_IMAGES, TAG_PAPER, TAG_PROTOCOL, TAG_RANDOM_WEIGHTS, TAG_SEED,
-    TAG_SELECTED_ON, TAG_SOURCE, TAG_SPLIT_SIZES, TAG_SYNTHETIC, TAG_TUNED, TAG_VERSION, TAG_WEIGHTS,
+    TAG_CLASSES,
+    TAG_CONTEMPT,
+    TAG_DATA_OPTIONS,
+    TAG_DATA_PATH,
+    TAG_DATASET,
+    TAG_DATASET_VARIANT,
+    TAG_FAMILY,
+    TAG_FINGERPRINT,
+    TAG_GIT_COMMIT,
+    TAG_KIND,
+    TAG_N_IMAGES,
+    TAG_PAPER,
+    TAG_PROTOCOL,
+    TAG_RANDOM_WEIGHTS,
+    TAG_SEED,
+    TAG_SELECTED_ON,
+    TAG_SOURCE,
+    TAG_SPLIT_SIZES,
+    TAG_SYNTHETIC,
+    TAG_TUNED,
+    TAG_VERSION,
+    TAG_WEIGHTS,
 )
 
 
@@ -23,13 +43,41 @@ def git_commit() -> str | None:
     """Commit of the ferbench source tree, when it is a git checkout."""
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-            text=True, timeout=5, check=False,
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return None
     commit = out.stdout.strip()
     return commit if out.returncode == 0 and len(commit) == 40 else None
+
+
+def source_name() -> str:
+    """What made this process's runs: `ferbench <command>` from the command line (the installed
+    script, or `python -c` running ferbench.cli), else the script's file name."""
+    argv = sys.argv or [""]
+    program = Path(argv[0]).name or "python"
+    if program == "ferbench" or (program == "-c" and "ferbench.cli" in sys.modules):
+        command = argv[1] if len(argv) > 1 and not argv[1].startswith("-") else ""
+        return f"ferbench {command}".strip()
+    return program
+
+
+def source_tags() -> dict[str, str]:
+    """MLflow's own source tags, which fill its UI's Source column: the command or script that
+    made the run and, when ferbench runs from a git checkout, its commit."""
+    from mlflow.entities import SourceType
+    from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT, MLFLOW_SOURCE_NAME, MLFLOW_SOURCE_TYPE
+
+    tags = {MLFLOW_SOURCE_NAME: source_name(), MLFLOW_SOURCE_TYPE: SourceType.to_string(SourceType.LOCAL)}
+    commit = git_commit()
+    if commit:
+        tags[MLFLOW_GIT_COMMIT] = commit
+    return tags
 
 
 def weights_tag(params: dict[str, Any]) -> str:
@@ -69,6 +117,7 @@ def common_tags(family_cls, dataset, protocol, seed: int, params: dict[str, Any]
     if "contempt" in dataset.options:
         tags[TAG_CONTEMPT] = str(dataset.options["contempt"])
     tags.update(data_location_tags(dataset))
+    tags.update(source_tags())
     commit = git_commit()
     if commit:
         tags[TAG_GIT_COMMIT] = commit
@@ -82,7 +131,7 @@ def split_sizes(dataset) -> dict[str, int]:
     if dataset.splits is None:
         return {"all": len(dataset)}
     names, counts = np.unique(dataset.splits, return_counts=True)
-    found = dict(zip(names.tolist(), counts.tolist()))
+    found = dict(zip(names.tolist(), counts.tolist(), strict=True))
     ordered = [name for name in SPLIT_ORDER if name in found] + sorted(set(found) - set(SPLIT_ORDER))
     return {name: found[name] for name in ordered}
 

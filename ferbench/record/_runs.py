@@ -13,12 +13,14 @@ import json
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 from ferbench.record._client import client
+from ferbench.record._run_tags import source_tags
 from ferbench.record.tags import MLFLOW_PARENT_RUN_ID
 
 _MAX_PARAMS, _MAX_TAGS, _MAX_METRICS = 100, 100, 1000  # log_batch limits per call
@@ -36,9 +38,10 @@ def _raise_terminated(signum, frame):
 def tracked_run(
     experiment_id: str, run_name: str, tags: dict[str, Any], parent_run_id: str | None = None
 ) -> Iterator[str]:
-    """Create a run, yield its id, and always end it: FINISHED / FAILED / KILLED."""
+    """Create a run, yield its id, and always end it: FINISHED / FAILED / KILLED. MLflow's source
+    tags (`source_tags`) are added unless `tags` has them."""
     c = client()
-    all_tags = {key: str(value) for key, value in tags.items()}
+    all_tags = {**source_tags(), **{key: str(value) for key, value in tags.items()}}
     if parent_run_id:
         all_tags[MLFLOW_PARENT_RUN_ID] = parent_run_id
     run_id = c.create_run(experiment_id, run_name=run_name, tags=all_tags).info.run_id
