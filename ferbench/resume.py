@@ -73,7 +73,7 @@ def reopen(
 def _plan(run, dataset, tracking_uri):
     """The run's plan from its params: the family's own, protocol, seed and epochs."""
     from ferbench.families import registry
-    from ferbench.runner import prepare
+    from ferbench.run_plan import prepare
 
     params = run.data.params
     family_cls = registry.get(run.data.tags[TAG_FAMILY])

@@ -38,7 +38,7 @@ def test_gram_pca_equals_sklearn_on_each_fold(tmp_path, monkeypatch):
             np.testing.assert_allclose(
                 fold.scores(gram, test, 12, whiten), ref_test, atol=1e-6 * np.abs(ref_test).max()
             )
-        mean, components = fold.components(tmp_path / "x.npy", 12)
+        mean, components = fold.components(cache.column_blocks(tmp_path / "x.npy", fold.train_index, np.float64), 12)
         np.testing.assert_allclose(mean, ref.mean_, atol=1e-9)
         np.testing.assert_allclose(components, ref.components_ * signs[:, None], atol=1e-6)
 
@@ -186,7 +186,7 @@ def test_unknown_layer_is_one_line_error():
 def test_linear_decision_and_predict_equal_sklearn(n_classes):
     from sklearn.svm import LinearSVC
 
-    from ferbench.families._base_feature import linear_decision, linear_predict
+    from ferbench.families._feature_inner_cv import linear_decision, linear_predict
 
     rng = np.random.default_rng(n_classes)
     z = rng.normal(size=(60, 8))

@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from ferbench.families.keras_base import PREDICT_BATCH
 
 from ferbench.data import synthetic
 from ferbench.families import registry
+from ferbench.families._base_keras import PREDICT_BATCH
 
 
 def _fresh_model(data, seed: int):

@@ -21,6 +21,7 @@ import numpy as np
 
 from ferbench.data.dataset import Part
 from ferbench.errors import FerbenchError
+from ferbench.families._keras_training import PREDICT_BATCH
 from ferbench.families.base import EpochCallback, Family, NativeModel
 from ferbench.params import Bool, Float, Int, Param
 
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     import keras
 
 MODEL_FILE = "model.keras"
-PREDICT_BATCH = 256
 
 
 def common_params(*, augment: bool = True, batch_size: int = 128, learning_rate: float = 1e-3) -> dict[str, Param]:
@@ -157,8 +157,6 @@ class KerasFamily(Family):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import keras
 
-        from ferbench.families._keras_training import fit_epochs
-
         epochs = self.default_epochs if epochs is None else epochs
         if epochs is None or int(epochs) <= 0:
             raise FerbenchError(f"epochs must be a positive integer, got {epochs}")
@@ -168,7 +166,9 @@ class KerasFamily(Family):
         n_classes = train.dataset.n_classes
         self.classes_ = np.arange(n_classes)
         self.class_names_ = tuple(train.dataset.class_names)
-        fit_epochs(
+        from ferbench.families import _keras_training  # looked up per call, so tests can wrap it
+
+        _keras_training.fit_epochs(
             self,
             train,
             val,

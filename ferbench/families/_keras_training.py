@@ -25,6 +25,8 @@ import numpy as np
 from ferbench import checkpoints
 from ferbench.errors import FerbenchError
 
+PREDICT_BATCH = 256  # images per inference batch (validation, prediction)
+
 MODEL_FILE, STATE_FILE, BEST_FILE = "model.keras", "state.json", "best.npz"
 FORMAT = 1
 
@@ -78,8 +80,6 @@ def fit_epochs(
     """Train `family.model_` (made by `build()`, or loaded from the newest checkpoint in
     `checkpoint_dir`) up to `epochs`; sets `model_`, `history_`, and `resumed_fit_s_` (the fit
     time of earlier processes, 0 for a fresh fit)."""
-    from ferbench.families._base_keras import PREDICT_BATCH
-
     train_batches = family._pipeline(train, family.params["batch_size"], labels=True)
     val_data = family._batches(val, PREDICT_BATCH, labels=True) if val is not None and len(val) else None
     early = None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import OrderedDict
-from pathlib import Path
+from collections.abc import Iterable
 
 import numpy as np
 from scipy.linalg import eigh
@@ -124,15 +124,14 @@ class FoldPCA:
         centred = g_st - g_st.mean(axis=1, keepdims=True) - self._col_mean[None, :] + self._all_mean
         return centred @ self.vectors[:, :k] / np.sqrt(self.values[:k]) * self._scale(k, whiten)
 
-    def components(self, features_path: Path, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Explicit (mean (d,), components (k, d)) in feature space, streamed over column blocks;
+    def components(self, train_blocks: Iterable[tuple[int, np.ndarray]], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Explicit (mean (d,), components (k, d)) in feature space from the training rows' float64
+        column blocks (`FeatureSet.blocks(layer, train_index, np.float64)`, in column order);
         needed only to project images outside the cached data set (saved models)."""
-        from ferbench.features.cache import column_blocks
-
         self.check(k)
         weights = self.vectors[:, :k] / np.sqrt(self.values[:k])
         means, parts = [], []
-        for _, block in column_blocks(features_path, self.train_index, dtype=np.float64):
+        for _, block in train_blocks:
             mean = block.mean(axis=0)
             means.append(mean)
             parts.append(((block - mean).T @ weights).T)
