@@ -4,12 +4,12 @@ under `analysis/<name>/` of the run (and copied to --out when given)."""
 from __future__ import annotations
 
 import csv
-import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ferbench import store
 from ferbench.analysis._run import client
 
 ARTIFACT_DIR = "analysis"
@@ -18,13 +18,11 @@ ARTIFACT_DIR = "analysis"
 def write_csv(path: Path, header: Iterable[str], rows: Iterable[Iterable[Any]]) -> Path:
     """Write to a temporary name then rename, so a failure leaves no half-written file."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="") as handle:
+    with store.atomic_write(path, "w") as handle:
         writer = csv.writer(handle)
         writer.writerow(list(header))
         for row in rows:
             writer.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in row])
-    os.replace(tmp, path)
     return path
 
 
@@ -32,10 +30,11 @@ def save_figure(fig, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with store.atomic_write(path) as handle:  # the format comes from the suffix: the temp name has none
+            fig.savefig(handle, dpi=100, format=path.suffix.lstrip("."))
+    finally:
+        plt.close(fig)
     return path
 
 
