@@ -46,6 +46,7 @@ class Ours:
     epochs: int | None = None  # None: not recorded, or not trained by epochs
     early_stopping: bool = False  # stopped on the validation rows
     seed_runs: dict[int | str, str] = field(default_factory=dict)  # seed -> its kept run
+    tta: bool = False  # test predictions averaged over augmented copies
 
     def spread_of(self, metric: str) -> str:
         return f"{self.n} seeds" if self.n > 1 else (f"{self.n_folds} folds" if self.n_folds else "1 run")
@@ -231,7 +232,14 @@ def judge(ours: Ours, entry: dict) -> Judgement:
     _budget(ours, entry, hard, soft)
     _selection(ours, entry, hard, soft)
     _subjects(ours, entry, hard, soft)
+    if ours.tta and entry.get("tta") is not True:
+        # test-time augmentation is compared only with published numbers that used it too
+        hard.append(
+            "ours used test-time augmentation, published " + ("did not" if entry.get("tta") is False else "unknown")
+        )
     for flag, text in (("tta", "test-time augmentation"), ("extra_data", "extra training data")):
+        if flag == "tta" and ours.tta:
+            continue
         if entry.get(flag) is True:
             hard.append(f"published used {text}")
         elif entry.get(flag) is None:
@@ -274,7 +282,7 @@ def paired_plan(ours_list: list[Ours], metric: str = "test_accuracy"):
     for o in ours_list:
         if o.fingerprint and metric in o.metrics:
             sizes = tuple(sorted((o.split_sizes or {}).items()))
-            groups.setdefault((o.dataset, o.fingerprint, sizes, o.protocol), []).append(o)
+            groups.setdefault((o.dataset, o.fingerprint, sizes, o.protocol, o.tta), []).append(o)
     pairs, best_of = {}, {}
     for members in groups.values():
         if len(members) < 2:

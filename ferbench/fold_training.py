@@ -18,14 +18,14 @@ CURVES = {
 }
 
 
-def trained_folds(plan, folds, bars, saved, lease):
+def trained_folds(plan, folds, bars, saved, lease, epoch_hook=None):
     """Each of `folds`' (family, metrics, test proba, curves), in order: side by side in threads
     for families that allow it (a feature family's LOO folds), else one after the other, so a
     Keras run logs each fold as soon as it is trained."""
     from ferbench.threads import thread_map
 
     def train(fold):
-        return train_fold(plan, fold, bars, saved, lease)
+        return train_fold(plan, fold, bars, saved, lease, epoch_hook)
 
     if plan.family_cls.thread_safe_folds and len(folds) > 1:
         # the first fold alone: what every fold shares (features, Gram) is made once, with all
@@ -35,8 +35,10 @@ def trained_folds(plan, folds, bars, saved, lease):
     return map(train, folds)
 
 
-def train_fold(plan, fold, bars, saved, lease):
-    """Fit one family on the fold's training part; metrics on test (+ val, train)."""
+def train_fold(plan, fold, bars, saved, lease, epoch_hook=None):
+    """Fit one family on the fold's training part; metrics on test (+ val, train).
+    epoch_hook(family, epoch, logs), when given, is called after every epoch of an epoch-trained
+    family; returning True ends the fit there."""
     from ferbench import checkpoints
     from ferbench.evaluate import classification_metrics
 
@@ -53,7 +55,7 @@ def train_fold(plan, fold, bars, saved, lease):
     first = f"{label}: epoch {done + 1}/{plan.epochs}" if plan.epochs else f"{label}: fit"
     task = bars.add(first, plan.epochs and (plan.epochs - done) * len(train), unit="img")
 
-    def on_epoch(epoch: int, logs: dict[str, float]) -> None:
+    def on_epoch(epoch: int, logs: dict[str, float]) -> bool | None:
         lease.renew()
         shown = "  ".join(f"{k} {logs[k]:.3f}" for k in CURVES if k in logs)
         bars.log(f"{label} epoch {epoch + 1}/{plan.epochs}: {shown}")
@@ -62,6 +64,7 @@ def train_fold(plan, fold, bars, saved, lease):
             completed=(epoch + 1 - done) * len(train),
             description=f"{label}: epoch {min(epoch + 2, plan.epochs)}/{plan.epochs}",
         )
+        return None if epoch_hook is None else epoch_hook(family, epoch, logs)
 
     on_epoch.on_batch = lambda images: bars.advance(task, images)  # Keras families: per-batch progress
 

@@ -1,4 +1,4 @@
-"""Keras layers the families need beyond Keras itself.
+"""Keras layers and the loss the families need beyond Keras itself.
 
 FractionalMaxPooling2D (Graham, 2015) wraps `tf.nn.fractional_max_pool` with pseudo-random,
 overlapping pooling regions. That op draws a *fixed* region pattern when given a non-zero seed
@@ -87,3 +87,38 @@ class FractionalMaxPooling2D(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "ratio": self.ratio, "seed": self.seed, "patterns": self.patterns}
+
+
+@keras.saving.register_keras_serializable(package="ferbench")
+class SparseSmoothedCrossentropy(keras.losses.Loss):
+    """Cross-entropy with label smoothing for integer labels: Keras's sparse loss has no
+    smoothing, and one-hot labels would change every family's pipeline. The target puts
+    1 - smoothing + smoothing / K on the true class and smoothing / K on each other class."""
+
+    def __init__(self, smoothing: float = 0.1, name: str = "sparse_smoothed_crossentropy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.smoothing = float(smoothing)
+
+    def call(self, y_true, y_pred):
+        ops = keras.ops
+        labels = ops.one_hot(ops.cast(ops.reshape(y_true, (-1,)), "int32"), ops.shape(y_pred)[-1])
+        return keras.losses.categorical_crossentropy(labels, y_pred, label_smoothing=self.smoothing)
+
+    def get_config(self):
+        return {**super().get_config(), "smoothing": self.smoothing}
+
+
+@keras.saving.register_keras_serializable(package="ferbench")
+class EveryOtherPixel(keras.layers.Layer):
+    """x[:, ::2, ::2]: followed by a 1x1 conv, the same values as a 1x1 conv of stride 2. That
+    conv's gradient corrupts memory in TensorFlow 2.21's oneDNN kernels (a crash within two
+    steps, measured here); this pair trains without it (docs/fast_vgg.md)."""
+
+    def call(self, x):
+        return x[:, ::2, ::2, :]
+
+    def compute_output_shape(self, input_shape):
+        def half(side):
+            return None if side is None else (side + 1) // 2
+
+        return (input_shape[0], half(input_shape[1]), half(input_shape[2]), input_shape[3])

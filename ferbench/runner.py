@@ -44,10 +44,12 @@ def run(
     parent_run_id=None,
     log_figures=True,
     fold_runs=True,
+    epoch_hook=None,
 ) -> RunResult:
     """Validate, then train and evaluate `family_name` on `dataset` under `protocol`.
     log_figures=False / fold_runs=False: no confusion PNG and no child run per fold (a grid's
-    cells, which are child runs themselves; their fold values are still logged as steps)."""
+    cells, which are child runs themselves; their fold values are still logged as steps).
+    epoch_hook(family, epoch, logs): called after every epoch (ferbench.fold_training)."""
     start = time.perf_counter()
     plan = prepare(
         family_name, dataset, protocol=protocol, params=params, epochs=epochs, seed=seed, tracking_uri=tracking_uri
@@ -61,6 +63,7 @@ def run(
         start=start,
         log_figures=log_figures,
         fold_runs=fold_runs,
+        epoch_hook=epoch_hook,
     )
 
 
@@ -72,6 +75,7 @@ def resume(
     tracking_uri: str | None = None,
     quiet: bool = False,
     parent_run_id: str | None = None,
+    epoch_hook=None,
 ) -> RunResult:
     """Go on with a stopped run in the same MLflow run (RUNNING again, then FINISHED): folds it
     finished are not retrained, and a fold's fit repeats at most the epoch that was cut. The run's
@@ -81,7 +85,9 @@ def resume(
 
     start = time.perf_counter()
     plan, options, tags = reopen(run_id, dataset, family=family, tracking_uri=tracking_uri, parent_run_id=parent_run_id)
-    return execute(plan, quiet=quiet, extra_tags=tags, start=start, resume_run_id=run_id, **options)
+    return execute(
+        plan, quiet=quiet, extra_tags=tags, start=start, resume_run_id=run_id, epoch_hook=epoch_hook, **options
+    )
 
 
 class _Timer:
@@ -109,6 +115,7 @@ def execute(
     log_figures=True,
     fold_runs=True,
     resume_run_id=None,
+    epoch_hook=None,
 ) -> RunResult:
     """Train and evaluate `plan` as one MLflow run. Until the run finishes it keeps a checkpoint
     (ferbench.checkpoints): its lease, every finished fold and, for families with epoch
@@ -154,7 +161,9 @@ def execute(
                 plan.dataset,
                 record.EVALUATION if family_cls.evaluated_as_is else record.TRAINING,
             )
-            summary, fold_metrics, curves = _run_folds(plan, run_id, name, tags, options, saved, lease, bars, timed)
+            summary, fold_metrics, curves = _run_folds(
+                plan, run_id, name, tags, options, saved, lease, bars, timed, epoch_hook
+            )
             # one last call for every figure: the run's metrics and its wall time (over every
             # process that worked on it), which then covers all but this call
             summary["wall_time_s"] = time.perf_counter() - start + wall_before
@@ -211,7 +220,7 @@ def _run_params(plan: Plan) -> dict[str, Any]:
     }
 
 
-def _run_folds(plan: Plan, run_id, name, tags, options, saved, lease, bars, timed):
+def _run_folds(plan: Plan, run_id, name, tags, options, saved, lease, bars, timed, epoch_hook=None):
     """Train the folds not finished yet (a resumed run has the others in its checkpoint), log
     each as it ends, then evaluate the pooled test predictions. Returns (summary, per-fold
     metrics, curves for the run's last log call: per-fold steps, or a single fold's epochs)."""
@@ -225,7 +234,7 @@ def _run_folds(plan: Plan, run_id, name, tags, options, saved, lease, bars, time
     multi = len(folds) > 1
     children = options["fold_runs"] and multi and plan.protocol.kind != "loo" and len(folds) <= MAX_CHILD_RUNS
     done = saved.finished_folds()
-    trained = trained_folds(plan, [fold for fold in folds if fold.name not in done], bars, saved, lease)
+    trained = trained_folds(plan, [fold for fold in folds if fold.name not in done], bars, saved, lease, epoch_hook)
     fold_metrics, fold_probas, curves = [], [], None
     folds_task = bars.add(f"{plan.family_cls.name}: folds", len(folds)) if multi else None
     for number, fold in enumerate(folds):

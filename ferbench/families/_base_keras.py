@@ -68,6 +68,17 @@ class KerasFamily(Family):
 
         return keras.optimizers.Adam(learning_rate=self.params["learning_rate"])
 
+    def loss(self):
+        """The training loss (sparse integer labels; ferbench.layers.SparseSmoothedCrossentropy
+        adds label smoothing)."""
+        return "sparse_categorical_crossentropy"
+
+    def augmentation_layers(self) -> list:
+        """The training-only random layers in front of the preprocessing (when `augment` is on)."""
+        from ferbench import preprocess
+
+        return preprocess.augmentation(shift=self.augment_shift, flip=True, rotation=self.augment_rotation)
+
     def regularizer(self):
         """L2 weight penalty from the `l2` parameter when the family has one (None at 0)."""
         import keras
@@ -94,7 +105,7 @@ class KerasFamily(Family):
         inputs = keras.Input(shape=raw_shape, name="image")
         x = inputs
         if self.params.get("augment"):
-            for layer in preprocess.augmentation(shift=self.augment_shift, flip=True, rotation=self.augment_rotation):
+            for layer in self.augmentation_layers():
                 x = layer(x)
         for layer in preprocess.build_steps(self.preprocessing, train_images, self.input_shape):
             x = layer(x)
@@ -105,7 +116,7 @@ class KerasFamily(Family):
             )
         outputs = self.network(x, n_classes)
         model = keras.Model(inputs, outputs, name=self.name)
-        model.compile(optimizer=self.optimizer(), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.compile(optimizer=self.optimizer(), loss=self.loss(), metrics=["accuracy"])
         return model
 
     # --- data --------------------------------------------------------------------------------
@@ -166,6 +177,8 @@ class KerasFamily(Family):
         n_classes = train.dataset.n_classes
         self.classes_ = np.arange(n_classes)
         self.class_names_ = tuple(train.dataset.class_names)
+        # the optimizer's schedule spans the whole fit, so it needs the step count before building
+        self.total_steps_ = int(epochs) * -(-len(train) // int(self.params["batch_size"]))
         from ferbench.families import _keras_training  # looked up per call, so tests can wrap it
 
         _keras_training.fit_epochs(
@@ -200,8 +213,16 @@ class KerasFamily(Family):
         cached = getattr(self, "_inference", None)
         if cached is None or cached[0] is not self.model_:
             model = self.model_
+            flip_average = bool(self.params.get("tta"))
+
+            def forward(images):
+                proba = model(images, training=False)
+                if flip_average:  # test-time augmentation: the mean over the image and its mirror
+                    proba = (proba + model(tf.reverse(images, axis=[2]), training=False)) / 2
+                return proba
+
             spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)
-            graph = tf.function(lambda images: model(images, training=False)).get_concrete_function(spec)
+            graph = tf.function(forward).get_concrete_function(spec)
             cached = self._inference = (model, graph)
         return cached[1]
 
@@ -230,6 +251,11 @@ class KerasFamily(Family):
                 f"({', '.join(self.preprocessing) or 'none'}) is layers inside the model",
                 "output": "class probabilities (N, n_classes), in class_names order",
                 "before_loading": "import ferbench.preprocess, ferbench.layers  # registers ferbench's Keras layers",
+                **(
+                    {"test_time_augmentation": "not inside: the pyfunc model averages each image with its mirror"}
+                    if self.params.get("tta")
+                    else {}
+                ),
             },
         )
 

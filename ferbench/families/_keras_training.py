@@ -115,8 +115,10 @@ def fit_epochs(
         progress.fit_seconds += time.perf_counter() - t0
         if checkpoint_dir is not None:
             best_file = _save(Path(checkpoint_dir), family, model, progress, early, seed, epochs, best_file)
-        for function in callbacks or ():
-            function(epoch, logs)
+        # a callback that returns True ends the fit here (a time budget); the checkpoint above
+        # does not know it, so a resumed fit would go on to `epochs`
+        if any([function(epoch, logs) is True for function in callbacks or ()]):
+            progress.stopped = True
         if progress.stopped:
             break
     if early is not None and early.weights is not None:

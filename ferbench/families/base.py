@@ -31,7 +31,8 @@ from ferbench.params import Param, resolve
 # Called after every epoch with (epoch index from 0, logs such as loss/accuracy/val_loss/val_accuracy).
 # Tuning's pruning raises optuna.TrialPruned from one; progress bars and MLflow curves use them too.
 # A callback may also carry `on_batch(images)`, which Keras families call after every training batch.
-EpochCallback = Callable[[int, dict[str, float]], None]
+# called after every epoch with (epoch, logs); returning True ends the fit after that epoch
+EpochCallback = Callable[[int, dict[str, float]], bool | None]
 Array = npt.NDArray[Any]
 INFO_FILE = "family.json"  # what `save_info` writes: the family's name, params and classes
 PREDICT_CHUNK = 256  # images per predict_proba call of predict_images: bounds its memory

@@ -90,7 +90,7 @@ class NishimeCNN(KerasFamily):
         inputs = keras.Input(shape=self._raw_shape(train_images), name="image")
         x = inputs
         if p["augment"]:
-            for layer in preprocess.augmentation(shift=self.augment_shift, flip=True, rotation=self.augment_rotation):
+            for layer in self.augmentation_layers():
                 x = layer(x)
         images = preprocess.as_nhwc(train_images)
         steps = [
@@ -109,7 +109,7 @@ class NishimeCNN(KerasFamily):
         for step in (*steps, zca):
             x = step(x)
         model = keras.Model(inputs, self.network(x, n_classes), name=self.name)
-        model.compile(optimizer=self.optimizer(), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.compile(optimizer=self.optimizer(), loss=self.loss(), metrics=["accuracy"])
         return model
 
     def network(self, x, n_classes):

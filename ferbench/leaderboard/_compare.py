@@ -19,7 +19,8 @@ A delta against a published number is shown only when ferbench.comparability.jud
 hard reason; soft reasons (caveats) are shown beside the delta. Hard:
   - ours on synthetic data or random (not pretrained) weights; protocols differ or the
     published one is unknown; the published number used TTA or extra data, is a training-fit
-    accuracy, or we did not log its metric;
+    accuracy, or we did not log its metric; ours used TTA (ferbench.tta) and the published
+    number is not known to have;
   - data: known fingerprints differ (equal ones settle the data question alone); ours lacks
     ferbench.split_sizes (or ferbench.n_images, the total) or ferbench.classes; our sizes differ
     from the entry's split_sizes ("630 of 35,887 images", ours of theirs), or our classes;
@@ -32,8 +33,8 @@ hard reason; soft reasons (caveats) are shown beside the delta. Hard:
 Soft: the published data copy, size, selection, TTA or extra data is unknown; our budget is
 larger than the paper's; both sides split images of shared subjects ("not subject-independent":
 our best loso / subject-kfold figure of the same family and data copy is shown beside it).
-Each of our rows is tested image by image against the best of ours on the same data copy and
-protocol (exact McNemar on the per-image predictions artifact; runs of a shared seed, else each
+Each of our rows is tested image by image against the best of ours on the same data copy,
+protocol and TTA setting (exact McNemar on the per-image predictions artifact; runs of a shared seed, else each
 side's lowest seed): "better", "worse", "within noise (p = ...)" or "no per-image predictions",
 kept in the leaderboard cache by run-id pair.
 """

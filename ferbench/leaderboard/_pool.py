@@ -20,6 +20,7 @@ from ferbench.record.tags import (
     TAG_SELECTED_ON,
     TAG_SPLIT_SIZES,
     TAG_SYNTHETIC,
+    TAG_TTA,
     TAG_TUNED,
 )
 
@@ -103,6 +104,7 @@ def _summarise(group: list) -> Ours:
         epochs=read_epochs(first.params),
         early_stopping=read_early_stopping(first.params),
         seed_runs={_seed_of(r): r.run_id for r in group},
+        tta=_flag(tags, TAG_TTA),
     )
 
 

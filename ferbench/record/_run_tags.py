@@ -32,6 +32,7 @@ from ferbench.record.tags import (
     TAG_SOURCE,
     TAG_SPLIT_SIZES,
     TAG_SYNTHETIC,
+    TAG_TTA,
     TAG_TUNED,
     TAG_VERSION,
     TAG_WEIGHTS,
@@ -114,6 +115,8 @@ def common_tags(family_cls, dataset, protocol, seed: int, params: dict[str, Any]
         # without early stopping nothing is chosen on the validation rows
         TAG_SELECTED_ON: "none" if params.get("early_stopping") is False else "val",
     }
+    if "tta" in params:
+        tags[TAG_TTA] = str(bool(params["tta"])).lower()
     if "contempt" in dataset.options:
         tags[TAG_CONTEMPT] = str(dataset.options["contempt"])
     tags.update(data_location_tags(dataset))

@@ -24,6 +24,7 @@ TAG_RANDOM_WEIGHTS = "ferbench.random_weights"
 TAG_SYNTHETIC = "ferbench.synthetic"
 TAG_TUNED = "ferbench.tuned"
 TAG_SELECTED_ON = "ferbench.selected_on"  # which rows chose the model: val, test or none
+TAG_TTA = "ferbench.tta"  # "true": test-time augmentation (flip averaging) made the test predictions
 TAG_CONTEMPT = "ferbench.contempt"  # CK+: what the reader did with contempt
 TAG_DATA_PATH = "ferbench.data_path"  # where the data set was read from
 TAG_DATA_OPTIONS = "ferbench.data_options"  # the reader's options, JSON
@@ -34,6 +35,7 @@ TAG_FOLD = "ferbench.fold"  # a fold run's fold
 TAG_MODEL_FOLD = "ferbench.model_fold"  # the fold whose model a multi-fold run logged
 TAG_SEEDS = "ferbench.seeds"  # a seeds parent run's seeds, comma-joined
 TAG_BENCH_BUDGET = "ferbench.bench_budget"
+TAG_TIME_BUDGET = "ferbench.time_budget_min"  # a time-to-accuracy run's budget in minutes
 
 # --- grids and studies ---------------------------------------------------------------------------
 TAG_GRID_SKIPPED = "ferbench.grid_skipped"
