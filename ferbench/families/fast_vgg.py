@@ -4,8 +4,8 @@ VGG-style stages of 3x3 conv + BN + ReLU (Khaireddin & Chen's recipe, narrowed f
 closed by 2x2 max-pooling, the width doubling per stage; global average pooling, dropout, softmax.
 Training: SGD with Nesterov momentum and decoupled weight decay on a one-cycle schedule (linear
 warm-up to the peak `learning_rate`, then cosine to zero over the fit's steps), label smoothing,
-and in-graph augmentation: shifts with zero fill (a crop from a padded image), horizontal flips,
-small rotations and random erasing. `tta` averages each test image with its mirror.
+and in-graph augmentation: shifts (edge pixels repeated; zero fill learned slower in a 3-epoch
+check), horizontal flips, small rotations and random erasing. `tta` averages each test image with its mirror.
 Selection is on the validation rows only (PublicTest under the official protocol): early
 stopping keeps the best epoch's weights.
 """
@@ -37,18 +37,18 @@ class FastVGG(KerasFamily):
         "weight_decay": Float(5e-4, "decoupled weight decay (not on BN)", low=1e-6, high=1e-1, log=True),
         "warmup": Float(0.2, "share of the steps spent warming up linearly (0: cosine only)", low=0.0, high=0.5),
         "label_smoothing": Float(0.1, "label smoothing of the training targets", low=0.0, high=0.3),
-        "shift": Float(0.1, "largest random shift, as a share of the side (zero fill)", low=0.0, high=0.3),
+        "shift": Float(0.1, "largest random shift, as a share of the side", low=0.0, high=0.3),
         "rotation": Float(10.0, "largest random rotation in degrees", low=0.0, high=30.0),
         "erasing": Float(0.25, "probability of erasing one random patch", low=0.0, high=1.0),
         "tta": Bool(False, "test-time augmentation: average each image's and its mirror's probabilities"),
     }
     test_params = {"width": 4, "stages": 2, "convs": 1, "batch_size": 32}
-    default_epochs = 15
+    default_epochs = 45  # about 55 minutes of a 2-core CPU at ~410 img/s (docs/fast_vgg.md)
     quick_epochs = 6
     notes = (
         "ferbench's own design, no paper: VGG-style BN stages 32-64-128-256 x2 convs, GAP, one-cycle "
-        "SGD-Nesterov, label smoothing 0.1, shifts, flips, rotations, random erasing; chosen by "
-        "measurements on this CPU (docs/fast_vgg.md). Selected on PublicTest only."
+        "SGD-Nesterov (peak 0.05), label smoothing 0.1, shifts, flips, rotations, random erasing, "
+        "batch 128, 45 epochs; measured on a 2-core CPU in docs/fast_vgg.md. Selected on PublicTest only."
     )
 
     def __init__(self, **params):
@@ -62,9 +62,9 @@ class FastVGG(KerasFamily):
         p = self.params
         out = [layers.RandomFlip("horizontal", name="aug_flip")]
         if p["shift"]:
-            out.append(layers.RandomTranslation(p["shift"], p["shift"], fill_mode="constant", name="aug_shift"))
+            out.append(layers.RandomTranslation(p["shift"], p["shift"], fill_mode="nearest", name="aug_shift"))
         if p["rotation"]:
-            out.append(layers.RandomRotation(p["rotation"] / 360.0, fill_mode="constant", name="aug_rotation"))
+            out.append(layers.RandomRotation(p["rotation"] / 360.0, fill_mode="nearest", name="aug_rotation"))
         if p["erasing"]:
             out.append(layers.RandomErasing(factor=(p["erasing"], p["erasing"]), name="aug_erasing"))
         return out
