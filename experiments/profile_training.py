@@ -118,12 +118,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.images < 512 or args.rounds < 1:
         parser.error("--images must be >= 512 and --rounds >= 1")
-    params = dict(BASE)
-    for text in args.param:
-        name, sep, value = text.partition("=")
-        if not sep:
-            parser.error(f"--param {text!r}: expected NAME=VALUE")
-        params[name] = json.loads(value) if value[:1] in "0123456789-[{tf" else value
+    from ferbench.errors import FerbenchError
+    from ferbench.params import parse_assignments
+
+    try:
+        params = {**BASE, **parse_assignments(args.param, option="--param")}
+    except FerbenchError as exc:
+        parser.error(str(exc))
     chosen = args.only or list(SETTINGS)
     results: dict[str, list] = {name: [] for name in chosen}
     peaks = []

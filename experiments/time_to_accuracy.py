@@ -58,16 +58,6 @@ def summary(records: list[dict], budget_min: float) -> dict:
     }
 
 
-def parse_params(parser: argparse.ArgumentParser, pairs: list[str]) -> dict:
-    params = {}
-    for text in pairs:
-        name, sep, value = text.partition("=")
-        if not sep or not name:
-            parser.error(f"--param {text!r}: expected NAME=VALUE")
-        params[name] = value
-    return params
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("family")
@@ -82,7 +72,13 @@ def main() -> None:
     if args.budget_min <= 0 or args.seed < 0 or (args.epochs is not None and args.epochs < 1):
         parser.error("--budget-min must be > 0, --seed >= 0 and --epochs >= 1")
     path = fer2013_path(parser, args.path)
-    params = parse_params(parser, args.param)
+    from ferbench.errors import FerbenchError
+    from ferbench.params import parse_assignments
+
+    try:
+        params = parse_assignments(args.param, option="--param")
+    except FerbenchError as exc:
+        parser.error(str(exc))
     out = args.out or RESULTS / "time_to_accuracy" / f"{args.family}-s{args.seed}.jsonl"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -90,7 +86,6 @@ def main() -> None:
 
     from ferbench import runner
     from ferbench.data.readers import load_dataset
-    from ferbench.errors import FerbenchError
     from ferbench.record.tags import TAG_TIME_BUDGET
 
     try:

@@ -72,3 +72,5 @@ def test_script_writes_epoch_lines_stops_at_the_budget_and_logs_a_run(fer_folder
 
     bad = subprocess.run([*command, "--budget-min", "0"], capture_output=True, text=True, env=env, timeout=120)
     assert bad.returncode == 2 and "--budget-min" in bad.stderr.splitlines()[-1]
+    malformed = subprocess.run([*command, "--param", "width"], capture_output=True, text=True, env=env, timeout=120)
+    assert malformed.returncode == 2 and "--param 'width': expected key=value" in malformed.stderr.splitlines()[-1]
