@@ -169,7 +169,8 @@ def report(result, records: list[dict], budget_min: float, seed: int, family, ou
         share_of_matmul_peak=gflops / peak if gflops else None,
     )
     with out.open("a") as stream:
-        stream.write(json.dumps({"summary": figures}) + "\n")
+        identity = {"family": result.family, "seed": seed, "budget_min": budget_min}
+        stream.write(json.dumps({"summary": {**figures, **identity}}) + "\n")
     metrics = {k: float(v) for k, v in figures.items() if isinstance(v, float | int) and v is not None}
     record.log(result.run_id, metrics=metrics, curves={"epoch_test_accuracy": [r["private_acc"] for r in records]})
 

@@ -74,3 +74,37 @@ def test_script_writes_epoch_lines_stops_at_the_budget_and_logs_a_run(fer_folder
     assert bad.returncode == 2 and "--budget-min" in bad.stderr.splitlines()[-1]
     malformed = subprocess.run([*command, "--param", "width"], capture_output=True, text=True, env=env, timeout=120)
     assert malformed.returncode == 2 and "--param 'width': expected key=value" in malformed.stderr.splitlines()[-1]
+
+
+def _run_file(path: Path, accs: list[float], summary: dict) -> Path:
+    epochs = [{"epoch": i + 1, "wall_min": 7.0 * (i + 1), "selected_private_acc": acc} for i, acc in enumerate(accs)]
+    lines = [*epochs, {"summary": summary}] if summary else epochs
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+def test_seeds_script_gives_interval_counts_unreached_thresholds_and_a_bounded_frontier(tmp_path):
+    base = {"epochs_within_budget": 3, "median_train_img_per_s": 400.0, "minutes_to_0.66": None}
+    first = _run_file(
+        tmp_path / "fast-s4.jsonl",
+        [0.50, 0.58, 0.62],
+        {**base, "best_selected_private_acc": 0.62, "minutes_to_0.60": 21.0},
+    )
+    second = _run_file(
+        tmp_path / "other.jsonl",
+        [0.52, 0.56, 0.58],
+        {**base, "seed": 9, "best_selected_private_acc": 0.58, "minutes_to_0.60": None},
+    )
+    script = [sys.executable, str(EXPERIMENTS / "time_to_accuracy_seeds.py")]
+    done = subprocess.run([*script, str(first), str(second), "--budget-min", "20"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.splitlines()
+    assert "mean [95% CI] over seeds 4, 9:" in out
+    # mean 0.60, t(0.975, 1) = 12.706 x std 0.0283 / sqrt(2) = 0.254 either side
+    assert "- best PublicTest-selected PrivateTest within the budget: 0.6000 [0.3459, 0.8541]" in out
+    assert "- minutes to 0.60: reached by 1 of 2 seeds" in out
+    assert "| 10 | 0.5100 [0.3829, 0.6371] |" in out and "| 20 | 0.5700 [0.4429, 0.6971] |" in out
+    assert not any(line.startswith("| 30 |") for line in out)  # past the budget
+    unfinished = _run_file(tmp_path / "x-s1.jsonl", [0.5], {})
+    bad = subprocess.run([*script, str(unfinished)], capture_output=True, text=True)
+    assert bad.returncode == 2 and "no summary line" in bad.stderr.splitlines()[-1]
