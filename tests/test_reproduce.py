@@ -221,3 +221,19 @@ def test_no_train_shows_finished_seeds_only_and_writes_nothing(tiny_specs, isola
     assert weights["verdict"].startswith("not run: ")
     after = [(r.info.run_id, r.info.status) for r in _runs(isolated_store) + _runs(isolated_store, "reproduction")]
     assert after == before
+
+
+@pytest.mark.parametrize(("raised", "code", "word"), [("sigterm", 143, "terminated"), ("ctrl-c", 130, "interrupted")])
+def test_a_stopped_reproduction_says_in_one_line_how_to_resume(
+    raised, code, word, tiny_specs, monkeypatch, isolated_store
+):
+    from ferbench.record import Terminated
+
+    def stop(*args, **kwargs):
+        raise Terminated("signal 15") if raised == "sigterm" else KeyboardInterrupt
+
+    monkeypatch.setattr(reproductions, "reproduce", stop)
+    result = invoke("reproduce", "tinypaper")
+    assert result.exit_code == code
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == [f"{word}: the started runs are marked KILLED; the same command resumes them"]

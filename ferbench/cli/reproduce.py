@@ -117,13 +117,20 @@ def register(app: typer.Typer) -> None:
         if no_train:
             _print(reproductions.report(chosen, data, tracking_uri=tracking_uri), fmt, console, chosen, data, None)
             return
-        outcome = reproductions.reproduce(
-            chosen,
-            data,
-            tracking_uri=tracking_uri,
-            quiet=quiet,
-            on_line=None if quiet else lambda line: console.print(f"{line.row}: {line.verdict}", highlight=False),
-        )
+        try:
+            outcome = reproductions.reproduce(
+                chosen,
+                data,
+                tracking_uri=tracking_uri,
+                quiet=quiet,
+                on_line=None if quiet else lambda line: console.print(f"{line.row}: {line.verdict}", highlight=False),
+            )
+        except KeyboardInterrupt as exc:
+            from ferbench.cli.runs import stop_word_and_code
+
+            word, code = stop_word_and_code(exc)
+            typer.echo(f"{word}: the started runs are marked KILLED; the same command resumes them", err=True)
+            raise typer.Exit(code) from None
         _print(outcome.lines, fmt, console, chosen, data, outcome.parent_run_id)
         if outcome.failed:
             raise typer.Exit(1)

@@ -26,14 +26,20 @@ def _family_params(family_cls, assignments: list[str] | None, weights: str | Non
     return given
 
 
+def stop_word_and_code(exc: KeyboardInterrupt) -> tuple[str, int]:
+    """("terminated", 143) for SIGTERM, ("interrupted", 130) for Ctrl-C: the shell's exit codes."""
+    from ferbench.record import Terminated
+
+    return ("terminated", 143) if isinstance(exc, Terminated) else ("interrupted", 130)
+
+
 def _interrupted(exc: KeyboardInterrupt, family: str, dataset: str, path, data_options, tracking_uri) -> None:
     """One line on what Ctrl-C (or SIGTERM) left and how to go on; exit 130 (143)."""
     import shlex
 
     from ferbench.errors import stopped_run
-    from ferbench.record import Terminated
 
-    word, code = ("terminated", 143) if isinstance(exc, Terminated) else ("interrupted", 130)
+    word, code = stop_word_and_code(exc)
     run_id = stopped_run(exc)
     if run_id is None:
         typer.echo(f"{word}: no run was started", err=True)
