@@ -45,6 +45,11 @@ def selected_at(epochs: list[dict], minute: float) -> float | None:
     return ended[-1]["selected_private_acc"] if ended else None
 
 
+def reported(runs: list[dict], key: str) -> list[float]:
+    """The runs' summary values of `key`, leaving out runs where it is missing or None."""
+    return [run["summary"][key] for run in runs if run["summary"].get(key) is not None]
+
+
 def interval(values: list[float], fmt: str) -> str:
     from ferbench.evaluate import mean_ci
 
@@ -59,7 +64,7 @@ def combine(runs: list[dict], budget_min: float, step_min: float) -> list[str]:
     seeds = ", ".join(str(run["seed"]) for run in runs)
     keys = [f"minutes_to_{t:.2f}" for t in THRESHOLDS]
     head = "| seed | run | epochs | " + " | ".join(f"min to {t:.2f}" for t in THRESHOLDS) + " | best selected |"
-    lines = [head, "|" + "---|" * (5 + len(THRESHOLDS) - 1)]
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for run in runs:
         s = run["summary"]
         cells = ["-" if s.get(k) is None else f"{s[k]:.1f}" for k in keys]
@@ -70,11 +75,11 @@ def combine(runs: list[dict], budget_min: float, step_min: float) -> list[str]:
         )
     lines += ["", f"mean [95% CI] over seeds {seeds}:"]
     for key, label, fmt in FIGURES:
-        values = [run["summary"][key] for run in runs if run["summary"].get(key) is not None]
+        values = reported(runs, key)
         if values:
             lines.append(f"- {label}: {interval(values, fmt)}")
     for key, threshold in zip(keys, THRESHOLDS, strict=True):
-        values = [run["summary"][key] for run in runs if run["summary"].get(key) is not None]
+        values = reported(runs, key)
         if len(values) == len(runs):
             lines.append(f"- minutes to {threshold:.2f}: {interval(values, '{:.1f}')}")
         else:
